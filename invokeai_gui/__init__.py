@@ -1,0 +1,1 @@
+"""The application around the engine: command line, web server, gallery, desktop window."""
