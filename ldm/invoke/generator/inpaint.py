@@ -1,0 +1,115 @@
+"""Inpainting: regenerate the masked region (transparent pixels, or a painted mask) and composite
+the result back so that pixels more than 8 px outside the mask keep their exact values."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+from PIL import Image, ImageFilter
+
+from .base import Conditioning, Progress
+from .img2img import Img2Img, img2img_steps
+
+SEAM = 8  # px beyond the mask where the result is blended into the original
+
+
+def mask_from_alpha(image: Image.Image) -> Image.Image | None:
+    """Transparent pixels (alpha < 128) are the region to regenerate; None when nothing is transparent."""
+    if image.mode not in ("RGBA", "LA", "PA") and "transparency" not in image.info:
+        return None
+    alpha = np.asarray(image.convert("RGBA"))[..., 3]
+    mask = alpha < 128
+    return Image.fromarray((mask * 255).astype(np.uint8)) if mask.any() else None
+
+
+def normalise_mask(mask: Image.Image) -> Image.Image:
+    """A painted mask: white (or opaque paint in an RGBA mask) marks what to regenerate."""
+    if mask.mode in ("RGBA", "LA"):
+        arr = np.asarray(mask.convert("RGBA"))[..., 3] > 127
+    else:
+        arr = np.asarray(mask.convert("L")) > 127
+    return Image.fromarray((arr * 255).astype(np.uint8))
+
+
+def seam_alpha(mask: np.ndarray) -> np.ndarray:
+    """Blend weights: 1 inside the mask, falling smoothly to 0 within SEAM px, exactly 0 beyond."""
+    m = Image.fromarray((mask * 255).astype(np.uint8))
+    reach = m.filter(ImageFilter.MaxFilter(2 * SEAM + 1))
+    soft = m.filter(ImageFilter.MaxFilter(SEAM + 1)).filter(ImageFilter.GaussianBlur(SEAM / 3))
+    alpha = np.asarray(soft, dtype=np.float32) / 255.0
+    alpha = np.maximum(alpha, mask.astype(np.float32))
+    alpha[np.asarray(reach) == 0] = 0.0
+    return alpha
+
+
+def composite(original: Image.Image, generated: Image.Image, mask: np.ndarray) -> Image.Image:
+    base = np.asarray(original.convert("RGB"), dtype=np.float32)
+    new = np.asarray(generated.convert("RGB"), dtype=np.float32)
+    alpha = seam_alpha(mask)[..., None]
+    out = base * (1 - alpha) + new * alpha
+    out = np.where(alpha == 0, base, out)  # untouched pixels stay bit-identical
+    return Image.fromarray(out.round().clip(0, 255).astype(np.uint8))
+
+
+def fill_masked(image: Image.Image, mask: np.ndarray) -> Image.Image:
+    """Gives the hidden pixels under a transparent region a neutral start: the visible mean colour."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.float32).copy()
+    visible = rgb[~mask]
+    fill = visible.mean(axis=0) if visible.size else np.array([127.0, 127.0, 127.0])
+    rgb[mask] = fill
+    return Image.fromarray(rgb.round().astype(np.uint8))
+
+
+def snap_box(box: dict[str, int], width: int, height: int) -> tuple[int, int, int, int]:
+    """The bounding box grown outwards to multiples of 8 and clipped to the image: (x0, y0, x1, y1)."""
+    x0 = max(0, int(box["x"]) // 8 * 8)
+    y0 = max(0, int(box["y"]) // 8 * 8)
+    x1 = min(width, -(-(int(box["x"]) + int(box["width"])) // 8) * 8)
+    y1 = min(height, -(-(int(box["y"]) + int(box["height"])) // 8) * 8)
+    return x0, y0, max(x0 + 8, x1), max(y0 + 8, y1)
+
+
+class Inpaint(Img2Img):
+    def generate_inpaint(
+        self, init_image: Image.Image, mask_image: Image.Image, noise_for, sampler_name: str, seed: int,
+        steps: int, strength: float, cond: Conditioning, progress: Progress,
+        bounding_box: dict[str, int] | None = None, inpaint_replace: float = 0.0,
+    ) -> Image.Image:
+        """``noise_for(shape)`` gives the seeded noise for the latent shape of the region worked on."""
+        original = init_image.convert("RGB")
+        mask = np.asarray(mask_image.convert("L").resize(original.size, Image.Resampling.NEAREST)) > 127
+        if bounding_box:
+            x0, y0, x1, y1 = snap_box(bounding_box, *original.size)
+        else:
+            x0, y0, x1, y1 = 0, 0, original.width, original.height
+        region_mask = np.zeros_like(mask)
+        region_mask[y0:y1, x0:x1] = mask[y0:y1, x0:x1]
+        if not region_mask.any() or img2img_steps(steps, strength) == 0:
+            return original.copy()
+        crop = fill_masked(original, region_mask).crop((x0, y0, x1, y1))
+        crop_mask = region_mask[y0:y1, x0:x1]
+        init_latents = self.encode(crop)
+        noise = noise_for(self.latent_shape(*crop.size)).to(self.device, self.dtype)
+        m = torch.from_numpy(crop_mask.astype(np.float32))[None, None]
+        m = F.max_pool2d(m, self.vae_scale).to(self.device, self.dtype)  # any masked pixel marks its latent
+        if inpaint_replace > 0:
+            init_latents = init_latents * (1 - inpaint_replace * m) + noise * (inpaint_replace * m)
+
+        def make_blend(scheduler: Any, timesteps: torch.Tensor, step_noise: torch.Tensor):
+            def keep_unmasked(i: int, latents: torch.Tensor) -> torch.Tensor:
+                if i + 1 < len(timesteps):
+                    known = scheduler.add_noise(init_latents, step_noise, timesteps[i + 1 : i + 2])
+                else:
+                    known = init_latents
+                return m * latents + (1 - m) * known
+
+            return keep_unmasked
+
+        latents = self.latents_from(init_latents, noise, sampler_name, seed, steps, strength, cond, progress,
+                                    crop.size, make_after_step=make_blend)
+        generated = original.copy()
+        generated.paste(self.decode(latents), (x0, y0))
+        return composite(original, generated, region_mask)

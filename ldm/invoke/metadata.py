@@ -1,0 +1,370 @@
+"""PNG metadata in InvokeAI 2.x form (``sd-metadata`` JSON and the ``Dream`` command), readers for
+AUTOMATIC1111 and InvokeAI 3+ images, and the ``PngWriter`` that names and saves files atomically."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import tempfile
+import threading
+from pathlib import Path
+from typing import Any
+
+from PIL import Image, PngImagePlugin
+
+from . import APP_ID, __version__
+
+SD_METADATA = "sd-metadata"
+DREAM = "Dream"
+
+_NAME = re.compile(r"^(\d{6})\.(\d+)(?:\.postprocessed)?\.png$")
+
+
+# ---------------------------------------------------------------------------------------------
+# Building and reading our own metadata
+
+
+def prompt_list(prompt: str) -> list[dict[str, Any]]:
+    """The ``prompt`` field: InvokeAI 2.x stores a list of {prompt, weight} sub-prompts."""
+    from .conditioning import split_negative, split_weighted_subprompts
+
+    positive, negative = split_negative(prompt)
+    parts = split_weighted_subprompts(positive)
+    if len(parts) == 1 and parts[0][1] == 1.0:
+        return [{"prompt": prompt, "weight": 1.0}]
+    out = [{"prompt": t, "weight": w} for t, w in parts]
+    if negative:
+        out[-1]["prompt"] += f" [{negative}]"
+    return out
+
+
+def prompt_text(prompts: Any) -> str:
+    """The prompt a user would type, from the ``prompt`` field (a list of sub-prompts or a string)."""
+    if isinstance(prompts, str):
+        return prompts
+    if not prompts:
+        return ""
+    if len(prompts) == 1 and float(prompts[0].get("weight", 1.0)) == 1.0:
+        return str(prompts[0].get("prompt", ""))
+    return " ".join(f"{p.get('prompt', '')}:{float(p.get('weight', 1.0)):g}" for p in prompts)
+
+
+def dream_command(image_meta: dict[str, Any]) -> str:
+    """The ``invoke>`` line that reproduces an image, as InvokeAI 2.x wrote it in the ``Dream`` chunk."""
+    m = image_meta
+    parts = [shlex.quote(prompt_text(m.get("prompt", "")))]
+    parts += [f"-s {m['steps']}", f"-S {m['seed']}", f"-W {m['width']}", f"-H {m['height']}"]
+    parts += [f"-C {m['cfg_scale']:g}", f"-A {m['sampler']}"]
+    if m.get("seamless"):
+        parts.append("--seamless")
+    if m.get("hires_fix"):
+        parts.append("--hires_fix")
+    if m.get("threshold"):
+        parts.append(f"--threshold {m['threshold']:g}")
+    if m.get("perlin"):
+        parts.append(f"--perlin {m['perlin']:g}")
+    variations = m.get("variations") or []
+    if variations:
+        parts.append("-V " + ",".join(f"{int(s)}:{float(w):g}" for s, w in _variation_pairs(variations)))
+    if m.get("init_image_path"):
+        parts.append(f"-I {shlex.quote(str(m['init_image_path']))}")
+        parts.append(f"-f {float(m.get('strength', 0.75)):g}")
+        if m.get("fit"):
+            parts.append("--fit")
+    if m.get("mask_image_path"):
+        parts.append(f"-M {shlex.quote(str(m['mask_image_path']))}")
+    for step in m.get("postprocessing") or []:
+        if step.get("type") == "esrgan":
+            parts.append(f"-U {step.get('scale')} {float(step.get('strength', 0.75)):g}")
+        elif step.get("type") in ("gfpgan", "codeformer"):
+            parts.append(f"-G {float(step.get('strength', 0.75)):g} -ft {step['type']}")
+    return " ".join(parts)
+
+
+def _variation_pairs(variations: Any) -> list[tuple[int, float]]:
+    pairs = []
+    for v in variations or []:
+        if isinstance(v, dict):
+            pairs.append((int(v["seed"]), float(v["weight"])))
+        else:
+            pairs.append((int(v[0]), float(v[1])))
+    return pairs
+
+
+def variations_for_metadata(pairs: list[tuple[int, float]]) -> list[dict[str, Any]]:
+    return [{"seed": int(s), "weight": float(w)} for s, w in pairs]
+
+
+def build_metadata(model: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
+    """``{model, model_id, model_hash, app_id, app_version, image: {...}}`` as InvokeAI 2.x writes it."""
+    return {
+        "model": "stable diffusion",
+        "model_id": model.get("model_id"),
+        "model_hash": model.get("model_hash"),
+        "app_id": APP_ID,
+        "app_version": __version__,
+        "image": image,
+    }
+
+
+def attach_metadata(image: Image.Image, metadata: dict[str, Any]) -> Image.Image:
+    """Stores the recipe on the image itself, where PIL keeps PNG text chunks, so it travels with it."""
+    image.info[SD_METADATA] = json.dumps(metadata)
+    image.info[DREAM] = dream_command(metadata.get("image", {}))
+    return image
+
+
+def image_metadata(image: Image.Image) -> dict[str, Any]:
+    raw = image.info.get(SD_METADATA)
+    return json.loads(raw) if raw else {}
+
+
+def append_postprocessing(image: Image.Image, metadata: dict[str, Any], step: dict[str, Any]) -> Image.Image:
+    """Adds one step to the ``postprocessing`` list (never overwriting earlier steps)."""
+    meta = json.loads(json.dumps(metadata)) if metadata else build_metadata({}, {"type": "postprocessed"})
+    img = meta.setdefault("image", {})
+    img["postprocessing"] = list(img.get("postprocessing") or []) + [step]
+    return attach_metadata(image, meta)
+
+
+# ---------------------------------------------------------------------------------------------
+# Reading: ours, AUTOMATIC1111's and InvokeAI 3+'s, all converted to our shape
+
+
+_A1111_SAMPLERS = {
+    "euler a": "k_euler_a",
+    "euler": "k_euler",
+    "lms": "k_lms",
+    "heun": "k_heun",
+    "dpm2": "k_dpm_2",
+    "dpm2 a": "k_dpm_2_a",
+    "dpm++ 2s a": "k_dpmpp_2",
+    "dpm++ 2m": "k_dpmpp_2m",
+    "dpm++ 2m karras": "k_dpmpp_2m_karras",
+    "dpm++ sde": "k_dpmpp_sde",
+    "dpm++ sde karras": "k_dpmpp_sde",
+    "ddim": "ddim",
+    "plms": "plms",
+    "unipc": "unipc",
+}
+
+_INVOKE3_SCHEDULERS = {
+    "ddim": "ddim",
+    "pndm": "plms",
+    "lms": "k_lms",
+    "lms_k": "k_lms",
+    "heun": "k_heun",
+    "heun_k": "k_heun",
+    "euler": "k_euler",
+    "euler_k": "k_euler",
+    "euler_a": "k_euler_a",
+    "kdpm_2": "k_dpm_2",
+    "kdpm_2_a": "k_dpm_2_a",
+    "dpmpp_2s": "k_dpmpp_2",
+    "dpmpp_2s_k": "k_dpmpp_2",
+    "dpmpp_2m": "k_dpmpp_2m",
+    "dpmpp_2m_k": "k_dpmpp_2m_karras",
+    "dpmpp_sde": "k_dpmpp_sde",
+    "dpmpp_sde_k": "k_dpmpp_sde",
+    "unipc": "unipc",
+    "unipc_k": "unipc",
+}
+
+
+def _with_negative(prompt: str, negative: str) -> str:
+    negative = negative.strip()
+    return f"{prompt} [{negative}]" if negative else prompt
+
+
+def parse_a1111_parameters(text: str) -> dict[str, Any]:
+    """AUTOMATIC1111's ``parameters`` chunk (prompt, ``Negative prompt:``, then ``Key: value, ...``)."""
+    lines = text.strip().split("\n")
+    settings_line = lines[-1] if lines and re.search(r"(^|, )Steps: ", lines[-1]) else ""
+    body = lines[:-1] if settings_line else lines
+    prompt_lines, negative_lines, in_negative = [], [], False
+    for line in body:
+        if line.startswith("Negative prompt:"):
+            in_negative = True
+            line = line[len("Negative prompt:") :].strip()
+        (negative_lines if in_negative else prompt_lines).append(line)
+    settings: dict[str, str] = {}
+    for m in re.finditer(r'\s*([\w ()+/-]+):\s*("(?:\\.|[^\\"])*"|[^,]*)(?:,|$)', settings_line):
+        settings[m.group(1).strip()] = m.group(2).strip().strip('"')
+    sampler_name = settings.get("Sampler", "").lower()
+    if settings.get("Schedule type", "").lower() == "karras" and "karras" not in sampler_name:
+        sampler_name += " karras"
+    width, height = 512, 512
+    if "Size" in settings and "x" in settings["Size"]:
+        width, height = (int(v) for v in settings["Size"].split("x", 1))
+    image: dict[str, Any] = {
+        "type": "img2img" if "Denoising strength" in settings and "Hires upscale" not in settings else "txt2img",
+        "prompt": [{"prompt": _with_negative("\n".join(prompt_lines).strip(), "\n".join(negative_lines)), "weight": 1.0}],
+        "steps": int(settings.get("Steps", 20)),
+        "cfg_scale": float(settings.get("CFG scale", 7.0)),
+        "sampler": _A1111_SAMPLERS.get(sampler_name, _A1111_SAMPLERS.get(sampler_name.replace(" karras", ""), "k_euler_a")),
+        "seed": int(settings.get("Seed", 0)),
+        "width": width,
+        "height": height,
+        "threshold": 0,
+        "perlin": 0,
+        "seamless": "Tiling" in settings,
+        "hires_fix": "Hires upscale" in settings,
+        "variations": [],
+        "postprocessing": None,
+    }
+    if "Variation seed" in settings:
+        image["variations"] = [
+            {"seed": int(settings["Variation seed"]), "weight": float(settings.get("Variation seed strength", 0))}
+        ]
+    if "Denoising strength" in settings:
+        image["strength"] = float(settings["Denoising strength"])
+    if "Clip skip" in settings:
+        image["clip_skip"] = int(settings["Clip skip"])
+    return {
+        "model": "stable diffusion",
+        "model_id": settings.get("Model"),
+        "model_hash": settings.get("Model hash"),
+        "app_id": "AUTOMATIC1111/stable-diffusion-webui",
+        "app_version": settings.get("Version"),
+        "image": image,
+    }
+
+
+def convert_invokeai3(data: dict[str, Any]) -> dict[str, Any]:
+    """InvokeAI 3+'s ``invokeai_metadata`` JSON into our shape."""
+    model = data.get("model") or {}
+    model_name = model.get("model_name") or model.get("name") if isinstance(model, dict) else str(model)
+    mode = str(data.get("generation_mode", "txt2img"))
+    image: dict[str, Any] = {
+        "type": "img2img" if "img2img" in mode or "image_to_image" in mode else "txt2img",
+        "prompt": [
+            {"prompt": _with_negative(str(data.get("positive_prompt", "")), str(data.get("negative_prompt", ""))), "weight": 1.0}
+        ],
+        "steps": int(data.get("steps", 30)),
+        "cfg_scale": float(data.get("cfg_scale", 7.5)),
+        "sampler": _INVOKE3_SCHEDULERS.get(str(data.get("scheduler", "euler")), "k_euler"),
+        "seed": int(data.get("seed", 0)),
+        "width": int(data.get("width", 512)),
+        "height": int(data.get("height", 512)),
+        "threshold": 0,
+        "perlin": 0,
+        "seamless": bool(data.get("seamless_x") or data.get("seamless_y")),
+        "hires_fix": bool(data.get("hrf_enabled", False)),
+        "variations": [],
+        "postprocessing": None,
+    }
+    if "strength" in data:
+        image["strength"] = float(data["strength"])
+    if "clip_skip" in data:
+        image["clip_skip"] = int(data["clip_skip"])
+    return {
+        "model": "stable diffusion",
+        "model_id": model_name,
+        "model_hash": model.get("hash") if isinstance(model, dict) else None,
+        "app_id": "invoke-ai/InvokeAI",
+        "app_version": data.get("app_version"),
+        "image": image,
+    }
+
+
+def metadata_from_info(info: dict[str, Any]) -> dict[str, Any]:
+    """Our metadata from a PNG's text chunks, whichever program wrote them; {} when none."""
+    if info.get(SD_METADATA):
+        try:
+            data = json.loads(info[SD_METADATA])
+            return data if isinstance(data, dict) else {}
+        except (ValueError, TypeError):
+            return {}
+    if info.get("invokeai_metadata"):
+        try:
+            return convert_invokeai3(json.loads(info["invokeai_metadata"]))
+        except (ValueError, TypeError, AttributeError):
+            return {}
+    if info.get("parameters"):
+        try:
+            return parse_a1111_parameters(str(info["parameters"]))
+        except (ValueError, TypeError):
+            return {}
+    return {}
+
+
+def read_metadata(source: str | os.PathLike[str] | Image.Image) -> dict[str, Any]:
+    if isinstance(source, Image.Image):
+        return metadata_from_info(source.info)
+    with Image.open(source) as im:
+        return metadata_from_info(im.info)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing files
+
+
+def png_info(image: Image.Image) -> PngImagePlugin.PngInfo:
+    info = PngImagePlugin.PngInfo()
+    for key in (SD_METADATA, DREAM):
+        if image.info.get(key):
+            info.add_text(key, str(image.info[key]))
+    return info
+
+
+def save_png_atomically(image: Image.Image, final: Path, exclusive: bool = True) -> Path:
+    """Writes to a hidden temp file in the same folder, then links it into place.
+
+    A crash leaves at most a ``.tmp`` file, never a half-written PNG under the final name; with
+    ``exclusive`` an existing file is never overwritten (FileExistsError instead).
+    """
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            image.save(f, format="PNG", pnginfo=png_info(image), compress_level=4)
+            f.flush()
+            os.fsync(f.fileno())
+        if exclusive:
+            os.link(tmp, final)
+            tmp.unlink()
+        else:
+            os.replace(tmp, final)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return final
+
+
+class PngWriter:
+    """Saves results as ``NNNNNN.SEED.png`` in one folder.
+
+    The folder is listed once, to find the highest number in use; after that numbers come from a
+    counter, so saving stays cheap however many images the folder holds.
+    """
+
+    def __init__(self, outdir: str | os.PathLike[str]) -> None:
+        self.outdir = Path(outdir)
+        self._lock = threading.Lock()
+        self._next: int | None = None
+
+    def _scan(self) -> int:
+        highest = 0
+        if self.outdir.is_dir():
+            with os.scandir(self.outdir) as it:
+                for entry in it:
+                    m = _NAME.match(entry.name)
+                    if m:
+                        highest = max(highest, int(m.group(1)))
+        return highest + 1
+
+    def save_image(self, image: Image.Image, seed: int, postprocessed: bool = False) -> Path:
+        suffix = ".postprocessed.png" if postprocessed else ".png"
+        with self._lock:
+            if self._next is None:
+                self._next = self._scan()
+            while True:
+                number = self._next
+                self._next += 1
+                try:
+                    return save_png_atomically(image, self.outdir / f"{number:06d}.{int(seed)}{suffix}")
+                except FileExistsError:
+                    continue  # another program wrote that name meanwhile; take the next
