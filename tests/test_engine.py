@@ -1,0 +1,304 @@
+"""The engine as a Python user meets it: ``Generate.prompt2image`` on the demo model, loaded from disk."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ldm.invoke.errors import GenerationCanceled, InvalidParameterError
+from ldm.invoke.generate import Generate
+from ldm.invoke.metadata import PngWriter, read_metadata
+from ldm.invoke.samplers import available_samplers
+
+SMALL = {"width": 64, "height": 64, "steps": 4}
+
+
+@pytest.fixture(scope="module")
+def gen(tmp_path_factory) -> Generate:
+    root = tmp_path_factory.mktemp("engine-root")
+    g = Generate(root=root)  # no models.yaml: the demo model is the default
+    g.load_model()
+    return g
+
+
+def pixels(image: Image.Image) -> np.ndarray:
+    return np.asarray(image.convert("RGB"), dtype=np.int16)
+
+
+def one(gen: Generate, prompt: str = "strawberry sushi", **kw) -> Image.Image:
+    params = {**SMALL, "seed": 42, **kw}
+    return gen.prompt2image(prompt, **params)[0][0]
+
+
+def test_demo_model_is_default_and_says_so(gen):
+    assert gen.model_name == "demo"
+    assert gen.is_demo_model
+    models = gen.model_manager.list_models()
+    assert models["demo"]["status"] == "active"
+    assert "random weights" in models["demo"]["description"]
+    assert (gen.root / "models" / "demo" / "model_index.json").exists()
+
+
+def test_same_parameters_and_seed_give_identical_pixels(gen):
+    a, b = one(gen), one(gen)
+    assert np.array_equal(pixels(a), pixels(b))
+    assert not np.array_equal(pixels(a), pixels(one(gen, seed=43)))
+
+
+def test_iterations_return_distinct_seeds_and_images(gen):
+    results = gen.prompt2image("strawberry sushi", iterations=3, seed=7, **SMALL)
+    seeds = [s for _, s in results]
+    assert len(set(seeds)) == 3 and seeds[0] == 7
+    # each image regenerates alone from its own seed
+    again = one(gen, seed=seeds[2])
+    assert np.array_equal(pixels(again), pixels(results[2][0]))
+
+
+def regenerate_from_metadata(gen: Generate, image: Image.Image) -> Image.Image:
+    meta = json.loads(image.info["sd-metadata"])["image"]
+    prompt = meta["prompt"][0]["prompt"]
+    return gen.prompt2image(
+        prompt, steps=meta["steps"], cfg_scale=meta["cfg_scale"], width=meta["width"], height=meta["height"],
+        sampler_name=meta["sampler"], seed=meta["seed"], perlin=meta["perlin"], threshold=meta["threshold"],
+        with_variations=[(v["seed"], v["weight"]) for v in meta["variations"]],
+    )[0][0]
+
+
+def test_image_regenerates_from_its_own_metadata_including_variations(gen):
+    results = gen.prompt2image("strawberry sushi", iterations=3, seed=1234, variation_amount=0.2, **SMALL)
+    images = [im for im, _ in results]
+    assert len({pixels(im).tobytes() for im in images}) == 3, "variations must differ"
+    for image, seed in results:
+        meta = json.loads(image.info["sd-metadata"])["image"]
+        assert meta["seed"] == 1234
+        assert meta["variations"][-1] == {"seed": seed, "weight": 0.2}
+        assert np.array_equal(pixels(regenerate_from_metadata(gen, image)), pixels(image))
+    # a chain of variations (with_variations) reproduces too
+    chained = gen.prompt2image("strawberry sushi", seed=1234, with_variations=[(results[0][1], 0.2)],
+                               variation_amount=0.1, **SMALL)[0][0]
+    assert len(json.loads(chained.info["sd-metadata"])["image"]["variations"]) == 2
+    assert np.array_equal(pixels(regenerate_from_metadata(gen, chained)), pixels(chained))
+
+
+def test_every_sampler_gives_the_asked_size_and_its_own_image(gen):
+    names = available_samplers()
+    for expected in ("ddim", "plms", "k_lms", "k_dpm_2", "k_dpm_2_a", "k_euler", "k_euler_a", "k_heun",
+                     "k_dpmpp_2", "k_dpmpp_2m", "k_dpmpp_2m_karras", "unipc"):
+        assert expected in names
+    outputs = {}
+    for name in names:
+        image = one(gen, sampler_name=name, width=72, height=64)
+        assert image.size == (72, 64), name
+        outputs[name] = pixels(image).tobytes()
+    assert len(set(outputs.values())) == len(names), "samplers must not produce identical images"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"prompt": "strawberry sushi [blurry, dark]"},
+        {"prompt": "strawberry sushi:1.5 a dog:0.5"},
+        {"perlin": 0.5},
+        {"threshold": 0.5},
+    ],
+    ids=["negative-prompt", "subprompt-weights", "perlin", "threshold"],
+)
+def test_prompt_features_change_the_output(gen, change):
+    base = one(gen, cfg_scale=12)
+    params = {"cfg_scale": 12, **change}
+    prompt = params.pop("prompt", "strawberry sushi")
+    assert not np.array_equal(pixels(base), pixels(one(gen, prompt, **params)))
+
+
+def test_subprompt_weights_matter(gen):
+    a = one(gen, "strawberry sushi:1.5 a dog:0.5", cfg_scale=12)
+    b = one(gen, "strawberry sushi:0.5 a dog:1.5", cfg_scale=12)
+    assert not np.array_equal(pixels(a), pixels(b))
+
+
+def test_long_prompt_is_truncated_with_a_warning(gen, caplog):
+    one(gen, "sushi " * 100)
+    assert any("longer than 77 tokens" in r.message for r in caplog.records)
+
+
+def test_hires_fix_runs_two_passes_and_returns_the_asked_size(gen):
+    calls = []
+    image = one(gen, hires_fix=True, width=576, height=640, steps=2,
+                step_callback=lambda step, total, preview: calls.append((step, total)))
+    assert image.size == (576, 640)
+    # first pass: 2 steps at 512x568; second: floor(0.75 * 2) = 1 step at full size
+    assert calls == [(1, 2), (2, 2), (1, 1)]
+    meta = json.loads(image.info["sd-metadata"])["image"]
+    assert meta["hires_fix"] is True and meta["hires_strength"] == 0.75
+
+
+def test_previews_are_cheap_images_of_the_final_size(gen):
+    previews = []
+    one(gen, width=128, height=64, step_callback=lambda s, t, p: previews.append(p))
+    assert len(previews) == 4 and all(p is not None and p.size == (128, 64) for p in previews)
+    previews.clear()
+    one(gen, preview_every=0, step_callback=lambda s, t, p: previews.append(p))
+    assert previews == [None] * 4
+
+
+@pytest.fixture(scope="module")
+def init_png(tmp_path_factory) -> Path:
+    rng = np.random.default_rng(0)
+    arr = (rng.random((64, 64, 3)) * 255).astype(np.uint8)
+    path = tmp_path_factory.mktemp("init") / "init.png"
+    Image.fromarray(arr).save(path)
+    return path
+
+
+def test_img2img_strength_zero_returns_the_init_image_and_high_strength_departs(gen, init_png):
+    original = pixels(Image.open(init_png))
+    same = one(gen, init_img=str(init_png), strength=0.0)
+    assert np.array_equal(pixels(same), original)
+    away = one(gen, init_img=str(init_png), strength=0.99, steps=6)
+    assert np.abs(pixels(away) - original).mean() > 10
+    meta = json.loads(away.info["sd-metadata"])["image"]
+    assert meta["type"] == "img2img" and meta["init_image_path"] == str(init_png)
+
+
+def test_img2img_reports_strength_times_steps(gen, init_png):
+    calls = []
+    one(gen, init_img=str(init_png), strength=0.5, steps=10, step_callback=lambda s, t, p: calls.append((s, t)))
+    assert calls[-1] == (5, 5)
+
+
+def far_from(mask: np.ndarray, distance: int) -> np.ndarray:
+    from PIL import ImageFilter
+
+    grown = Image.fromarray((mask * 255).astype(np.uint8)).filter(ImageFilter.MaxFilter(2 * distance + 1))
+    return np.asarray(grown) == 0
+
+
+def test_inpainting_a_transparent_region_keeps_pixels_outside_bit_identical(gen, tmp_path):
+    rng = np.random.default_rng(1)
+    rgba = np.dstack([(rng.random((96, 96, 3)) * 255).astype(np.uint8), np.full((96, 96), 255, np.uint8)])
+    rgba[30:60, 40:70, 3] = 0  # the hole to fill
+    path = tmp_path / "hole.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    out = one(gen, init_img=str(path), strength=0.9, steps=5)
+    assert out.size == (96, 96)
+    mask = rgba[..., 3] < 128
+    keep = far_from(mask, 8)
+    assert np.array_equal(pixels(out)[keep], rgba[..., :3].astype(np.int16)[keep])
+    assert np.abs(pixels(out)[mask] - rgba[..., :3][mask]).mean() > 5
+    assert json.loads(out.info["sd-metadata"])["image"]["type"] == "inpaint"
+
+
+def test_inpainting_with_a_mask_and_bounding_box_only_touches_the_box(gen, init_png, tmp_path):
+    mask = np.zeros((64, 64), np.uint8)
+    mask[8:56, 8:56] = 255
+    mask_path = tmp_path / "mask.png"
+    Image.fromarray(mask).save(mask_path)
+    box = {"x": 16, "y": 16, "width": 24, "height": 24}
+    out = one(gen, init_img=str(init_png), init_mask=str(mask_path), bounding_box=box, strength=0.9, steps=5)
+    original = pixels(Image.open(init_png))
+    inside = np.zeros((64, 64), bool)
+    inside[16:40, 16:40] = True
+    keep = far_from(inside, 8)
+    assert np.array_equal(pixels(out)[keep], original[keep])
+    assert np.abs(pixels(out)[inside] - original[inside]).mean() > 5
+
+
+def test_seamless_changes_the_output_and_is_switched_off_after(gen):
+    plain = one(gen)
+    tiled = one(gen, seamless=True)
+    assert not np.array_equal(pixels(plain), pixels(tiled))
+    convs = [m for m in gen._model().pipeline.unet.modules() if m.__class__.__name__ == "Conv2d"]
+    assert convs and all(m.padding_mode == "zeros" for m in convs)
+    assert np.array_equal(pixels(plain), pixels(one(gen)))
+
+
+def test_cancel_at_a_step_stops_within_one_step_and_writes_nothing(gen, tmp_path):
+    seen = []
+    writer = PngWriter(tmp_path / "out")
+
+    def step(s, total, preview):
+        seen.append(s)
+        if s == 3:
+            raise GenerationCanceled()
+
+    with pytest.raises(GenerationCanceled):
+        gen.prompt2image("strawberry sushi", width=64, height=64, steps=20, seed=1, step_callback=step,
+                         image_callback=lambda im, seed, first: writer.save_image(im, seed))
+    assert seen == [1, 2, 3]
+    assert not (tmp_path / "out").exists() or not list((tmp_path / "out").iterdir())
+
+
+@pytest.mark.parametrize(
+    ("params", "field"),
+    [
+        ({"width": 100}, "width"),
+        ({"height": 4096}, "height"),
+        ({"steps": 0}, "steps"),
+        ({"sampler_name": "k_nonsense"}, "sampler_name"),
+        ({"init_img": "/nonexistent/init.png"}, "init_img"),
+        ({"cfg_scale": "high"}, "cfg_scale"),
+        ({"strength": 1.5}, "strength"),
+        ({"variation_amount": -0.1}, "variation_amount"),
+        ({"with_variations": [[1, 2.0]]}, "with_variations"),
+        ({"seed": 2**33}, "seed"),
+        ({"iterations": 0}, "iterations"),
+    ],
+)
+def test_bad_parameters_raise_an_error_naming_the_field(gen, params, field):
+    with pytest.raises(InvalidParameterError) as info:
+        gen.prompt2image("x", **{**SMALL, **params})
+    assert info.value.field == field
+    assert field in str(info.value)
+
+
+def test_png_writer_names_files_and_saves_the_recipe(gen, tmp_path):
+    writer = PngWriter(tmp_path)
+    image, seed = gen.prompt2image("strawberry sushi", seed=99, **SMALL)[0]
+    first = writer.save_image(image, seed)
+    second = writer.save_image(image, seed, postprocessed=True)
+    assert first.name == "000001.99.png" and second.name == "000002.99.postprocessed.png"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["000001.99.png", "000002.99.postprocessed.png"]
+    with Image.open(first) as im:
+        assert im.info["Dream"].startswith("'strawberry sushi' -s 4 -S 99")
+    assert read_metadata(first)["image"]["seed"] == 99
+    # a new writer on a folder with images continues the numbering
+    assert PngWriter(tmp_path).save_image(image, seed).name == "000003.99.png"
+
+
+def test_png_writer_lists_the_folder_once(gen, tmp_path, monkeypatch):
+    writer = PngWriter(tmp_path)
+    image = Image.new("RGB", (8, 8))
+    calls = []
+    real_scandir = os.scandir
+    monkeypatch.setattr(os, "scandir", lambda p: calls.append(p) or real_scandir(p))
+    for _ in range(5):
+        writer.save_image(image, 1)
+    assert len(calls) == 1
+    (tmp_path / "000006.1.png").write_bytes(b"")  # another program took the next name
+    assert writer.save_image(image, 1).name == "000007.1.png"
+
+
+def test_engine_imports_and_generates_without_flask_or_qt(gen):
+    code = (
+        "import sys\n"
+        "class Block:\n"
+        "    def find_spec(self, name, path=None, target=None):\n"
+        "        if name.split('.')[0] in ('flask', 'flask_socketio', 'socketio', 'PyQt6', 'webview'):\n"
+        "            raise ImportError('blocked ' + name)\n"
+        "sys.meta_path.insert(0, Block())\n"
+        "from ldm.invoke.generate import Generate\n"
+        f"g = Generate(root={str(gen.root)!r})\n"
+        "im, seed = g.prompt2image('a test', width=64, height=64, steps=2, seed=3)[0]\n"
+        "print(im.size, seed, 'flask' in sys.modules)\n"
+    )
+    env = {**os.environ, "HF_HUB_OFFLINE": "1"}
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith("(64, 64) 3 False")

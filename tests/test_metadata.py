@@ -1,0 +1,93 @@
+"""PNG metadata: our own round trip, and other programs' formats read into the same shape."""
+
+from __future__ import annotations
+
+import json
+
+from PIL import Image, PngImagePlugin
+
+from ldm.invoke import metadata as md
+
+FIELDS = {
+    "type": "txt2img", "prompt": [{"prompt": "strawberry sushi [blurry]", "weight": 1.0}], "sampler": "k_euler_a",
+    "seed": 1234, "variations": [{"seed": 77, "weight": 0.2}], "steps": 30, "cfg_scale": 8.5, "threshold": 1.5,
+    "perlin": 0.1, "width": 640, "height": 512, "seamless": True, "hires_fix": True, "hires_strength": 0.6,
+    "precision": "bfloat16", "device": "cpu", "postprocessing": None,
+}
+
+
+def test_metadata_round_trips_every_field(tmp_path):
+    meta = md.build_metadata({"model_id": "demo", "model_hash": "abc"}, dict(FIELDS))
+    image = md.attach_metadata(Image.new("RGB", (16, 16), "red"), meta)
+    path = md.PngWriter(tmp_path).save_image(image, 1234)
+    back = md.read_metadata(path)
+    assert back == json.loads(json.dumps(meta))
+    assert back["app_id"] and back["app_version"] and back["model_hash"] == "abc"
+    with Image.open(path) as im:
+        dream = im.info["Dream"]
+    for piece in ("'strawberry sushi [blurry]'", "-s 30", "-S 1234", "-W 640", "-H 512", "-C 8.5", "-A k_euler_a",
+                  "--seamless", "--hires_fix", "--threshold 1.5", "--perlin 0.1", "-V 77:0.2"):
+        assert piece in dream
+
+
+def test_postprocessing_is_appended_not_overwritten():
+    meta = md.build_metadata({"model_id": "demo"}, dict(FIELDS))
+    image = md.attach_metadata(Image.new("RGB", (8, 8)), meta)
+    once = md.append_postprocessing(image.copy(), md.image_metadata(image), {"type": "esrgan", "scale": 2, "strength": 0.5})
+    twice = md.append_postprocessing(once.copy(), md.image_metadata(once), {"type": "gfpgan", "strength": 0.8})
+    steps = md.image_metadata(twice)["image"]["postprocessing"]
+    assert [s["type"] for s in steps] == ["esrgan", "gfpgan"]
+    assert "-U 2 0.5" in twice.info["Dream"] and "-G 0.8 -ft gfpgan" in twice.info["Dream"]
+
+
+def test_weighted_prompt_is_stored_as_a_list_and_read_back_as_text():
+    prompts = md.prompt_list("a cat:1.5 a dog:0.5")
+    assert prompts == [{"prompt": "a cat", "weight": 1.5}, {"prompt": "a dog", "weight": 0.5}]
+    assert md.prompt_text(prompts) == "a cat:1.5 a dog:0.5"
+
+
+def saved_with(tmp_path, key: str, text: str):
+    info = PngImagePlugin.PngInfo()
+    info.add_text(key, text)
+    path = tmp_path / f"{key}.png"
+    Image.new("RGB", (8, 8)).save(path, pnginfo=info)
+    return md.read_metadata(path)
+
+
+def test_automatic1111_parameters_are_converted(tmp_path):
+    text = (
+        "a portrait of a lighthouse keeper, oil painting\n"
+        "Negative prompt: blurry, lowres\n"
+        "Steps: 28, Sampler: DPM++ 2M Karras, CFG scale: 6.5, Seed: 3141592, Size: 512x768, "
+        "Model hash: 6ce0161689, Model: v1-5-pruned-emaonly, Clip skip: 2, Version: v1.9.0"
+    )
+    meta = saved_with(tmp_path, "parameters", text)
+    image = meta["image"]
+    assert image["prompt"] == [{"prompt": "a portrait of a lighthouse keeper, oil painting [blurry, lowres]", "weight": 1.0}]
+    assert (image["steps"], image["sampler"], image["cfg_scale"], image["seed"]) == (28, "k_dpmpp_2m_karras", 6.5, 3141592)
+    assert (image["width"], image["height"], image["clip_skip"]) == (512, 768, 2)
+    assert meta["model_hash"] == "6ce0161689" and meta["model_id"] == "v1-5-pruned-emaonly"
+    assert set(FIELDS) - {"hires_strength", "precision", "device"} <= set(image)
+
+
+def test_invokeai3_metadata_is_converted(tmp_path):
+    data = {
+        "generation_mode": "txt2img", "positive_prompt": "a red fox in snow", "negative_prompt": "cartoon",
+        "width": 768, "height": 512, "seed": 424242, "steps": 35, "cfg_scale": 7.0, "scheduler": "dpmpp_2m_k",
+        "model": {"model_name": "stable-diffusion-v1-5", "base_model": "sd-1", "hash": "blake3:abc"},
+        "app_version": "3.6.0",
+    }
+    meta = saved_with(tmp_path, "invokeai_metadata", json.dumps(data))
+    image = meta["image"]
+    assert image["prompt"][0]["prompt"] == "a red fox in snow [cartoon]"
+    assert (image["width"], image["height"], image["seed"], image["steps"]) == (768, 512, 424242, 35)
+    assert image["sampler"] == "k_dpmpp_2m_karras" and image["cfg_scale"] == 7.0
+    assert meta["model_id"] == "stable-diffusion-v1-5"
+    assert set(FIELDS) - {"hires_strength", "precision", "device"} <= set(image)
+
+
+def test_image_without_metadata_reads_as_empty(tmp_path):
+    path = tmp_path / "plain.png"
+    Image.new("RGB", (4, 4)).save(path)
+    assert md.read_metadata(path) == {}
+    assert saved_with(tmp_path, "sd-metadata", "{not json") == {}
