@@ -13,7 +13,7 @@ APT_PACKAGES := chromium xvfb xdotool xauth libxcb-cursor0 libxkbcommon-x11-0 li
 	libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libegl1 libgl1 \
 	libfontconfig1 libdbus-1-3 libxkbfile1 libxshmfence1 fonts-dejavu-core
 
-.PHONY: run test install sysdeps web web-check test-python test-web test-e2e test-desktop lint bench clean
+.PHONY: run test install sysdeps web web-check test-python test-web test-e2e lint bench clean
 
 run: $(STAMP)
 	$(VENV)/bin/invokeai --web $(ARGS)
@@ -24,7 +24,6 @@ $(VENV)/bin/python:
 	$(PYTHON) -m venv $(VENV)
 
 $(STAMP): pyproject.toml | $(VENV)/bin/python
-	$(PIP) install --upgrade pip >/dev/null
 	$(PIP) install -e ".[gui,test]"
 	rm -f $(VENV)/.installed-*
 	touch $(STAMP)
@@ -64,6 +63,10 @@ test: sysdeps $(STAMP) web-check
 	$(MAKE) lint
 	$(MAKE) test-web
 	$(MAKE) test-python
+	$(MAKE) test-e2e
+
+test-e2e: $(STAMP) web/node_modules/.installed
+	cd web && INVOKEAI_PYTHON=$(abspath $(PY)) npm run e2e
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) bench/run_all.py

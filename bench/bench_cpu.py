@@ -1,0 +1,112 @@
+"""CPU speed against the machine's limit: one SD-1.5-shaped UNet step (batch 2, 64×64 latents) and
+a 512×512 VAE decode in the precision ``--precision auto`` picks, against bare float32 and the
+machine's own measured matmul rate.
+
+    python bench/bench_cpu.py [--repeats 2]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import time
+
+from common import table, write_result
+
+
+def matmul_rate(dtype, seconds: float = 3.0, n: int = 4096) -> float:
+    """Sustained GFLOP/s of a large square matmul: the best this CPU does in that precision."""
+    import torch
+
+    a = torch.randn(n, n).to(dtype)
+    a @ a
+    start, count = time.perf_counter(), 0
+    while time.perf_counter() - start < seconds:
+        a @ a
+        count += 1
+    return 2 * n**3 * count / (time.perf_counter() - start) / 1e9
+
+
+def count_flops(fn) -> float:
+    """FLOPs of one call, counted by torch's FlopCounterMode (matmuls and convolutions)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with FlopCounterMode(display=False) as counter:
+        fn()
+    return float(counter.get_total_flops())
+
+
+def best_of(fn, repeats: int) -> float:
+    fn()  # warm-up: oneDNN picks its kernels on the first call
+    times = []
+    for _ in range(repeats):
+        s = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - s)
+    return min(times)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--repeats", type=int, default=2)
+    args = ap.parse_args()
+
+    import torch
+    from diffusers import AutoencoderKL, UNet2DConditionModel
+
+    from ldm.invoke.devices import autocast_for, choose_precision, cpu_has_native_bf16
+
+    cpu = torch.device("cpu")
+    auto = choose_precision("auto", cpu)
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8, sample_size=64).eval()
+    vae = AutoencoderKL(down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                        block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4).eval()
+    x, t, emb = torch.randn(2, 4, 64, 64), torch.tensor(500), torch.randn(2, 77, 768)
+    z = torch.randn(1, 4, 64, 64)
+
+    def unet_step():
+        return unet(x, t, encoder_hidden_states=emb).sample
+
+    def vae_decode():
+        return vae.decode(z).sample
+
+    def tiled_decode():
+        vae.enable_tiling()
+        try:
+            return vae.decode(z).sample
+        finally:
+            vae.disable_tiling()
+
+    rates = {"float32": matmul_rate(torch.float32)}
+    if cpu_has_native_bf16():
+        rates["bfloat16"] = matmul_rate(torch.bfloat16)
+    with torch.inference_mode():
+        unet_flops, vae_flops = count_flops(unet_step), count_flops(vae_decode)
+        results = {}
+        for label, precision, fn in [
+            ("unet step, bare float32", "float32", unet_step),
+            (f"unet step, auto ({auto})", auto, unet_step),
+            ("vae decode 512px, bare float32", "float32", vae_decode),
+            (f"vae decode 512px, auto ({auto})", auto, vae_decode),
+            (f"vae decode 512px tiled, auto ({auto})", auto, tiled_decode),
+        ]:
+            ctx = autocast_for(precision, cpu) if precision != "float32" else contextlib.nullcontext()
+            with ctx:
+                results[label] = best_of(fn, args.repeats)
+    rows = []
+    best_rate = max(rates.values())
+    for label, seconds in results.items():
+        flops = unet_flops if label.startswith("unet") else vae_flops
+        gflops = flops / seconds / 1e9
+        floor = flops / (best_rate * 1e9)
+        rows.append([label, seconds, round(gflops, 1), f"{100 * gflops / best_rate:.0f}%", f"{seconds / floor:.2f}x"])
+    print(f"matmul peak: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in rates.items()))
+    print(f"UNet step {unet_flops / 1e12:.2f} TFLOP, VAE decode {vae_flops / 1e12:.2f} TFLOP")
+    print(table(rows, ["measure", "seconds", "GFLOP/s", "% of best matmul", "x of floor"]))
+    print("wrote", write_result("cpu", {"matmul_gflops": rates, "unet_tflop": unet_flops / 1e12,
+                                        "vae_tflop": vae_flops / 1e12, "seconds": results, "auto_precision": auto}))
+
+
+if __name__ == "__main__":
+    main()
