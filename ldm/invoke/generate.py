@@ -8,6 +8,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import random
@@ -131,6 +132,7 @@ class Generate:
         intermediate_callback: Callable[[int, Image.Image], None] | None = None,
         image_callback: ImageCallback | None = None,
         status_callback: StatusCallback | None = None,
+        clip_skip: int = 0,
     ) -> list[tuple[Image.Image, int]]:
         """Generates ``iterations`` images and returns ``[(image, seed), ...]``.
 
@@ -159,7 +161,7 @@ class Generate:
         with torch.inference_mode(), autocast_for(self.precision, self.torch_device):
             gen = self._generator(mode, model, dtype)
             status("Preparing")
-            cond = gen.conditioning(parsed, cfg_scale, threshold)
+            cond = gen.conditioning(parsed, cfg_scale, threshold, clip_skip=clip_skip)
             for _ in range(iterations):
                 if variation_amount > 0:
                     variation_seed = rng.randrange(0, MAX_SEED)
@@ -196,6 +198,9 @@ class Generate:
                     "precision": self.precision,
                     "device": self.device,
                     "postprocessing": None,
+                    "clip_skip": clip_skip,
+                    "loras": [{"name": n, "weight": w} for n, w in parsed.loras],
+                    "embeddings": list(parsed.embeddings),
                 }
                 if init_image is not None:
                     image_meta.update(init_image_path=init_path, strength=strength, fit=fit)
@@ -279,6 +284,13 @@ class Generate:
     def postprocess(self, image: Image.Image, kind: str, params: dict[str, Any]) -> Image.Image:
         """Upscales (``esrgan``) or restores faces (``gfpgan``/``codeformer``) and appends the step to the
         image's metadata ``postprocessing`` list."""
+        # Postprocessors run in float32, outside the generation's bf16 autocast (facexlib's numpy
+        # conversions cannot take bfloat16).
+        with torch.autocast(self.torch_device.type, enabled=False) if self.torch_device.type in ("cpu", "cuda") \
+                else contextlib.nullcontext():
+            return self._postprocess(image, kind, params)
+
+    def _postprocess(self, image: Image.Image, kind: str, params: dict[str, Any]) -> Image.Image:
         meta = md.image_metadata(image) or md.read_metadata(image)
         restorer, upscaler = self._restoration()
         started = time.perf_counter()
@@ -290,12 +302,12 @@ class Generate:
             strength = _unit("facetool_strength", params.get("facetool_strength", 0.75))
             fidelity = _unit("codeformer_fidelity", params.get("codeformer_fidelity", 0.75))
             result = restorer.restore(image, kind, strength, fidelity)
-            out, faces = (result if isinstance(result, tuple) else (result, None))
-            step = {"type": kind, "strength": strength}
+            out = result.image
+            step = {"type": kind, "strength": strength, "faces": result.faces_found}
             if kind == "codeformer":
                 step["fidelity"] = fidelity
-            if faces is not None:
-                step["faces"] = faces
+            if result.note:
+                log.info("%s: %s", kind, result.note)
         else:
             raise InvalidParameterError("type", f"unknown postprocessing {kind!r}; use esrgan, gfpgan or codeformer")
         log.info("%s took %.2fs", kind, time.perf_counter() - started)
@@ -354,6 +366,7 @@ def _validate(p: dict[str, Any]) -> None:
     if not isinstance(p["prompt"], str):
         raise InvalidParameterError("prompt", "must be text")
     integer("iterations", 1, 10000)
+    integer("clip_skip", 0, 48)
     integer("steps", 1, 1000)
     number("cfg_scale", 1, 200)
     number("threshold", 0, 1000)

@@ -55,8 +55,10 @@ def dream_command(image_meta: dict[str, Any]) -> str:
     """The ``invoke>`` line that reproduces an image, as InvokeAI 2.x wrote it in the ``Dream`` chunk."""
     m = image_meta
     parts = [shlex.quote(prompt_text(m.get("prompt", "")))]
-    parts += [f"-s {m['steps']}", f"-S {m['seed']}", f"-W {m['width']}", f"-H {m['height']}"]
-    parts += [f"-C {m['cfg_scale']:g}", f"-A {m['sampler']}"]
+    for switch, key in (("-s", "steps"), ("-S", "seed"), ("-W", "width"), ("-H", "height"), ("-C", "cfg_scale"),
+                        ("-A", "sampler")):
+        if m.get(key) is not None:  # an image from elsewhere may lack some
+            parts.append(f"{switch} {m[key]:g}" if isinstance(m[key], float) else f"{switch} {m[key]}")
     if m.get("seamless"):
         parts.append("--seamless")
     if m.get("hires_fix"):
