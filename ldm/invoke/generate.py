@@ -174,9 +174,13 @@ class Generate:
                 def noise_for(shape: Sequence[int], noise_seed: int = noise_seed, vseed=variation_seed) -> torch.Tensor:
                     return initial_noise(noise_seed, shape, variations, vseed, variation_amount, perlin)
 
+                # Ancestral samplers draw fresh noise every step: seed it from the recorded chain's last
+                # seed, so regenerating from the metadata (base seed + chain) draws the same noise.
+                sampler_seed = chain[-1][0] if chain else noise_seed
+
                 status("Generating")
                 with gen.seamless(seamless):
-                    image = self._run_mode(gen, mode, noise_for, sampler_name, image_seed, steps, cond, progress,
+                    image = self._run_mode(gen, mode, noise_for, sampler_name, sampler_seed, steps, cond, progress,
                                            width, height, strength, hires_fix, hires_strength, init_image,
                                            mask_image, bounding_box, inpaint_replace)
                 status("Generation Complete")

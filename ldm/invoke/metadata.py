@@ -63,6 +63,10 @@ def dream_command(image_meta: dict[str, Any]) -> str:
         parts.append("--seamless")
     if m.get("hires_fix"):
         parts.append("--hires_fix")
+        if m.get("hires_strength") is not None and float(m["hires_strength"]) != 0.75:
+            parts.append(f"--hires_strength {float(m['hires_strength']):g}")
+    if m.get("clip_skip"):
+        parts.append(f"--clip_skip {int(m['clip_skip'])}")
     if m.get("threshold"):
         parts.append(f"--threshold {m['threshold']:g}")
     if m.get("perlin"):
@@ -77,11 +81,15 @@ def dream_command(image_meta: dict[str, Any]) -> str:
             parts.append("--fit")
     if m.get("mask_image_path"):
         parts.append(f"-M {shlex.quote(str(m['mask_image_path']))}")
+    if m.get("inpaint_replace"):
+        parts.append(f"-r {float(m['inpaint_replace']):g}")
     for step in m.get("postprocessing") or []:
         if step.get("type") == "esrgan":
             parts.append(f"-U {step.get('scale')} {float(step.get('strength', 0.75)):g}")
         elif step.get("type") in ("gfpgan", "codeformer"):
             parts.append(f"-G {float(step.get('strength', 0.75)):g} -ft {step['type']}")
+            if step["type"] == "codeformer" and step.get("fidelity") is not None:
+                parts.append(f"-cf {float(step['fidelity']):g}")
     return " ".join(parts)
 
 
