@@ -1,0 +1,246 @@
+/** The page: header, tabs, control panel, current image and gallery, with shortcuts and drag-and-drop. */
+import { useCallback, useEffect, useState, type DragEvent } from 'react';
+import { useAppDispatch, useAppSelector } from './hooks';
+import { cancelProcessing, deleteImage, generateImage, reloadGallery } from './socketio/actions';
+import { toUploadedImage } from './desktopBridge';
+import type { ImageInfo } from './protocol';
+import { SiteHeader } from '../features/system/SiteHeader';
+import { Toasts } from '../features/system/Toasts';
+import { TabBar } from '../features/tabs/TabBar';
+import { OptionsPanel } from '../features/options/OptionsPanel';
+import { CurrentImagePanel, type PopoverSignals } from '../features/currentImage/CurrentImagePanel';
+import { Gallery } from '../features/gallery/Gallery';
+import { galleryToggled, imageAdded, selectionMoved } from '../features/gallery/gallerySlice';
+import { deleteConfirmationShown, metadataToggled } from '../features/currentImage/currentImageSlice';
+import {
+  loadAllFrom,
+  loadPromptFrom,
+  loadSeedFrom,
+  requestDeletion,
+  sendToImageToImage,
+} from '../features/currentImage/imageActions';
+import { findHotkey } from '../features/system/hotkeys';
+import { settingChanged, themeSet } from '../features/system/systemSlice';
+import { tabSelected } from '../features/tabs/tabsSlice';
+import { setInitialImage } from '../features/options/optionsSlice';
+import { useInitImageUpload } from '../features/tabs/useImageChooser';
+import { Modal } from '../common/components/Modal';
+import { GalleryIcon, UploadIcon } from '../common/components/Icons';
+import { Tooltip } from '../common/components/Tooltip';
+
+const NARROW_QUERY = '(max-width: 900px)';
+
+function useIsNarrow(): boolean {
+  const [narrow, setNarrow] = useState(() => window.matchMedia(NARROW_QUERY).matches);
+  useEffect(() => {
+    const mq = window.matchMedia(NARROW_QUERY);
+    const onChange = () => setNarrow(mq.matches);
+    mq.addEventListener('change', onChange);
+    return () => mq.removeEventListener('change', onChange);
+  }, []);
+  return narrow;
+}
+
+function DeleteConfirmation() {
+  const dispatch = useAppDispatch();
+  const image = useAppSelector((s) => s.currentImage.imageToDelete);
+  const close = useCallback(() => dispatch(deleteConfirmationShown(null)), [dispatch]);
+  const [dontAsk, setDontAsk] = useState(false);
+  if (!image) return null;
+  return (
+    <Modal
+      title="Delete image"
+      onClose={close}
+      testId="delete-confirmation"
+      footer={
+        <>
+          <button type="button" className="button" onClick={close}>
+            Cancel
+          </button>
+          <button
+            type="button"
+            className="button button--danger"
+            data-testid="confirm-delete"
+            autoFocus
+            onClick={() => {
+              if (dontAsk) dispatch(settingChanged({ shouldConfirmOnDelete: false }));
+              dispatch(deleteImage(image));
+              close();
+            }}
+          >
+            Delete
+          </button>
+        </>
+      }
+    >
+      <p>Delete this image? It is moved to the system trash.</p>
+      <label className="checkbox">
+        <input type="checkbox" checked={dontAsk} onChange={(e) => setDontAsk(e.target.checked)} />
+        <span>Don't ask me again</span>
+      </label>
+    </Modal>
+  );
+}
+
+export function App() {
+  const dispatch = useAppDispatch();
+  const theme = useAppSelector((s) => s.system.theme);
+  const isGalleryOpen = useAppSelector((s) => s.gallery.isOpen);
+  const current = useAppSelector((s) => s.gallery.currentImage);
+  const isNarrow = useIsNarrow();
+  const [isDrawerOpen, setDrawerOpen] = useState(false);
+  const [isHotkeysOpen, setHotkeysOpen] = useState(false);
+  const [isDragging, setDragging] = useState(false);
+  const [signals, setSignals] = useState<PopoverSignals>({ face: 0, upscale: 0 });
+  const upload = useInitImageUpload();
+
+  useEffect(() => {
+    document.documentElement.dataset.theme = theme;
+  }, [theme]);
+
+  // The desktop layer announces a native drop (already uploaded) and output folder changes.
+  useEffect(() => {
+    const onDropped = (e: Event) => {
+      const detail = (e as CustomEvent<Partial<ImageInfo>>).detail;
+      const image = detail ? toUploadedImage(detail) : null;
+      if (!image) return;
+      dispatch(imageAdded({ image, select: false }));
+      dispatch(setInitialImage(image));
+      dispatch(tabSelected('img2img'));
+    };
+    const onFolder = () => dispatch(reloadGallery());
+    window.addEventListener('initialImageDropped', onDropped);
+    window.addEventListener('outputFolderChanged', onFolder);
+    return () => {
+      window.removeEventListener('initialImageDropped', onDropped);
+      window.removeEventListener('outputFolderChanged', onFolder);
+    };
+  }, [dispatch]);
+
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      const hotkey = findHotkey(e);
+      if (!hotkey || document.querySelector('[role="dialog"][aria-modal="true"]')) return;
+      const real = current && !current.isBase64 ? current : null;
+      e.preventDefault();
+      switch (hotkey.action) {
+        case 'invoke':
+          dispatch(generateImage());
+          break;
+        case 'cancel':
+          dispatch(cancelProcessing(undefined));
+          break;
+        case 'focusPrompt':
+          document.querySelector<HTMLTextAreaElement>('[data-testid="prompt"]')?.focus();
+          break;
+        case 'useAll':
+          if (real) dispatch(loadAllFrom(real));
+          break;
+        case 'useSeed':
+          if (real) dispatch(loadSeedFrom(real));
+          break;
+        case 'usePrompt':
+          if (real) dispatch(loadPromptFrom(real));
+          break;
+        case 'restoreFaces':
+          setSignals((s) => ({ ...s, face: s.face + 1 }));
+          break;
+        case 'upscale':
+          setSignals((s) => ({ ...s, upscale: s.upscale + 1 }));
+          break;
+        case 'toggleMetadata':
+          dispatch(metadataToggled(undefined));
+          break;
+        case 'sendToImageToImage':
+          if (real) dispatch(sendToImageToImage(real));
+          break;
+        case 'deleteImage':
+          if (real) dispatch(requestDeletion(real));
+          break;
+        case 'toggleGallery':
+          if (isNarrow) setDrawerOpen((o) => !o);
+          else dispatch(galleryToggled(undefined));
+          break;
+        case 'previousImage':
+          dispatch(selectionMoved(-1));
+          break;
+        case 'nextImage':
+          dispatch(selectionMoved(1));
+          break;
+        case 'textToImageTab':
+          dispatch(tabSelected('txt2img'));
+          break;
+        case 'imageToImageTab':
+          dispatch(tabSelected('img2img'));
+          break;
+        case 'toggleTheme':
+          dispatch(themeSet(theme === 'dark' ? 'light' : 'dark'));
+          break;
+        case 'showHotkeys':
+          setHotkeysOpen(true);
+          break;
+      }
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [dispatch, current, isNarrow, theme]);
+
+  const hasFiles = (e: DragEvent) => Array.from(e.dataTransfer.types).includes('Files');
+  const onDragOver = (e: DragEvent<HTMLDivElement>) => {
+    if (!hasFiles(e)) return;
+    e.preventDefault();
+    e.dataTransfer.dropEffect = 'copy';
+    setDragging(true);
+  };
+  const onDrop = (e: DragEvent<HTMLDivElement>) => {
+    setDragging(false);
+    const file = e.dataTransfer.files[0];
+    if (!file) return;
+    e.preventDefault();
+    upload(file);
+  };
+
+  const showGallery = isNarrow ? isDrawerOpen : isGalleryOpen;
+  const closeGallery = () => (isNarrow ? setDrawerOpen(false) : dispatch(galleryToggled(false)));
+
+  return (
+    <div
+      className={`app ${showGallery && !isNarrow ? 'app--with-gallery' : ''} ${isNarrow ? 'app--narrow' : ''}`}
+      onDragOver={onDragOver}
+      onDragLeave={(e) => e.currentTarget === e.target && setDragging(false)}
+      onDrop={onDrop}
+      data-testid="app"
+    >
+      <SiteHeader isHotkeysOpen={isHotkeysOpen} onHotkeysOpenChange={setHotkeysOpen} />
+      <TabBar />
+      <main className="workspace">
+        <OptionsPanel />
+        <CurrentImagePanel signals={signals} />
+      </main>
+      {showGallery && isNarrow && <div className="drawer-backdrop" onClick={() => setDrawerOpen(false)} />}
+      {showGallery ? (
+        <Gallery onClose={closeGallery} />
+      ) : (
+        <Tooltip label="Show the gallery (G)." placement="left">
+          <button
+            type="button"
+            className="gallery-opener"
+            aria-label="Show gallery"
+            onClick={() => (isNarrow ? setDrawerOpen(true) : dispatch(galleryToggled(true)))}
+            data-testid="open-gallery"
+          >
+            <GalleryIcon size={20} />
+          </button>
+        </Tooltip>
+      )}
+      {isDragging && (
+        <div className="drop-overlay" data-testid="drop-overlay">
+          <UploadIcon size={36} />
+          <span>Drop the image to use it as the initial image</span>
+        </div>
+      )}
+      <DeleteConfirmation />
+      <Toasts />
+    </div>
+  );
+}

@@ -1,0 +1,217 @@
+/** Types of the Socket.IO payloads exchanged with the server, as PROTOCOL.md defines them. */
+
+export type GalleryCategory = 'result' | 'user';
+
+export const SAMPLERS = [
+  'ddim',
+  'plms',
+  'k_lms',
+  'k_dpm_2',
+  'k_dpm_2_a',
+  'k_euler',
+  'k_euler_a',
+  'k_heun',
+  'k_dpmpp_2',
+  'k_dpmpp_2m',
+  'k_dpmpp_2m_karras',
+  'k_dpmpp_sde',
+  'unipc',
+] as const;
+export type SamplerName = (typeof SAMPLERS)[number];
+
+export type SeedWeightPair = [number, number];
+
+/** A prompt as the 2.x metadata stores it: a list of weighted sub-prompts. */
+export interface MetadataPrompt {
+  prompt: string;
+  weight: number;
+}
+
+export interface PostprocessingStep {
+  type: string;
+  scale?: number;
+  strength?: number;
+  fidelity?: number;
+}
+
+/** The `image` part of an `sd-metadata` chunk (InvokeAI 2.x shape); every field may be missing. */
+export interface ImageMetadata {
+  type?: string;
+  prompt?: MetadataPrompt[] | string;
+  sampler?: string;
+  seed?: number;
+  variations?: Array<{ seed: number; weight: number }>;
+  steps?: number;
+  cfg_scale?: number;
+  threshold?: number;
+  perlin?: number;
+  width?: number;
+  height?: number;
+  seamless?: boolean;
+  hires_fix?: boolean;
+  hires_strength?: number;
+  strength?: number;
+  fit?: boolean;
+  init_image_path?: string;
+  postprocessing?: PostprocessingStep[] | null;
+  precision?: string;
+  device?: string;
+  [key: string]: unknown;
+}
+
+export interface Metadata {
+  model?: string;
+  model_id?: string;
+  model_hash?: string;
+  app_id?: string;
+  app_version?: string;
+  precision?: string;
+  device?: string;
+  image?: ImageMetadata;
+  [key: string]: unknown;
+}
+
+export interface ImageInfo {
+  url: string;
+  mtime: number;
+  metadata: Metadata;
+  width: number;
+  height: number;
+  category: GalleryCategory;
+  isBase64?: boolean;
+  jobId?: string;
+}
+
+export interface ModelListEntry {
+  status: 'active' | 'cached' | 'not loaded';
+  description: string;
+}
+export type ModelList = Record<string, ModelListEntry>;
+
+export interface PostprocessorAvailability {
+  available: boolean;
+  reason?: string;
+  scales?: number[];
+}
+
+export interface Postprocessors {
+  esrgan?: PostprocessorAvailability;
+  gfpgan?: PostprocessorAvailability;
+  codeformer?: PostprocessorAvailability;
+}
+
+export interface SystemConfig {
+  model: string;
+  model_id: string;
+  model_hash: string;
+  app_id: string;
+  app_version: string;
+  model_list: ModelList;
+  postprocessors?: Postprocessors;
+  precision?: string;
+  device?: string;
+}
+
+export interface ProgressUpdate {
+  currentStep: number;
+  totalSteps: number;
+  currentIteration: number;
+  totalIterations: number;
+  currentStatus: string;
+  isProcessing: boolean;
+  currentStatusHasSteps: boolean;
+  hasError: boolean;
+  itPerSec?: number;
+  eta?: number;
+  jobId?: string;
+}
+
+export interface GalleryImagesPayload {
+  images: ImageInfo[];
+  areMoreImagesAvailable?: boolean;
+  category: GalleryCategory;
+}
+
+export interface ModelChangePayload {
+  model_name: string;
+  model_list: ModelList;
+}
+
+export interface ImageDeletedPayload {
+  url: string;
+  uuid: string;
+  category: GalleryCategory;
+}
+
+export interface ImageUploadedPayload {
+  url: string;
+  mtime: number;
+  width: number;
+  height: number;
+  category: GalleryCategory;
+  destination: string;
+  metadata?: Metadata;
+}
+
+export type JobStatus = 'queued' | 'running' | 'paused' | 'done' | 'failed' | 'canceled';
+export interface QueueJob {
+  id: string;
+  status: JobStatus;
+  summary: string;
+}
+export interface QueueUpdate {
+  jobs: QueueJob[];
+}
+
+export interface ErrorPayload {
+  message: string;
+}
+
+/** What `generateImage` carries as its first argument. */
+export interface GenerationParameters {
+  prompt: string;
+  iterations: number;
+  steps: number;
+  cfg_scale: number;
+  threshold: number;
+  perlin: number;
+  height: number;
+  width: number;
+  sampler_name: SamplerName;
+  seed: number;
+  seamless: boolean;
+  hires_fix: boolean;
+  hires_strength?: number;
+  progress_images: boolean;
+  progress_latents: boolean;
+  save_intermediates: number;
+  variation_amount: number;
+  with_variations?: SeedWeightPair[];
+  init_img?: string;
+  strength?: number;
+  fit?: boolean;
+}
+
+export interface EsrganParameters {
+  level: 2 | 4;
+  strength: number;
+}
+
+export type FacetoolType = 'gfpgan' | 'codeformer';
+export interface FacetoolParameters {
+  type: FacetoolType;
+  strength: number;
+  codeformer_fidelity: number;
+}
+
+export type PostprocessingType = 'esrgan' | 'gfpgan' | 'codeformer';
+export interface PostprocessingParameters {
+  type: PostprocessingType;
+  upscale: [number, number];
+  facetool_strength: number;
+  codeformer_fidelity: number;
+}
+
+/** Seeds the engine accepts: numpy's 32-bit range. */
+export const SEED_MIN = 0;
+export const SEED_MAX = 4294967295;

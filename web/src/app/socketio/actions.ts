@@ -1,0 +1,21 @@
+/** Requests components make of the server; the socket middleware turns each into protocol events. */
+import { createAction } from '@reduxjs/toolkit';
+import type { GalleryCategory, ImageInfo, PostprocessingType } from '../protocol';
+
+export interface UploadRequest {
+  file: Blob;
+  name: string;
+  destination: 'img2img' | 'gallery';
+}
+
+export const generateImage = createAction('socketio/generateImage');
+export const cancelProcessing = createAction<string | undefined>('socketio/cancelProcessing');
+export const resumeQueue = createAction('socketio/resumeQueue');
+export const requestModelChange = createAction<string>('socketio/requestModelChange');
+export const requestImages = createAction<GalleryCategory>('socketio/requestImages');
+export const deleteImage = createAction<ImageInfo>('socketio/deleteImage');
+export const uploadImage = createAction<UploadRequest>('socketio/uploadImage');
+export const runPostprocessing = createAction<{ image: ImageInfo; type: PostprocessingType }>(
+  'socketio/runPostprocessing',
+);
+export const reloadGallery = createAction('socketio/reloadGallery');

@@ -1,0 +1,43 @@
+/** The only code that sends protocol events: one function per client → server event of PROTOCOL.md. */
+import type {
+  EsrganParameters,
+  FacetoolParameters,
+  GalleryCategory,
+  GenerationParameters,
+  ImageInfo,
+  PostprocessingParameters,
+} from '../protocol';
+
+/** The part of a Socket.IO client the emitters use. */
+export interface EmittingSocket {
+  emit(event: string, ...args: unknown[]): unknown;
+}
+
+export function makeEmitters(socket: EmittingSocket) {
+  return {
+    requestSystemConfig: () => socket.emit('requestSystemConfig'),
+    requestQueue: () => socket.emit('requestQueue'),
+    requestModelChange: (modelName: string) => socket.emit('requestModelChange', modelName),
+    /** The next page older than the oldest image held; the url breaks mtime ties without loss. */
+    requestImages: (category: GalleryCategory, earliest?: ImageInfo) =>
+      earliest
+        ? socket.emit('requestImages', category, earliest.mtime, earliest.url)
+        : socket.emit('requestImages', category),
+    requestLatestImages: (category: GalleryCategory, latestMtime: number) =>
+      socket.emit('requestLatestImages', category, latestMtime),
+    generateImage: (
+      generationParameters: GenerationParameters,
+      esrganParameters: EsrganParameters | false,
+      facetoolParameters: FacetoolParameters | false,
+    ) => socket.emit('generateImage', generationParameters, esrganParameters, facetoolParameters),
+    runPostprocessing: (image: ImageInfo, parameters: PostprocessingParameters) =>
+      socket.emit('runPostprocessing', image, parameters),
+    cancel: (jobId?: string) => (jobId ? socket.emit('cancel', jobId) : socket.emit('cancel')),
+    resumeQueue: () => socket.emit('resumeQueue'),
+    deleteImage: (image: ImageInfo) => socket.emit('deleteImage', image.url, image.url, image.category),
+    uploadImage: (bytes: ArrayBuffer, name: string, destination: string) =>
+      socket.emit('uploadImage', bytes, name, destination),
+  };
+}
+
+export type Emitters = ReturnType<typeof makeEmitters>;

@@ -1,0 +1,118 @@
+/** The only code that receives protocol events: each server → client event becomes state actions. */
+import type { Dispatch } from '@reduxjs/toolkit';
+import type {
+  ErrorPayload,
+  GalleryCategory,
+  GalleryImagesPayload,
+  ImageDeletedPayload,
+  ImageInfo,
+  ImageUploadedPayload,
+  ModelChangePayload,
+  ProgressUpdate,
+  QueueUpdate,
+  SystemConfig,
+} from '../protocol';
+import type { RootState } from '../store';
+import type { Emitters } from './emitters';
+import {
+  galleryCleared,
+  galleryImagesReceived,
+  imageAdded,
+  imageDeleted,
+  pageRequested,
+} from '../../features/gallery/gallerySlice';
+import {
+  connected,
+  disconnected,
+  errorOccurred,
+  modelChanged,
+  modelChangeFailed,
+  processingCanceled,
+  progressUpdated,
+  systemConfigReceived,
+} from '../../features/system/systemSlice';
+import { intermediateCleared, intermediateReceived } from '../../features/currentImage/currentImageSlice';
+import { queueUpdated } from '../../features/queue/queueSlice';
+import { setInitialImage } from '../../features/options/optionsSlice';
+import { tabSelected } from '../../features/tabs/tabsSlice';
+
+const CATEGORIES: GalleryCategory[] = ['result', 'user'];
+
+/** Asks for what the gallery lacks: the first page, or on a reconnect everything newer than held. */
+export function refreshGallery(dispatch: Dispatch, getState: () => RootState, emitters: Emitters): void {
+  for (const category of CATEGORIES) {
+    const cat = getState().gallery.categories[category];
+    if (cat.hasLoaded && cat.images.length > 0) {
+      emitters.requestLatestImages(category, cat.images[0].mtime);
+    } else {
+      dispatch(pageRequested(category));
+      emitters.requestImages(category);
+    }
+  }
+}
+
+export function makeListeners(dispatch: Dispatch, getState: () => RootState, emitters: Emitters) {
+  const addResult = (image: ImageInfo) => {
+    dispatch(intermediateCleared());
+    dispatch(imageAdded({ image: { ...image, category: image.category ?? 'result' }, select: true }));
+  };
+  return {
+    connect: () => {
+      dispatch(connected());
+      emitters.requestSystemConfig();
+      emitters.requestQueue();
+      refreshGallery(dispatch, getState, emitters);
+    },
+    disconnect: () => {
+      dispatch(disconnected());
+      dispatch(intermediateCleared());
+    },
+    connect_error: () => {
+      dispatch(disconnected());
+    },
+    systemConfig: (config: SystemConfig) => dispatch(systemConfigReceived(config)),
+    modelChanged: (payload: ModelChangePayload) => dispatch(modelChanged(payload)),
+    modelChangeFailed: (payload: ModelChangePayload) => dispatch(modelChangeFailed(payload)),
+    galleryImages: (payload: GalleryImagesPayload) => dispatch(galleryImagesReceived(payload)),
+    progressUpdate: (progress: ProgressUpdate) => {
+      dispatch(progressUpdated(progress));
+      if (!progress.isProcessing) dispatch(intermediateCleared());
+    },
+    intermediateResult: (image: ImageInfo) => {
+      // A preview that arrives after the job finished would hide the final image.
+      if (getState().system.isProcessing) dispatch(intermediateReceived(image));
+    },
+    generationResult: addResult,
+    postprocessingResult: addResult,
+    processingCanceled: () => {
+      dispatch(processingCanceled());
+      dispatch(intermediateCleared());
+    },
+    imageDeleted: (payload: ImageDeletedPayload) => dispatch(imageDeleted(payload)),
+    imageUploaded: (payload: ImageUploadedPayload) => {
+      const image: ImageInfo = {
+        url: payload.url,
+        mtime: payload.mtime,
+        width: payload.width,
+        height: payload.height,
+        metadata: payload.metadata ?? {},
+        category: payload.category ?? 'user',
+      };
+      dispatch(imageAdded({ image, select: false }));
+      if (payload.destination === 'img2img') {
+        dispatch(setInitialImage(image));
+        dispatch(tabSelected('img2img'));
+      }
+    },
+    queueUpdate: (payload: QueueUpdate) => dispatch(queueUpdated(payload)),
+    outputFolderChanged: () => {
+      dispatch(galleryCleared());
+      refreshGallery(dispatch, getState, emitters);
+    },
+    error: (payload: ErrorPayload) => {
+      dispatch(errorOccurred(payload?.message ?? 'The server reported an error.'));
+    },
+  };
+}
+
+export type Listeners = ReturnType<typeof makeListeners>;

@@ -1,0 +1,95 @@
+/** Redux middleware that owns the Socket.IO connection: socket actions go out, server events come in. */
+import type { Middleware } from '@reduxjs/toolkit';
+import { io, type Socket } from 'socket.io-client';
+import type { PostprocessingParameters } from '../protocol';
+import type { RootState } from '../store';
+import { makeEmitters } from './emitters';
+import { makeListeners, refreshGallery } from './listeners';
+import {
+  cancelProcessing,
+  deleteImage,
+  generateImage,
+  reloadGallery,
+  requestImages,
+  requestModelChange,
+  resumeQueue,
+  runPostprocessing,
+  uploadImage,
+} from './actions';
+import { buildGenerationRequest, invokeBlocker } from '../../common/util/parameterTranslation';
+import { setOption } from '../../features/options/optionsSlice';
+import { errorOccurred, modelChangeRequested, toastAdded } from '../../features/system/systemSlice';
+import { galleryCleared, pageRequested } from '../../features/gallery/gallerySlice';
+import { jobCancelRequested } from '../../features/queue/queueSlice';
+
+/** Same origin, default path; reconnects by itself, retrying at least every two seconds. */
+export function createSocket(): Socket {
+  return io({ autoConnect: false, reconnectionDelay: 500, reconnectionDelayMax: 2000 });
+}
+
+export function socketMiddleware(socket: Socket): Middleware<object, RootState> {
+  return (store) => {
+    const emitters = makeEmitters(socket);
+    const listeners = makeListeners(store.dispatch, store.getState, emitters);
+    for (const [event, handler] of Object.entries(listeners)) {
+      socket.on(event, handler as (...args: unknown[]) => void);
+    }
+    socket.connect();
+
+    return (next) => (action) => {
+      const state = store.getState();
+      if (generateImage.match(action)) {
+        const blocker = invokeBlocker(state.options, state.tabs.activeTab);
+        if (blocker) {
+          store.dispatch(toastAdded({ kind: 'info', message: blocker }));
+        } else {
+          const request = buildGenerationRequest(state.options, state.system, state.tabs.activeTab);
+          emitters.generateImage(
+            request.generationParameters,
+            request.esrganParameters,
+            request.facetoolParameters,
+          );
+          // Show the seed actually used, so Use Seed / reproduction needs no metadata lookup.
+          if (state.options.shouldRandomizeSeed) {
+            store.dispatch(setOption('seed', request.generationParameters.seed));
+          }
+        }
+      } else if (cancelProcessing.match(action)) {
+        if (action.payload) store.dispatch(jobCancelRequested(action.payload));
+        emitters.cancel(action.payload);
+      } else if (resumeQueue.match(action)) {
+        emitters.resumeQueue();
+      } else if (requestModelChange.match(action)) {
+        store.dispatch(modelChangeRequested());
+        emitters.requestModelChange(action.payload);
+      } else if (requestImages.match(action)) {
+        const cat = state.gallery.categories[action.payload];
+        if (!cat.isFetching && cat.areMoreImagesAvailable) {
+          store.dispatch(pageRequested(action.payload));
+          emitters.requestImages(action.payload, cat.images[cat.images.length - 1]);
+        }
+      } else if (deleteImage.match(action)) {
+        emitters.deleteImage(action.payload);
+      } else if (uploadImage.match(action)) {
+        const { file, name, destination } = action.payload;
+        file.arrayBuffer().then(
+          (bytes) => emitters.uploadImage(bytes, name, destination),
+          () => store.dispatch(errorOccurred(`Could not read the file ${name}.`)),
+        );
+      } else if (runPostprocessing.match(action)) {
+        const o = state.options;
+        const parameters: PostprocessingParameters = {
+          type: action.payload.type,
+          upscale: [o.upscalingLevel, o.upscalingStrength],
+          facetool_strength: o.facetoolStrength,
+          codeformer_fidelity: o.codeformerFidelity,
+        };
+        emitters.runPostprocessing(action.payload.image, parameters);
+      } else if (reloadGallery.match(action)) {
+        store.dispatch(galleryCleared());
+        refreshGallery(store.dispatch, store.getState, emitters);
+      }
+      return next(action);
+    };
+  };
+}

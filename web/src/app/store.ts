@@ -1,0 +1,70 @@
+/** The Redux store: one slice per feature, the socket middleware, and persistence of the user's settings. */
+import { combineReducers, configureStore } from '@reduxjs/toolkit';
+import type { Socket } from 'socket.io-client';
+import galleryReducer from '../features/gallery/gallerySlice';
+import optionsReducer from '../features/options/optionsSlice';
+import currentImageReducer from '../features/currentImage/currentImageSlice';
+import systemReducer from '../features/system/systemSlice';
+import queueReducer from '../features/queue/queueSlice';
+import tabsReducer from '../features/tabs/tabsSlice';
+import { socketMiddleware } from './socketio/middleware';
+import { loadPersistedState, savePersistedState, type PersistedState } from './persistence';
+
+export const rootReducer = combineReducers({
+  gallery: galleryReducer,
+  options: optionsReducer,
+  currentImage: currentImageReducer,
+  system: systemReducer,
+  queue: queueReducer,
+  tabs: tabsReducer,
+});
+
+export type RootState = ReturnType<typeof rootReducer>;
+
+/** The defaults with whatever the user set last time laid over them. */
+export function preloadedState(persisted: PersistedState | null): RootState {
+  const base = rootReducer(undefined, { type: '@@init' });
+  if (!persisted) return base;
+  return {
+    ...base,
+    options: { ...base.options, ...persisted.options },
+    system: { ...base.system, ...persisted.system },
+    tabs: { ...base.tabs, ...persisted.tabs },
+    gallery: { ...base.gallery, ...persisted.gallery },
+  };
+}
+
+export function createStore(socket: Socket, storage: Storage | null) {
+  const store = configureStore({
+    reducer: rootReducer,
+    preloadedState: preloadedState(storage ? loadPersistedState(storage) : null),
+    middleware: (getDefault) =>
+      getDefault({
+        // Uploads carry the chosen file's Blob to the socket layer, which sends its bytes.
+        serializableCheck: { ignoredActions: ['socketio/uploadImage'] },
+        immutableCheck: { warnAfter: 200 },
+      }).concat(socketMiddleware(socket)),
+  });
+  if (storage) {
+    let last: RootState | null = null;
+    store.subscribe(() => {
+      const state = store.getState();
+      if (
+        last &&
+        last.options === state.options &&
+        last.system === state.system &&
+        last.tabs === state.tabs &&
+        last.gallery.isOpen === state.gallery.isOpen &&
+        last.gallery.currentCategory === state.gallery.currentCategory
+      ) {
+        return;
+      }
+      last = state;
+      savePersistedState(storage, state);
+    });
+  }
+  return store;
+}
+
+export type AppStore = ReturnType<typeof createStore>;
+export type AppDispatch = AppStore['dispatch'];

@@ -1,0 +1,237 @@
+/** Translation between the control panel's state and the protocol: UI → generation_parameters, metadata → UI. */
+import {
+  SAMPLERS,
+  SEED_MAX,
+  type EsrganParameters,
+  type FacetoolParameters,
+  type GenerationParameters,
+  type ImageInfo,
+  type Metadata,
+  type MetadataPrompt,
+  type SamplerName,
+  type SeedWeightPair,
+} from '../../app/protocol';
+import type { OptionsState } from '../../features/options/optionsSlice';
+
+export type ActiveTab = 'txt2img' | 'img2img';
+export type PreviewStyle = 'latents' | 'full' | 'none';
+
+/** The settings-dialog values that shape a request. */
+export interface GenerationSettings {
+  previewStyle: PreviewStyle;
+  saveIntermediatesInterval: number;
+}
+
+export interface GenerationRequest {
+  generationParameters: GenerationParameters;
+  esrganParameters: EsrganParameters | false;
+  facetoolParameters: FacetoolParameters | false;
+}
+
+/** What Use All may change in the options state, and which tab the image belongs to. */
+export type MetadataOptions = Partial<OptionsState>;
+
+export function randomSeed(rand: () => number = Math.random): number {
+  return Math.floor(rand() * (SEED_MAX + 1));
+}
+
+/** Parses `seed:weight,seed:weight`; returns null when any part is not a valid pair. */
+export function parseSeedWeights(text: string): SeedWeightPair[] | null {
+  const trimmed = text.trim();
+  if (trimmed === '') return [];
+  const pairs: SeedWeightPair[] = [];
+  for (const part of trimmed.split(',')) {
+    const match = /^\s*(\d+)\s*:\s*(\d*\.?\d+)\s*$/.exec(part);
+    if (!match) return null;
+    const seed = Number(match[1]);
+    const weight = Number(match[2]);
+    if (!Number.isSafeInteger(seed) || seed > SEED_MAX || weight < 0 || weight > 1) return null;
+    pairs.push([seed, weight]);
+  }
+  return pairs;
+}
+
+export function seedWeightsToString(pairs: ReadonlyArray<{ seed: number; weight: number } | SeedWeightPair>): string {
+  return pairs
+    .map((pair) => (Array.isArray(pair) ? `${pair[0]}:${pair[1]}` : `${pair.seed}:${pair.weight}`))
+    .join(',');
+}
+
+/** A 2.x metadata prompt list back to the text a user would type (`a:1.2 b:0.8` for weighted parts). */
+export function promptToString(prompt: MetadataPrompt[] | string | undefined): string {
+  if (prompt === undefined) return '';
+  if (typeof prompt === 'string') return prompt;
+  if (prompt.length === 1) return prompt[0].prompt;
+  return prompt.map((p) => `${p.prompt}:${p.weight}`).join(' ');
+}
+
+/** Why Invoke cannot run now, as a sentence for the user, or null when it can. */
+export function invokeBlocker(options: OptionsState, tab: ActiveTab): string | null {
+  if (options.prompt.trim() === '') return 'Type a prompt first.';
+  if (tab === 'img2img' && !options.initialImage) return 'Choose an initial image first.';
+  if (options.shouldGenerateVariations && parseSeedWeights(options.seedWeights) === null) {
+    return 'The seed weights must look like 1234:0.1,5678:0.2.';
+  }
+  return null;
+}
+
+/** Builds the three `generateImage` arguments from the control panel, exactly as PROTOCOL.md names them. */
+export function buildGenerationRequest(
+  options: OptionsState,
+  settings: GenerationSettings,
+  tab: ActiveTab,
+  rand: () => number = Math.random,
+): GenerationRequest {
+  const generationParameters: GenerationParameters = {
+    prompt: options.prompt,
+    iterations: options.iterations,
+    steps: options.steps,
+    cfg_scale: options.cfgScale,
+    threshold: options.threshold,
+    perlin: options.perlin,
+    height: options.height,
+    width: options.width,
+    sampler_name: options.sampler,
+    seed: options.shouldRandomizeSeed ? randomSeed(rand) : options.seed,
+    seamless: options.seamless,
+    hires_fix: options.hiresFix,
+    progress_images: settings.previewStyle === 'full',
+    progress_latents: settings.previewStyle === 'latents',
+    save_intermediates: settings.previewStyle === 'full' ? settings.saveIntermediatesInterval : 0,
+    variation_amount: options.shouldGenerateVariations ? options.variationAmount : 0,
+  };
+  if (options.hiresFix) generationParameters.hires_strength = options.hiresStrength;
+  if (options.shouldGenerateVariations) {
+    const pairs = parseSeedWeights(options.seedWeights);
+    if (pairs && pairs.length > 0) generationParameters.with_variations = pairs;
+  }
+  if (tab === 'img2img' && options.initialImage) {
+    generationParameters.init_img = options.initialImage.url;
+    generationParameters.strength = options.img2imgStrength;
+    generationParameters.fit = options.shouldFitToWidthHeight;
+  }
+  const showAdvanced = options.showAdvancedOptions;
+  const esrganParameters: EsrganParameters | false =
+    showAdvanced && options.shouldRunESRGAN
+      ? { level: options.upscalingLevel, strength: options.upscalingStrength }
+      : false;
+  const facetoolParameters: FacetoolParameters | false =
+    showAdvanced && options.shouldRunFacetool
+      ? {
+          type: options.facetoolType,
+          strength: options.facetoolStrength,
+          codeformer_fidelity: options.codeformerFidelity,
+        }
+      : false;
+  return { generationParameters, esrganParameters, facetoolParameters };
+}
+
+const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
+const isBoolean = (value: unknown): value is boolean => typeof value === 'boolean';
+
+/** The URL of an init image recorded in metadata: `outputs/...` as served, whatever path form was stored. */
+export function initImageUrl(path: string): string {
+  const normalized = path.replace(/\\/g, '/');
+  if (/^(https?:|data:|\/?outputs\/)/.test(normalized)) return normalized;
+  const idx = normalized.lastIndexOf('init-images/');
+  if (idx >= 0) return `outputs/${normalized.slice(idx)}`;
+  return normalized;
+}
+
+/** Use All: every parameter an image's metadata records, as control-panel values, and its tab. */
+export function metadataToOptions(metadata: Metadata): { options: MetadataOptions; tab: ActiveTab | null } {
+  const image = metadata.image ?? {};
+  const options: MetadataOptions = {};
+  let tab: ActiveTab | null = null;
+  if (image.prompt !== undefined) options.prompt = promptToString(image.prompt);
+  if (typeof image.sampler === 'string' && (SAMPLERS as readonly string[]).includes(image.sampler)) {
+    options.sampler = image.sampler as SamplerName;
+  }
+  if (isNumber(image.seed)) {
+    options.seed = image.seed;
+    options.shouldRandomizeSeed = false;
+  }
+  if (isNumber(image.steps)) options.steps = image.steps;
+  if (isNumber(image.cfg_scale)) options.cfgScale = image.cfg_scale;
+  if (isNumber(image.threshold)) options.threshold = image.threshold;
+  if (isNumber(image.perlin)) options.perlin = image.perlin;
+  if (isNumber(image.width)) options.width = image.width;
+  if (isNumber(image.height)) options.height = image.height;
+  if (isBoolean(image.seamless)) options.seamless = image.seamless;
+  if (isBoolean(image.hires_fix)) options.hiresFix = image.hires_fix;
+  if (isNumber(image.hires_strength)) options.hiresStrength = image.hires_strength;
+  // A variation is the base seed plus its list of (seed, weight): replaying the list with no
+  // extra variation reproduces it exactly.
+  if (Array.isArray(image.variations) && image.variations.length > 0) {
+    options.seedWeights = seedWeightsToString(image.variations);
+    options.shouldGenerateVariations = true;
+    options.variationAmount = 0;
+  } else if (image.seed !== undefined) {
+    options.shouldGenerateVariations = false;
+    options.seedWeights = '';
+  }
+  if (isNumber(image.strength)) options.img2imgStrength = image.strength;
+  if (isBoolean(image.fit)) options.shouldFitToWidthHeight = image.fit;
+  if (typeof image.init_image_path === 'string' && image.init_image_path !== '') {
+    const url = initImageUrl(image.init_image_path);
+    const initialImage: ImageInfo = {
+      url,
+      mtime: 0,
+      metadata: {},
+      width: options.width ?? 0,
+      height: options.height ?? 0,
+      category: 'user',
+    };
+    options.initialImage = initialImage;
+    tab = 'img2img';
+  } else if (image.type === 'txt2img') {
+    tab = 'txt2img';
+  }
+  if (image.postprocessing !== undefined) {
+    const steps = image.postprocessing ?? [];
+    const upscale = steps.find((s) => s.type === 'esrgan');
+    const face = steps.find((s) => s.type === 'gfpgan' || s.type === 'codeformer');
+    options.shouldRunESRGAN = upscale !== undefined;
+    if (upscale) {
+      if (upscale.scale === 2 || upscale.scale === 4) options.upscalingLevel = upscale.scale;
+      if (isNumber(upscale.strength)) options.upscalingStrength = upscale.strength;
+    }
+    options.shouldRunFacetool = face !== undefined;
+    if (face) {
+      options.facetoolType = face.type === 'codeformer' ? 'codeformer' : 'gfpgan';
+      if (isNumber(face.strength)) options.facetoolStrength = face.strength;
+      if (isNumber(face.fidelity)) options.codeformerFidelity = face.fidelity;
+    }
+    if (upscale || face) options.showAdvancedOptions = true;
+  }
+  return { options, tab };
+}
+
+/** The seed an image was made with, when its metadata records one. */
+export function metadataSeed(metadata: Metadata): number | null {
+  const seed = metadata.image?.seed;
+  return isNumber(seed) ? seed : null;
+}
+
+/** Precision/device of the image vs. now: a warning sentence when they differ, else null. */
+export function reproducibilityWarning(
+  metadata: Metadata,
+  current: { precision?: string; device?: string },
+): string | null {
+  const precision = metadata.image?.precision ?? metadata.precision;
+  const device = metadata.image?.device ?? metadata.device;
+  const diffs: string[] = [];
+  if (precision && current.precision && precision !== current.precision) {
+    diffs.push(`precision ${precision} (now ${current.precision})`);
+  }
+  if (device && current.device && deviceKind(device) !== deviceKind(current.device)) {
+    diffs.push(`device ${device} (now ${current.device})`);
+  }
+  if (diffs.length === 0) return null;
+  return `This image was made with ${diffs.join(' and ')}; regenerating it here may not give identical pixels.`;
+}
+
+/** `cuda:0` and `cuda` are the same kind of device for reproducibility. */
+function deviceKind(device: string): string {
+  return device.split(':')[0];
+}

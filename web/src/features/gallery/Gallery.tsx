@@ -1,0 +1,184 @@
+/** The gallery: a virtualised grid of thumbnails, newest first, loading older pages as you scroll. */
+import { memo, useEffect, useLayoutEffect, useRef, useState } from 'react';
+import { useVirtualizer } from '@tanstack/react-virtual';
+import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import type { GalleryCategory, ImageInfo } from '../../app/protocol';
+import { requestImages } from '../../app/socketio/actions';
+import { CloseIcon, ImageIcon, LayersIcon, SeedIcon, TrashIcon } from '../../common/components/Icons';
+import { Tooltip } from '../../common/components/Tooltip';
+import { fileName, thumbnailUrl } from '../../common/util/imageUrls';
+import {
+  hasParameters,
+  hasSeed,
+  loadAllFrom,
+  loadSeedFrom,
+  requestDeletion,
+  sendToImageToImage,
+} from '../currentImage/imageActions';
+import { categoryShown, imageSelected } from './gallerySlice';
+
+const GAP = 8;
+const MIN_THUMB = 96;
+
+const Thumbnail = memo(function Thumbnail({
+  image,
+  selected,
+  size,
+}: {
+  image: ImageInfo;
+  selected: boolean;
+  size: number;
+}) {
+  const dispatch = useAppDispatch();
+  const seed = image.metadata.image?.seed;
+  const label = `${fileName(image.url)}${typeof seed === 'number' ? `, seed ${seed}` : ''}`;
+  return (
+    <div
+      className={`thumb ${selected ? 'thumb--selected' : ''}`}
+      style={{ width: size, height: size }}
+      data-testid="gallery-thumb"
+      data-url={image.url}
+    >
+      <button type="button" className="thumb__select" aria-label={`Select ${label}`} aria-pressed={selected} onClick={() => dispatch(imageSelected(image))}>
+        <img src={thumbnailUrl(image.url)} alt={label} loading="lazy" decoding="async" draggable={false} />
+      </button>
+      {selected && (
+        <span className="thumb__check" aria-hidden="true">
+          <svg viewBox="0 0 24 24" width="30" height="30" fill="none" stroke="currentColor" strokeWidth="4" strokeLinecap="round" strokeLinejoin="round">
+            <path d="M4 12.5l5 5L20 6.5" />
+          </svg>
+        </span>
+      )}
+      <div className="thumb__actions">
+        <Tooltip label="Use All parameters">
+          <button type="button" className="thumb__action" aria-label="Use All" disabled={!hasParameters(image)} onClick={() => dispatch(loadAllFrom(image))} data-testid="thumb-use-all">
+            <LayersIcon size={14} />
+          </button>
+        </Tooltip>
+        <Tooltip label="Use Seed">
+          <button type="button" className="thumb__action" aria-label="Use Seed" disabled={!hasSeed(image)} onClick={() => dispatch(loadSeedFrom(image))} data-testid="thumb-use-seed">
+            <SeedIcon size={14} />
+          </button>
+        </Tooltip>
+        <Tooltip label="Use as initial image">
+          <button type="button" className="thumb__action" aria-label="Use as initial image" onClick={() => dispatch(sendToImageToImage(image))} data-testid="thumb-use-initial">
+            <ImageIcon size={14} />
+          </button>
+        </Tooltip>
+        <Tooltip label="Delete image">
+          <button type="button" className="thumb__action thumb__action--danger" aria-label="Delete image" onClick={() => dispatch(requestDeletion(image))} data-testid="thumb-delete">
+            <TrashIcon size={14} />
+          </button>
+        </Tooltip>
+      </div>
+    </div>
+  );
+});
+
+function useWidth(ref: React.RefObject<HTMLElement | null>): number {
+  const [width, setWidth] = useState(0);
+  useLayoutEffect(() => {
+    const el = ref.current;
+    if (!el) return;
+    setWidth(el.clientWidth);
+    const observer = new ResizeObserver(() => setWidth(el.clientWidth));
+    observer.observe(el);
+    return () => observer.disconnect();
+  }, [ref]);
+  return width;
+}
+
+function GalleryGrid({ category }: { category: GalleryCategory }) {
+  const dispatch = useAppDispatch();
+  const cat = useAppSelector((s) => s.gallery.categories[category]);
+  const currentUrl = useAppSelector((s) => s.gallery.currentImage?.url);
+  const isConnected = useAppSelector((s) => s.system.isConnected);
+  const scrollRef = useRef<HTMLDivElement>(null);
+  const width = useWidth(scrollRef);
+  const inner = Math.max(0, width - GAP);
+  const columns = Math.max(1, Math.floor((inner + GAP) / (MIN_THUMB + GAP)));
+  const size = Math.max(48, Math.floor((inner - GAP * (columns - 1)) / columns));
+  const rows = Math.ceil(cat.images.length / columns);
+
+  const virtualizer = useVirtualizer({
+    count: rows,
+    getScrollElement: () => scrollRef.current,
+    estimateSize: () => size + GAP,
+    overscan: 4,
+  });
+  useEffect(() => virtualizer.measure(), [size, virtualizer]);
+
+  const items = virtualizer.getVirtualItems();
+  const lastRow = items.length > 0 ? items[items.length - 1].index : -1;
+  // Infinite scroll: ask for the next page when the last rows come into view (or the grid is not full).
+  useEffect(() => {
+    if (!isConnected || !cat.hasLoaded || cat.isFetching || !cat.areMoreImagesAvailable) return;
+    if (lastRow >= rows - 3) dispatch(requestImages(category));
+  }, [lastRow, rows, cat.hasLoaded, cat.isFetching, cat.areMoreImagesAvailable, isConnected, category, dispatch]);
+
+  return (
+    <div className="gallery__scroll" ref={scrollRef} data-testid={`gallery-grid-${category}`}>
+      {cat.hasLoaded && cat.images.length === 0 ? (
+        <p className="gallery__empty">{category === 'result' ? 'No images yet. Your invocations will appear here.' : 'No uploads yet.'}</p>
+      ) : (
+        <div className="gallery__inner" style={{ height: virtualizer.getTotalSize() }}>
+          {items.map((row) => (
+            <div
+              key={row.key}
+              className="gallery__row"
+              style={{ transform: `translateY(${row.start}px)`, gap: GAP, height: size }}
+            >
+              {cat.images.slice(row.index * columns, row.index * columns + columns).map((image) => (
+                <Thumbnail key={image.url} image={image} selected={image.url === currentUrl} size={size} />
+              ))}
+            </div>
+          ))}
+        </div>
+      )}
+      {cat.hasLoaded && cat.images.length > 0 && (
+        <div className="gallery__footer">
+          {cat.areMoreImagesAvailable ? (
+            <button type="button" className="button button--small" disabled={cat.isFetching || !isConnected} onClick={() => dispatch(requestImages(category))} data-testid="load-more">
+              {cat.isFetching ? 'Loading…' : 'Load More'}
+            </button>
+          ) : (
+            <span className="gallery__all-loaded" data-testid="all-images-loaded">
+              All Images Loaded
+            </span>
+          )}
+        </div>
+      )}
+    </div>
+  );
+}
+
+export function Gallery({ onClose }: { onClose: () => void }) {
+  const dispatch = useAppDispatch();
+  const category = useAppSelector((s) => s.gallery.currentCategory);
+  const resultCount = useAppSelector((s) => s.gallery.categories.result.images.length);
+  const userCount = useAppSelector((s) => s.gallery.categories.user.images.length);
+  const counts = { result: resultCount, user: userCount };
+  return (
+    <aside className="gallery" data-testid="gallery" aria-label="Gallery">
+      <header className="gallery__header">
+        <h2>Your Invocations</h2>
+        <Tooltip label="Hide the gallery (G).">
+          <button type="button" className="icon-button icon-button--ghost icon-button--sm" aria-label="Close gallery" onClick={onClose} data-testid="close-gallery">
+            <CloseIcon size={16} />
+          </button>
+        </Tooltip>
+      </header>
+      <div className="segmented" role="tablist" aria-label="Gallery category">
+        {(['result', 'user'] as const).map((c) => (
+          <button key={c} type="button" role="tab" aria-selected={category === c} className={`segmented__item ${category === c ? 'segmented__item--active' : ''}`} onClick={() => dispatch(categoryShown(c))} data-testid={`gallery-category-${c}`}>
+            {c === 'result' ? 'Results' : 'Uploads'}
+            <span className="segmented__count" data-testid={`gallery-count-${c}`}>
+              {counts[c]}
+            </span>
+          </button>
+        ))}
+      </div>
+      <GalleryGrid key={category} category={category} />
+    </aside>
+  );
+}

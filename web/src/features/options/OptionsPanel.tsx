@@ -1,0 +1,339 @@
+/** The control panel: prompt, Invoke, the main parameters and the Advanced Options sections. */
+import type { KeyboardEvent } from 'react';
+import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { cancelProcessing, generateImage } from '../../app/socketio/actions';
+import { SAMPLERS, SEED_MAX, SEED_MIN, type FacetoolType } from '../../app/protocol';
+import { NumberField, Section, SelectField, SwitchField } from '../../common/components/Fields';
+import { CancelIcon, ShuffleIcon, SparkIcon } from '../../common/components/Icons';
+import { Tooltip } from '../../common/components/Tooltip';
+import { invokeBlocker, parseSeedWeights, randomSeed } from '../../common/util/parameterTranslation';
+import { postprocessorAvailability } from '../system/systemSlice';
+import { QueuePanel } from '../queue/QueuePanel';
+import { setOption, type OptionsState } from './optionsSlice';
+
+const toMultipleOf8 = (v: number) => Math.round(v / 8) * 8;
+const SIZE_CHOICES = Array.from({ length: 32 }, (_, i) => (i + 1) * 64);
+
+export const TOOLTIPS = {
+  prompt:
+    'Describe the image you want. Weight parts with "a:1.2 b:0.8" and put things to avoid in [square brackets]. Enter invokes, Shift+Enter starts a new line.',
+  invoke: 'Invoke: generate images with these settings. While a job runs, new ones wait in the queue.',
+  cancel: 'Cancel the running job at its next step.',
+  iterations: 'Images: how many images to generate with these settings, each with its own seed.',
+  steps:
+    'Steps: how many denoising steps the sampler takes. More steps give a more refined image but take longer; try few steps to explore, then regenerate your favourite with more.',
+  cfgScale:
+    'CFG Scale: how hard the AI tries to match the image to the prompt. Values above 20 rarely help, values below 5 give unexpected images.',
+  width: 'Width of the image in pixels (a multiple of 8). Larger images need more memory and time.',
+  height: 'Height of the image in pixels (a multiple of 8). Larger images need more memory and time.',
+  sampler:
+    'Sampler: the algorithm that turns noise into the image. Some are more "creative" (k_euler_a), some conservative (ddim); some are faster than others.',
+  img2imgStrength:
+    'Image to Image Strength: how much of the initial image the AI replaces, 0 to 0.99. 0 leaves it unchanged, 0.99 replaces it almost completely.',
+  fit: 'Fit the initial image to the output width and height, keeping its aspect ratio.',
+  advanced: 'Show the seed, variations, face restoration, upscaling and other options.',
+  seedSection: 'The seed decides the starting noise: the same seed and settings give the same image.',
+  randomizeSeed: 'Pick a new random seed for every Invoke. Turn it off to reuse the seed below.',
+  seed: 'Seed: the starting noise. Reuse it with the same settings to regenerate an image exactly.',
+  shuffle: 'Pick a new random seed now.',
+  threshold:
+    'Threshold: clips extreme values during sampling, which can reduce oversaturation at high CFG scales. 0 turns it off.',
+  perlin:
+    'Perlin: mix Perlin noise into the starting noise (0 to 1) for more variety. Values above 0.15 give poor images with several samplers.',
+  variations:
+    'Variations: generate images related to the seed. Use All on a variation loads its seed weights so it regenerates exactly.',
+  variationAmount:
+    'Variation Amount: how far each variation strays from the seed (0 to 1). 0.2 gives modest variations; lower for subtler ones.',
+  seedWeights:
+    'Seed Weights: variations to combine, as seed:weight pairs separated by commas, e.g. 1234:0.1,5678:0.2.',
+  faceSection:
+    'Restore Face: fix mangled faces and eyes after each generation with GFPGAN or CodeFormer.',
+  facetoolType: 'Which face restorer to use: GFPGAN, or CodeFormer (which has a fidelity setting).',
+  facetoolStrength:
+    'Strength of face restoration, 0 to 1. High values can soften the face to an airbrushed look; 0.8 is usually enough.',
+  codeformerFidelity:
+    'CodeFormer fidelity: higher values stay closer to the original face, lower values give a stronger restoration.',
+  upscaleSection: 'Upscale: enlarge each generated image with Real-ESRGAN while keeping it sharp.',
+  upscaleLevel: 'Upscale factor: 2x or 4x the width and height.',
+  upscaleStrength: 'Strength of upscaling, 0 to 1: how much the upscaled image replaces a plain resize.',
+  otherSection: 'Seamless tiling and the high-resolution fix.',
+  seamless: 'Seamless: make images that tile without visible seams, for textures and patterns.',
+  hiresFix:
+    'High Resolution Fix: for sizes above 512, first generate at low resolution, then upscale with an image-to-image pass. Avoids repeated subjects.',
+  hiresStrength: 'Strength of the high-resolution pass: how much it changes the first, low-resolution image.',
+} as const;
+
+function PromptInput() {
+  const dispatch = useAppDispatch();
+  const prompt = useAppSelector((s) => s.options.prompt);
+  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
+    if (e.key === 'Enter' && !e.shiftKey && !e.ctrlKey && !e.metaKey && !e.nativeEvent.isComposing) {
+      e.preventDefault();
+      dispatch(generateImage());
+    }
+  };
+  return (
+    <Tooltip label={TOOLTIPS.prompt} block placement="right">
+      <textarea
+        className="prompt"
+        aria-label="Prompt"
+        data-testid="prompt"
+        placeholder="I'm dreaming of…"
+        value={prompt}
+        rows={4}
+        onChange={(e) => dispatch(setOption('prompt', e.target.value))}
+        onKeyDown={onKeyDown}
+      />
+    </Tooltip>
+  );
+}
+
+function InvokeButtons() {
+  const dispatch = useAppDispatch();
+  const options = useAppSelector((s) => s.options);
+  const tab = useAppSelector((s) => s.tabs.activeTab);
+  const isConnected = useAppSelector((s) => s.system.isConnected);
+  const isProcessing = useAppSelector((s) => s.system.isProcessing);
+  const blocker = !isConnected ? 'The server is not connected.' : invokeBlocker(options, tab);
+  return (
+    <div className="invoke-row">
+      <Tooltip label={blocker ?? TOOLTIPS.invoke} block>
+        <button
+          type="button"
+          className="invoke-button"
+          data-testid="invoke"
+          disabled={blocker !== null}
+          onClick={() => dispatch(generateImage())}
+        >
+          <SparkIcon size={18} />
+          <span>{isProcessing ? 'Queue' : 'Invoke'}</span>
+        </button>
+      </Tooltip>
+      <Tooltip label={TOOLTIPS.cancel}>
+        <button
+          type="button"
+          className="cancel-button"
+          aria-label="Cancel"
+          data-testid="cancel"
+          disabled={!isProcessing}
+          onClick={() => dispatch(cancelProcessing(undefined))}
+        >
+          <CancelIcon size={20} />
+        </button>
+      </Tooltip>
+    </div>
+  );
+}
+
+function useOption<K extends keyof OptionsState>(key: K): OptionsState[K] {
+  return useAppSelector((s) => s.options[key]);
+}
+
+function MainOptions() {
+  const dispatch = useAppDispatch();
+  const iterations = useOption('iterations');
+  const steps = useOption('steps');
+  const cfgScale = useOption('cfgScale');
+  const width = useOption('width');
+  const height = useOption('height');
+  const sampler = useOption('sampler');
+  return (
+    <div className="main-options">
+      <div className="row row--3">
+        <NumberField label="Images" tooltip={TOOLTIPS.iterations} value={iterations} min={1} max={100} step={1} normalize={Math.round} onChange={(v) => dispatch(setOption('iterations', v))} testId="iterations" />
+        <NumberField label="Steps" tooltip={TOOLTIPS.steps} value={steps} min={1} max={500} step={1} normalize={Math.round} onChange={(v) => dispatch(setOption('steps', v))} testId="steps" />
+        <NumberField label="CFG Scale" tooltip={TOOLTIPS.cfgScale} value={cfgScale} min={1} max={200} step={0.5} onChange={(v) => dispatch(setOption('cfgScale', v))} testId="cfg-scale" />
+      </div>
+      <div className="row row--3">
+        <NumberField label="Width" tooltip={TOOLTIPS.width} value={width} min={64} max={2048} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('width', v))} testId="width" />
+        <NumberField label="Height" tooltip={TOOLTIPS.height} value={height} min={64} max={2048} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('height', v))} testId="height" />
+        <SelectField label="Sampler" tooltip={TOOLTIPS.sampler} value={sampler} options={SAMPLERS.map((s) => ({ value: s, label: s }))} onChange={(v) => dispatch(setOption('sampler', v))} testId="sampler" />
+      </div>
+      <datalist id="size-choices">
+        {SIZE_CHOICES.map((v) => (
+          <option key={v} value={v} />
+        ))}
+      </datalist>
+    </div>
+  );
+}
+
+function ImageToImageOptions() {
+  const dispatch = useAppDispatch();
+  const strength = useOption('img2imgStrength');
+  const fit = useOption('shouldFitToWidthHeight');
+  return (
+    <div className="img2img-options">
+      <NumberField label="Image to Image Strength" tooltip={TOOLTIPS.img2imgStrength} value={strength} min={0} max={0.99} step={0.01} slider onChange={(v) => dispatch(setOption('img2imgStrength', v))} testId="img2img-strength" />
+      <SwitchField label="Fit Initial Image To Output Size" tooltip={TOOLTIPS.fit} checked={fit} onChange={(v) => dispatch(setOption('shouldFitToWidthHeight', v))} testId="fit" />
+    </div>
+  );
+}
+
+function SeedSection() {
+  const dispatch = useAppDispatch();
+  const randomize = useOption('shouldRandomizeSeed');
+  const seed = useOption('seed');
+  const threshold = useOption('threshold');
+  const perlin = useOption('perlin');
+  return (
+    <Section title="Seed" tooltip={TOOLTIPS.seedSection} testId="section-seed">
+      <SwitchField label="Randomize Seed" tooltip={TOOLTIPS.randomizeSeed} checked={randomize} onChange={(v) => dispatch(setOption('shouldRandomizeSeed', v))} testId="randomize-seed" />
+      <div className="seed-row">
+        <NumberField label="Seed" tooltip={TOOLTIPS.seed} value={seed} min={SEED_MIN} max={SEED_MAX} step={1} normalize={Math.round} disabled={randomize} onChange={(v) => dispatch(setOption('seed', v))} testId="seed" inline />
+        <Tooltip label={TOOLTIPS.shuffle}>
+          <button type="button" className="button button--small" data-testid="shuffle-seed" disabled={randomize} onClick={() => dispatch(setOption('seed', randomSeed()))}>
+            <ShuffleIcon size={14} /> Shuffle
+          </button>
+        </Tooltip>
+      </div>
+      <NumberField label="Threshold" tooltip={TOOLTIPS.threshold} value={threshold} min={0} max={1000} step={0.1} onChange={(v) => dispatch(setOption('threshold', v))} testId="threshold" inline />
+      <NumberField label="Perlin Noise" tooltip={TOOLTIPS.perlin} value={perlin} min={0} max={1} step={0.01} onChange={(v) => dispatch(setOption('perlin', v))} testId="perlin" inline />
+    </Section>
+  );
+}
+
+function VariationsSection() {
+  const dispatch = useAppDispatch();
+  const on = useOption('shouldGenerateVariations');
+  const amount = useOption('variationAmount');
+  const weights = useOption('seedWeights');
+  const valid = parseSeedWeights(weights) !== null;
+  return (
+    <Section title="Variations" tooltip={TOOLTIPS.variations} enabled={on} onEnabledChange={(v) => dispatch(setOption('shouldGenerateVariations', v))} testId="section-variations">
+      <NumberField label="Variation Amount" tooltip={TOOLTIPS.variationAmount} value={amount} min={0} max={1} step={0.01} disabled={!on} onChange={(v) => dispatch(setOption('variationAmount', v))} testId="variation-amount" inline />
+      <div className="field field--inline">
+        <Tooltip label={TOOLTIPS.seedWeights} block>
+          <label className="field__label" htmlFor="seed-weights">
+            Seed Weights
+          </label>
+        </Tooltip>
+        <Tooltip label={TOOLTIPS.seedWeights} block>
+          <input
+            id="seed-weights"
+            className={`field__input field__input--text ${valid ? '' : 'field__input--invalid'}`}
+            type="text"
+            spellCheck={false}
+            placeholder="1234:0.1,5678:0.2"
+            value={weights}
+            disabled={!on}
+            aria-invalid={!valid}
+            data-testid="seed-weights"
+            onChange={(e) => dispatch(setOption('seedWeights', e.target.value))}
+          />
+        </Tooltip>
+      </div>
+    </Section>
+  );
+}
+
+function FaceSection() {
+  const dispatch = useAppDispatch();
+  const postprocessors = useAppSelector((s) => s.system.config?.postprocessors);
+  const on = useOption('shouldRunFacetool');
+  const type = useOption('facetoolType');
+  const strength = useOption('facetoolStrength');
+  const fidelity = useOption('codeformerFidelity');
+  const gfpgan = postprocessorAvailability(postprocessors, 'gfpgan');
+  const codeformer = postprocessorAvailability(postprocessors, 'codeformer');
+  const current = type === 'gfpgan' ? gfpgan : codeformer;
+  const reason = !gfpgan.available && !codeformer.available ? `Face restoration is unavailable: ${gfpgan.reason}` : null;
+  return (
+    <Section title="Restore Face" tooltip={TOOLTIPS.faceSection} enabled={on} onEnabledChange={(v) => dispatch(setOption('shouldRunFacetool', v))} disabledReason={reason} defaultOpen={false} testId="section-face">
+      <SelectField<FacetoolType>
+        label="Type"
+        tooltip={TOOLTIPS.facetoolType}
+        value={type}
+        options={[
+          { value: 'gfpgan', label: gfpgan.available ? 'GFPGAN' : 'GFPGAN (unavailable)', disabled: !gfpgan.available },
+          { value: 'codeformer', label: codeformer.available ? 'CodeFormer' : 'CodeFormer (unavailable)', disabled: !codeformer.available },
+        ]}
+        onChange={(v) => dispatch(setOption('facetoolType', v))}
+        disabled={!on || reason !== null}
+        testId="facetool-type"
+        inline
+      />
+      {!current.available && reason === null && <p className="section__reason">{current.reason}</p>}
+      <NumberField label="Strength" tooltip={TOOLTIPS.facetoolStrength} value={strength} min={0} max={1} step={0.05} slider disabled={!on || reason !== null} onChange={(v) => dispatch(setOption('facetoolStrength', v))} testId="facetool-strength" />
+      {type === 'codeformer' && (
+        <NumberField label="Fidelity" tooltip={TOOLTIPS.codeformerFidelity} value={fidelity} min={0} max={1} step={0.05} slider disabled={!on || reason !== null} onChange={(v) => dispatch(setOption('codeformerFidelity', v))} testId="codeformer-fidelity" />
+      )}
+    </Section>
+  );
+}
+
+function UpscaleSection() {
+  const dispatch = useAppDispatch();
+  const postprocessors = useAppSelector((s) => s.system.config?.postprocessors);
+  const on = useOption('shouldRunESRGAN');
+  const level = useOption('upscalingLevel');
+  const strength = useOption('upscalingStrength');
+  const esrgan = postprocessorAvailability(postprocessors, 'esrgan');
+  const reason = esrgan.available ? null : `Upscaling is unavailable: ${esrgan.reason}`;
+  return (
+    <Section title="Upscale" tooltip={TOOLTIPS.upscaleSection} enabled={on} onEnabledChange={(v) => dispatch(setOption('shouldRunESRGAN', v))} disabledReason={reason} defaultOpen={false} testId="section-upscale">
+      <SelectField<2 | 4>
+        label="Scale"
+        tooltip={TOOLTIPS.upscaleLevel}
+        value={level}
+        options={[
+          { value: 2, label: '2x', disabled: !esrgan.scales.includes(2) },
+          { value: 4, label: '4x', disabled: !esrgan.scales.includes(4) },
+        ]}
+        onChange={(v) => dispatch(setOption('upscalingLevel', v))}
+        disabled={!on || reason !== null}
+        testId="upscale-level"
+        inline
+      />
+      <NumberField label="Strength" tooltip={TOOLTIPS.upscaleStrength} value={strength} min={0} max={1} step={0.05} slider disabled={!on || reason !== null} onChange={(v) => dispatch(setOption('upscalingStrength', v))} testId="upscale-strength" />
+    </Section>
+  );
+}
+
+function OtherSection() {
+  const dispatch = useAppDispatch();
+  const seamless = useOption('seamless');
+  const hiresFix = useOption('hiresFix');
+  const hiresStrength = useOption('hiresStrength');
+  return (
+    <Section title="Other Options" tooltip={TOOLTIPS.otherSection} defaultOpen={false} testId="section-other">
+      <SwitchField label="Seamless tiling" tooltip={TOOLTIPS.seamless} checked={seamless} onChange={(v) => dispatch(setOption('seamless', v))} testId="seamless" />
+      <SwitchField label="High Resolution Fix" tooltip={TOOLTIPS.hiresFix} checked={hiresFix} onChange={(v) => dispatch(setOption('hiresFix', v))} testId="hires-fix" />
+      {hiresFix && (
+        <NumberField label="Hires Strength" tooltip={TOOLTIPS.hiresStrength} value={hiresStrength} min={0.01} max={0.99} step={0.01} slider onChange={(v) => dispatch(setOption('hiresStrength', v))} testId="hires-strength" />
+      )}
+    </Section>
+  );
+}
+
+export function OptionsPanel() {
+  const dispatch = useAppDispatch();
+  const tab = useAppSelector((s) => s.tabs.activeTab);
+  const showAdvanced = useOption('showAdvancedOptions');
+  return (
+    <div className="options-panel" data-testid="options-panel">
+      <PromptInput />
+      <InvokeButtons />
+      <QueuePanel />
+      <MainOptions />
+      {tab === 'img2img' && <ImageToImageOptions />}
+      <div className="advanced-toggle">
+        <Tooltip label={TOOLTIPS.advanced} block>
+          <label className="checkbox">
+            <input type="checkbox" checked={showAdvanced} data-testid="advanced-options" onChange={(e) => dispatch(setOption('showAdvancedOptions', e.target.checked))} />
+            <span>Advanced Options</span>
+          </label>
+        </Tooltip>
+      </div>
+      {showAdvanced && (
+        <div className="sections">
+          <SeedSection />
+          <VariationsSection />
+          <FaceSection />
+          <UpscaleSection />
+          <OtherSection />
+        </div>
+      )}
+    </div>
+  );
+}

@@ -1,0 +1,63 @@
+/** The job queue: what waits, runs or was paused by a crash, with cancel per job and Resume. */
+import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { cancelProcessing, resumeQueue } from '../../app/socketio/actions';
+import { CloseIcon, PlayIcon } from '../../common/components/Icons';
+import { Tooltip } from '../../common/components/Tooltip';
+import { isJobActive } from './queueSlice';
+
+const STATUS_LABEL: Record<string, string> = {
+  queued: 'Queued',
+  running: 'Running',
+  paused: 'Paused',
+  done: 'Done',
+  failed: 'Failed',
+  canceled: 'Canceled',
+};
+
+export function QueuePanel() {
+  const dispatch = useAppDispatch();
+  const jobs = useAppSelector((s) => s.queue.jobs);
+  const cancelRequested = useAppSelector((s) => s.queue.cancelRequested);
+  const active = jobs.filter(isJobActive);
+  if (active.length === 0) return null;
+  const paused = active.some((j) => j.status === 'paused');
+  return (
+    <div className="queue" data-testid="queue-panel">
+      <div className="queue__header">
+        <span className="queue__title">Queue · {active.length}</span>
+        {paused && (
+          <Tooltip label="Resume the jobs that were paused when the server stopped.">
+            <button type="button" className="button button--small button--accent" data-testid="resume-queue" onClick={() => dispatch(resumeQueue())}>
+              <PlayIcon size={12} /> Resume
+            </button>
+          </Tooltip>
+        )}
+      </div>
+      <ul className="queue__list">
+        {active.map((job) => {
+          const canceling = cancelRequested.includes(job.id);
+          return (
+            <li key={job.id} className={`queue__job queue__job--${job.status}`} data-testid="queue-job" data-status={job.status}>
+              <span className={`queue__status queue__status--${job.status}`}>{STATUS_LABEL[job.status] ?? job.status}</span>
+              <span className="queue__summary" title={job.summary}>
+                {job.summary}
+              </span>
+              <Tooltip label={canceling ? 'Canceling…' : 'Cancel this job.'}>
+                <button
+                  type="button"
+                  className="icon-button icon-button--ghost icon-button--sm"
+                  aria-label={`Cancel job ${job.summary}`}
+                  data-testid="cancel-job"
+                  disabled={canceling}
+                  onClick={() => dispatch(cancelProcessing(job.id))}
+                >
+                  <CloseIcon size={14} />
+                </button>
+              </Tooltip>
+            </li>
+          );
+        })}
+      </ul>
+    </div>
+  );
+}

@@ -1,0 +1,59 @@
+/** The settings dialog: delete confirmation, live preview style, intermediates interval. */
+import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { Modal } from '../../common/components/Modal';
+import { NumberField, SelectField, SwitchField } from '../../common/components/Fields';
+import type { PreviewStyle } from '../../common/util/parameterTranslation';
+import { settingChanged } from './systemSlice';
+import { resetOptions } from '../options/optionsSlice';
+
+const PREVIEW_STYLES: ReadonlyArray<{ value: PreviewStyle; label: string }> = [
+  { value: 'latents', label: 'Fast (latents)' },
+  { value: 'full', label: 'Full quality (decoded)' },
+  { value: 'none', label: 'None' },
+];
+
+export function SettingsModal({ onClose }: { onClose: () => void }) {
+  const dispatch = useAppDispatch();
+  const confirm = useAppSelector((s) => s.system.shouldConfirmOnDelete);
+  const previewStyle = useAppSelector((s) => s.system.previewStyle);
+  const interval = useAppSelector((s) => s.system.saveIntermediatesInterval);
+  return (
+    <Modal title="Settings" onClose={onClose} testId="settings-modal">
+      <div className="settings">
+        <SwitchField
+          label="Confirm on delete"
+          tooltip="Ask before deleting an image. Deleted images go to the system trash."
+          checked={confirm}
+          onChange={(v) => dispatch(settingChanged({ shouldConfirmOnDelete: v }))}
+          testId="setting-confirm-delete"
+        />
+        <SelectField
+          label="Live preview"
+          tooltip="What the current-image panel shows while generating: a fast approximation from the latents every step, a fully decoded image every N steps (slower), or nothing."
+          value={previewStyle}
+          options={PREVIEW_STYLES}
+          onChange={(v) => dispatch(settingChanged({ previewStyle: v }))}
+          testId="setting-preview-style"
+        />
+        <NumberField
+          label="Save intermediates every N steps"
+          tooltip="With full-quality previews, decode and save an intermediate image every N steps (into outputs/intermediates)."
+          value={interval}
+          min={1}
+          max={100}
+          step={1}
+          normalize={Math.round}
+          disabled={previewStyle !== 'full'}
+          onChange={(v) => dispatch(settingChanged({ saveIntermediatesInterval: v }))}
+          testId="setting-intermediates"
+        />
+        <div className="settings__reset">
+          <p>Reset every control-panel setting to its default.</p>
+          <button type="button" className="button" onClick={() => dispatch(resetOptions())}>
+            Reset parameters
+          </button>
+        </div>
+      </div>
+    </Modal>
+  );
+}

@@ -1,0 +1,32 @@
+/** State of the tab bar: which mode (Text to Image or Image to Image) the control panel shows. */
+import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
+import type { ActiveTab } from '../../common/util/parameterTranslation';
+
+export interface TabsState {
+  activeTab: ActiveTab;
+}
+
+export const initialTabsState: TabsState = { activeTab: 'txt2img' };
+
+export const TABS: ReadonlyArray<{ id: ActiveTab; label: string; tooltip: string }> = [
+  { id: 'txt2img', label: 'Text to Image', tooltip: 'Text to Image: generate images from a text prompt.' },
+  {
+    id: 'img2img',
+    label: 'Image to Image',
+    tooltip:
+      'Image to Image: start from an uploaded image (drawing or photograph) and generate a new one, modified by the prompt. Transparent areas are inpainted.',
+  },
+];
+
+const tabsSlice = createSlice({
+  name: 'tabs',
+  initialState: initialTabsState,
+  reducers: {
+    tabSelected: (state, action: PayloadAction<ActiveTab>) => {
+      state.activeTab = action.payload;
+    },
+  },
+});
+
+export const { tabSelected } = tabsSlice.actions;
+export default tabsSlice.reducer;

@@ -1,0 +1,156 @@
+/** PROTOCOL.md's client → server payloads as a schema, checked field by field (names, types, ranges). */
+
+type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'seedWeightList' | 'boundingBox';
+
+interface FieldSpec {
+  type: FieldType;
+  required: boolean;
+  min?: number;
+  max?: number;
+  multipleOf?: number;
+  oneOf?: ReadonlyArray<string | number>;
+}
+
+export type ObjectSchema = Record<string, FieldSpec>;
+
+const SAMPLERS = [
+  'ddim', 'plms', 'k_lms', 'k_dpm_2', 'k_dpm_2_a', 'k_euler', 'k_euler_a', 'k_heun',
+  'k_dpmpp_2', 'k_dpmpp_2m', 'k_dpmpp_2m_karras', 'k_dpmpp_sde', 'unipc',
+];
+
+/** `generation_parameters`: txt2img fields, then image-to-image, then our optional `hires_strength`. */
+export const GENERATION_PARAMETERS: ObjectSchema = {
+  prompt: { type: 'string', required: true },
+  iterations: { type: 'integer', required: true, min: 1 },
+  steps: { type: 'integer', required: true, min: 1 },
+  cfg_scale: { type: 'number', required: true, min: 1 },
+  threshold: { type: 'number', required: true, min: 0 },
+  perlin: { type: 'number', required: true, min: 0, max: 1 },
+  height: { type: 'integer', required: true, min: 64, max: 2048, multipleOf: 8 },
+  width: { type: 'integer', required: true, min: 64, max: 2048, multipleOf: 8 },
+  sampler_name: { type: 'string', required: true, oneOf: SAMPLERS },
+  seed: { type: 'integer', required: true, min: 0, max: 4294967295 },
+  seamless: { type: 'boolean', required: true },
+  hires_fix: { type: 'boolean', required: true },
+  hires_strength: { type: 'number', required: false, min: 0, max: 1 },
+  progress_images: { type: 'boolean', required: true },
+  progress_latents: { type: 'boolean', required: true },
+  save_intermediates: { type: 'integer', required: true, min: 0 },
+  variation_amount: { type: 'number', required: true, min: 0, max: 1 },
+  with_variations: { type: 'seedWeightList', required: false },
+  init_img: { type: 'string', required: false },
+  strength: { type: 'number', required: false, min: 0, max: 1 },
+  fit: { type: 'boolean', required: false },
+  init_mask: { type: 'string', required: false },
+  is_mask_empty: { type: 'boolean', required: false },
+  bounding_box: { type: 'boundingBox', required: false },
+  inpaint_replace: { type: 'number', required: false, min: 0, max: 1 },
+};
+
+export const ESRGAN_PARAMETERS: ObjectSchema = {
+  level: { type: 'integer', required: true, oneOf: [2, 4] },
+  strength: { type: 'number', required: true, min: 0, max: 1 },
+};
+
+export const FACETOOL_PARAMETERS: ObjectSchema = {
+  type: { type: 'string', required: true, oneOf: ['gfpgan', 'codeformer'] },
+  strength: { type: 'number', required: true, min: 0, max: 1 },
+  codeformer_fidelity: { type: 'number', required: true, min: 0, max: 1 },
+};
+
+function checkType(value: unknown, spec: FieldSpec): boolean {
+  switch (spec.type) {
+    case 'string':
+      return typeof value === 'string';
+    case 'integer':
+      return typeof value === 'number' && Number.isInteger(value);
+    case 'number':
+      return typeof value === 'number' && Number.isFinite(value);
+    case 'boolean':
+      return typeof value === 'boolean';
+    case 'seedWeightList':
+      return (
+        Array.isArray(value) &&
+        value.every(
+          (pair) =>
+            Array.isArray(pair) &&
+            pair.length === 2 &&
+            Number.isInteger(pair[0]) &&
+            pair[0] >= 0 &&
+            typeof pair[1] === 'number' &&
+            pair[1] >= 0 &&
+            pair[1] <= 1,
+        )
+      );
+    case 'boundingBox':
+      return typeof value === 'object' && value !== null && ['x', 'y', 'width', 'height'].every((k) => k in value);
+  }
+}
+
+/** Every problem with an object against a schema: unknown fields, missing ones, wrong types, out of range. */
+export function validate(value: unknown, schema: ObjectSchema, where: string): string[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [`${where} is not an object`];
+  const errors: string[] = [];
+  const record = value as Record<string, unknown>;
+  for (const key of Object.keys(record)) {
+    if (!(key in schema)) errors.push(`${where}.${key} is not a PROTOCOL.md field`);
+  }
+  for (const [key, spec] of Object.entries(schema)) {
+    if (!(key in record) || record[key] === undefined) {
+      if (spec.required) errors.push(`${where}.${key} is missing`);
+      continue;
+    }
+    const v = record[key];
+    if (!checkType(v, spec)) {
+      errors.push(`${where}.${key} should be ${spec.type}, got ${JSON.stringify(v)}`);
+      continue;
+    }
+    if (typeof v === 'number') {
+      if (spec.min !== undefined && v < spec.min) errors.push(`${where}.${key}=${v} is below ${spec.min}`);
+      if (spec.max !== undefined && v > spec.max) errors.push(`${where}.${key}=${v} is above ${spec.max}`);
+      if (spec.multipleOf !== undefined && v % spec.multipleOf !== 0) {
+        errors.push(`${where}.${key}=${v} is not a multiple of ${spec.multipleOf}`);
+      }
+    }
+    if (spec.oneOf && !spec.oneOf.includes(v as string | number)) {
+      errors.push(`${where}.${key}=${JSON.stringify(v)} is not one of ${spec.oneOf.join(', ')}`);
+    }
+  }
+  return errors;
+}
+
+/** The three `generateImage` arguments. */
+export function validateGenerateImageArgs(args: unknown[]): string[] {
+  if (args.length !== 3) return [`generateImage takes 3 arguments, got ${args.length}`];
+  const [gen, esrgan, facetool] = args;
+  return [
+    ...validate(gen, GENERATION_PARAMETERS, 'generation_parameters'),
+    ...(esrgan === false ? [] : validate(esrgan, ESRGAN_PARAMETERS, 'esrgan_parameters')),
+    ...(facetool === false ? [] : validate(facetool, FACETOOL_PARAMETERS, 'facetool_parameters')),
+  ];
+}
+
+export const POSTPROCESSING_PARAMETERS: ObjectSchema = {
+  type: { type: 'string', required: true, oneOf: ['esrgan', 'gfpgan', 'codeformer'] },
+  upscale: { type: 'seedWeightList', required: false },
+  facetool_strength: { type: 'number', required: false, min: 0, max: 1 },
+  codeformer_fidelity: { type: 'number', required: false, min: 0, max: 1 },
+};
+
+/** `runPostprocessing`: the original image (with a url) and `{type, upscale: [level, strength], ...}`. */
+export function validateRunPostprocessingArgs(args: unknown[]): string[] {
+  if (args.length !== 2) return [`runPostprocessing takes 2 arguments, got ${args.length}`];
+  const [image, params] = args;
+  const errors: string[] = [];
+  if (typeof image !== 'object' || image === null || typeof (image as { url?: unknown }).url !== 'string') {
+    errors.push('original_image has no url');
+  }
+  const p = params as Record<string, unknown>;
+  const { upscale, ...rest } = p ?? {};
+  errors.push(...validate(rest, { ...POSTPROCESSING_PARAMETERS, upscale: { type: 'string', required: false } }, 'postprocessing_parameters'));
+  if (upscale !== undefined) {
+    const ok = Array.isArray(upscale) && upscale.length === 2 && (upscale[0] === 2 || upscale[0] === 4) && typeof upscale[1] === 'number';
+    if (!ok) errors.push(`postprocessing_parameters.upscale should be [2|4, strength], got ${JSON.stringify(upscale)}`);
+  }
+  return errors;
+}
