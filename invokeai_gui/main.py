@@ -1,0 +1,141 @@
+"""The ``invokeai`` command: flags → the web server (--web), the desktop window (--gui) or the interactive CLI."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ldm.invoke import APP_NAME, __version__
+
+if TYPE_CHECKING:
+    from invokeai_gui.server.config import ServerConfig
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="invokeai",
+        description=f"{APP_NAME} {__version__}: a local Stable Diffusion studio. "
+        "With no mode flag it starts the interactive invoke> command line.",
+    )
+    mode = parser.add_argument_group("mode")
+    mode.add_argument("--web", action="store_true", help="start the web server")
+    mode.add_argument("--gui", action="store_true", help="desktop mode: the server plus a native window")
+    mode.add_argument("--configure", action="store_true", help="set up the root dir and download weights")
+
+    web = parser.add_argument_group("web server")
+    web.add_argument("--host", default="127.0.0.1",
+                     help="listen address (default 127.0.0.1; 0.0.0.0 for the LAN, which then needs the access token)")
+    web.add_argument("--port", type=int, default=9090, help="port to listen on (default 9090)")
+    web.add_argument("--cors", nargs="*", default=[], metavar="ORIGIN",
+                     help="extra allowed origins, space- or comma-separated (same origin only by default)")
+    web.add_argument("--web_develop", action="store_true",
+                     help="development mode: the UI comes from the Vite dev server, whose origin is allowed")
+    web.add_argument("--web_verbose", action="store_true", help="verbose Socket.IO / Engine.IO logging")
+    web.add_argument("--no-auth", dest="no_auth", action="store_true",
+                     help="do not require the access token on a non-loopback --host (anyone on the network may use it)")
+
+    engine = parser.add_argument_group("engine")
+    engine.add_argument("--root", help="the runtime root dir (default: $INVOKEAI_ROOT or the per-user data folder)")
+    engine.add_argument("--outdir", "-o", help="where images are written and the gallery reads "
+                        "(default: outputs/img-samples under the root dir)")
+    engine.add_argument("--model", help="the models.yaml entry to load (default: the one marked default)")
+    engine.add_argument("--precision", default="auto", choices=["auto", "float32", "float16", "bfloat16"])
+    engine.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    engine.add_argument("--free_gpu_mem", action="store_true", help="move models off the GPU between jobs")
+    engine.add_argument("--seamless", action="store_true", help="seamless tiling by default")
+    engine.add_argument("--from_file", metavar="FILE", help="run the prompts in FILE (one per line) and exit")
+    parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
+    return parser
+
+
+def server_config_from_args(args: argparse.Namespace) -> ServerConfig:
+    """The web server's settings from parsed flags (the desktop window builds its server with this too)."""
+    from invokeai_gui.server.config import ServerConfig
+    from ldm.invoke.globals import resolve_root
+
+    return ServerConfig(
+        root=resolve_root(args.root),
+        outdir=Path(args.outdir) if args.outdir else None,
+        host=args.host,
+        port=args.port,
+        cors=args.cors,
+        web_develop=args.web_develop,
+        web_verbose=args.web_verbose,
+        no_auth=args.no_auth,
+        model=args.model,
+        precision=args.precision,
+        device=args.device,
+        free_gpu_mem=args.free_gpu_mem,
+        seamless=args.seamless,
+    )
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.WARNING, format=">> %(message)s")
+    for name in ("invokeai_gui", "ldm"):
+        logging.getLogger(name).setLevel(logging.INFO)
+    if verbose:
+        for name in ("werkzeug", "engineio", "socketio"):
+            logging.getLogger(name).setLevel(logging.INFO)
+
+
+def run_web(args: argparse.Namespace) -> int:
+    from invokeai_gui.server import PortInUseError, create_app
+
+    config = server_config_from_args(args)
+    server = create_app(config)
+    try:
+        server.bind()
+    except PortInUseError as exc:
+        print(f"invokeai: {exc.strerror}", file=sys.stderr)
+        return 1
+    print(f">> {APP_NAME} {__version__}; images go to {config.outdir}", flush=True)
+    if config.requires_token:
+        print(">> Listening on the network: the address below carries an access token; "
+              "share it only with people who may use this server.", flush=True)
+    elif config.no_auth and config.host not in ("127.0.0.1", "localhost", "::1"):
+        print(">> WARNING: --no-auth: anyone on your network can use this server.", flush=True)
+    print(f">> Point your browser at {server.url}", flush=True)
+    try:
+        server.serve_forever()  # returns on Ctrl-C (Werkzeug turns it into a clean stop)
+    except KeyboardInterrupt:
+        pass
+    print(">> Stopped.", flush=True)
+    return 0
+
+
+def _missing(what: str, module: str, exc: ImportError) -> int:
+    print(f"invokeai: {what} is not available in this installation ({module}: {exc}).", file=sys.stderr)
+    return 1
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.web_verbose)
+    if args.configure:
+        try:
+            from ldm.invoke.configure import main as configure
+        except ImportError as exc:
+            return _missing("invokeai-configure", "ldm.invoke.configure", exc)
+        return int(configure(["--root", args.root] if args.root else []) or 0)
+    if args.web:
+        return run_web(args)
+    if args.gui:
+        try:
+            from invokeai_gui.desktop.window import run as run_window
+        except ImportError as exc:
+            return _missing("Desktop mode", "invokeai_gui.desktop.window", exc)
+        return int(run_window(args) or 0)
+    try:
+        from ldm.invoke.cli import main as cli_main
+    except ImportError as exc:
+        return _missing("The interactive command line", "ldm.invoke.cli", exc)
+    return int(cli_main(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

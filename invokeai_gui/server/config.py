@@ -1,0 +1,82 @@
+"""The server's settings, as one plain object built from the command line or by the desktop app."""
+
+from __future__ import annotations
+
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
+VITE_DEV_ORIGIN = "http://localhost:5173"
+DEFAULT_FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend" / "dist"
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
+def split_origins(values: list[str] | tuple[str, ...] | str | None) -> list[str]:
+    """``--cors`` takes origins space- or comma-separated; trailing slashes are not part of an origin."""
+    if not values:
+        return []
+    if isinstance(values, str):
+        values = [values]
+    origins: list[str] = []
+    for value in values:
+        for part in value.replace(",", " ").split():
+            origin = part.strip().rstrip("/")
+            if origin and origin not in origins:
+                origins.append(origin)
+    return origins
+
+
+@dataclass
+class ServerConfig:
+    """Everything ``create_app`` needs; nothing else is read from globals or the environment."""
+
+    root: Path
+    outdir: Path | None = None  # default: outputs/img-samples under the root
+    host: str = "127.0.0.1"
+    port: int = 9090
+    cors: list[str] = field(default_factory=list)
+    web_develop: bool = False
+    web_verbose: bool = False
+    no_auth: bool = False
+    token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    frontend_dir: Path = DEFAULT_FRONTEND_DIR
+
+    # The engine: passed to ldm.invoke.generate.Generate on the worker thread.
+    model: str | None = None
+    precision: str = "auto"
+    device: str = "auto"
+    free_gpu_mem: bool = False
+    seamless: bool = False
+    load_model_at_start: bool = True
+
+    # Limits on what clients may send.
+    max_upload_bytes: int = 50 * 1024 * 1024
+    max_upload_pixels: int = 64 * 1024 * 1024
+    page_size: int = 50
+    gallery_poll_seconds: float = 2.0
+
+    def __post_init__(self) -> None:
+        self.root = Path(self.root).expanduser().resolve()
+        if self.outdir is None:
+            self.outdir = self.root / "outputs" / "img-samples"
+        self.outdir = Path(self.outdir).expanduser()
+        if not self.outdir.is_absolute():
+            self.outdir = self.root / self.outdir
+        self.outdir = self.outdir.resolve()
+        self.frontend_dir = Path(self.frontend_dir)
+        self.cors = split_origins(self.cors)
+        if self.web_develop and VITE_DEV_ORIGIN not in self.cors:
+            self.cors.append(VITE_DEV_ORIGIN)
+
+    @property
+    def requires_token(self) -> bool:
+        """A server reachable from the network asks every client for the access token."""
+        return not is_loopback(self.host) and not self.no_auth
+
+    @property
+    def databases_dir(self) -> Path:
+        return self.root / "databases"

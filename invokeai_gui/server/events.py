@@ -1,0 +1,152 @@
+"""The Socket.IO events of PROTOCOL.md: each handler validates its payload against one schema and delegates."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from flask import request
+from flask_socketio import SocketIO
+
+from ldm.invoke.errors import InvokeError
+
+from .engine import describe_failure
+from .schemas import (
+    Cancel,
+    DeleteImage,
+    Empty,
+    GenerateImage,
+    ModelChange,
+    RequestError,
+    RequestImages,
+    RequestLatestImages,
+    RunPostprocessing,
+    Schema,
+    UploadImage,
+    parse_event,
+)
+from .security import UnsafePathError, output_url_to_relative
+from .uploads import UploadError
+
+if TYPE_CHECKING:
+    from .app import InvokeServer
+
+log = logging.getLogger(__name__)
+
+
+def user_message(exc: BaseException) -> str:
+    if isinstance(exc, RequestError):
+        return exc.message
+    if isinstance(exc, InvokeError):
+        return describe_failure(exc)
+    return str(exc)
+
+
+def _delete_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    # InvokeAI 2.2 clients send (url, thumbnail, uuid, category); 2.0/2.1 send (url, uuid, category).
+    return (args[0], args[2], args[3]) if len(args) == 4 else args
+
+
+def _cancel_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
+    # A job id may come bare or as {jobId}; no argument means the running job.
+    if args and isinstance(args[0], dict):
+        return (args[0].get("jobId", args[0].get("id")),)
+    return args
+
+
+def register_events(socketio: SocketIO, server: InvokeServer) -> None:
+    """Connects every client event to its handler."""
+
+    def on(
+        event: str, schema: type[Schema], names: tuple[str, ...],
+        adapt: Callable[[tuple[Any, ...]], tuple[Any, ...]] | None = None,
+    ) -> Callable[[Callable[[str, Any], Any]], Callable[[str, Any], Any]]:
+        def decorate(handle: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+            def handler(*args: Any) -> Any:
+                sid = request.sid  # type: ignore[attr-defined]
+                try:
+                    parsed = parse_event(schema, event, adapt(args) if adapt else args, names)
+                    return handle(sid, parsed)
+                except (RequestError, UploadError, UnsafePathError, InvokeError, FileNotFoundError) as exc:
+                    log.info("%s refused: %s", event, exc)
+                    error = {"message": user_message(exc)}
+                    if isinstance(exc, RequestError) and exc.field:
+                        error["field"] = exc.field
+                    server.reply(sid, "error", error)
+                except Exception as exc:  # the server keeps running whatever a client sends
+                    log.exception("%s failed", event)
+                    server.reply(sid, "error", {"message": f"The server could not handle {event}: {exc}"})
+                return None
+
+            socketio.on_event(event, handler)
+            return handle
+
+        return decorate
+
+    @socketio.on("connect")
+    def connect(auth: Any = None) -> None:
+        log.debug("Client %s connected", request.sid)  # type: ignore[attr-defined]
+
+    @on("requestSystemConfig", Empty, ())
+    def request_system_config(sid: str, _: Empty) -> None:
+        server.reply(sid, "systemConfig", server.engine.system_config())
+
+    @on("requestModelChange", ModelChange, ("model_name",))
+    def request_model_change(sid: str, req: ModelChange) -> dict:
+        return {"jobId": server.request_model_change(req.model_name).id}
+
+    @on("requestImages", RequestImages, ("category", "earliest_mtime", "earliest_url"))
+    def request_images(sid: str, req: RequestImages) -> None:
+        earliest_name = output_url_to_relative(req.earliest_url).rpartition("/")[2] if req.earliest_url else None
+        images, more = server.gallery.page(req.category, req.earliest_mtime, earliest_name)
+        server.reply(sid, "galleryImages", {"images": images, "areMoreImagesAvailable": more, "category": req.category})
+
+    @on("requestLatestImages", RequestLatestImages, ("category", "latest_mtime"))
+    def request_latest_images(sid: str, req: RequestLatestImages) -> None:
+        server.gallery.refresh_if_changed()  # one stat per folder unless something changed on disk
+        images = server.gallery.newer(req.category, req.latest_mtime or 0.0)
+        server.reply(sid, "galleryImages", {"images": images, "category": req.category})
+
+    @on("generateImage", GenerateImage, ("generation_parameters", "esrgan_parameters", "facetool_parameters"))
+    def generate_image(sid: str, req: GenerateImage) -> dict:
+        return {"jobId": server.submit_generation(req).id}
+
+    @on("runPostprocessing", RunPostprocessing, ("original_image", "postprocessing_parameters"))
+    def run_postprocessing(sid: str, req: RunPostprocessing) -> dict:
+        return {"jobId": server.submit_postprocessing(req).id}
+
+    @on("cancel", Cancel, ("job_id",), adapt=_cancel_args)
+    def cancel(sid: str, req: Cancel) -> None:
+        if server.jobs.cancel(req.job_id) is None and req.job_id:
+            server.reply(sid, "error", {"message": f"There is no waiting or running job {req.job_id}."})
+
+    @on("deleteImage", DeleteImage, ("url", "uuid", "category"), adapt=_delete_args)
+    def delete_image(sid: str, req: DeleteImage) -> None:
+        server.delete_image(req.url)
+        server.broadcast("imageDeleted", {"url": req.url, "uuid": req.uuid, "category": req.category})
+
+    @on("uploadImage", UploadImage, ("bytes", "name", "destination"))
+    def upload_image(sid: str, req: UploadImage) -> None:
+        info = server.store_upload(req.bytes, req.name)
+        server.reply(sid, "imageUploaded", {**info, "destination": req.destination})
+        server.broadcast("galleryImages", {"images": [info], "category": "user"}, skip_sid=sid)
+
+    @on("uploadMaskImage", UploadImage, ("bytes", "name"))
+    def upload_mask_image(sid: str, req: UploadImage) -> None:
+        info = server.store_upload(req.bytes, req.name, folder="mask-images")
+        server.reply(sid, "maskImageUploaded", info)
+
+    @on("uploadInitialImage", UploadImage, ("bytes", "name"))
+    def upload_initial_image(sid: str, req: UploadImage) -> None:
+        info = server.store_upload(req.bytes, req.name)
+        server.reply(sid, "initialImageUploaded", info)
+        server.broadcast("galleryImages", {"images": [info], "category": "user"}, skip_sid=sid)
+
+    @on("resumeQueue", Empty, ())
+    def resume_queue(sid: str, _: Empty) -> None:
+        server.jobs.resume()
+
+    @on("requestQueue", Empty, ())
+    def request_queue(sid: str, _: Empty) -> None:
+        server.reply(sid, "queueUpdate", {"jobs": server.jobs.snapshot()})

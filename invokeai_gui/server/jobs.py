@@ -1,0 +1,278 @@
+"""The job queue: one worker thread runs requests in order, and the queue survives a crash in SQLite."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sqlite3
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ldm.invoke.errors import GenerationCanceled, InvokeError
+
+log = logging.getLogger(__name__)
+
+ACTIVE = ("queued", "running", "paused")
+FINISHED = ("done", "failed", "canceled")
+KEEP_FINISHED = 20  # finished jobs still listed in queueUpdate, newest last
+
+Handler = Callable[["Job"], None]
+
+
+@dataclass
+class Job:
+    """One request waiting for, or having had, its turn on the worker."""
+
+    id: str
+    kind: str
+    payload: dict[str, Any]
+    summary: str
+    seq: int
+    status: str = "queued"
+    persist: bool = True  # model changes are not worth resuming after a crash; generations are
+    message: str = ""
+    created: float = field(default_factory=time.time)
+    cancel_requested: threading.Event = field(default_factory=threading.Event, repr=False)
+
+    def raise_if_canceled(self) -> None:
+        if self.cancel_requested.is_set():
+            raise GenerationCanceled()
+
+    def public(self) -> dict[str, Any]:
+        """The job as ``queueUpdate`` lists it."""
+        out = {"id": self.id, "status": self.status, "summary": self.summary, "kind": self.kind}
+        if self.message:
+            out["message"] = self.message
+        return out
+
+
+class JobQueue:
+    """Runs jobs one at a time, in the order they came, on a single worker thread.
+
+    Jobs are written to SQLite as they are queued and forgotten once finished. Whatever is still
+    there when the process starts (it died, or was closed with work waiting) comes back
+    ``paused``: a job that crashed the process must not crash it again without being asked.
+    ``resume()`` queues paused jobs again.
+    """
+
+    def __init__(
+        self,
+        db_path: Path,
+        on_change: Callable[[list[dict[str, Any]]], None] = lambda jobs: None,
+        on_failure: Callable[[Job, BaseException], None] = lambda job, exc: None,
+        on_cancel: Callable[[Job], None] = lambda job: None,
+    ) -> None:
+        self._handlers: dict[str, Handler] = {}
+        self._on_change = on_change
+        self._on_failure = on_failure
+        self._on_cancel = on_cancel
+        self._cond = threading.Condition()
+        self._jobs: dict[str, Job] = {}
+        self._running: Job | None = None
+        self._stopping = False
+        self._thread: threading.Thread | None = None
+        self._db_path = db_path
+        self._db: sqlite3.Connection | None = None
+        self._seq = 0
+        self._closed = False
+
+    # -- persistence ----------------------------------------------------------------------------
+
+    def _open(self) -> None:
+        """Opens the database and takes over what the last session left (only when the server starts,
+        so a second process that fails to bind its port never touches a running server's queue)."""
+        self._db_path.parent.mkdir(parents=True, exist_ok=True)
+        db = sqlite3.connect(str(self._db_path), check_same_thread=False, isolation_level=None)
+        db.execute("PRAGMA journal_mode=WAL")
+        db.execute(
+            "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, kind TEXT NOT NULL, "
+            "payload TEXT NOT NULL, summary TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL)"
+        )
+        rows = db.execute("SELECT id, seq, kind, payload, summary, status, created FROM jobs ORDER BY seq").fetchall()
+        for job_id, seq, kind, payload, summary, status, created in rows:
+            self._seq = max(self._seq, seq)
+            if status in ACTIVE:
+                self._jobs[job_id] = Job(job_id, kind, json.loads(payload), summary, seq, "paused", created=created)
+        db.execute("DELETE FROM jobs WHERE status NOT IN ('queued', 'running', 'paused')")
+        db.execute("UPDATE jobs SET status = 'paused'")
+        self._db = db
+        if self._jobs:
+            log.warning("%d job(s) from the last session are paused; resume them from the queue.", len(self._jobs))
+
+    def _save(self, job: Job) -> None:
+        if not job.persist or self._db is None or self._closed:
+            return
+        if job.status in FINISHED:
+            self._db.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
+        else:
+            self._db.execute(
+                "INSERT OR REPLACE INTO jobs VALUES (?, ?, ?, ?, ?, ?, ?)",
+                (job.id, job.seq, job.kind, json.dumps(job.payload), job.summary, job.status, job.created),
+            )
+
+    # -- the public side --------------------------------------------------------------------------
+
+    def register(self, kind: str, handler: Handler) -> None:
+        self._handlers[kind] = handler
+
+    def submit(self, kind: str, payload: dict[str, Any], summary: str, persist: bool = True) -> Job:
+        if kind not in self._handlers:
+            raise KeyError(f"no handler for job kind {kind!r}")
+        with self._cond:
+            self._seq += 1
+            job = Job(uuid.uuid4().hex[:16], kind, payload, summary, self._seq, persist=persist)
+            self._jobs[job.id] = job
+            self._save(job)
+            self._cond.notify_all()
+        self._changed()
+        return job
+
+    def cancel(self, job_id: str | None = None) -> Job | None:
+        """Stops the running job at its next step (no id, or its id) or drops a waiting one."""
+        with self._cond:
+            job = self._running if job_id is None else self._jobs.get(job_id)
+            if job is None or job.status in FINISHED:
+                return None
+            job.cancel_requested.set()
+            if job.status != "running":
+                job.status = "canceled"
+                self._save(job)
+        if job.status == "canceled":
+            self._changed()
+        return job
+
+    def resume(self) -> int:
+        """Queues every paused job again, in its original order."""
+        with self._cond:
+            paused = [j for j in self._jobs.values() if j.status == "paused"]
+            for job in paused:
+                job.status = "queued"
+                self._save(job)
+            self._cond.notify_all()
+        if paused:
+            self._changed()
+        return len(paused)
+
+    def snapshot(self) -> list[dict[str, Any]]:
+        """Active jobs and the last few finished ones, oldest first."""
+        with self._cond:
+            jobs = sorted(self._jobs.values(), key=lambda j: j.seq)
+        finished = [j for j in jobs if j.status in FINISHED][-KEEP_FINISHED:]
+        return [j.public() for j in jobs if j.status in ACTIVE or j in finished]
+
+    def get(self, job_id: str) -> Job | None:
+        with self._cond:
+            return self._jobs.get(job_id)
+
+    @property
+    def running(self) -> Job | None:
+        return self._running
+
+    def counts(self) -> dict[str, int]:
+        with self._cond:
+            counts = dict.fromkeys(ACTIVE, 0)
+            for job in self._jobs.values():
+                if job.status in counts:
+                    counts[job.status] += 1
+            return counts
+
+    def wait_idle(self, timeout: float | None = None) -> bool:
+        """True once nothing is running or queued (paused jobs do not count)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while self._running is not None or any(j.status == "queued" for j in self._jobs.values()):
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
+
+    # -- the worker -------------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Restores the saved queue (paused) and starts the worker."""
+        if self._thread is None:
+            with self._cond:
+                self._open()
+            self._thread = threading.Thread(target=self._work, name="job-worker", daemon=True)
+            self._thread.start()
+
+    def stop(self, cancel_running: bool = True, timeout: float = 60.0) -> None:
+        """Stops the worker; the running job is canceled or finished first. Waiting jobs stay saved."""
+        with self._cond:
+            self._stopping = True
+            if cancel_running and self._running is not None:
+                self._running.cancel_requested.set()
+            self._cond.notify_all()
+        if self._thread is not None:
+            self._thread.join(timeout)
+            self._thread = None
+        with self._cond:
+            self._closed = True
+            if self._db is not None:
+                self._db.close()
+
+    def _next(self) -> Job | None:
+        for job in sorted(self._jobs.values(), key=lambda j: j.seq):
+            if job.status == "queued":
+                return job
+        return None
+
+    def _work(self) -> None:
+        while True:
+            with self._cond:
+                while not self._stopping and self._next() is None:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                job = self._next()
+                assert job is not None
+                job.status = "running"
+                self._running = job
+                self._save(job)
+            self._changed()
+            self._run(job)
+            with self._cond:
+                self._running = None
+                self._save(job)
+                self._forget_old()
+                self._cond.notify_all()
+            self._changed()
+
+    def _run(self, job: Job) -> None:
+        try:
+            self._handlers[job.kind](job)
+            job.status = "done"
+        except GenerationCanceled:
+            job.status = "canceled"
+            self._safely(self._on_cancel, job)
+        except Exception as exc:  # a failing job must never take the worker down
+            job.status = "failed"
+            job.message = str(exc) or type(exc).__name__
+            log.warning("Job %s (%s) failed: %s", job.id, job.summary, exc, exc_info=not _is_user_error(exc))
+            self._safely(self._on_failure, job, exc)
+
+    @staticmethod
+    def _safely(callback: Callable[..., None], *args: Any) -> None:
+        try:
+            callback(*args)
+        except Exception:
+            log.exception("A job event could not be sent.")
+
+    def _forget_old(self) -> None:
+        finished = [j for j in sorted(self._jobs.values(), key=lambda j: j.seq) if j.status in FINISHED]
+        for job in finished[:-KEEP_FINISHED]:
+            del self._jobs[job.id]
+
+    def _changed(self) -> None:
+        self._safely(self._on_change, self.snapshot())
+
+
+def _is_user_error(exc: BaseException) -> bool:
+    """Errors whose message says it all; anything else is logged with its traceback."""
+    return isinstance(exc, (InvokeError, ValueError, FileNotFoundError))

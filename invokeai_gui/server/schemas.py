@@ -1,0 +1,245 @@
+"""One schema per Socket.IO event: what each client request may carry, checked strictly at the edge."""
+
+from __future__ import annotations
+
+import logging
+import re
+import types
+import typing
+from typing import Annotated, Any, Literal, TypeVar, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+log = logging.getLogger(__name__)
+
+# The samplers of SPEC §5; the engine refuses one its diffusers lacks, with a message naming it.
+SAMPLER_NAMES = (
+    "ddim", "plms", "k_lms", "k_dpm_2", "k_dpm_2_a", "k_euler", "k_euler_a", "k_heun",
+    "k_dpmpp_2", "k_dpmpp_2m", "k_dpmpp_2m_karras", "k_dpmpp_sde", "unipc",
+)
+MAX_SEED = 4294967295
+Category = Literal["result", "user"]
+Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
+Dimension = Annotated[int, Field(ge=64, le=2048, multiple_of=8)]
+Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+
+
+class RequestError(ValueError):
+    """A request that failed validation; ``field`` names the offending field, ``message`` is for users."""
+
+    def __init__(self, message: str, field: str = "") -> None:
+        super().__init__(message)
+        self.field = field
+        self.message = message
+
+
+class Schema(BaseModel):
+    """Strict about the fields we name (no "5" for 5), silent about the ones we don't."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+
+def _as_pairs(value: Any) -> Any:
+    """``[[seed, weight], ...]`` arrives as JSON lists; strict tuples want tuples."""
+    if isinstance(value, list):
+        return [tuple(v) if isinstance(v, list) else v for v in value]
+    return value
+
+
+# -- generateImage -----------------------------------------------------------------------------
+
+
+class BoundingBox(Schema):
+    x: int = Field(ge=0, le=16384)
+    y: int = Field(ge=0, le=16384)
+    width: int = Field(ge=8, le=4096)
+    height: int = Field(ge=8, le=4096)
+
+
+class GenerationParameters(Schema):
+    prompt: str = Field(max_length=20000)
+    iterations: int = Field(1, ge=1, le=1000)
+    steps: int = Field(50, ge=1, le=1000)
+    cfg_scale: float = Field(7.5, ge=1.0, le=200.0, allow_inf_nan=False)
+    threshold: float = Field(0.0, ge=0.0, le=1000.0, allow_inf_nan=False)
+    perlin: Fraction = 0.0
+    width: Dimension = 512
+    height: Dimension = 512
+    sampler_name: Literal[SAMPLER_NAMES] = "k_lms"  # type: ignore[valid-type]
+    seed: int | None = Field(None, ge=-1, le=MAX_SEED)  # -1 or absent: a random seed (our extension)
+    seamless: bool | None = None  # absent: the server's --seamless
+    hires_fix: bool = False
+    hires_strength: Fraction = 0.75
+    progress_images: bool = False
+    progress_latents: bool = False
+    save_intermediates: int = Field(5, ge=0, le=1000)
+    variation_amount: Fraction = 0.0
+    with_variations: list[tuple[Seed, Fraction]] | None = Field(None, max_length=100)
+    init_img: str | None = Field(None, max_length=4096)
+    strength: Fraction = 0.75
+    fit: bool = False
+    init_mask: str | None = None
+    is_mask_empty: bool = False
+    bounding_box: BoundingBox | None = None
+    inpaint_replace: Fraction = 0.0
+
+    _pairs = field_validator("with_variations", mode="before")(_as_pairs)
+
+    @model_validator(mode="after")
+    def _needs_init_image(self) -> GenerationParameters:
+        if (self.init_mask or self.bounding_box) and not self.init_img:
+            raise ValueError("init_img is required for inpainting (init_mask or bounding_box was given)")
+        return self
+
+
+class EsrganParameters(Schema):
+    level: Literal[2, 4]
+    strength: Fraction = 0.75
+
+
+class FacetoolParameters(Schema):
+    type: Literal["gfpgan", "codeformer"] = "gfpgan"  # a 2.0 client sends only {strength}: GFPGAN
+    strength: Fraction
+    codeformer_fidelity: Fraction = 0.75
+
+
+class GenerateImage(Schema):
+    generation_parameters: GenerationParameters
+    esrgan_parameters: EsrganParameters | Literal[False] | None = None
+    facetool_parameters: FacetoolParameters | Literal[False] | None = None
+
+
+# -- runPostprocessing -------------------------------------------------------------------------
+
+
+class OriginalImage(Schema):
+    url: str = Field(min_length=1, max_length=4096)
+
+
+class PostprocessingParameters(Schema):
+    type: Literal["esrgan", "gfpgan", "codeformer"]
+    upscale: tuple[Literal[2, 4], Fraction] | None = None
+    facetool_strength: Fraction | None = None
+    codeformer_fidelity: Fraction = 0.75
+
+    @field_validator("upscale", mode="before")
+    @classmethod
+    def _list_to_tuple(cls, value: Any) -> Any:
+        return tuple(value) if isinstance(value, list) else value
+
+    @model_validator(mode="after")
+    def _needs_its_settings(self) -> PostprocessingParameters:
+        if self.type == "esrgan" and self.upscale is None:
+            raise ValueError("upscale [level, strength] is required for esrgan")
+        if self.type != "esrgan" and self.facetool_strength is None:
+            raise ValueError(f"facetool_strength is required for {self.type}")
+        return self
+
+
+class RunPostprocessing(Schema):
+    original_image: OriginalImage
+    postprocessing_parameters: PostprocessingParameters
+
+
+# -- gallery, uploads, models, queue -----------------------------------------------------------
+
+
+class RequestImages(Schema):
+    category: Category
+    earliest_mtime: float | None = Field(None, ge=0, allow_inf_nan=False)
+    earliest_url: str | None = Field(None, max_length=4096)  # ours: an exact cursor at mtime ties
+
+
+class RequestLatestImages(Schema):
+    category: Category
+    latest_mtime: float | None = Field(None, ge=0, allow_inf_nan=False)  # a client with no images sends null
+
+
+class DeleteImage(Schema):
+    url: str = Field(min_length=1, max_length=4096)
+    uuid: str | None = Field(None, max_length=200)
+    category: Category | None = None
+
+
+class UploadImage(Schema):
+    bytes: bytes
+    name: str = Field("upload.png", max_length=1000)
+    destination: str | None = Field(None, max_length=100)
+
+
+class ModelChange(Schema):
+    model_name: str = Field(min_length=1, max_length=300)
+
+
+class Cancel(Schema):
+    job_id: str | None = Field(None, max_length=100)
+
+
+class Empty(Schema):
+    pass
+
+
+# -- turning positional Socket.IO arguments into one of the above ----------------------------
+
+S = TypeVar("S", bound=Schema)
+
+
+def _schema_of(annotation: Any) -> type[Schema] | None:
+    if isinstance(annotation, type) and issubclass(annotation, Schema):
+        return annotation
+    if typing.get_origin(annotation) in (Union, types.UnionType):
+        for arg in typing.get_args(annotation):
+            found = _schema_of(arg)
+            if found:
+                return found
+    return None
+
+
+def _note_unknown_fields(schema: type[Schema], data: dict[str, Any], where: str) -> None:
+    """Unknown fields are ignored (newer and older clients both send some) but logged for debugging."""
+    for key, value in data.items():
+        field = schema.model_fields.get(key)
+        if field is None:
+            log.debug("%s: ignoring the unknown field %r", where, key)
+        elif isinstance(value, dict):
+            nested = _schema_of(field.annotation)
+            if nested is not None:
+                _note_unknown_fields(nested, value, f"{where}.{key}")
+
+
+_FIELD_NAME = re.compile(r"[a-z_][a-z0-9_]*")
+
+
+def _field_path(loc: tuple[Any, ...]) -> str:
+    """``('facetool_parameters', 'FacetoolParameters', 'strength')`` → ``facetool_parameters.strength``:
+    pydantic puts the union member it tried into the path, which means nothing to a user."""
+    parts = [str(p) for p in loc if isinstance(p, int) or (_FIELD_NAME.fullmatch(str(p)) and p != "none")]
+    return ".".join(parts)
+
+
+def _describe(errors: list[Any], event: str) -> tuple[str, str]:
+    # With unions pydantic reports one error per member; the deepest path is the one that matched.
+    error = max(errors, key=lambda e: len(_field_path(e.get("loc", ()))))
+    field = _field_path(error.get("loc", ())) or "payload"
+    if error.get("type") == "missing":
+        return field, f"The {event} request is missing the field '{field}'."
+    message = str(error.get("msg", "is invalid")).removeprefix("Value error, ")
+    value = error.get("input")
+    shown = ""
+    if isinstance(value, (int, float, bool)) or (isinstance(value, str) and len(value) <= 60):
+        shown = f" (got {value!r})"
+    return field, f"The field '{field}' of the {event} request is invalid: {message}{shown}."
+
+
+def parse_event(schema: type[S], event: str, args: tuple[Any, ...], names: tuple[str, ...]) -> S:
+    """Validates an event's positional arguments against its schema, or raises RequestError."""
+    if len(args) > len(names):
+        log.debug("%s: ignoring %d extra argument(s)", event, len(args) - len(names))
+    data = {name: value for name, value in zip(names, args)}
+    if log.isEnabledFor(logging.DEBUG):
+        _note_unknown_fields(schema, {k: v for k, v in data.items()}, event)
+    try:
+        return schema.model_validate(data)
+    except ValidationError as exc:
+        field, message = _describe(exc.errors(include_url=False), event)
+        raise RequestError(message, field) from None

@@ -1,0 +1,130 @@
+"""The job queue on its own: order, cancel, failures, and jobs that outlive the process (paused, then resumed)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from invokeai_gui.server.jobs import Job, JobQueue
+
+
+class Recorder:
+    """Job handlers that write down what ran; ``slow`` jobs step until canceled or done."""
+
+    def __init__(self) -> None:
+        self.ran: list[str] = []
+        self.failures: list[tuple[str, str]] = []
+        self.canceled: list[str] = []
+        self.updates: list[list[dict]] = []
+        self.step_started = threading.Event()
+
+    def note(self, job: Job) -> None:
+        self.ran.append(job.payload["name"])
+        if job.payload.get("fail"):
+            raise ValueError(f"{job.payload['name']} was told to fail")
+
+    def slow(self, job: Job) -> None:
+        self.ran.append(job.payload["name"])
+        for _ in range(job.payload.get("steps", 200)):
+            self.step_started.set()
+            job.raise_if_canceled()
+            time.sleep(0.01)
+
+
+def make_queue(db: Path, recorder: Recorder) -> JobQueue:
+    queue = JobQueue(
+        db,
+        on_change=recorder.updates.append,
+        on_failure=lambda job, exc: recorder.failures.append((job.id, str(exc))),
+        on_cancel=lambda job: recorder.canceled.append(job.id),
+    )
+    queue.register("note", recorder.note)
+    queue.register("slow", recorder.slow)
+    return queue
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+def test_jobs_run_one_at_a_time_in_order_and_a_failure_does_not_stop_the_queue(tmp_path, recorder):
+    queue = make_queue(tmp_path / "q.sqlite3", recorder)
+    queue.start()
+    jobs = [queue.submit("note", {"name": f"j{n}", "fail": n == 2}, f"job {n}") for n in range(6)]
+    assert queue.wait_idle(10)
+    assert recorder.ran == [f"j{n}" for n in range(6)]
+    assert recorder.failures == [(jobs[2].id, "j2 was told to fail")]
+    statuses = {j["id"]: j["status"] for j in queue.snapshot()}
+    assert [statuses[j.id] for j in jobs] == ["done", "done", "failed", "done", "done", "done"]
+    queue.stop()
+
+
+def test_cancel_stops_the_running_job_or_drops_a_waiting_one(tmp_path, recorder):
+    queue = make_queue(tmp_path / "q.sqlite3", recorder)
+    queue.start()
+    running = queue.submit("slow", {"name": "long"}, "long")
+    waiting = queue.submit("note", {"name": "dropped"}, "dropped")
+    after = queue.submit("note", {"name": "after"}, "after")
+    assert recorder.step_started.wait(5)
+    assert queue.cancel(waiting.id) is waiting
+    assert queue.cancel() is running
+    assert queue.wait_idle(10)
+    assert recorder.ran == ["long", "after"] and recorder.canceled == [running.id]
+    assert {j["id"]: j["status"] for j in queue.snapshot()} == {
+        running.id: "canceled", waiting.id: "canceled", after.id: "done"}
+    assert queue.cancel("no-such-job") is None
+    queue.stop()
+
+
+def test_jobs_left_behind_come_back_paused_and_run_only_when_resumed(tmp_path, recorder):
+    db = tmp_path / "q.sqlite3"
+    first = make_queue(db, recorder)
+    first.start()
+    running = first.submit("slow", {"name": "interrupted", "steps": 100000}, "interrupted")
+    queued = [first.submit("note", {"name": f"q{n}"}, f"q{n}") for n in range(3)]
+    first.submit("note", {"name": "not kept"}, "transient", persist=False)
+    assert recorder.step_started.wait(5)
+    # Simulate the process dying: the worker is abandoned mid-job, nothing is cleaned up.
+    first._closed = True
+
+    later = Recorder()
+    second = make_queue(db, later)
+    second.start()
+    assert [(j["id"], j["status"]) for j in second.snapshot()] == [
+        (running.id, "paused"), *[(q.id, "paused") for q in queued]]
+    time.sleep(0.2)
+    assert later.ran == []  # nothing runs unasked
+
+    second.submit("note", {"name": "new"}, "new")
+    assert second.wait_idle(10) and later.ran == ["new"]
+
+    running_payload = second.get(running.id)
+    assert running_payload is not None
+    running_payload.payload["steps"] = 3  # the resumed copy finishes quickly
+    assert second.resume() == 4
+    assert second.wait_idle(10)
+    assert later.ran == ["new", "interrupted", "q0", "q1", "q2"]
+    second.stop()
+    third = make_queue(db, Recorder())
+    third.start()
+    assert third.snapshot() == []  # finished jobs are not kept
+    third.stop()
+    first._stopping = True  # let the abandoned worker go
+    running.cancel_requested.set()
+
+
+def test_finished_jobs_are_forgotten_by_the_database(tmp_path, recorder):
+    db = tmp_path / "q.sqlite3"
+    queue = make_queue(db, recorder)
+    queue.start()
+    queue.submit("note", {"name": "a"}, "a")
+    assert queue.wait_idle(10)
+    queue.stop()
+    reopened = make_queue(db, Recorder())
+    reopened.start()
+    assert reopened.snapshot() == []
+    reopened.stop()
