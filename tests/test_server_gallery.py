@@ -85,6 +85,14 @@ def test_images_added_or_deleted_by_other_programs(gallery_server, connect):
     urls = [i["url"] for i in client.wait_for("galleryImages", after=mark)[0]["images"]]
     assert "outputs/copied-by-hand.png" in urls and f"outputs/{expected[5]}" not in urls
 
+    # The very next first-page request sees a file copied in a moment ago (no waiting for a poll).
+    second = server.outdir / "copied-again.png"
+    shutil.copy(newest, second)
+    os.utime(second, (latest_mtime + 20, latest_mtime + 20))
+    mark = client.mark()
+    client.emit("requestImages", "result")
+    assert client.wait_for("galleryImages", after=mark)[0]["images"][0]["url"] == "outputs/copied-again.png"
+
     # Without any request, the keeper thread notices a deletion within a poll or two.
     (server.outdir / expected[1]).unlink()
     deadline = time.monotonic() + 10

@@ -169,7 +169,9 @@ class EngineJobs:
         try:
             facts["postprocessors"] = gen.available_postprocessors()
         except Exception as exc:  # the restoration package is optional at run time
-            facts["postprocessors"] = {"error": str(exc)}
+            reason = f"Postprocessing is unavailable: {exc}"
+            facts["postprocessors"] = {kind: {"available": False, "reason": reason}
+                                       for kind in ("esrgan", "gfpgan", "codeformer")}
         with self._facts_lock:
             self._facts = facts
 

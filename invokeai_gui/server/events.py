@@ -99,6 +99,7 @@ def register_events(socketio: SocketIO, server: InvokeServer) -> None:
     @on("requestImages", RequestImages, ("category", "earliest_mtime", "earliest_url"))
     def request_images(sid: str, req: RequestImages) -> None:
         earliest_name = output_url_to_relative(req.earliest_url).rpartition("/")[2] if req.earliest_url else None
+        server.gallery.refresh_if_changed()  # a file copied in a moment ago belongs on the first page
         images, more = server.gallery.page(req.category, req.earliest_mtime, earliest_name)
         server.reply(sid, "galleryImages", {"images": images, "areMoreImagesAvailable": more, "category": req.category})
 
