@@ -11,7 +11,7 @@ export HF_HUB_DISABLE_TELEMETRY := 1
 APT_PACKAGES := chromium xvfb xdotool xauth libxcb-cursor0 libxkbcommon-x11-0 libnss3 libxcomposite1 \
 	libxdamage1 libxrandr2 libxtst6 libasound2 libgbm1 libxcb-icccm4 libxcb-image0 libxcb-keysyms1 \
 	libxcb-randr0 libxcb-render-util0 libxcb-shape0 libxcb-xinerama0 libxcb-xkb1 libegl1 libgl1 \
-	libfontconfig1 libdbus-1-3 libxkbfile1 libxshmfence1 fonts-dejavu-core
+	libfontconfig1 libdbus-1-3 libxkbfile1 libxshmfence1 fonts-dejavu-core shellcheck
 
 .PHONY: run test install sysdeps web web-check test-python test-web test-e2e lint bench clean
 

@@ -101,7 +101,7 @@ def main() -> None:
         gflops = flops / seconds / 1e9
         floor = flops / (best_rate * 1e9)
         rows.append([label, seconds, round(gflops, 1), f"{100 * gflops / best_rate:.0f}%", f"{seconds / floor:.2f}x"])
-    print(f"matmul peak: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in rates.items()))
+    print("matmul peak: " + ", ".join(f"{k} {v:.0f} GFLOP/s" for k, v in rates.items()))
     print(f"UNet step {unet_flops / 1e12:.2f} TFLOP, VAE decode {vae_flops / 1e12:.2f} TFLOP")
     print(table(rows, ["measure", "seconds", "GFLOP/s", "% of best matmul", "x of floor"]))
     print("wrote", write_result("cpu", {"matmul_gflops": rates, "unet_tflop": unet_flops / 1e12,

@@ -114,14 +114,16 @@ def _missing(what: str, module: str, exc: ImportError) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
-    _setup_logging(args.web_verbose)
-    if args.configure:
+    raw = list(sys.argv[1:] if argv is None else argv)
+    if "--configure" in raw:
+        # `invokeai --configure ...` is `invokeai-configure ...`: every other flag is configure's.
         try:
             from ldm.invoke.configure import main as configure
         except ImportError as exc:
             return _missing("invokeai-configure", "ldm.invoke.configure", exc)
-        return int(configure(["--root", args.root] if args.root else []) or 0)
+        return int(configure([a for a in raw if a != "--configure"]) or 0)
+    args = build_parser().parse_args(argv)
+    _setup_logging(args.web_verbose)
     if args.web:
         return run_web(args)
     if args.gui:

@@ -65,7 +65,7 @@ def test_automatic1111_parameters_are_converted(tmp_path):
     image = meta["image"]
     assert image["prompt"] == [{"prompt": "a portrait of a lighthouse keeper, oil painting [blurry, lowres]", "weight": 1.0}]
     assert (image["steps"], image["sampler"], image["cfg_scale"], image["seed"]) == (28, "k_dpmpp_2m_karras", 6.5, 3141592)
-    assert (image["width"], image["height"], image["clip_skip"]) == (512, 768, 2)
+    assert (image["width"], image["height"], image["clip_skip"]) == (512, 768, 1)
     assert meta["model_hash"] == "6ce0161689" and meta["model_id"] == "v1-5-pruned-emaonly"
     assert set(FIELDS) - {"hires_strength", "precision", "device"} <= set(image)
 

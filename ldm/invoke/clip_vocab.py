@@ -8,9 +8,9 @@ exactly as CLIP's own SimpleTokenizer builds its encoder, so token ids match the
 from __future__ import annotations
 
 import gzip
+import importlib.util
 import json
 from functools import lru_cache
-from importlib import resources
 from pathlib import Path
 
 _MERGES_USED = 49152 - 256 - 2
@@ -31,7 +31,11 @@ def _bytes_to_unicode() -> dict[int, str]:
 
 @lru_cache(maxsize=1)
 def _merges() -> list[str]:
-    source = resources.files("open_clip").joinpath("bpe_simple_vocab_16e6.txt.gz")
+    # Locate open_clip's file without importing open_clip (which would import timm and take seconds).
+    spec = importlib.util.find_spec("open_clip")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModuleNotFoundError("open_clip_torch is needed for CLIP's tokenizer vocabulary")
+    source = Path(next(iter(spec.submodule_search_locations))) / "bpe_simple_vocab_16e6.txt.gz"
     lines = gzip.decompress(source.read_bytes()).decode("utf-8").split("\n")
     return lines[1 : _MERGES_USED + 1]
 

@@ -230,8 +230,8 @@ def parse_a1111_parameters(text: str) -> dict[str, Any]:
         ]
     if "Denoising strength" in settings:
         image["strength"] = float(settings["Denoising strength"])
-    if "Clip skip" in settings:
-        image["clip_skip"] = int(settings["Clip skip"])
+    if "Clip skip" in settings:  # A1111 counts from 1 (no skip); ours counts skipped layers
+        image["clip_skip"] = max(0, int(settings["Clip skip"]) - 1)
     return {
         "model": "stable diffusion",
         "model_id": settings.get("Model"),

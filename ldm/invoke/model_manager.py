@@ -1,7 +1,12 @@
-"""``models.yaml`` in the root dir: which models exist, loading them, a small LRU cache, model hashes.
+"""``models.yaml`` in the root dir: which models exist, loading them, a small LRU cache, model hashes,
+and bringing models in: importing a file or folder, scanning another program's model tree
+(AUTOMATIC1111, ComfyUI), removing entries (never the user's files).
 
-Each entry names a format; a loader per format turns it into a diffusers pipeline, so new
-formats (single-file checkpoints, SDXL, ...) are one more loader, not a rewrite.
+Each entry names a format; a loader per format turns it into a diffusers pipeline:
+``diffusers`` (a folder or a Hugging Face repo id), ``checkpoint`` (one ``.safetensors``/``.ckpt``
+file in the original layout; SD 1.x, SD 2.x or SDXL) and ``demo`` (the built-in random-weight model).
+LoRAs and textual-inversion embeddings are not entries: they are files in ``ROOT/loras`` and
+``ROOT/embeddings`` plus the folders a scan found, listed under the reserved ``__folders__`` key.
 """
 
 from __future__ import annotations
@@ -13,7 +18,7 @@ import os
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -25,19 +30,44 @@ from .globals import models_yaml
 
 log = logging.getLogger(__name__)
 
-FORMATS = ("diffusers", "demo")
+FORMATS = ("diffusers", "checkpoint", "demo")
+# Names older models.yaml files (InvokeAI 2.x, hand-written) use for single-file checkpoints.
+CHECKPOINT_ALIASES = ("ckpt", "safetensors")
+FOLDERS_KEY = "__folders__"
+FOLDER_KINDS = ("loras", "embeddings")
 
 
 @dataclass
 class LoadedModel:
     name: str
-    pipeline: Any  # a diffusers StableDiffusionPipeline
+    pipeline: Any  # a diffusers StableDiffusionPipeline or StableDiffusionXLPipeline
     hash: str
     config: dict[str, Any]
 
     @property
     def is_demo(self) -> bool:
         return self.config.get("format") == "demo"
+
+    @property
+    def family(self) -> str:
+        return str(self.config.get("family") or "sd1")
+
+
+@dataclass
+class ScanReport:
+    """What ``scan_folder`` found: models added (and already known), LoRA and embedding folders, and
+    files it left alone with the reason."""
+
+    added: list[str] = field(default_factory=list)
+    known: list[str] = field(default_factory=list)
+    loras: list[str] = field(default_factory=list)
+    embeddings: list[str] = field(default_factory=list)
+    folders: dict[str, list[str]] = field(default_factory=lambda: {"loras": [], "embeddings": []})
+    skipped: list[tuple[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"added": self.added, "known": self.known, "loras": self.loras, "embeddings": self.embeddings,
+                "folders": self.folders, "skipped": [{"path": p, "reason": r} for p, r in self.skipped]}
 
 
 class ModelManager:
@@ -51,27 +81,41 @@ class ModelManager:
         self._lock = threading.RLock()
         self.loaders: dict[str, Callable[[str, dict[str, Any], dict[str, Any]], Any]] = {
             "diffusers": self._load_diffusers,
+            "checkpoint": self._load_checkpoint,
             "demo": self._load_demo,
         }
+        for alias in CHECKPOINT_ALIASES:
+            self.loaders[alias] = self._load_checkpoint
 
-    # -- the list ---------------------------------------------------------------------------
+    # -- the file -------------------------------------------------------------------------------
 
     @property
     def config_path(self) -> Path:
         return models_yaml(self.root)
 
+    def _read_file(self) -> dict[str, Any]:
+        path = self.config_path
+        if not path.exists():
+            return {}
+        try:
+            data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as e:
+            raise ModelLoadError(f"{path} is not valid YAML: {e}") from e
+        if not isinstance(data, dict):
+            raise ModelLoadError(f"{path} must map model names to settings")
+        return {str(k): v for k, v in data.items()}
+
+    def _write_file(self, data: dict[str, Any]) -> None:
+        self.config_path.parent.mkdir(parents=True, exist_ok=True)
+        tmp = self.config_path.with_suffix(".yaml.tmp")
+        tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+        os.replace(tmp, self.config_path)
+
+    # -- the list ---------------------------------------------------------------------------
+
     def config(self) -> dict[str, dict[str, Any]]:
         """The models.yaml entries; with no file (or an empty one) the demo model is the only entry."""
-        path = self.config_path
-        entries: dict[str, dict[str, Any]] = {}
-        if path.exists():
-            try:
-                data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-            except yaml.YAMLError as e:
-                raise ModelLoadError(f"{path} is not valid YAML: {e}") from e
-            if not isinstance(data, dict):
-                raise ModelLoadError(f"{path} must map model names to settings")
-            entries = {str(k): dict(v or {}) for k, v in data.items()}
+        entries = {k: dict(v or {}) for k, v in self._read_file().items() if not k.startswith("__")}
         if not entries:
             entries = {DEMO_MODEL_NAME: demo_entry()}
         return entries
@@ -96,23 +140,227 @@ class ModelManager:
             out[name] = {
                 "status": status,
                 "description": entry.get("description", ""),
-                "format": entry.get("format", "diffusers"),
+                "format": self._format(entry),
                 "demo": entry.get("format") == "demo",
+                "family": entry.get("family", "sd1"),
+                "width": entry.get("width", 512),
+                "height": entry.get("height", 512),
             }
         return out
 
     def add_model(self, name: str, entry: dict[str, Any], make_default: bool = False) -> None:
+        """Adds or replaces the entry ``name`` (other entries and the folder list are kept)."""
+        if not name or name.startswith("__"):
+            raise ModelLoadError(f"{name!r} cannot be a model name")
         with self._lock:
-            data = self.config() if self.config_path.exists() else {}
+            data = self._read_file()
+            if not any(not k.startswith("__") for k in data):
+                data.update(self.config())  # the implicit demo entry becomes explicit
             if make_default:
-                for e in data.values():
-                    e.pop("default", None)
+                for key, e in data.items():
+                    if not key.startswith("__") and isinstance(e, dict):
+                        e.pop("default", None)
                 entry = {**entry, "default": True}
             data[name] = entry
-            self.config_path.parent.mkdir(parents=True, exist_ok=True)
-            tmp = self.config_path.with_suffix(".yaml.tmp")
-            tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-            os.replace(tmp, self.config_path)
+            self._write_file(data)
+            self._cache.pop(name, None)  # a replaced entry must load afresh
+
+    def delete_model(self, name: str) -> None:
+        """Removes the entry from models.yaml and the cache. The model's files stay where they are."""
+        with self._lock:
+            data = self._read_file()
+            if name.startswith("__") or name not in data:
+                raise ModelLoadError(f"Unknown model {name!r}; models.yaml lists: {', '.join(self.config())}")
+            del data[name]
+            self._write_file(data)
+            self.evict(name)
+
+    # -- bringing models in ----------------------------------------------------------------------
+
+    def _entry_for(self, path: Path, description: str | None = None, prediction_type: str | None = None,
+                   probe: Any = None) -> dict[str, Any]:
+        from .model_formats.probe import FAMILY_NAMES, probe_path, sidecar_config
+
+        probe = probe or probe_path(path)
+        if probe.kind not in ("checkpoint", "diffusers"):
+            hint = {"lora": f"put it in {self.root / 'loras'} and use <lora:{path.stem}:0.8> in a prompt",
+                    "embedding": f"put it in {self.root / 'embeddings'} and use {path.stem} in a prompt"}
+            raise ModelLoadError(f"{path.name} is {probe.detail}, not a model"
+                                 + (f"; {hint[probe.kind]}" if probe.kind in hint else ""))
+        if prediction_type:
+            probe.prediction_type = prediction_type
+        size = probe.native_size
+        entry: dict[str, Any] = {
+            "description": description or f"{FAMILY_NAMES[probe.family]} ({path.name})",
+            "format": "checkpoint" if probe.kind == "checkpoint" else "diffusers",
+            "path": str(path),
+            "family": probe.family,
+            "width": size,
+            "height": size,
+        }
+        if probe.family == "sd2" or prediction_type:
+            entry["prediction_type"] = probe.prediction_type
+        if probe.kind == "checkpoint" and sidecar_config(path):
+            entry["config"] = str(sidecar_config(path))
+        return entry
+
+    def _name_for(self, path: Path, data: dict[str, Any]) -> str:
+        base = path.name if path.is_dir() else path.stem
+        name, n = base, 2
+        while name in data:
+            name, n = f"{base}-{n}", n + 1
+        return name
+
+    def _known_paths(self) -> dict[str, str]:
+        out = {}
+        for name, entry in self.config().items():
+            p = self._model_path(entry)
+            if p is not None:
+                out[str(p.resolve())] = name
+        return out
+
+    def import_model(self, path: str | os.PathLike[str], name: str | None = None, description: str | None = None,
+                     make_default: bool = False, prediction_type: str | None = None) -> str:
+        """Adds a checkpoint file or a diffusers folder to models.yaml (it stays where it is); returns its
+        name. The family (SD 1.x, 2.x, XL) is detected from the tensors; an SD 2.x model's v- or
+        epsilon-prediction from a ``.yaml`` beside it, else from its weights, else ``prediction_type``."""
+        src = Path(os.path.expanduser(str(path))).resolve()
+        if not src.exists():
+            raise ModelLoadError(f"{src} does not exist")
+        entry = self._entry_for(src, description, prediction_type)
+        with self._lock:
+            known = self._known_paths().get(str(src))
+            if known and name is None:
+                if make_default:
+                    self.add_model(known, self.config()[known], make_default=True)
+                return known
+            name = name or self._name_for(src, self.config())
+            self.add_model(name, entry, make_default=make_default)
+        log.info("Imported %s as %s", src, name)
+        return name
+
+    def scan_folder(self, folder: str | os.PathLike[str]) -> ScanReport:
+        """Finds models, LoRAs and embeddings under ``folder`` (an AUTOMATIC1111 install or its
+        ``models/Stable-diffusion``, a ComfyUI ``models/checkpoints`` tree, any folder), adds the models
+        to models.yaml and remembers the folders holding LoRAs and embeddings. Files are not moved."""
+        from .model_formats.probe import probe_path
+        from .model_formats.state_dict import WEIGHT_SUFFIXES
+
+        top = Path(os.path.expanduser(str(folder))).resolve()
+        if not top.is_dir():
+            raise ModelLoadError(f"{top} is not a folder")
+        report = ScanReport()
+        lora_dirs: set[Path] = set()
+        embedding_dirs: set[Path] = set()
+        for current, dirs, files in os.walk(top):
+            here = Path(current)
+            dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+            if (here / "model_index.json").is_file():
+                dirs[:] = []  # a diffusers folder is one model
+                self._scan_one(here, report)
+                continue
+            for fname in sorted(files):
+                path = here / fname
+                if fname.startswith(".") or path.suffix.lower() not in WEIGHT_SUFFIXES:
+                    continue
+                try:
+                    probe = probe_path(path)
+                except ModelLoadError as e:
+                    report.skipped.append((str(path), str(e)))
+                    continue
+                if probe.kind == "checkpoint":
+                    self._scan_one(path, report, probe)
+                elif probe.kind == "lora":
+                    lora_dirs.add(here)
+                    report.loras.append(path.stem)
+                elif probe.kind == "embedding":
+                    embedding_dirs.add(here)
+                    report.embeddings.append(path.stem)
+                else:
+                    report.skipped.append((str(path), probe.detail))
+        for kind, found in (("loras", lora_dirs), ("embeddings", embedding_dirs)):
+            for d in sorted(self._outermost(found)):
+                if self.add_folder(kind, d):
+                    report.folders[kind].append(str(d))
+        return report
+
+    @staticmethod
+    def _outermost(folders: set[Path]) -> set[Path]:
+        """Folders are searched recursively, so a subfolder of another found folder adds nothing."""
+        return {f for f in folders if not any(o != f and o in f.parents for o in folders)}
+
+    def _scan_one(self, path: Path, report: ScanReport, probe: Any = None) -> None:
+        known = self._known_paths().get(str(path.resolve()))
+        if known:
+            report.known.append(known)
+            return
+        try:
+            entry = self._entry_for(path, probe=probe)
+        except ModelLoadError as e:
+            report.skipped.append((str(path), str(e)))
+            return
+        name = self._name_for(path, self.config())
+        self.add_model(name, entry)
+        report.added.append(name)
+
+    # -- LoRA and embedding folders --------------------------------------------------------------
+
+    def folders(self, kind: str) -> list[Path]:
+        """Where ``kind`` (loras or embeddings) files are looked for: ROOT/<kind> first, then scanned folders."""
+        if kind not in FOLDER_KINDS:
+            raise ValueError(kind)
+        extra = (self._read_file().get(FOLDERS_KEY) or {}).get(kind) or []
+        out = [self.root / kind]
+        for f in extra:
+            p = Path(os.path.expanduser(str(f)))
+            if p not in out:
+                out.append(p)
+        return out
+
+    def add_folder(self, kind: str, folder: str | os.PathLike[str]) -> bool:
+        """Remembers another folder of LoRAs or embeddings; False when it is already searched."""
+        path = Path(os.path.expanduser(str(folder))).resolve()
+        if path in [p.resolve() for p in self.folders(kind)] or any(
+                p.resolve() in path.parents for p in self.folders(kind)):
+            return False
+        with self._lock:
+            data = self._read_file()
+            if not any(not k.startswith("__") for k in data):
+                data.update(self.config())
+            folders = dict(data.get(FOLDERS_KEY) or {})
+            folders[kind] = [*(folders.get(kind) or []), str(path)]
+            data[FOLDERS_KEY] = folders
+            self._write_file(data)
+        return True
+
+    def remove_folder(self, kind: str, folder: str | os.PathLike[str]) -> None:
+        path = str(Path(os.path.expanduser(str(folder))).resolve())
+        with self._lock:
+            data = self._read_file()
+            folders = dict(data.get(FOLDERS_KEY) or {})
+            folders[kind] = [f for f in folders.get(kind) or [] if str(Path(f).resolve()) != path]
+            data[FOLDERS_KEY] = folders
+            self._write_file(data)
+
+    def _files(self, kind: str) -> dict[str, Path]:
+        from .model_formats.state_dict import WEIGHT_SUFFIXES
+
+        found: dict[str, Path] = {}
+        for folder in self.folders(kind):
+            if not folder.is_dir():
+                continue
+            for path in sorted(folder.rglob("*")):
+                if path.suffix.lower() in WEIGHT_SUFFIXES and path.is_file() and not path.name.startswith("."):
+                    found.setdefault(path.stem, path)  # ROOT's own folder wins a name clash
+        return found
+
+    def list_loras(self) -> dict[str, Path]:
+        """LoRA files by name (the file name without extension, as used in ``<lora:name:weight>``)."""
+        return self._files("loras")
+
+    def list_embeddings(self) -> dict[str, Path]:
+        """Textual-inversion files by trigger word (the file name without extension)."""
+        return self._files("embeddings")
 
     # -- loading ------------------------------------------------------------------------------
 
@@ -120,8 +368,15 @@ class ModelManager:
     def active(self) -> str | None:
         return self._active
 
+    @staticmethod
+    def _format(entry: dict[str, Any]) -> str:
+        fmt = entry.get("format") or ("checkpoint" if entry.get("weights") else "diffusers")
+        return "checkpoint" if fmt in CHECKPOINT_ALIASES else str(fmt)
+
     def get(self, name: str, load_options: dict[str, Any]) -> LoadedModel:
         """The loaded model ``name`` (from the cache when there), now the active one."""
+        from .model_formats.extras import PromptExtras
+
         with self._lock:
             entries = self.config()
             if name not in entries:
@@ -132,17 +387,19 @@ class ModelManager:
                 self._active = name
                 return self._cache[name]
             entry = entries[name]
-            fmt = entry.get("format", "diffusers")
+            fmt = self._format(entry)
             loader = self.loaders.get(fmt)
             if loader is None:
-                raise ModelLoadError(f"Model {name!r} has unknown format {fmt!r}; known: {', '.join(self.loaders)}")
+                raise ModelLoadError(f"Model {name!r} has unknown format {fmt!r}; known: {', '.join(FORMATS)}")
             try:
                 pipeline = loader(name, entry, load_options)
             except ModelLoadError:
                 raise
             except Exception as e:  # a broken folder or file: say which model and why
                 raise ModelLoadError(f"Could not load model {name!r}: {e}") from e
-            loaded = LoadedModel(name, pipeline, self.model_hash(name, entry), {**entry, "format": fmt})
+            family = entry.get("family") or pipeline_family(pipeline)
+            pipeline.invokeai_extras = PromptExtras(pipeline, family, self.list_loras, self.list_embeddings)
+            loaded = LoadedModel(name, pipeline, self.model_hash(name, entry), {**entry, "format": fmt, "family": family})
             self._cache[name] = loaded
             while len(self._cache) > self.max_cached:
                 evicted, _ = self._cache.popitem(last=False)
@@ -156,41 +413,98 @@ class ModelManager:
             if self._active == name:
                 self._active = None
 
-    def _model_path(self, entry: dict[str, Any]) -> Path | None:
-        if not entry.get("path"):
-            return None
-        p = Path(os.path.expanduser(str(entry["path"])))
+    def _resolve(self, value: Any) -> Path:
+        p = Path(os.path.expanduser(str(value)))
         return p if p.is_absolute() else self.root / p
+
+    def _model_path(self, entry: dict[str, Any]) -> Path | None:
+        value = entry.get("path") or entry.get("weights")
+        return self._resolve(value) if value else None
 
     def _load_demo(self, name: str, entry: dict[str, Any], options: dict[str, Any]) -> Any:
         path = self._model_path(entry) or self.root / "models" / DEMO_MODEL_NAME
         ensure_demo_model(self.root, int(entry.get("seed", 0)), path)
         return self._load_diffusers(name, {**entry, "path": str(path)}, options)
 
-    def _load_diffusers(self, name: str, entry: dict[str, Any], options: dict[str, Any]) -> Any:
-        from diffusers import AutoencoderKL, StableDiffusionPipeline
+    def _load_checkpoint(self, name: str, entry: dict[str, Any], options: dict[str, Any]) -> Any:
+        from .model_formats.checkpoint import load_checkpoint_pipeline
 
-        kwargs: dict[str, Any] = {
-            "torch_dtype": options.get("torch_dtype"),
-            "safety_checker": None,
-            "requires_safety_checker": False,
-        }
+        path = self._model_path(entry)
+        if path is None:
+            raise ModelLoadError(f"Model {name!r} needs a 'path' to its checkpoint file in models.yaml")
+        if not path.is_file():
+            raise ModelLoadError(f"Model {name!r}: checkpoint file {path} does not exist")
+        config = self._resolve(entry["config"]) if entry.get("config") else None
+        if config is not None and not config.is_file():
+            log.info("Model %s: its config %s is not there; using the built-in one", name, config)
+            config = None
+        pipe = load_checkpoint_pipeline(path, options.get("torch_dtype"), entry.get("prediction_type"), config)
+        if entry.get("vae"):
+            pipe.vae = self._load_vae(entry, str(entry.get("family") or pipeline_family(pipe)), options)
+        return pipe
+
+    def _load_vae(self, entry: dict[str, Any], family: str, options: dict[str, Any]) -> Any:
+        """A replacement VAE: a diffusers folder, or one file (e.g. vae-ft-mse-840000-ema-pruned.safetensors)."""
+        import torch
+        from diffusers import AutoencoderKL
+
+        src = self._resolve(entry["vae"])
+        dtype = options.get("torch_dtype")
+        if src.is_dir():
+            vae = AutoencoderKL.from_pretrained(str(src), torch_dtype=dtype, local_files_only=True)
+        elif src.is_file():
+            from .model_formats.checkpoint import build_vae, vae_config
+            from .model_formats.state_dict import load_tensors, shapes_of
+
+            tensors = load_tensors(src)
+            if not any(k.startswith("first_stage_model.") for k in tensors):
+                tensors = {"first_stage_model." + k: v for k, v in tensors.items()}
+            vae = build_vae(tensors, vae_config(family, shapes_of(tensors)))
+            if dtype is not None:
+                vae.to(dtype)
+        else:
+            raise ModelLoadError(f"The VAE {src} does not exist")
+        if getattr(vae.config, "force_upcast", False) and dtype == torch.float16 and family == "sdxl":
+            vae.to(torch.float32)
+        return vae
+
+    def _load_diffusers(self, name: str, entry: dict[str, Any], options: dict[str, Any]) -> Any:
+        import torch
+        from diffusers import StableDiffusionPipeline, StableDiffusionXLPipeline
+
+        kwargs: dict[str, Any] = {"torch_dtype": options.get("torch_dtype")}
+        if entry.get("variant"):
+            kwargs["variant"] = str(entry["variant"])
         path = self._model_path(entry)
         if path is not None:
             if not path.is_dir():
                 raise ModelLoadError(f"Model {name!r}: folder {path} does not exist")
             source: str = str(path)
-            kwargs["local_files_only"] = True
+            index = path / "model_index.json"
         elif entry.get("repo_id"):
             source = str(entry["repo_id"])
-            kwargs["local_files_only"] = os.environ.get("HF_HUB_OFFLINE") == "1"
+            index = _cached_hub_file(source, "model_index.json")
         else:
             raise ModelLoadError(f"Model {name!r} needs a 'path' or a 'repo_id' in models.yaml")
+        cls_name = ""
+        if index is not None and index.is_file():
+            cls_name = str(json.loads(index.read_text(encoding="utf-8")).get("_class_name", ""))
+        xl = "XL" in cls_name or entry.get("family") == "sdxl"
+        cls = StableDiffusionXLPipeline if xl else StableDiffusionPipeline
+        if not xl:
+            kwargs.update(safety_checker=None, requires_safety_checker=False)
         if entry.get("vae"):
-            vae_src = Path(os.path.expanduser(str(entry["vae"])))
-            vae_src = vae_src if vae_src.is_absolute() else self.root / vae_src
-            kwargs["vae"] = AutoencoderKL.from_pretrained(str(vae_src), torch_dtype=options.get("torch_dtype"))
-        pipe = StableDiffusionPipeline.from_pretrained(source, **kwargs)
+            kwargs["vae"] = self._load_vae(entry, "sdxl" if xl else "sd1", options)
+        try:
+            # What is in the local folder or cache, never a network call for a model already there.
+            pipe = cls.from_pretrained(source, local_files_only=True, **kwargs)
+        except (OSError, ValueError) as e:
+            if path is not None or os.environ.get("HF_HUB_OFFLINE") == "1":
+                hint = "" if path is not None else " Run `invokeai-configure` to download it."
+                raise ModelLoadError(f"Could not load model {name!r} from {source}: {e}.{hint}") from e
+            pipe = cls.from_pretrained(source, **kwargs)  # a repo id named by hand, first use: download
+        if xl and getattr(pipe.vae.config, "force_upcast", False) and pipe.vae.dtype == torch.float16:
+            pipe.vae.to(torch.float32)  # SDXL's VAE overflows in float16
         pipe.set_progress_bar_config(disable=True)
         return pipe
 
@@ -234,3 +548,21 @@ def demo_entry() -> dict[str, Any]:
         "width": 512,
         "height": 512,
     }
+
+
+def pipeline_family(pipeline: Any) -> str:
+    """sd1, sd2 or sdxl for a loaded pipeline."""
+    if getattr(pipeline, "text_encoder_2", None) is not None:
+        return "sdxl"
+    return "sd2" if int(pipeline.text_encoder.config.hidden_size) == 1024 else "sd1"
+
+
+def _cached_hub_file(repo_id: str, filename: str) -> Path | None:
+    """A file of a Hugging Face repo from the local cache only (no network), or None."""
+    try:
+        from huggingface_hub import try_to_load_from_cache
+
+        found = try_to_load_from_cache(repo_id, filename)
+    except Exception:  # an odd repo id, no cache folder
+        return None
+    return Path(found) if isinstance(found, str) else None

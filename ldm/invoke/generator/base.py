@@ -1,6 +1,9 @@
 """What every generation mode shares: prompt conditioning, the denoising loop, VAE encode/decode,
 cheap latent previews and seamless tiling. Each mode (txt2img, img2img, inpaint, hires fix) is a
-small subclass in its own file, as in InvokeAI 2.x's ``ldm/invoke/generator``."""
+small subclass in its own file, as in InvokeAI 2.x's ``ldm/invoke/generator``.
+
+The same loop runs SD 1.x, SD 2.x (v-prediction comes from the scheduler config's prediction_type) and
+SDXL (two text encoders, pooled embeddings and size conditioning passed as ``added_cond_kwargs``)."""
 
 from __future__ import annotations
 
@@ -14,7 +17,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..conditioning import ParsedPrompt, TextConditioner
+from ..conditioning import ParsedPrompt, SDXLConditioner, TextConditioner
 from ..samplers import make_scheduler
 
 StepCallback = Callable[[int, int, "Image.Image | None"], None]
@@ -29,6 +32,17 @@ SD_LATENT_RGB = torch.tensor(
         [-0.184, -0.271, -0.473],
     ]
 )
+SD_LATENT_BIAS = torch.zeros(3)
+# SDXL's VAE has a different latent space; ComfyUI's published fit (factors and bias).
+SDXL_LATENT_RGB = torch.tensor(
+    [
+        [0.3651, 0.4232, 0.4341],
+        [-0.2533, -0.0042, 0.1068],
+        [0.1076, 0.1111, -0.0362],
+        [-0.3165, -0.2492, -0.2188],
+    ]
+)
+SDXL_LATENT_BIAS = torch.tensor([0.1084, -0.0175, -0.0011])
 
 
 @dataclass
@@ -48,6 +62,8 @@ class Conditioning:
     cfg_scale: float
     threshold: float = 0.0
     warnings: list[str] = field(default_factory=list)
+    pooled: torch.Tensor | None = None  # SDXL: the second text encoder's pooled embedding
+    uncond_pooled: torch.Tensor | None = None
 
 
 class Generator:
@@ -61,11 +77,36 @@ class Generator:
         self.dtype = dtype
         self.vae_scale = 2 ** (len(self.vae.config.block_out_channels) - 1)
         self.latent_channels = int(self.unet.config.in_channels)
+        self.is_sdxl = getattr(self.unet.config, "addition_embed_type", None) == "text_time"
+        self.latent_rgb, self.latent_bias = (SDXL_LATENT_RGB, SDXL_LATENT_BIAS) if self.is_sdxl else \
+            (SD_LATENT_RGB, SD_LATENT_BIAS)
+
+    @property
+    def native_size(self) -> int:
+        """The size the model was trained at (512 for SD 1.x, 768 for SD 2.x-v, 1024 for SDXL)."""
+        return int(self.unet.config.sample_size) * self.vae_scale
 
     # -- building blocks -------------------------------------------------------------------
 
-    def conditioning(self, parsed: ParsedPrompt, cfg_scale: float, threshold: float) -> Conditioning:
-        conditioner = TextConditioner(self.pipeline.tokenizer, self.pipeline.text_encoder, self.device, self.dtype)
+    def conditioning(self, parsed: ParsedPrompt, cfg_scale: float, threshold: float, clip_skip: int = 0) -> Conditioning:
+        """Encodes the prompt. The prompt's LoRAs and embeddings are applied first (and those of an
+        earlier prompt removed); ``parsed`` then records which were applied."""
+        extras = getattr(self.pipeline, "invokeai_extras", None)
+        rewrite = None
+        if extras is not None:
+            # Loading and unloading change the model's weights: that must not make them inference-mode
+            # tensors, which could not be moved or changed later outside inference mode.
+            with torch.inference_mode(False), torch.no_grad():
+                rewrite = extras.apply(parsed)
+        if parsed.loras and extras is None:
+            parsed.warnings.append("LoRAs need a model loaded through the model manager; they were ignored")
+            parsed.loras = []
+        if self.is_sdxl:
+            xl = SDXLConditioner(self.pipeline, self.device, self.dtype, clip_skip, convert=rewrite).conditioning(parsed)
+            return Conditioning(xl.cond, xl.uncond, cfg_scale, threshold, parsed.warnings, xl.pooled, xl.uncond_pooled)
+        tokenizer = self.pipeline.tokenizer
+        convert = (lambda text: rewrite(text, tokenizer)) if rewrite is not None else None
+        conditioner = TextConditioner(tokenizer, self.pipeline.text_encoder, self.device, self.dtype, clip_skip, convert)
         cond, uncond = conditioner.conditioning(parsed)
         return Conditioning(cond, uncond, cfg_scale, threshold, parsed.warnings)
 
@@ -80,7 +121,19 @@ class Generator:
         arr = np.asarray(image.convert("RGB"), dtype=np.float32) / 127.5 - 1.0
         x = torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).to(self.device, self.vae.dtype)
         latents = self.vae.encode(x).latent_dist.mean
-        return latents * self.vae.config.scaling_factor
+        # SDXL's VAE may run in float32 beside a float16 UNet: latents follow the UNet's precision.
+        return (latents * self.vae.config.scaling_factor).to(self.dtype)
+
+    def added_conditions(self, cond: Conditioning, latents: torch.Tensor) -> dict[str, torch.Tensor] | None:
+        """SDXL's extra UNet inputs for the (uncond, cond) batch: pooled text embeddings and the size
+        conditioning (original size, crop corner, target size), here the size being generated."""
+        if not self.is_sdxl:
+            return None
+        if cond.pooled is None or cond.uncond_pooled is None:
+            raise ValueError("SDXL needs pooled text embeddings")
+        height, width = latents.shape[-2] * self.vae_scale, latents.shape[-1] * self.vae_scale
+        time_ids = torch.tensor([[height, width, 0, 0, height, width]], device=latents.device, dtype=cond.cond.dtype)
+        return {"text_embeds": torch.cat([cond.uncond_pooled, cond.pooled]), "time_ids": time_ids.repeat(2, 1)}
 
     def decode(self, latents: torch.Tensor) -> Image.Image:
         x = self.vae.decode(latents.to(self.vae.dtype) / self.vae.config.scaling_factor).sample
@@ -88,10 +141,9 @@ class Generator:
         arr = (x[0].permute(1, 2, 0).float().cpu().numpy() * 255).round().astype(np.uint8)
         return Image.fromarray(arr)
 
-    @staticmethod
-    def latent_preview(latents: torch.Tensor, width: int, height: int) -> Image.Image:
-        """A cheap RGB approximation of the latents (no VAE), upscaled to the final size."""
-        rgb = latents[0].float().cpu().permute(1, 2, 0) @ SD_LATENT_RGB
+    def latent_preview(self, latents: torch.Tensor, width: int, height: int) -> Image.Image:
+        """A cheap RGB approximation of the latents (no VAE, the model family's factors), at the final size."""
+        rgb = latents[0].float().cpu().permute(1, 2, 0) @ self.latent_rgb + self.latent_bias
         arr = ((rgb + 1) / 2).clamp(0, 1).mul(255).round().byte().numpy()
         return Image.fromarray(arr).resize((width, height), Image.Resampling.NEAREST)
 
@@ -114,13 +166,15 @@ class Generator:
         order = int(getattr(scheduler, "order", 1))
         total = max(1, (len(timesteps) + order - 1) // order)
         embeddings = torch.cat([cond.uncond, cond.cond])
+        added = self.added_conditions(cond, latents)
+        unet_kwargs: dict[str, Any] = {"added_cond_kwargs": added} if added is not None else {}
         reported = 0
         step_kwargs: dict[str, Any] = {}
         if noise_generator is not None and "generator" in inspect.signature(scheduler.step).parameters:
             step_kwargs["generator"] = noise_generator  # ancestral samplers draw fresh noise each step
         for i, t in enumerate(timesteps):
             model_input = scheduler.scale_model_input(torch.cat([latents] * 2), t)
-            noise_pred = self.unet(model_input, t, encoder_hidden_states=embeddings).sample
+            noise_pred = self.unet(model_input, t, encoder_hidden_states=embeddings, **unet_kwargs).sample
             uncond_pred, cond_pred = noise_pred.chunk(2)
             guided = uncond_pred + cond.cfg_scale * (cond_pred - uncond_pred)
             if cond.threshold > 0:
@@ -146,17 +200,23 @@ class Generator:
     @staticmethod
     def _threshold(eps: torch.Tensor, sample: torch.Tensor, t: torch.Tensor, scheduler: Any, threshold: float) -> torch.Tensor:
         """InvokeAI 2.x's CFG threshold: clamp the predicted clean latents to ±threshold (shrinking
-        outliers towards 70 % of their value first), then turn that back into a noise prediction."""
+        outliers towards 70 % of their value first), then turn that back into a noise prediction.
+        A v-prediction model's output is turned into noise first and back afterwards."""
         if float(getattr(scheduler, "init_noise_sigma", 1.0)) > 1.0 and getattr(scheduler, "sigmas", None) is not None:
             idx = scheduler.step_index if scheduler.step_index is not None else 0
             sigma = scheduler.sigmas[idx].to(sample.device, torch.float32)
             scale = torch.tensor(1.0)
+            alpha = 1 / (1 + sigma**2)
+            x_t = sample.float() * alpha.sqrt()  # the sampler's sample lives in sigma space
         else:
-            alpha = scheduler.alphas_cumprod[int(t)].to(torch.float32)
+            alpha = scheduler.alphas_cumprod[int(t)].to(sample.device, torch.float32)
             sigma = ((1 - alpha) / alpha).sqrt()
             scale = alpha.sqrt()
+            x_t = sample.float()
+        v_prediction = getattr(scheduler.config, "prediction_type", "epsilon") == "v_prediction"
+        noise = alpha.sqrt() * eps.float() + (1 - alpha).sqrt() * x_t if v_prediction else eps.float()
         x = sample.float() / scale
-        x0 = x - sigma * eps.float()
+        x0 = x - sigma * noise
         hi, lo = float(x0.max()), float(x0.min())
         if hi < threshold and lo > -threshold:
             return eps
@@ -165,7 +225,10 @@ class Generator:
         if lo < -threshold:
             lo = max(min(-1.0, 0.7 * lo), -threshold)
         x0 = x0.clamp(lo, hi)
-        return ((x - x0) / sigma).to(eps.dtype)
+        noise = (x - x0) / sigma
+        if v_prediction:
+            return ((noise - (1 - alpha).sqrt() * x_t) / alpha.sqrt()).to(eps.dtype)
+        return noise.to(eps.dtype)
 
     # -- seamless tiling ------------------------------------------------------------------
 

@@ -18,12 +18,13 @@ log = logging.getLogger(__name__)
 FIRST_PASS_SHORT_SIDE = 512
 
 
-def first_pass_size(width: int, height: int) -> tuple[int, int] | None:
-    """The first pass's size, or None when the asked size is already small enough for one pass."""
+def first_pass_size(width: int, height: int, short_side: int = FIRST_PASS_SHORT_SIDE) -> tuple[int, int] | None:
+    """The first pass's size, or None when the asked size is already small enough for one pass.
+    ``short_side`` is the model's native size (512 for SD 1.x, 768 for SD 2.x-v, 1024 for SDXL)."""
     short = min(width, height)
-    if short <= FIRST_PASS_SHORT_SIDE:
+    if short <= short_side:
         return None
-    scale = FIRST_PASS_SHORT_SIDE / short
+    scale = short_side / short
     return max(64, int(width * scale) // 8 * 8), max(64, int(height * scale) // 8 * 8)
 
 
@@ -33,7 +34,7 @@ class HiresFix(Txt2Img, Img2Img):
         progress: Progress, width: int, height: int,
     ) -> Image.Image:
         """``noise_for(shape)`` gives the seeded starting noise for a latent shape."""
-        small = first_pass_size(width, height)
+        small = first_pass_size(width, height, max(FIRST_PASS_SHORT_SIDE, self.native_size))
         if small is None:
             log.info("hires fix: %dx%d is small enough for a single pass", width, height)
             return self.generate(noise_for(self.latent_shape(width, height)), sampler_name, seed, steps, cond,
