@@ -25,6 +25,8 @@ def build_parser() -> argparse.ArgumentParser:
     mode.add_argument("--web", action="store_true", help="start the web server")
     mode.add_argument("--gui", action="store_true", help="desktop mode: the server plus a native window")
     mode.add_argument("--configure", action="store_true", help="set up the root dir and download weights")
+    mode.add_argument("--on_close", choices=["cancel", "finish"], default=None,
+                      help="desktop mode: when the window closes, cancel the running job (default) or let it finish")
 
     web = parser.add_argument_group("web server")
     web.add_argument("--host", default="127.0.0.1",
