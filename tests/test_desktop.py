@@ -32,7 +32,7 @@ from tests.support.xvfb import Geometry, VirtualDisplay, drag, require_tool, scr
 pytestmark = [pytest.mark.desktop, pytest.mark.timeout(600)]
 
 ARTIFACTS = REPO / "artifacts" / "desktop"
-LINCOLN = REPO.parent / "shared" / "assets" / "Lincoln-and-Parrot-512.png"
+LINCOLN = REPO / "web" / "e2e" / "fixtures" / "lincoln-parrot-128.png"  # the user guide's image, in the repo
 GENERATED = re.compile(r"^\d{6}\.\d+\.png$")
 # The demo model at float32 is quicker on a CPU than the bfloat16 "auto" picks there.
 ENGINE_ARGS = ("--precision", "float32")
@@ -340,7 +340,7 @@ def test_open_image_dialog_makes_the_picked_file_the_initial_image(studio: Studi
     assert uploaded not in before
     assert uploaded.read_bytes() == studio.picked.read_bytes()
     assert uploaded.name.startswith("picked_lincoln.")
-    studio.page.wait_for("document.querySelector('[data-testid=init-image]')?.naturalWidth === 512", timeout=30)
+    studio.page.wait_for("document.querySelector('[data-testid=init-image]')?.naturalWidth === 128", timeout=30)
     time.sleep(0.5)  # let the compositor paint it before the screenshot
     studio.app.snapshot(ARTIFACTS / "initial-image-from-dialog.png")
 
@@ -356,6 +356,30 @@ def test_dropping_an_image_from_the_desktop_makes_it_the_initial_image(studio: S
     assert (detail["width"], detail["height"], detail["category"]) == (96, 64, "user")
     assert studio.initial_image_file().read_bytes() == studio.dropped.read_bytes()
     studio.app.snapshot(ARTIFACTS / "initial-image-from-drop.png")
+
+
+def test_a_drop_uploads_once_and_show_in_folder_opens_the_folder(studio: Studio) -> None:
+    """The native layer uploads a dropped file; the page only cancels the default (it used to upload it again).
+    The toolbar's "Show in folder" button, shown only in the window, reveals the current image's folder."""
+    studio.clear_initial_image()
+    before = studio.uploads()
+    studio.page.evaluate("window.__dropped = []")
+    studio.drag_in(studio.dropped)
+    studio.expect("window.__dropped.length", "the initialImageDropped event")
+    studio.initial_image_file()
+    time.sleep(2)  # room for a second upload from the page to arrive, were it sent
+    new = [p for p in studio.uploads() if p not in before]
+    assert len(new) == 1, new
+    assert new[0].read_bytes() == studio.dropped.read_bytes()
+
+    record = Path(studio.app.log_path).parent / "xdg-open.txt"
+    record.unlink(missing_ok=True)
+    current = studio.expect("document.querySelector('[data-testid=current-image]')?.dataset.url", "the current image")
+    assert current == "outputs/000001.1234.png"
+    assert studio.page.evaluate("!!document.querySelector('[data-testid=save-image-as]')")
+    studio.app.click("[data-testid=reveal-in-folder]")
+    wait_until(record.exists, 10, "xdg-open to be run")
+    assert record.read_text().splitlines() == [str(studio.outdir), "--"]
 
 
 def test_dropping_a_text_file_shows_the_error_toast(studio: Studio) -> None:
