@@ -1,8 +1,8 @@
 /** The page: header, tabs, control panel, current image and gallery, with shortcuts and drag-and-drop. */
 import { useCallback, useEffect, useState, type DragEvent } from 'react';
 import { useAppDispatch, useAppSelector } from './hooks';
-import { cancelProcessing, deleteImage, generateImage, reloadGallery } from './socketio/actions';
-import { toUploadedImage } from './desktopBridge';
+import { cancelProcessing, deleteImage, generateImage } from './socketio/actions';
+import { handleFileDrop, toUploadedImage } from './desktopBridge';
 import type { ImageInfo } from './protocol';
 import { SiteHeader } from '../features/system/SiteHeader';
 import { Toasts } from '../features/system/Toasts';
@@ -98,7 +98,8 @@ export function App() {
     document.documentElement.dataset.theme = theme;
   }, [theme]);
 
-  // The desktop layer announces a native drop (already uploaded) and output folder changes.
+  // The desktop layer announces a native drop it has already uploaded. (A new output folder needs
+  // nothing here: the server's outputFolderChanged socket event reloads the gallery.)
   useEffect(() => {
     const onDropped = (e: Event) => {
       const detail = (e as CustomEvent<Partial<ImageInfo>>).detail;
@@ -108,13 +109,8 @@ export function App() {
       dispatch(setInitialImage(image));
       dispatch(tabSelected('img2img'));
     };
-    const onFolder = () => dispatch(reloadGallery());
     window.addEventListener('initialImageDropped', onDropped);
-    window.addEventListener('outputFolderChanged', onFolder);
-    return () => {
-      window.removeEventListener('initialImageDropped', onDropped);
-      window.removeEventListener('outputFolderChanged', onFolder);
-    };
+    return () => window.removeEventListener('initialImageDropped', onDropped);
   }, [dispatch]);
 
   useEffect(() => {
@@ -194,10 +190,7 @@ export function App() {
   };
   const onDrop = (e: DragEvent<HTMLDivElement>) => {
     setDragging(false);
-    const file = e.dataTransfer.files[0];
-    if (!file) return;
-    e.preventDefault();
-    upload(file);
+    handleFileDrop(e, upload);
   };
 
   const showGallery = isNarrow ? isDrawerOpen : isGalleryOpen;

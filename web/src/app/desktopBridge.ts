@@ -1,8 +1,17 @@
 /** The desktop window's JavaScript bridge (pywebview) and the window events its native layer dispatches. */
 import type { ImageInfo } from './protocol';
 
-interface DesktopApi {
-  openImage?: () => Promise<Partial<ImageInfo> | null>;
+/** What a bridge call answers when it failed; the server has already shown the message as a toast. */
+export interface BridgeError {
+  error: string;
+}
+
+/** `window.pywebview.api` in the desktop window (invokeai_gui/desktop/bridge.py); null means cancelled. */
+export interface DesktopApi {
+  openImage?: () => Promise<Partial<ImageInfo> | BridgeError | null>;
+  chooseOutputFolder?: () => Promise<{ outdir: string } | BridgeError | null>;
+  saveImageAs?: (url: string) => Promise<{ path: string } | BridgeError | null>;
+  revealInFolder?: (url: string) => Promise<{ folder: string } | BridgeError>;
 }
 
 declare global {
@@ -14,6 +23,10 @@ declare global {
 /** True inside the desktop window, where files are chosen with the native dialog. */
 export function hasDesktopBridge(): boolean {
   return typeof window !== 'undefined' && typeof window.pywebview?.api?.openImage === 'function';
+}
+
+function desktopApi(): DesktopApi | undefined {
+  return typeof window === 'undefined' ? undefined : window.pywebview?.api;
 }
 
 /** Completes what the bridge returns into an ImageInfo of an uploaded image. */
@@ -29,10 +42,46 @@ export function toUploadedImage(info: Partial<ImageInfo>): ImageInfo | null {
   };
 }
 
-/** Opens the native file dialog; the bridge uploads the chosen file and returns it, or null if cancelled. */
+/** Opens the native file dialog; the bridge uploads the chosen file and returns it, or null if cancelled or failed. */
 export async function openImageNative(): Promise<ImageInfo | null> {
-  const api = window.pywebview?.api;
+  const api = desktopApi();
   if (!api?.openImage) return null;
   const info = await api.openImage();
-  return info ? toUploadedImage(info) : null;
+  return info && !('error' in info) ? toUploadedImage(info) : null;
+}
+
+/** The native folder dialog; the server switches its output folder and its socket event reloads the gallery. */
+export async function chooseOutputFolderNative(): Promise<{ outdir: string } | BridgeError | null> {
+  const api = desktopApi();
+  return api?.chooseOutputFolder ? api.chooseOutputFolder() : null;
+}
+
+/** The native save dialog for one gallery image (its url, e.g. `outputs/000001.42.png`). */
+export async function saveImageAsNative(url: string): Promise<{ path: string } | BridgeError | null> {
+  const api = desktopApi();
+  return api?.saveImageAs ? api.saveImageAs(url) : null;
+}
+
+/** Shows one gallery image in the platform's file manager. */
+export async function revealInFolderNative(url: string): Promise<{ folder: string } | BridgeError | null> {
+  const api = desktopApi();
+  return api?.revealInFolder ? api.revealInFolder(url) : null;
+}
+
+/** The part of a drop event the page needs. */
+export interface FileDropEvent {
+  dataTransfer: { files: ArrayLike<File> };
+  preventDefault: () => void;
+}
+
+/**
+ * A drop of files on the page. The browser's default (opening the file in place of the studio) is
+ * always cancelled; in the desktop window the native layer uploads the dropped file itself and
+ * announces it with `initialImageDropped`, so uploading here too would upload it twice.
+ */
+export function handleFileDrop(e: FileDropEvent, upload: (file: File) => void): void {
+  const file = e.dataTransfer.files[0];
+  if (!file) return; // text dragged into the prompt keeps its default
+  e.preventDefault();
+  if (!hasDesktopBridge()) upload(file);
 }

@@ -221,3 +221,16 @@ export const LogoMark = ({ size = 30 }: { size?: number }) => (
     <circle cx="16" cy="16" r="7.5" fill="none" stroke="var(--logo-core)" strokeWidth="2" />
   </svg>
 );
+
+export const SaveAsIcon = (p: IconProps) => (
+  <Svg {...p}>
+    <path d="M5 4h11l3 3v13H5z" />
+    <path d="M8 4v5h7V4M8 20v-6h8v6" />
+  </Svg>
+);
+
+export const FolderIcon = (p: IconProps) => (
+  <Svg {...p}>
+    <path d="M3 6a1 1 0 0 1 1-1h5l2 2h9a1 1 0 0 1 1 1v10a1 1 0 0 1-1 1H4a1 1 0 0 1-1-1z" />
+  </Svg>
+);

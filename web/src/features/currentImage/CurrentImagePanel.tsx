@@ -37,6 +37,7 @@ import {
   requestDeletion,
   sendToImageToImage,
 } from './imageActions';
+import { DesktopImageButtons } from './DesktopImageButtons';
 import { MetadataViewer } from './MetadataViewer';
 
 /** Lets keyboard shortcuts open the Restore Faces / HD popovers. */
@@ -232,6 +233,7 @@ function ImageButtons({ image, signals }: { image: ImageInfo | null; signals: Po
           <DownloadIcon />
         </a>
       </Tooltip>
+      <DesktopImageButtons image={real} />
       <IconButton label="Show metadata" tooltip="Show this image's metadata: every parameter, copyable, and the raw JSON (I)." icon={<InfoIcon />} disabled={!real} aria-pressed={isMetadataOpen} onClick={() => dispatch(metadataToggled(undefined))} data-testid="show-metadata" />
       <IconButton label="Delete image" tooltip="Delete this image (moves it to the trash) (Del)." icon={<TrashIcon />} variant="danger" disabled={!real} onClick={() => real && dispatch(requestDeletion(real))} data-testid="delete-image" />
     </div>

@@ -1,10 +1,36 @@
-/** The settings dialog: delete confirmation, live preview style, intermediates interval. */
+/** The settings dialog: delete confirmation, live preview style, intermediates interval, and (desktop) the output folder. */
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { Modal } from '../../common/components/Modal';
 import { NumberField, SelectField, SwitchField } from '../../common/components/Fields';
 import type { PreviewStyle } from '../../common/util/parameterTranslation';
-import { settingChanged } from './systemSlice';
+import { errorOccurred, settingChanged } from './systemSlice';
 import { resetOptions } from '../options/optionsSlice';
+import { chooseOutputFolderNative, hasDesktopBridge } from '../../app/desktopBridge';
+import { Tooltip } from '../../common/components/Tooltip';
+
+/** The desktop window's native folder picker for where images are saved; nothing in a browser. */
+export function OutputFolderSetting() {
+  const dispatch = useAppDispatch();
+  if (!hasDesktopBridge()) return null;
+  return (
+    <div className="settings__reset">
+      <p>Choose the folder new images are saved in; the gallery then shows that folder.</p>
+      <Tooltip label="Output folder…: pick the folder generated images are saved in.">
+        <button
+          type="button"
+          className="button"
+          data-testid="choose-output-folder"
+          // A failed call answers {error} after the server's toast; only a broken bridge rejects.
+          onClick={() =>
+            chooseOutputFolderNative().catch(() => dispatch(errorOccurred('The desktop window did not answer; try again.')))
+          }
+        >
+          Output folder…
+        </button>
+      </Tooltip>
+    </div>
+  );
+}
 
 const PREVIEW_STYLES: ReadonlyArray<{ value: PreviewStyle; label: string }> = [
   { value: 'latents', label: 'Fast (latents)' },
@@ -47,6 +73,7 @@ export function SettingsModal({ onClose }: { onClose: () => void }) {
           onChange={(v) => dispatch(settingChanged({ saveIntermediatesInterval: v }))}
           testId="setting-intermediates"
         />
+        <OutputFolderSetting />
         <div className="settings__reset">
           <p>Reset every control-panel setting to its default.</p>
           <button type="button" className="button" onClick={() => dispatch(resetOptions())}>
