@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import logging
+import os
 import sys
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -110,6 +112,22 @@ def run_web(args: argparse.Namespace) -> int:
     return 0
 
 
+def _exit_past_lingering_threads(code: int) -> int:
+    """Ends the process once the server has shut down cleanly.
+
+    The queue is saved and images are written atomically by then; but a worker thread may still be
+    inside native code that cannot be interrupted (a model load), and CPython finalising around
+    such a thread can abort the process. So when threads linger, flush and leave at once.
+    """
+    lingering = [t for t in threading.enumerate() if t is not threading.main_thread() and t.is_alive()]
+    if lingering:
+        logging.shutdown()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    return code
+
+
 def _missing(what: str, module: str, exc: ImportError) -> int:
     print(f"invokeai: {what} is not available in this installation ({module}: {exc}).", file=sys.stderr)
     return 1
@@ -127,13 +145,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     _setup_logging(args.web_verbose)
     if args.web:
-        return run_web(args)
+        return _exit_past_lingering_threads(run_web(args))
     if args.gui:
         try:
             from invokeai_gui.desktop.window import run as run_window
         except ImportError as exc:
             return _missing("Desktop mode", "invokeai_gui.desktop.window", exc)
-        return int(run_window(args) or 0)
+        return _exit_past_lingering_threads(int(run_window(args) or 0))
     try:
         from ldm.invoke.cli import main as cli_main
     except ImportError as exc:
