@@ -95,6 +95,7 @@ class InvokeServer:
         )
         self.jobs.register("load_model", self.engine.load_model)
         self.jobs.register("change_model", self.engine.change_model)
+        self.jobs.register("manage_models", self.engine.manage_models)
         self.jobs.register("generate", self.engine.generate)
         self.jobs.register("postprocess", self.engine.postprocess)
 
@@ -244,6 +245,12 @@ class InvokeServer:
 
     def request_model_change(self, model_name: str) -> Job:
         return self.jobs.submit("change_model", {"model_name": model_name}, f"Switch to model {model_name}", persist=False)
+
+    def manage_models(self, operation: str, request: dict) -> Job:
+        """Import, scan or delete models.yaml entries on the worker (which owns the model manager)."""
+        target = request.get("path") or request.get("model_name")
+        return self.jobs.submit("manage_models", {"operation": operation, **request},
+                                f"Models: {operation} {target}", persist=False)
 
     def wait_until_loaded(self, timeout: float | None = None) -> bool:
         return self.engine.loaded.wait(timeout)

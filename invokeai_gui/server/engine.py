@@ -226,6 +226,39 @@ class EngineJobs:
         self.server.broadcast("modelChanged", {"model_name": name, "model_list": model_list})
         self.server.broadcast("systemConfig", self.system_config())
 
+    def manage_models(self, job: Job) -> None:
+        """``importModel`` / ``scanModelFolder`` / ``deleteModel``: change models.yaml, then tell every
+        client the new list (``modelListChanged``, then ``systemConfig``)."""
+        request = dict(job.payload)
+        operation = request.pop("operation")
+        manager = self.engine().model_manager
+        report: dict[str, Any] = {}
+        if operation == "import":
+            path = Path(request["path"]).expanduser()
+            if not path.exists():
+                raise InvalidParameterError("path", f"{path} does not exist")
+            report["added"] = [manager.import_model(path, name=request.get("name"),
+                                                    make_default=bool(request.get("make_default")))]
+        elif operation == "scan":
+            folder = Path(request["path"]).expanduser()
+            if not folder.is_dir():
+                raise InvalidParameterError("path", f"{folder} is not a folder")
+            report = manager.scan_folder(folder).as_dict()
+        elif operation == "delete":
+            name = request["model_name"]
+            if name == self._generate.model_name:
+                raise InvalidParameterError("model_name", f"{name} is the active model; switch to another first")
+            if name not in manager.config():
+                raise InvalidParameterError("model_name", f"there is no model named {name!r}")
+            manager.delete_model(name)
+            report["deleted"] = [name]
+        self._publish_facts()
+        with self._facts_lock:
+            model_list = self._facts.get("model_list", {})
+        self.server.broadcast("modelListChanged", {"operation": operation, "report": report, "model_list": model_list,
+                                                   "jobId": job.id})
+        self.server.broadcast("systemConfig", self.system_config())
+
     # -- generation ------------------------------------------------------------------------
 
     def _input_image(self, field: str, url: str) -> Path:

@@ -18,6 +18,9 @@ from .schemas import (
     Empty,
     GenerateImage,
     ModelChange,
+    ModelDelete,
+    ModelImport,
+    ModelScan,
     RequestError,
     RequestImages,
     RequestLatestImages,
@@ -95,6 +98,18 @@ def register_events(socketio: SocketIO, server: InvokeServer) -> None:
     @on("requestModelChange", ModelChange, ("model_name",))
     def request_model_change(sid: str, req: ModelChange) -> dict:
         return {"jobId": server.request_model_change(req.model_name).id}
+
+    @on("importModel", ModelImport, ("path", "name", "make_default"))
+    def import_model(sid: str, req: ModelImport) -> dict:
+        return {"jobId": server.manage_models("import", req.model_dump()).id}
+
+    @on("scanModelFolder", ModelScan, ("path",))
+    def scan_model_folder(sid: str, req: ModelScan) -> dict:
+        return {"jobId": server.manage_models("scan", req.model_dump()).id}
+
+    @on("deleteModel", ModelDelete, ("model_name",))
+    def delete_model(sid: str, req: ModelDelete) -> dict:
+        return {"jobId": server.manage_models("delete", req.model_dump()).id}
 
     @on("requestImages", RequestImages, ("category", "earliest_mtime", "earliest_url"))
     def request_images(sid: str, req: RequestImages) -> None:

@@ -171,6 +171,26 @@ class ModelChange(Schema):
     model_name: str = Field(min_length=1, max_length=300)
 
 
+class ModelImport(Schema):
+    """Ours: add a checkpoint file or a diffusers folder (it stays where it is) to models.yaml."""
+
+    path: str = Field(min_length=1, max_length=4096)
+    name: str | None = Field(None, min_length=1, max_length=300)
+    make_default: bool = False
+
+
+class ModelScan(Schema):
+    """Ours: add every model under a folder (an AUTOMATIC1111 or ComfyUI tree) to models.yaml."""
+
+    path: str = Field(min_length=1, max_length=4096)
+
+
+class ModelDelete(Schema):
+    """Ours: remove an entry from models.yaml; the model's files are never touched."""
+
+    model_name: str = Field(min_length=1, max_length=300)
+
+
 class Cancel(Schema):
     job_id: str | None = Field(None, max_length=100)
 

@@ -1,0 +1,60 @@
+"""Model management over the protocol (our additions): scan an AUTOMATIC1111 tree, import a file,
+delete an entry (the file stays), and switch to what was added."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.tiny_checkpoints import build_tiny_pipeline, write_checkpoint
+
+
+@pytest.fixture(scope="module")
+def a1111_tree(tmp_path_factory) -> Path:
+    top = tmp_path_factory.mktemp("a1111")
+    pipe = build_tiny_pipeline("sd1", seed=3)
+    write_checkpoint(pipe, "sd1", top / "models" / "Stable-diffusion" / "tiny-scanned.safetensors")
+    write_checkpoint(pipe, "sd1", top / "loose" / "tiny-imported.safetensors")
+    return top
+
+
+def test_scan_import_switch_and_delete_models_over_the_protocol(server_factory, connect, a1111_tree):
+    server = server_factory()
+    assert server.wait_until_loaded(120)
+    client, other = connect(server.url), connect(server.url)
+
+    client.emit("scanModelFolder", str(a1111_tree / "models"))
+    changed = other.wait_for("modelListChanged", timeout=120)[0]  # every client hears of it
+    assert changed["operation"] == "scan" and "tiny-scanned" in changed["model_list"]
+
+    mark = client.mark()
+    client.emit("importModel", (str(a1111_tree / "loose" / "tiny-imported.safetensors"), "imported"))
+    assert "imported" in client.wait_for("modelListChanged", after=mark, timeout=120)[0]["model_list"]
+
+    mark = client.mark()
+    client.emit("requestModelChange", "tiny-scanned")
+    assert client.wait_for("modelChanged", after=mark, timeout=120)[0]["model_name"] == "tiny-scanned"
+    mark = client.mark()
+    client.emit("generateImage", {"prompt": "a cat", "iterations": 1, "steps": 2, "cfg_scale": 7.5, "threshold": 0,
+                                  "perlin": 0, "width": 64, "height": 64, "sampler_name": "k_lms", "seed": 1,
+                                  "seamless": False, "hires_fix": False, "progress_images": False,
+                                  "progress_latents": False, "save_intermediates": 0, "variation_amount": 0,
+                                  "with_variations": []}, False, False)
+    result = client.wait_for("generationResult", after=mark, timeout=120)[0]
+    assert result["metadata"]["model_id"] == "tiny-scanned"
+
+    mark = client.mark()
+    client.emit("deleteModel", "imported")
+    listed = client.wait_for("modelListChanged", after=mark, timeout=120)[0]["model_list"]
+    assert "imported" not in listed and "tiny-scanned" in listed
+    assert (a1111_tree / "loose" / "tiny-imported.safetensors").exists(), "the user's file stays"
+
+    # mistakes are errors naming the field, and the server carries on
+    for event, payload, field in [("importModel", str(a1111_tree / "nope.safetensors"), "path"),
+                                  ("scanModelFolder", 7, "path"),
+                                  ("deleteModel", "tiny-scanned", "model_name")]:
+        mark = client.mark()
+        client.emit(event, payload)
+        message = client.wait_for("error", after=mark, timeout=60)[0]["message"]
+        assert field in message, message
