@@ -26,11 +26,13 @@ def test_scan_import_switch_and_delete_models_over_the_protocol(server_factory, 
 
     client.emit("scanModelFolder", str(a1111_tree / "models"))
     changed = other.wait_for("modelListChanged", timeout=120)[0]  # every client hears of it
+    client.wait_for("modelListChanged", timeout=60)
     assert changed["operation"] == "scan" and "tiny-scanned" in changed["model_list"]
 
     mark = client.mark()
     client.emit("importModel", (str(a1111_tree / "loose" / "tiny-imported.safetensors"), "imported"))
-    assert "imported" in client.wait_for("modelListChanged", after=mark, timeout=120)[0]["model_list"]
+    imported = client.wait_for("modelListChanged", lambda d: d["operation"] == "import", after=mark, timeout=120)
+    assert "imported" in imported[0]["model_list"]
 
     mark = client.mark()
     client.emit("requestModelChange", "tiny-scanned")
@@ -46,7 +48,8 @@ def test_scan_import_switch_and_delete_models_over_the_protocol(server_factory, 
 
     mark = client.mark()
     client.emit("deleteModel", "imported")
-    listed = client.wait_for("modelListChanged", after=mark, timeout=120)[0]["model_list"]
+    listed = client.wait_for("modelListChanged", lambda d: d["operation"] == "delete", after=mark,
+                             timeout=120)[0]["model_list"]
     assert "imported" not in listed and "tiny-scanned" in listed
     assert (a1111_tree / "loose" / "tiny-imported.safetensors").exists(), "the user's file stays"
 

@@ -148,7 +148,7 @@ class Generate:
             width, height = init_image.size
         mode = "inpaint" if mask_image is not None else "img2img" if init_image is not None else "txt2img"
         status = status_callback or (lambda s: None)
-        dtype = self.torch_device.type == "cpu" and torch.float32 or weights_dtype(self.precision, self.torch_device)
+        dtype = weights_dtype(self.precision, self.torch_device)
         progress = Progress(step_callback, intermediate_callback, preview_every, intermediate_every)
         seed = random.randrange(0, MAX_SEED) if seed is None or seed < 0 else int(seed)
         first_seed = seed
