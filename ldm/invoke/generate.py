@@ -326,10 +326,14 @@ class Generate:
 # Validation: every problem names its field
 
 
-def _unit(field: str, value: Any) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= float(value) <= 1:
-        raise InvalidParameterError(field, f"must be a number from 0 to 1, got {value!r}")
+def _number(field: str, value: Any, lo: float, hi: float) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
+        raise InvalidParameterError(field, f"must be a number from {lo:g} to {hi:g}, got {value!r}")
     return float(value)
+
+
+def _unit(field: str, value: Any) -> float:
+    return _number(field, value, 0, 1)
 
 
 def _check_upscale(value: Any) -> tuple[int, float]:
@@ -363,9 +367,7 @@ def _validate(p: dict[str, Any]) -> None:
         return v
 
     def number(name: str, lo: float, hi: float) -> None:
-        v = p[name]
-        if isinstance(v, bool) or not isinstance(v, (int, float)) or not lo <= v <= hi:
-            raise InvalidParameterError(name, f"must be a number from {lo:g} to {hi:g}, got {v!r}")
+        _number(name, p[name], lo, hi)
 
     if not isinstance(p["prompt"], str):
         raise InvalidParameterError("prompt", "must be text")
