@@ -7,6 +7,8 @@ import currentImageReducer from '../features/currentImage/currentImageSlice';
 import systemReducer from '../features/system/systemSlice';
 import queueReducer from '../features/queue/queueSlice';
 import tabsReducer from '../features/tabs/tabsSlice';
+import outpaintingReducer from '../features/outpainting/outpaintingSlice';
+import postprocessingReducer from '../features/postprocessing/postprocessingSlice';
 import { socketMiddleware } from './socketio/middleware';
 import { loadPersistedState, savePersistedState, type PersistedState } from './persistence';
 
@@ -17,6 +19,8 @@ export const rootReducer = combineReducers({
   system: systemReducer,
   queue: queueReducer,
   tabs: tabsReducer,
+  outpainting: outpaintingReducer,
+  postprocessing: postprocessingReducer,
 });
 
 export type RootState = ReturnType<typeof rootReducer>;

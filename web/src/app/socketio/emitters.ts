@@ -5,8 +5,12 @@ import type {
   GalleryCategory,
   GenerationParameters,
   ImageInfo,
+  JobAck,
   PostprocessingParameters,
 } from '../protocol';
+
+/** Called with the server's acknowledgement of a queued job (nothing when it refused the request). */
+export type AckHandler = (ack?: Partial<JobAck> | null) => void;
 
 /** The part of a Socket.IO client the emitters use. */
 export interface EmittingSocket {
@@ -29,9 +33,15 @@ export function makeEmitters(socket: EmittingSocket) {
       generationParameters: GenerationParameters,
       esrganParameters: EsrganParameters | false,
       facetoolParameters: FacetoolParameters | false,
-    ) => socket.emit('generateImage', generationParameters, esrganParameters, facetoolParameters),
-    runPostprocessing: (image: ImageInfo, parameters: PostprocessingParameters) =>
-      socket.emit('runPostprocessing', image, parameters),
+      onAck?: AckHandler,
+    ) =>
+      onAck
+        ? socket.emit('generateImage', generationParameters, esrganParameters, facetoolParameters, onAck)
+        : socket.emit('generateImage', generationParameters, esrganParameters, facetoolParameters),
+    runPostprocessing: (image: ImageInfo, parameters: PostprocessingParameters, onAck?: AckHandler) =>
+      onAck
+        ? socket.emit('runPostprocessing', image, parameters, onAck)
+        : socket.emit('runPostprocessing', image, parameters),
     cancel: (jobId?: string) => (jobId ? socket.emit('cancel', jobId) : socket.emit('cancel')),
     resumeQueue: () => socket.emit('resumeQueue'),
     deleteImage: (image: ImageInfo) => socket.emit('deleteImage', image.url, image.url, image.category),

@@ -35,6 +35,9 @@ import { intermediateCleared, intermediateReceived } from '../../features/curren
 import { queueUpdated } from '../../features/queue/queueSlice';
 import { setInitialImage } from '../../features/options/optionsSlice';
 import { tabSelected } from '../../features/tabs/tabsSlice';
+import { outpaintResultReceived, outpaintSourceSet } from '../../features/outpainting/outpaintingSlice';
+import { postprocessingResultReceived } from '../../features/postprocessing/postprocessingSlice';
+import { generateOutpainting } from './actions';
 
 const CATEGORIES: GalleryCategory[] = ['result', 'user'];
 
@@ -82,8 +85,14 @@ export function makeListeners(dispatch: Dispatch, getState: () => RootState, emi
       // A preview that arrives after the job finished would hide the final image.
       if (getState().system.isProcessing) dispatch(intermediateReceived(image));
     },
-    generationResult: addResult,
-    postprocessingResult: addResult,
+    generationResult: (image: ImageInfo) => {
+      addResult(image);
+      dispatch(outpaintResultReceived(image));
+    },
+    postprocessingResult: (image: ImageInfo) => {
+      addResult(image);
+      dispatch(postprocessingResultReceived(image));
+    },
     processingCanceled: () => {
       dispatch(processingCanceled());
       dispatch(intermediateCleared());
@@ -102,6 +111,11 @@ export function makeListeners(dispatch: Dispatch, getState: () => RootState, emi
       if (payload.destination === 'img2img') {
         dispatch(setInitialImage(image));
         dispatch(tabSelected('img2img'));
+      } else if (payload.destination === 'outpainting-source') {
+        dispatch(outpaintSourceSet(image));
+        dispatch(tabSelected('outpainting'));
+      } else if (payload.destination === 'outpainting' && getState().outpainting.pending?.phase === 'uploading') {
+        dispatch(generateOutpainting(image));
       }
     },
     queueUpdate: (payload: QueueUpdate) => dispatch(queueUpdated(payload)),
