@@ -205,12 +205,17 @@ export function Gallery({ onClose }: { onClose: () => void }) {
         <Tooltip label={selectMode ? 'Stop selecting: taps show images again.' : 'Select several images (for Postprocessing): each tap toggles a checkbox. With a mouse, Ctrl/Cmd-click toggles and Shift-click selects a range.'}>
           <button
             type="button"
-            className={`button button--small gallery__select-toggle ${selectMode ? 'button--accent' : ''}`}
+            className={`icon-button icon-button--sm gallery__select-toggle icon-button--ghost`}
+            aria-label="Select several images"
             aria-pressed={selectMode}
             onClick={() => dispatch(selectModeToggled(undefined))}
             data-testid="gallery-select-mode"
           >
-            {selectMode ? 'Done' : 'Select'}
+            <svg width={16} height={16} viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth={2} strokeLinecap="round" strokeLinejoin="round" aria-hidden="true" focusable="false">
+              <rect x="3" y="3" width="8" height="8" rx="1.5" />
+              <rect x="13" y="13" width="8" height="8" rx="1.5" />
+              <path d="M14 6l2 2 4-4M4.5 17h5" />
+            </svg>
           </button>
         </Tooltip>
         <Tooltip label="Hide the gallery (G).">

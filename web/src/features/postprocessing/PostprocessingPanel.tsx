@@ -2,7 +2,8 @@
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import type { FacetoolType } from '../../app/protocol';
 import { NumberField, Section, SelectField } from '../../common/components/Fields';
-import { SparkIcon } from '../../common/components/Icons';
+import { CancelIcon, SparkIcon } from '../../common/components/Icons';
+import { cancelProcessing } from '../../app/socketio/actions';
 import { Tooltip } from '../../common/components/Tooltip';
 import { QueuePanel } from '../queue/QueuePanel';
 import { postprocessorAvailability } from '../system/systemSlice';
@@ -28,6 +29,7 @@ export function PostprocessingPanel() {
   const postprocessors = useAppSelector((s) => s.system.config?.postprocessors);
   const count = useAppSelector((s) => selectSelectedImages(s).length);
   const blocker = useAppSelector(runBlocker);
+  const isProcessing = useAppSelector((s) => s.system.isProcessing);
   const esrgan = postprocessorAvailability(postprocessors, 'esrgan');
   const gfpgan = postprocessorAvailability(postprocessors, 'gfpgan');
   const codeformer = postprocessorAvailability(postprocessors, 'codeformer');
@@ -41,6 +43,11 @@ export function PostprocessingPanel() {
           <button type="button" className="invoke-button" data-testid="run-postprocessing" disabled={blocker !== null} onClick={() => dispatch(runPostprocessingOnSelection())}>
             <SparkIcon size={18} />
             <span>{count > 1 ? `Run on ${count} images` : count === 1 ? 'Run on 1 image' : 'Run'}</span>
+          </button>
+        </Tooltip>
+        <Tooltip label="Cancel the running job (the others stay queued; cancel them in the queue).">
+          <button type="button" className="cancel-button" aria-label="Cancel" data-testid="cancel" disabled={!isProcessing} onClick={() => dispatch(cancelProcessing(undefined))}>
+            <CancelIcon size={20} />
           </button>
         </Tooltip>
       </div>
