@@ -345,6 +345,7 @@ class EngineJobs:
             if params.bounding_box is not None:
                 kwargs["bounding_box"] = params.bounding_box.model_dump()
             kwargs["inpaint_replace"] = params.inpaint_replace
+            kwargs["seam_size"] = params.seam_size
         if esrgan is not None:
             kwargs["upscale"] = [esrgan.level, esrgan.strength]
         if facetool is not None:
@@ -363,6 +364,7 @@ class EngineJobs:
         report = ProgressReport(self.server, job.id, 1, 0)
         report.set_status(POSTPROCESS_STATUS[params.type])
         gen = self.engine()
+        passes: list[tuple[str, dict[str, Any]]] = []
         with Image.open(source) as im:
             im.load()
             image = im.copy()
@@ -373,8 +375,15 @@ class EngineJobs:
             options["upscale"] = list(params.upscale)
         if params.facetool_strength is not None:
             options["facetool_strength"] = params.facetool_strength
-        job.raise_if_canceled()
-        result = gen.postprocess(image, params.type, options)
+        passes.append((params.type, options))
+        if params.facetool is not None:
+            passes.append((params.facetool.type, {"facetool_strength": params.facetool.strength,
+                                                  "codeformer_fidelity": params.facetool.codeformer_fidelity}))
+        result = image
+        for kind, kind_options in passes:
+            job.raise_if_canceled()
+            report.set_status(POSTPROCESS_STATUS[kind])
+            result = gen.postprocess(result, kind, kind_options)
         report.set_status("Saving Image")
         gallery = self.server.gallery
         with gallery.writing("result"):

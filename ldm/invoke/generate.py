@@ -27,7 +27,7 @@ from .errors import InvalidParameterError, InvokeError, ModelLoadError
 from .generator.base import Progress
 from .generator.hires import HiresFix
 from .generator.img2img import Img2Img
-from .generator.inpaint import Inpaint, mask_from_alpha, normalise_mask
+from .generator.inpaint import MAX_SEAM, SEAM, Inpaint, mask_from_alpha, normalise_mask
 from .globals import resolve_root
 from .model_manager import LoadedModel, ModelManager
 from .noise import MAX_SEED, initial_noise
@@ -120,6 +120,7 @@ class Generate:
         init_mask: str | os.PathLike[str] | Image.Image | None = None,
         bounding_box: dict[str, int] | None = None,
         inpaint_replace: float = 0.0,
+        seam_size: int = SEAM,
         strength: float = 0.75,
         fit: bool = False,
         upscale: Sequence[float] | None = None,
@@ -182,7 +183,7 @@ class Generate:
                 with gen.seamless(seamless):
                     image = self._run_mode(gen, mode, noise_for, sampler_name, sampler_seed, steps, cond, progress,
                                            width, height, strength, hires_fix, hires_strength, init_image,
-                                           mask_image, bounding_box, inpaint_replace)
+                                           mask_image, bounding_box, inpaint_replace, seam_size)
                 status("Generation Complete")
                 image_meta = {
                     "type": mode,
@@ -210,7 +211,7 @@ class Generate:
                     image_meta.update(init_image_path=init_path, strength=strength, fit=fit)
                 if mask_image is not None:
                     image_meta.update(mask_image_path=mask_path, inpaint_replace=inpaint_replace,
-                                      bounding_box=bounding_box)
+                                      bounding_box=bounding_box, seam_size=seam_size)
                 md.attach_metadata(image, md.build_metadata({"model_id": model.name, "model_hash": model.hash}, image_meta))
                 image = self._postprocess_after_generation(image, upscale, facetool, facetool_strength,
                                                            codeformer_fidelity, status)
@@ -229,10 +230,11 @@ class Generate:
 
     @staticmethod
     def _run_mode(gen, mode, noise_for, sampler_name, seed, steps, cond, progress, width, height, strength,
-                  hires_fix, hires_strength, init_image, mask_image, bounding_box, inpaint_replace) -> Image.Image:
+                  hires_fix, hires_strength, init_image, mask_image, bounding_box, inpaint_replace,
+                  seam_size) -> Image.Image:
         if mode == "inpaint":
             return gen.generate_inpaint(init_image, mask_image, noise_for, sampler_name, seed, steps, strength, cond,
-                                        progress, bounding_box, inpaint_replace)
+                                        progress, bounding_box, inpaint_replace, seam_size)
         if mode == "img2img":
             if strength == 0:
                 return init_image.convert("RGB")
@@ -390,6 +392,7 @@ def _validate(p: dict[str, Any]) -> None:
     number("strength", 0, 1)
     number("hires_strength", 0, 1)
     number("inpaint_replace", 0, 1)
+    integer("seam_size", 0, MAX_SEAM)
     number("facetool_strength", 0, 1)
     number("codeformer_fidelity", 0, 1)
     if p["facetool"] not in ("gfpgan", "codeformer"):
