@@ -356,3 +356,13 @@ def test_engine_imports_and_generates_without_flask_or_qt(gen):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("(64, 64) 3 False")
+
+
+def test_cpu_pipeline_convolutions_are_stored_channels_last(gen):
+    """The layout oneDNN's convolutions want (BENCHMARKS.md §4 has what it buys)."""
+    import torch
+
+    pipe = gen._model().pipeline
+    for module in (pipe.unet, pipe.vae):
+        convs = [m for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)

@@ -22,7 +22,14 @@ from PIL import Image, ImageOps
 
 from . import metadata as md
 from .conditioning import parse_prompt
-from .devices import autocast_for, choose_device, choose_precision, free_memory, weights_dtype
+from .devices import (
+    autocast_for,
+    choose_device,
+    choose_precision,
+    free_memory,
+    prefer_channels_last,
+    weights_dtype,
+)
 from .errors import InvalidParameterError, InvokeError, ModelLoadError
 from .generator.base import Progress
 from .generator.hires import HiresFix
@@ -87,6 +94,8 @@ class Generate:
         pipe = loaded.pipeline
         if pipe.device != self.torch_device:
             pipe.to(self.torch_device)
+        for module in (pipe.unet, pipe.vae):
+            prefer_channels_last(module, self.torch_device)
         self._loaded = loaded
         if loaded.is_demo:
             log.warning("Using the demo model: random weights, noise-like pictures. "
