@@ -238,6 +238,24 @@ def test_upscale_then_face_restoration_in_one_job(server, client):
     assert statuses.index("Upscaling") < statuses.index("Restoring Faces") < statuses.index("Saving Image")
 
 
+def test_a_large_upscale_reports_its_tiles_and_cancels_between_them(server, client):
+    rng = np.random.default_rng(5)
+    buffer = BytesIO()
+    Image.fromarray((rng.random((1024, 1024, 3)) * 255).astype(np.uint8)).save(buffer, format="PNG")
+    client.emit("uploadImage", buffer.getvalue(), "big.png", "postprocessing")
+    big = client.wait_for("imageUploaded", lambda d: d["width"] == 1024)[-1]
+    job_id = client.call("runPostprocessing", big, {"type": "esrgan", "upscale": [2, 1.0]})["jobId"]
+    first = client.wait_for("progressUpdate", lambda d: d.get("jobId") == job_id and d["currentStatusHasSteps"],
+                            timeout=120)[-1]
+    assert first["currentStatus"] == "Upscaling" and first["totalSteps"] == 16  # 256 px tiles on the CPU
+    client.emit("cancel", {"jobId": job_id})
+    client.wait_for("processingCanceled", lambda d: d.get("jobId") == job_id, timeout=60)
+    tiles = [d["currentStep"] for d in client.of("progressUpdate") if d.get("jobId") == job_id]
+    assert max(tiles) < 16
+    assert not [d for d in client.of("postprocessingResult") if d.get("jobId") == job_id]
+    wait_status(client, job_id, "canceled")
+
+
 def test_generation_with_upscaling_after_each_image(server, client):
     job_id = client.call("generateImage", params(steps=2), {"level": 2, "strength": 0.5}, False)["jobId"]
     result = results_of(client, job_id, 1, timeout=180)[0]

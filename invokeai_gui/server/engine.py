@@ -80,7 +80,7 @@ class ProgressReport:
             self._last_step_at = None
         self.send()
 
-    def step(self, step: int, total: int) -> None:
+    def step(self, step: int, total: int, status: str = "Generating") -> None:
         now = time.monotonic()
         if self._last_step_at is not None and step > self.current_step:
             # A smoothed rate; the first step of a pass includes set-up, so it is not counted.
@@ -88,7 +88,7 @@ class ProgressReport:
             self.it_per_sec = rate if self.it_per_sec == 0 else 0.7 * self.it_per_sec + 0.3 * rate
         self._last_step_at = now
         self.current_step, self.total_steps = step, total
-        self.status, self.has_steps = "Generating", True
+        self.status, self.has_steps = status, True
         self.send()
 
     def next_iteration(self) -> None:
@@ -382,8 +382,14 @@ class EngineJobs:
         result = image
         for kind, kind_options in passes:
             job.raise_if_canceled()
-            report.set_status(POSTPROCESS_STATUS[kind])
-            result = gen.postprocess(result, kind, kind_options)
+            status = POSTPROCESS_STATUS[kind]
+            report.set_status(status)
+
+            def on_tile(done: int, total: int, status: str = status) -> None:
+                job.raise_if_canceled()  # a cancel stops an upscale between tiles
+                report.step(done, total, status)
+
+            result = gen.postprocess(result, kind, kind_options, progress=on_tile)
         report.set_status("Saving Image")
         gallery = self.server.gallery
         with gallery.writing("result"):

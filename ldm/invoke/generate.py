@@ -296,22 +296,25 @@ class Generate:
                                                        "codeformer_fidelity": fidelity})
         return image
 
-    def postprocess(self, image: Image.Image, kind: str, params: dict[str, Any]) -> Image.Image:
+    def postprocess(self, image: Image.Image, kind: str, params: dict[str, Any],
+                    progress: Callable[[int, int], None] | None = None) -> Image.Image:
         """Upscales (``esrgan``) or restores faces (``gfpgan``/``codeformer``) and appends the step to the
-        image's metadata ``postprocessing`` list."""
+        image's metadata ``postprocessing`` list. An upscale calls ``progress(done, total)`` per tile;
+        raising ``GenerationCanceled`` from it stops the upscale."""
         # Postprocessors run in float32, outside the generation's bf16 autocast (facexlib's numpy
         # conversions cannot take bfloat16).
         with torch.autocast(self.torch_device.type, enabled=False) if self.torch_device.type in ("cpu", "cuda") \
                 else contextlib.nullcontext():
-            return self._postprocess(image, kind, params)
+            return self._postprocess(image, kind, params, progress)
 
-    def _postprocess(self, image: Image.Image, kind: str, params: dict[str, Any]) -> Image.Image:
+    def _postprocess(self, image: Image.Image, kind: str, params: dict[str, Any],
+                     progress: Callable[[int, int], None] | None = None) -> Image.Image:
         meta = md.image_metadata(image) or md.read_metadata(image)
         restorer, upscaler = self._restoration()
         started = time.perf_counter()
         if kind == "esrgan":
             level, strength = _check_upscale(params.get("upscale"))
-            out = upscaler.upscale(image, level, strength)
+            out = upscaler.upscale(image, level, strength, progress=progress)
             step: dict[str, Any] = {"type": "esrgan", "scale": level, "strength": strength}
         elif kind in ("gfpgan", "codeformer"):
             strength = _unit("facetool_strength", params.get("facetool_strength", 0.75))
