@@ -212,6 +212,57 @@ def test_inpainting_with_a_mask_and_bounding_box_only_touches_the_box(gen, init_
     assert np.abs(pixels(out)[inside] - original[inside]).mean() > 5
 
 
+def holed(tmp_path: Path, size: int = 96) -> tuple[Path, np.ndarray]:
+    rng = np.random.default_rng(2)
+    rgba = np.dstack([(rng.random((size, size, 3)) * 255).astype(np.uint8), np.full((size, size), 255, np.uint8)])
+    rgba[32:64, 32:64, 3] = 0
+    path = tmp_path / "holed.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    return path, rgba
+
+
+def test_seam_size_sets_how_far_outside_the_mask_pixels_may_change(gen, tmp_path):
+    path, rgba = holed(tmp_path)
+    mask = rgba[..., 3] < 128
+    original = rgba[..., :3].astype(np.int16)
+    hard = one(gen, init_img=str(path), strength=0.9, steps=4, seam_size=0)
+    assert np.array_equal(pixels(hard)[~mask], original[~mask])  # not one pixel outside the hole moved
+    wide = one(gen, init_img=str(path), strength=0.9, steps=4, seam_size=24)
+    ring = far_from(mask, 8) & ~far_from(mask, 20)  # 9 to 20 px out: untouched at the default seam
+    assert np.abs(pixels(wide)[ring] - original[ring]).mean() > 1
+    assert np.array_equal(pixels(wide)[far_from(mask, 24)], original[far_from(mask, 24)])
+    meta = json.loads(wide.info["sd-metadata"])["image"]
+    assert meta["seam_size"] == 24 and "--seam_size 24" in wide.info["Dream"]
+
+
+def test_masked_pixels_start_from_the_nearest_visible_colour():
+    from ldm.invoke.generator.inpaint import fill_masked
+
+    rgb = np.zeros((64, 128, 3), np.uint8)
+    rgb[:, :48] = (250, 10, 10)  # red on the left, blue next to the area to outpaint
+    rgb[:, 48:64] = (10, 10, 250)
+    mask = np.zeros((64, 128), bool)
+    mask[:, 64:] = True
+    filled = np.asarray(fill_masked(Image.fromarray(rgb), mask)).astype(int)
+    assert np.array_equal(filled[:, :64], rgb[:, :64])  # what is visible stays as it is
+    strip = filled[:, 72:]
+    assert strip[..., 2].min() > 200 and strip[..., 0].max() < 60  # blue carried outwards, not the mean
+
+
+def test_outpainting_a_transparent_strip_keeps_the_original_and_fills_the_strip(gen, init_png, tmp_path):
+    original = np.asarray(Image.open(init_png).convert("RGB"))
+    wide = np.zeros((64, 128, 4), np.uint8)
+    wide[:, :64, :3] = original
+    wide[:, :64, 3] = 255
+    path = tmp_path / "wider.png"
+    Image.fromarray(wide, "RGBA").save(path)
+    out = one(gen, init_img=str(path), strength=1.0, steps=4)
+    assert out.size == (128, 64)
+    assert np.array_equal(np.asarray(out)[:, : 64 - 8], original[:, : 64 - 8])
+    strip = np.asarray(out)[:, 64:].astype(float)
+    assert strip.std() > 3  # generated content, not a flat fill
+
+
 def test_seamless_changes_the_output_and_is_switched_off_after(gen):
     plain = one(gen)
     tiled = one(gen, seamless=True)
@@ -251,6 +302,7 @@ def test_cancel_at_a_step_stops_within_one_step_and_writes_nothing(gen, tmp_path
         ({"with_variations": [[1, 2.0]]}, "with_variations"),
         ({"seed": 2**33}, "seed"),
         ({"iterations": 0}, "iterations"),
+        ({"seam_size": 65}, "seam_size"),
     ],
 )
 def test_bad_parameters_raise_an_error_naming_the_field(gen, params, field):
@@ -304,3 +356,13 @@ def test_engine_imports_and_generates_without_flask_or_qt(gen):
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, timeout=300)
     assert out.returncode == 0, out.stderr[-2000:]
     assert out.stdout.strip().endswith("(64, 64) 3 False")
+
+
+def test_cpu_pipeline_convolutions_are_stored_channels_last(gen):
+    """The layout oneDNN's convolutions want (BENCHMARKS.md §4 has what it buys)."""
+    import torch
+
+    pipe = gen._model().pipeline
+    for module in (pipe.unet, pipe.vae):
+        convs = [m for m in module.modules() if isinstance(m, torch.nn.Conv2d)]
+        assert convs and all(c.weight.is_contiguous(memory_format=torch.channels_last) for c in convs)

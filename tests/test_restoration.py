@@ -166,6 +166,29 @@ def test_tile_size_follows_free_memory(upscaler: Upscaler, monkeypatch: pytest.M
     assert np.abs(auto - whole).max() <= 1
 
 
+def test_upscale_reports_each_tile_and_a_raise_stops_it(upscaler: Upscaler) -> None:
+    image = random_image(96, 64, seed=4)
+    seen: list[tuple[int, int]] = []
+    upscaler.upscale(image, 2, 1.0, tile=32, progress=lambda done, total: seen.append((done, total)))
+    assert seen == [(i, 6) for i in range(1, 7)]
+
+    class Stop(Exception):
+        pass
+
+    def stop_at_two(done: int, total: int) -> None:
+        seen.append((done, total))
+        if done == 2:
+            raise Stop
+
+    seen.clear()
+    with pytest.raises(Stop):
+        upscaler.upscale(image, 2, 1.0, tile=32, progress=stop_at_two)
+    assert seen == [(1, 6), (2, 6)]
+    # On the CPU the automatic tile never exceeds CPU_TILE, however much memory is free.
+    network = upscaler.load(2)
+    assert upscale_module.tile_size_for(network, upscaler.device, 10**12) == upscale_module.CPU_TILE
+
+
 def test_upscaler_caches_networks_and_survives_offload(upscaler: Upscaler) -> None:
     assert upscaler.load(4) is upscaler.load(4)
     image = random_image(16, 16, seed=3)

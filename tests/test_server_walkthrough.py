@@ -7,6 +7,7 @@ import json
 from io import BytesIO
 from pathlib import Path
 
+import numpy as np
 import pytest
 import requests
 from PIL import Image
@@ -188,10 +189,14 @@ def test_inpainting_with_a_mask_sent_inline(server, client):
     mask.save(buffer, format="PNG")
     job_id = client.call("generateImage", params(
         init_img=init_url, init_mask=base64.b64encode(buffer.getvalue()).decode(), strength=0.9, steps=4,
-        bounding_box={"x": 0, "y": 0, "width": 64, "height": 64}, inpaint_replace=0.0,
+        bounding_box={"x": 0, "y": 0, "width": 64, "height": 64}, inpaint_replace=0.0, seam_size=0,
     ), False, False)["jobId"]
     result = results_of(client, job_id, 1)[0]
     assert result["metadata"]["image"]["type"] == "inpaint"
+    assert result["metadata"]["image"]["seam_size"] == 0
+    painted = Image.open(BytesIO(requests.get(f"{base_url(server)}/{result['url']}", timeout=10).content))
+    outside = np.asarray(mask) == 0  # a seam of 0: every unpainted pixel keeps its colour exactly
+    assert (np.asarray(painted.convert("RGB"))[outside] == (10, 200, 30)).all()
     mask_url = result["metadata"]["image"]["mask_image_path"]
     assert mask_url.startswith("outputs/mask-images/mask.")
     assert requests.get(f"{base_url(server)}/{mask_url}", timeout=10).status_code == 200
@@ -214,6 +219,41 @@ def test_postprocessing_a_result(server, client):
     assert [s["type"] for s in steps] == ["esrgan", "gfpgan"]
     response = requests.get(f"{base_url(server)}/{restored['url']}", timeout=10)
     assert response.status_code == 200 and Image.open(BytesIO(response.content)).size == (128, 128)
+
+
+def test_upscale_then_face_restoration_in_one_job(server, client):
+    job_id = client.call("generateImage", params(seed=7, steps=2), False, False)["jobId"]
+    original = results_of(client, job_id, 1)[0]
+    both = {"type": "esrgan", "upscale": [2, 0.9], "facetool": {"type": "codeformer", "strength": 0.6,
+                                                                 "codeformer_fidelity": 0.4}}
+    job_id = client.call("runPostprocessing", original, both)["jobId"]
+    result = results_of(client, job_id, 1, event="postprocessingResult", timeout=180)[0]
+    client.wait_for("queueUpdate", lambda d: any(j["id"] == job_id and j["status"] == "done" for j in d["jobs"]))
+    assert len([r for r in client.of("postprocessingResult") if r.get("jobId") == job_id]) == 1
+    assert (result["width"], result["height"]) == (128, 128)
+    steps = result["metadata"]["image"]["postprocessing"]
+    assert [s["type"] for s in steps] == ["esrgan", "codeformer"]
+    assert steps[1]["strength"] == 0.6 and steps[1]["fidelity"] == 0.4
+    statuses = [d["currentStatus"] for d in client.of("progressUpdate") if d.get("jobId") == job_id]
+    assert statuses.index("Upscaling") < statuses.index("Restoring Faces") < statuses.index("Saving Image")
+
+
+def test_a_large_upscale_reports_its_tiles_and_cancels_between_them(server, client):
+    rng = np.random.default_rng(5)
+    buffer = BytesIO()
+    Image.fromarray((rng.random((1024, 1024, 3)) * 255).astype(np.uint8)).save(buffer, format="PNG")
+    client.emit("uploadImage", buffer.getvalue(), "big.png", "postprocessing")
+    big = client.wait_for("imageUploaded", lambda d: d["width"] == 1024)[-1]
+    job_id = client.call("runPostprocessing", big, {"type": "esrgan", "upscale": [2, 1.0]})["jobId"]
+    first = client.wait_for("progressUpdate", lambda d: d.get("jobId") == job_id and d["currentStatusHasSteps"],
+                            timeout=120)[-1]
+    assert first["currentStatus"] == "Upscaling" and first["totalSteps"] == 16  # 256 px tiles on the CPU
+    client.emit("cancel", {"jobId": job_id})
+    client.wait_for("processingCanceled", lambda d: d.get("jobId") == job_id, timeout=60)
+    tiles = [d["currentStep"] for d in client.of("progressUpdate") if d.get("jobId") == job_id]
+    assert max(tiles) < 16
+    assert not [d for d in client.of("postprocessingResult") if d.get("jobId") == job_id]
+    wait_status(client, job_id, "canceled")
 
 
 def test_generation_with_upscaling_after_each_image(server, client):

@@ -80,7 +80,7 @@ class ProgressReport:
             self._last_step_at = None
         self.send()
 
-    def step(self, step: int, total: int) -> None:
+    def step(self, step: int, total: int, status: str = "Generating") -> None:
         now = time.monotonic()
         if self._last_step_at is not None and step > self.current_step:
             # A smoothed rate; the first step of a pass includes set-up, so it is not counted.
@@ -88,7 +88,7 @@ class ProgressReport:
             self.it_per_sec = rate if self.it_per_sec == 0 else 0.7 * self.it_per_sec + 0.3 * rate
         self._last_step_at = now
         self.current_step, self.total_steps = step, total
-        self.status, self.has_steps = "Generating", True
+        self.status, self.has_steps = status, True
         self.send()
 
     def next_iteration(self) -> None:
@@ -345,6 +345,7 @@ class EngineJobs:
             if params.bounding_box is not None:
                 kwargs["bounding_box"] = params.bounding_box.model_dump()
             kwargs["inpaint_replace"] = params.inpaint_replace
+            kwargs["seam_size"] = params.seam_size
         if esrgan is not None:
             kwargs["upscale"] = [esrgan.level, esrgan.strength]
         if facetool is not None:
@@ -363,6 +364,7 @@ class EngineJobs:
         report = ProgressReport(self.server, job.id, 1, 0)
         report.set_status(POSTPROCESS_STATUS[params.type])
         gen = self.engine()
+        passes: list[tuple[str, dict[str, Any]]] = []
         with Image.open(source) as im:
             im.load()
             image = im.copy()
@@ -373,8 +375,21 @@ class EngineJobs:
             options["upscale"] = list(params.upscale)
         if params.facetool_strength is not None:
             options["facetool_strength"] = params.facetool_strength
-        job.raise_if_canceled()
-        result = gen.postprocess(image, params.type, options)
+        passes.append((params.type, options))
+        if params.facetool is not None:
+            passes.append((params.facetool.type, {"facetool_strength": params.facetool.strength,
+                                                  "codeformer_fidelity": params.facetool.codeformer_fidelity}))
+        result = image
+        for kind, kind_options in passes:
+            job.raise_if_canceled()
+            status = POSTPROCESS_STATUS[kind]
+            report.set_status(status)
+
+            def on_tile(done: int, total: int, status: str = status) -> None:
+                job.raise_if_canceled()  # a cancel stops an upscale between tiles
+                report.step(done, total, status)
+
+            result = gen.postprocess(result, kind, kind_options, progress=on_tile)
         report.set_status("Saving Image")
         gallery = self.server.gallery
         with gallery.writing("result"):

@@ -82,6 +82,7 @@ class GenerationParameters(Schema):
     is_mask_empty: bool = False
     bounding_box: BoundingBox | None = None
     inpaint_replace: Fraction = 0.0
+    seam_size: int = Field(8, ge=0, le=64)  # ours: px outside the mask where new pixels blend into old
 
     _pairs = field_validator("with_variations", mode="before")(_as_pairs)
 
@@ -121,6 +122,8 @@ class PostprocessingParameters(Schema):
     upscale: tuple[Literal[2, 4], Fraction] | None = None
     facetool_strength: Fraction | None = None
     codeformer_fidelity: Fraction = 0.75
+    # Ours: with type 'esrgan', restore faces on the upscaled image in the same job (one result).
+    facetool: FacetoolParameters | None = None
 
     @field_validator("upscale", mode="before")
     @classmethod
@@ -133,6 +136,8 @@ class PostprocessingParameters(Schema):
             raise ValueError("upscale [level, strength] is required for esrgan")
         if self.type != "esrgan" and self.facetool_strength is None:
             raise ValueError(f"facetool_strength is required for {self.type}")
+        if self.type != "esrgan" and self.facetool is not None:
+            raise ValueError("facetool may only follow an upscale (type esrgan)")
         return self
 
 

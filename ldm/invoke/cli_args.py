@@ -111,6 +111,8 @@ SWITCHES: tuple[Switch, ...] = (
     Switch(("-M", "--init_mask"), "init_mask", "mask for inpainting (white: regenerate)", str, "FILE"),
     Switch(("-r", "--inpaint_replace"), "inpaint_replace", "how fully to replace the masked area (0-1)",
            _number, "AMOUNT"),
+    Switch(("--seam_size",), "seam_size", "px outside the mask where new pixels blend into old (0-64, default 8)",
+           _whole, "PX"),
     Switch(("-G", "--gfpgan_strength", "--facetool_strength"), "facetool_strength",
            "restore faces with this strength (0-1)", _number, "STRENGTH"),
     Switch(("-ft", "--facetool"), "facetool", "face tool: gfpgan or codeformer", str, "TOOL"),

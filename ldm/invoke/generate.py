@@ -22,12 +22,19 @@ from PIL import Image, ImageOps
 
 from . import metadata as md
 from .conditioning import parse_prompt
-from .devices import autocast_for, choose_device, choose_precision, free_memory, weights_dtype
+from .devices import (
+    autocast_for,
+    choose_device,
+    choose_precision,
+    free_memory,
+    prefer_channels_last,
+    weights_dtype,
+)
 from .errors import InvalidParameterError, InvokeError, ModelLoadError
 from .generator.base import Progress
 from .generator.hires import HiresFix
 from .generator.img2img import Img2Img
-from .generator.inpaint import Inpaint, mask_from_alpha, normalise_mask
+from .generator.inpaint import MAX_SEAM, SEAM, Inpaint, mask_from_alpha, normalise_mask
 from .globals import resolve_root
 from .model_manager import LoadedModel, ModelManager
 from .noise import MAX_SEED, initial_noise
@@ -87,6 +94,8 @@ class Generate:
         pipe = loaded.pipeline
         if pipe.device != self.torch_device:
             pipe.to(self.torch_device)
+        for module in (pipe.unet, pipe.vae):
+            prefer_channels_last(module, self.torch_device)
         self._loaded = loaded
         if loaded.is_demo:
             log.warning("Using the demo model: random weights, noise-like pictures. "
@@ -120,6 +129,7 @@ class Generate:
         init_mask: str | os.PathLike[str] | Image.Image | None = None,
         bounding_box: dict[str, int] | None = None,
         inpaint_replace: float = 0.0,
+        seam_size: int = SEAM,
         strength: float = 0.75,
         fit: bool = False,
         upscale: Sequence[float] | None = None,
@@ -182,7 +192,7 @@ class Generate:
                 with gen.seamless(seamless):
                     image = self._run_mode(gen, mode, noise_for, sampler_name, sampler_seed, steps, cond, progress,
                                            width, height, strength, hires_fix, hires_strength, init_image,
-                                           mask_image, bounding_box, inpaint_replace)
+                                           mask_image, bounding_box, inpaint_replace, seam_size)
                 status("Generation Complete")
                 image_meta = {
                     "type": mode,
@@ -210,7 +220,7 @@ class Generate:
                     image_meta.update(init_image_path=init_path, strength=strength, fit=fit)
                 if mask_image is not None:
                     image_meta.update(mask_image_path=mask_path, inpaint_replace=inpaint_replace,
-                                      bounding_box=bounding_box)
+                                      bounding_box=bounding_box, seam_size=seam_size)
                 md.attach_metadata(image, md.build_metadata({"model_id": model.name, "model_hash": model.hash}, image_meta))
                 image = self._postprocess_after_generation(image, upscale, facetool, facetool_strength,
                                                            codeformer_fidelity, status)
@@ -229,10 +239,11 @@ class Generate:
 
     @staticmethod
     def _run_mode(gen, mode, noise_for, sampler_name, seed, steps, cond, progress, width, height, strength,
-                  hires_fix, hires_strength, init_image, mask_image, bounding_box, inpaint_replace) -> Image.Image:
+                  hires_fix, hires_strength, init_image, mask_image, bounding_box, inpaint_replace,
+                  seam_size) -> Image.Image:
         if mode == "inpaint":
             return gen.generate_inpaint(init_image, mask_image, noise_for, sampler_name, seed, steps, strength, cond,
-                                        progress, bounding_box, inpaint_replace)
+                                        progress, bounding_box, inpaint_replace, seam_size)
         if mode == "img2img":
             if strength == 0:
                 return init_image.convert("RGB")
@@ -285,22 +296,25 @@ class Generate:
                                                        "codeformer_fidelity": fidelity})
         return image
 
-    def postprocess(self, image: Image.Image, kind: str, params: dict[str, Any]) -> Image.Image:
+    def postprocess(self, image: Image.Image, kind: str, params: dict[str, Any],
+                    progress: Callable[[int, int], None] | None = None) -> Image.Image:
         """Upscales (``esrgan``) or restores faces (``gfpgan``/``codeformer``) and appends the step to the
-        image's metadata ``postprocessing`` list."""
+        image's metadata ``postprocessing`` list. An upscale calls ``progress(done, total)`` per tile;
+        raising ``GenerationCanceled`` from it stops the upscale."""
         # Postprocessors run in float32, outside the generation's bf16 autocast (facexlib's numpy
         # conversions cannot take bfloat16).
         with torch.autocast(self.torch_device.type, enabled=False) if self.torch_device.type in ("cpu", "cuda") \
                 else contextlib.nullcontext():
-            return self._postprocess(image, kind, params)
+            return self._postprocess(image, kind, params, progress)
 
-    def _postprocess(self, image: Image.Image, kind: str, params: dict[str, Any]) -> Image.Image:
+    def _postprocess(self, image: Image.Image, kind: str, params: dict[str, Any],
+                     progress: Callable[[int, int], None] | None = None) -> Image.Image:
         meta = md.image_metadata(image) or md.read_metadata(image)
         restorer, upscaler = self._restoration()
         started = time.perf_counter()
         if kind == "esrgan":
             level, strength = _check_upscale(params.get("upscale"))
-            out = upscaler.upscale(image, level, strength)
+            out = upscaler.upscale(image, level, strength, progress=progress)
             step: dict[str, Any] = {"type": "esrgan", "scale": level, "strength": strength}
         elif kind in ("gfpgan", "codeformer"):
             strength = _unit("facetool_strength", params.get("facetool_strength", 0.75))
@@ -390,6 +404,7 @@ def _validate(p: dict[str, Any]) -> None:
     number("strength", 0, 1)
     number("hires_strength", 0, 1)
     number("inpaint_replace", 0, 1)
+    integer("seam_size", 0, MAX_SEAM)
     number("facetool_strength", 0, 1)
     number("codeformer_fidelity", 0, 1)
     if p["facetool"] not in ("gfpgan", "codeformer"):

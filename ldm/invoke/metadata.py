@@ -83,6 +83,8 @@ def dream_command(image_meta: dict[str, Any]) -> str:
         parts.append(f"-M {shlex.quote(str(m['mask_image_path']))}")
     if m.get("inpaint_replace"):
         parts.append(f"-r {float(m['inpaint_replace']):g}")
+    if m.get("seam_size") is not None and m["seam_size"] != 8:  # 8 is the engine's default
+        parts.append(f"--seam_size {int(m['seam_size'])}")
     for step in m.get("postprocessing") or []:
         if step.get("type") == "esrgan":
             parts.append(f"-U {step.get('scale')} {float(step.get('strength', 0.75)):g}")

@@ -1,5 +1,6 @@
-"""Inpainting: regenerate the masked region (transparent pixels, or a painted mask) and composite
-the result back so that pixels more than 8 px outside the mask keep their exact values."""
+"""Inpainting and outpainting: regenerate the masked region (transparent pixels, or a painted mask)
+and composite the result back so that pixels more than ``seam_size`` px (default 8) outside the mask
+keep their exact values."""
 
 from __future__ import annotations
 
@@ -9,11 +10,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from PIL import Image, ImageFilter
+from scipy import ndimage
 
 from .base import Conditioning, Progress
 from .img2img import Img2Img, img2img_steps
 
-SEAM = 8  # px beyond the mask where the result is blended into the original
+SEAM = 8  # default px beyond the mask where the result is blended into the original
+MAX_SEAM = 64
 
 
 def mask_from_alpha(image: Image.Image) -> Image.Image | None:
@@ -34,33 +37,49 @@ def normalise_mask(mask: Image.Image) -> Image.Image:
     return Image.fromarray((arr * 255).astype(np.uint8))
 
 
-def seam_alpha(mask: np.ndarray) -> np.ndarray:
-    """Blend weights: 1 inside the mask, falling smoothly to 0 within SEAM px, exactly 0 beyond."""
+def seam_alpha(mask: np.ndarray, seam: int = SEAM) -> np.ndarray:
+    """Blend weights: 1 inside the mask, falling smoothly to 0 within ``seam`` px, exactly 0 beyond.
+    A seam of 0 is a hard edge: the mask's pixels are replaced and nothing else."""
+    alpha = mask.astype(np.float32)
+    if seam <= 0:
+        return alpha
     m = Image.fromarray((mask * 255).astype(np.uint8))
-    reach = m.filter(ImageFilter.MaxFilter(2 * SEAM + 1))
-    soft = m.filter(ImageFilter.MaxFilter(SEAM + 1)).filter(ImageFilter.GaussianBlur(SEAM / 3))
-    alpha = np.asarray(soft, dtype=np.float32) / 255.0
-    alpha = np.maximum(alpha, mask.astype(np.float32))
+    reach = m.filter(ImageFilter.MaxFilter(2 * seam + 1))
+    # Grow by half the seam, then blur: the ramp is centred on the seam's middle and has faded to
+    # almost nothing at its outer edge, where ``reach`` cuts it to exactly 0.
+    half = seam // 2 * 2 + 1
+    soft = m.filter(ImageFilter.MaxFilter(half)).filter(ImageFilter.GaussianBlur(seam / 3))
+    alpha = np.maximum(np.asarray(soft, dtype=np.float32) / 255.0, alpha)
     alpha[np.asarray(reach) == 0] = 0.0
     return alpha
 
 
-def composite(original: Image.Image, generated: Image.Image, mask: np.ndarray) -> Image.Image:
+def composite(original: Image.Image, generated: Image.Image, mask: np.ndarray, seam: int = SEAM) -> Image.Image:
     base = np.asarray(original.convert("RGB"), dtype=np.float32)
     new = np.asarray(generated.convert("RGB"), dtype=np.float32)
-    alpha = seam_alpha(mask)[..., None]
+    alpha = seam_alpha(mask, seam)[..., None]
     out = base * (1 - alpha) + new * alpha
     out = np.where(alpha == 0, base, out)  # untouched pixels stay bit-identical
     return Image.fromarray(out.round().clip(0, 255).astype(np.uint8))
 
 
 def fill_masked(image: Image.Image, mask: np.ndarray) -> Image.Image:
-    """Gives the hidden pixels under a transparent region a neutral start: the visible mean colour."""
-    rgb = np.asarray(image.convert("RGB"), dtype=np.float32).copy()
-    visible = rgb[~mask]
-    fill = visible.mean(axis=0) if visible.size else np.array([127.0, 127.0, 127.0])
-    rgb[mask] = fill
-    return Image.fromarray(rgb.round().astype(np.uint8))
+    """Gives the pixels under the mask a start the sampler can build on: each takes the colour of
+    the nearest unmasked pixel, then the filled area is blurred so the stretched edges become soft
+    colour fields. Outpainting thus begins from the picture's own border colours rather than from
+    grey (or from whatever colours a transparent PNG happened to store under alpha 0)."""
+    rgb = np.asarray(image.convert("RGB"), dtype=np.uint8)
+    if mask.all():
+        return Image.new("RGB", image.size, (127, 127, 127))
+    if not mask.any():
+        return image.convert("RGB")
+    nearest = ndimage.distance_transform_edt(mask, return_distances=False, return_indices=True)
+    stretched = rgb[nearest[0], nearest[1]]
+    radius = max(2.0, min(image.size) / 32)
+    blurred = np.asarray(Image.fromarray(stretched).filter(ImageFilter.GaussianBlur(radius)))
+    out = rgb.copy()
+    out[mask] = blurred[mask]
+    return Image.fromarray(out)
 
 
 def snap_box(box: dict[str, int], width: int, height: int) -> tuple[int, int, int, int]:
@@ -76,7 +95,7 @@ class Inpaint(Img2Img):
     def generate_inpaint(
         self, init_image: Image.Image, mask_image: Image.Image, noise_for, sampler_name: str, seed: int,
         steps: int, strength: float, cond: Conditioning, progress: Progress,
-        bounding_box: dict[str, int] | None = None, inpaint_replace: float = 0.0,
+        bounding_box: dict[str, int] | None = None, inpaint_replace: float = 0.0, seam_size: int = SEAM,
     ) -> Image.Image:
         """``noise_for(shape)`` gives the seeded noise for the latent shape of the region worked on."""
         original = init_image.convert("RGB")
@@ -112,4 +131,4 @@ class Inpaint(Img2Img):
                                     crop.size, make_after_step=make_blend)
         generated = original.copy()
         generated.paste(self.decode(latents), (x0, y0))
-        return composite(original, generated, region_mask)
+        return composite(original, generated, region_mask, seam_size)
