@@ -163,15 +163,19 @@ test('outpainting grows the picture: 64 px to the right, then 64 px at the botto
   await expect(page.getByTestId('outpaint-right')).toHaveValue('0');
   await setNumber(page, 'outpaint-bottom', 64);
   await expect(page.getByTestId('outpaint-size')).toHaveText('192×128 → 192×192');
+  // A wider seam this time: 16 px of the first result above the new strip are blended, the rest kept.
+  const WIDE_SEAM = 16;
+  await setNumber(page, 'seam-size', WIDE_SEAM);
   const second = await outpaintAndWait(page, first);
   const grown = await pixels(page, second);
   expect([grown.width, grown.height]).toEqual([192, 192]);
-  expect(differing(grown, result, 0, 192, 0, 128 - SEAM)).toBe(0);
+  expect(differing(grown, result, 0, 192, 0, 128 - WIDE_SEAM)).toBe(0);
+  expect(differing(grown, result, 0, 192, 128 - WIDE_SEAM, 128 - SEAM)).toBeGreaterThan(0);
   const bottom = regionStats(grown, 0, 192, 128, 192);
   expect(bottom.minAlpha).toBe(255);
   expect(bottom.std).toBeGreaterThan(5);
   const last = sent.filter((s) => s.event === 'generateImage').at(-1)?.args[0] as Record<string, unknown>;
-  expect(last).toMatchObject({ width: 192, height: 192, bounding_box: { x: 0, y: 0, width: 192, height: 192 } });
+  expect(last).toMatchObject({ width: 192, height: 192, seam_size: WIDE_SEAM, bounding_box: { x: 0, y: 0, width: 192, height: 192 } });
 
   // Undo goes back to the first result.
   await page.getByTestId('outpaint-undo').click();

@@ -112,16 +112,32 @@ test('three selected images are upscaled 2x as three queued jobs; faces are rest
   const faceUrl = (await page.getByTestId('pp-job-result').getAttribute('data-url')) ?? '';
   expect(await naturalSize(page, faceUrl)).toEqual([64, 64]);
 
+  // Both at once: one esrgan job that also restores faces, giving one result.
+  await setSwitch(page, 'pp-section-upscale-switch', true);
+  await page.getByTestId('pp-clear-jobs').click();
+  await page.getByTestId('run-postprocessing').click();
+  await waitForResults(page, count + 2);
+  await expect(jobs.and(page.locator('[data-state="done"]'))).toHaveCount(1, { timeout: 60_000 });
+  expect(sent.filter((s) => s.event === 'runPostprocessing').at(-1)?.args[1]).toEqual({
+    type: 'esrgan',
+    upscale: [2, 0.75],
+    facetool: { type: 'gfpgan', strength: 0.8, codeformer_fidelity: 0.75 },
+  });
+  const bothUrl = (await page.getByTestId('pp-job-result').getAttribute('data-url')) ?? '';
+  expect(await naturalSize(page, bothUrl)).toEqual([128, 128]);
+
   // What the metadata records, and what the tab tells the user about it.
   await page.getByTestId('tab-txt2img').click();
   for (const url of results) {
     const steps = stepsOf(await imageMetadata(page, url));
     expect(steps.at(-1)).toMatchObject({ type: 'esrgan', scale: 2 });
   }
+  const bothSteps = stepsOf(await imageMetadata(page, bothUrl));
+  expect(bothSteps.map((s) => s.type)).toEqual(['esrgan', 'gfpgan']);
   const faceStep = stepsOf(await imageMetadata(page, faceUrl)).at(-1);
   expect(faceStep?.type).toBe('gfpgan');
   await page.getByTestId('tab-postprocessing').click();
   // Random-weight detectors usually find no face: then the tab says the image is unchanged.
-  if (faceStep?.faces === 0) await expect(page.getByTestId('pp-job-note')).toHaveText(/No face was found/);
+  if (bothSteps[1].faces === 0) await expect(page.getByTestId('pp-job-note')).toHaveText(/No face was found/);
   else await expect(page.getByTestId('pp-job-note')).toHaveCount(0);
 });

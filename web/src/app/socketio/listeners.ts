@@ -55,9 +55,9 @@ export function refreshGallery(dispatch: Dispatch, getState: () => RootState, em
 }
 
 export function makeListeners(dispatch: Dispatch, getState: () => RootState, emitters: Emitters) {
-  const addResult = (image: ImageInfo) => {
+  const addResult = (image: ImageInfo, keepSelection = false) => {
     dispatch(intermediateCleared());
-    dispatch(imageAdded({ image: { ...image, category: image.category ?? 'result' }, select: true }));
+    dispatch(imageAdded({ image: { ...image, category: image.category ?? 'result' }, select: true, keepSelection }));
   };
   return {
     connect: () => {
@@ -90,7 +90,7 @@ export function makeListeners(dispatch: Dispatch, getState: () => RootState, emi
       dispatch(outpaintResultReceived(image));
     },
     postprocessingResult: (image: ImageInfo) => {
-      addResult(image);
+      addResult(image, true);
       dispatch(postprocessingResultReceived(image));
     },
     processingCanceled: () => {

@@ -109,10 +109,16 @@ describe('gallery multi-selection in the slice', () => {
     expect(s.isSelectMode).toBe(false);
   });
 
-  it('a lone selection follows the arrow keys', () => {
+  it('a lone selection follows the arrow keys and new generations, not postprocessing results', () => {
     let s = three();
     expect(s.selection.urls).toEqual(['outputs/c.png']);
     s = reducer(s, selectionMoved(1));
     expect(s.selection.urls).toEqual(['outputs/b.png']);
+    // A new generation is shown and selected; a postprocessing result is shown but leaves the selection.
+    s = reducer(s, imageAdded({ image: img('d.png', 4), select: true }));
+    expect(s.selection.urls).toEqual(['outputs/d.png']);
+    s = reducer(s, imageAdded({ image: img('e.png', 5), select: true, keepSelection: true }));
+    expect(s.currentImage?.url).toBe('outputs/e.png');
+    expect(s.selection.urls).toEqual(['outputs/d.png']);
   });
 });

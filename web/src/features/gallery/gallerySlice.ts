@@ -93,13 +93,14 @@ const gallerySlice = createSlice({
       }
     },
     /** A new image from a generation, a postprocessing run or an upload: add it and show it. */
-    imageAdded: (state, action: PayloadAction<{ image: ImageInfo; select: boolean }>) => {
-      const { image, select } = action.payload;
+    /** `keepSelection`: a postprocessing result must not change the images that run is working on. */
+    imageAdded: (state, action: PayloadAction<{ image: ImageInfo; select: boolean; keepSelection?: boolean }>) => {
+      const { image, select, keepSelection } = action.payload;
       const cat = state.categories[image.category] ?? state.categories.result;
       cat.images = mergeImages(cat.images, [image]);
       if (select) {
         state.currentImage = image;
-        if (!image.isBase64) state.selection = followCurrent(state.selection, image.url);
+        if (!image.isBase64 && !keepSelection) state.selection = followCurrent(state.selection, image.url);
       }
     },
     imageDeleted: (state, action: PayloadAction<ImageDeletedPayload>) => {
