@@ -120,6 +120,13 @@ test('outpainting grows the picture: 64 px to the right, then 64 px at the botto
     await screenshot(page, `outpainting-${theme}`);
   }
   await page.getByTestId('theme-toggle').click();
+  // On a phone the stage keeps a usable height and the page does not scroll sideways.
+  await page.setViewportSize({ width: 390, height: 844 });
+  const phoneStage = await page.getByTestId('outpaint-stage').boundingBox();
+  expect(phoneStage?.height ?? 0).toBeGreaterThanOrEqual(300);
+  expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+  await screenshot(page, 'outpainting-dark-phone');
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   const started = Date.now();
   const first = await outpaintAndWait(page, parrotUrl);

@@ -95,6 +95,10 @@ test('three selected images are upscaled 2x as three queued jobs; faces are rest
     await screenshot(page, `postprocessing-${theme}`);
   }
   await page.getByTestId('theme-toggle').click();
+  await page.setViewportSize({ width: 390, height: 844 });
+  expect(await page.evaluate(() => document.documentElement.scrollWidth <= window.innerWidth)).toBe(true);
+  await screenshot(page, 'postprocessing-dark-phone');
+  await page.setViewportSize({ width: 1280, height: 800 });
 
   // Face restoration on one image: a plain click selects just it.
   await thumbOf(page, three[1]).locator('.thumb__select').click();

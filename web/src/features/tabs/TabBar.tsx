@@ -5,6 +5,7 @@ import { Tooltip } from '../../common/components/Tooltip';
 import { OutpaintingIcon } from '../outpainting/OutpaintingIcon';
 import { PostprocessingIcon } from '../postprocessing/PostprocessingIcon';
 import { TABS, tabSelected } from './tabsSlice';
+import './tabBar.css';
 
 const ICONS = {
   txt2img: TextToImageIcon,
