@@ -142,7 +142,7 @@ test('outpainting grows the picture: 64 px to the right, then 64 px at the botto
     inpaint_replace: 0,
     steps: 4,
   });
-  expect(params.init_img).toMatch(/^outputs\/init-images\/.*outpaint/);
+  expect(params.init_img).toMatch(/^outputs\/canvas-images\/.*outpaint/); // kept out of the Uploads gallery
   expect(params).not.toHaveProperty('init_mask');
   // The composite went up as an upload with destination 'outpainting' before generateImage.
   const upload = sent.findIndex((s) => s.event === 'uploadImage' && s.args[2] === 'outpainting');
