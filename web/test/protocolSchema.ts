@@ -45,6 +45,7 @@ export const GENERATION_PARAMETERS: ObjectSchema = {
   is_mask_empty: { type: 'boolean', required: false },
   bounding_box: { type: 'boundingBox', required: false },
   inpaint_replace: { type: 'number', required: false, min: 0, max: 1 },
+  seam_size: { type: 'integer', required: false, min: 0, max: 64 },
 };
 
 export const ESRGAN_PARAMETERS: ObjectSchema = {

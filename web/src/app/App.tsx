@@ -10,6 +10,8 @@ import { TabBar } from '../features/tabs/TabBar';
 import { OptionsPanel } from '../features/options/OptionsPanel';
 import { CurrentImagePanel, type PopoverSignals } from '../features/currentImage/CurrentImagePanel';
 import { Gallery } from '../features/gallery/Gallery';
+import { InpaintingPanel } from '../features/canvas/InpaintingPanel';
+import { UnifiedCanvasPanel } from '../features/canvas/UnifiedCanvasPanel';
 import { galleryToggled, imageAdded, selectionMoved } from '../features/gallery/gallerySlice';
 import { deleteConfirmationShown, metadataToggled } from '../features/currentImage/currentImageSlice';
 import {
@@ -87,6 +89,7 @@ export function App() {
   const theme = useAppSelector((s) => s.system.theme);
   const isGalleryOpen = useAppSelector((s) => s.gallery.isOpen);
   const current = useAppSelector((s) => s.gallery.currentImage);
+  const activeTab = useAppSelector((s) => s.tabs.activeTab);
   const isNarrow = useIsNarrow();
   const [isDrawerOpen, setDrawerOpen] = useState(false);
   const [isHotkeysOpen, setHotkeysOpen] = useState(false);
@@ -169,6 +172,12 @@ export function App() {
         case 'imageToImageTab':
           dispatch(tabSelected('img2img'));
           break;
+        case 'inpaintingTab':
+          dispatch(tabSelected('inpainting'));
+          break;
+        case 'canvasTab':
+          dispatch(tabSelected('canvas'));
+          break;
         case 'toggleTheme':
           dispatch(themeSet(theme === 'dark' ? 'light' : 'dark'));
           break;
@@ -208,7 +217,13 @@ export function App() {
       <TabBar />
       <main className="workspace">
         <OptionsPanel />
-        <CurrentImagePanel signals={signals} />
+        {activeTab === 'inpainting' ? (
+          <InpaintingPanel />
+        ) : activeTab === 'canvas' ? (
+          <UnifiedCanvasPanel />
+        ) : (
+          <CurrentImagePanel signals={signals} />
+        )}
       </main>
       {showGallery && isNarrow && <div className="drawer-backdrop" onClick={() => setDrawerOpen(false)} />}
       {showGallery ? (

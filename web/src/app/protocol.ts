@@ -190,6 +190,20 @@ export interface GenerationParameters {
   init_img?: string;
   strength?: number;
   fit?: boolean;
+  /** Inpainting: the painted mask as a PNG data URL (white = regenerate). */
+  init_mask?: string;
+  is_mask_empty?: boolean;
+  bounding_box?: BoundingBox;
+  inpaint_replace?: number;
+  /** How far (px) outside the mask new pixels are blended into the old ones (0–64). */
+  seam_size?: number;
+}
+
+export interface BoundingBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
 }
 
 export interface EsrganParameters {

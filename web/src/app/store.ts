@@ -7,6 +7,7 @@ import currentImageReducer from '../features/currentImage/currentImageSlice';
 import systemReducer from '../features/system/systemSlice';
 import queueReducer from '../features/queue/queueSlice';
 import tabsReducer from '../features/tabs/tabsSlice';
+import canvasReducer from '../features/canvas/canvasSlice';
 import { socketMiddleware } from './socketio/middleware';
 import { loadPersistedState, savePersistedState, type PersistedState } from './persistence';
 
@@ -17,6 +18,7 @@ export const rootReducer = combineReducers({
   system: systemReducer,
   queue: queueReducer,
   tabs: tabsReducer,
+  canvas: canvasReducer,
 });
 
 export type RootState = ReturnType<typeof rootReducer>;

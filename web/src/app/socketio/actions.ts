@@ -1,14 +1,25 @@
 /** Requests components make of the server; the socket middleware turns each into protocol events. */
 import { createAction } from '@reduxjs/toolkit';
-import type { GalleryCategory, ImageInfo, PostprocessingType } from '../protocol';
+import type { BoundingBox, GalleryCategory, GenerationParameters, ImageInfo, PostprocessingType } from '../protocol';
 
 export interface UploadRequest {
   file: Blob;
   name: string;
-  destination: 'img2img' | 'gallery';
+  destination: 'img2img' | 'gallery' | 'inpainting' | 'canvas';
 }
 
-export const generateImage = createAction('socketio/generateImage');
+/**
+ * Invoke. With no payload the active tab's settings are sent; a canvas tab adds what only it knows
+ * (`overrides`: init image, mask, sizes) and may ask for the results to be staged at a box (`stage`).
+ */
+export interface GenerateRequest {
+  overrides?: Partial<GenerationParameters>;
+  stage?: BoundingBox;
+}
+
+export const generateImage = createAction<GenerateRequest | undefined>('socketio/generateImage');
+/** The server queued a generation that asked to be staged: its job id and where its results go. */
+export const generationQueued = createAction<{ jobId: string; stage?: BoundingBox }>('socketio/generationQueued');
 export const cancelProcessing = createAction<string | undefined>('socketio/cancelProcessing');
 export const resumeQueue = createAction('socketio/resumeQueue');
 export const requestModelChange = createAction<string>('socketio/requestModelChange');

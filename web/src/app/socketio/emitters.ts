@@ -29,7 +29,11 @@ export function makeEmitters(socket: EmittingSocket) {
       generationParameters: GenerationParameters,
       esrganParameters: EsrganParameters | false,
       facetoolParameters: FacetoolParameters | false,
-    ) => socket.emit('generateImage', generationParameters, esrganParameters, facetoolParameters),
+      onQueued?: (ack: unknown) => void,
+    ) =>
+      onQueued
+        ? socket.emit('generateImage', generationParameters, esrganParameters, facetoolParameters, onQueued)
+        : socket.emit('generateImage', generationParameters, esrganParameters, facetoolParameters),
     runPostprocessing: (image: ImageInfo, parameters: PostprocessingParameters) =>
       socket.emit('runPostprocessing', image, parameters),
     cancel: (jobId?: string) => (jobId ? socket.emit('cancel', jobId) : socket.emit('cancel')),

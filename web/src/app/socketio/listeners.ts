@@ -35,6 +35,7 @@ import { intermediateCleared, intermediateReceived } from '../../features/curren
 import { queueUpdated } from '../../features/queue/queueSlice';
 import { setInitialImage } from '../../features/options/optionsSlice';
 import { tabSelected } from '../../features/tabs/tabsSlice';
+import { canvasUploadArrived, type AppThunkDispatch } from '../../features/canvas/invoke';
 
 const CATEGORIES: GalleryCategory[] = ['result', 'user'];
 
@@ -102,6 +103,10 @@ export function makeListeners(dispatch: Dispatch, getState: () => RootState, emi
       if (payload.destination === 'img2img') {
         dispatch(setInitialImage(image));
         dispatch(tabSelected('img2img'));
+      } else if (payload.destination === 'inpainting') {
+        dispatch(setInitialImage(image));
+      } else if (payload.destination === 'canvas') {
+        (dispatch as AppThunkDispatch)(canvasUploadArrived(image));
       }
     },
     queueUpdate: (payload: QueueUpdate) => dispatch(queueUpdated(payload)),

@@ -9,6 +9,7 @@ import { Tooltip } from '../../common/components/Tooltip';
 import { invokeBlocker, parseSeedWeights, randomSeed } from '../../common/util/parameterTranslation';
 import { postprocessorAvailability } from '../system/systemSlice';
 import { QueuePanel } from '../queue/QueuePanel';
+import { CanvasOptions } from '../canvas/CanvasOptions';
 import { setOption, type OptionsState } from './optionsSlice';
 
 const toMultipleOf8 = (v: number) => Math.round(v / 8) * 8;
@@ -317,6 +318,7 @@ export function OptionsPanel() {
       <QueuePanel />
       <MainOptions />
       {tab === 'img2img' && <ImageToImageOptions />}
+      {(tab === 'inpainting' || tab === 'canvas') && <CanvasOptions />}
       <div className="advanced-toggle">
         <Tooltip label={TOOLTIPS.advanced} block>
           <label className="checkbox">

@@ -2,9 +2,15 @@
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { ImageToImageIcon, TextToImageIcon } from '../../common/components/Icons';
 import { Tooltip } from '../../common/components/Tooltip';
+import { InpaintingIcon, UnifiedCanvasIcon } from '../canvas/icons';
 import { TABS, tabSelected } from './tabsSlice';
 
-const ICONS = { txt2img: TextToImageIcon, img2img: ImageToImageIcon } as const;
+const ICONS = {
+  txt2img: TextToImageIcon,
+  img2img: ImageToImageIcon,
+  inpainting: InpaintingIcon,
+  canvas: UnifiedCanvasIcon,
+} as const;
 
 export function TabBar() {
   const dispatch = useAppDispatch();

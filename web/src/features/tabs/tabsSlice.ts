@@ -16,6 +16,17 @@ export const TABS: ReadonlyArray<{ id: ActiveTab; label: string; tooltip: string
     tooltip:
       'Image to Image: start from an uploaded image (drawing or photograph) and generate a new one, modified by the prompt. Transparent areas are inpainted.',
   },
+  {
+    id: 'inpainting',
+    label: 'Inpainting',
+    tooltip: 'Inpainting: paint a mask over part of an image and regenerate just that part from the prompt.',
+  },
+  {
+    id: 'canvas',
+    label: 'Unified Canvas',
+    tooltip:
+      'Unified Canvas: a large canvas to place images on and generate, vary, inpaint or outpaint inside a movable box.',
+  },
 ];
 
 const tabsSlice = createSlice({
