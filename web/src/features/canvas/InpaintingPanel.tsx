@@ -97,15 +97,22 @@ export function InpaintingPanel() {
   }, [image, dispatch]);
 
   const ready = image !== null && size !== null && sizedUrl === image.url;
+  // The view follows the window (fitted) until the user zooms or pans; Fit goes back to following.
+  const userView = useRef(false);
+  const changeView = useCallback((v: ViewTransform) => {
+    userView.current = true;
+    setView(v);
+  }, []);
   const fit = useCallback(() => {
+    userView.current = false;
     if (size && viewport.width > 0) setView(fitView({ x: 0, y: 0, ...size }, viewport.width, viewport.height));
   }, [size, viewport]);
-  const hasViewport = viewport.width > 0;
   useEffect(() => {
-    if (ready && hasViewport) fit();
-    // Fit once per image (and when the stage first has a size), not on every resize.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [ready, sizedUrl, hasViewport]);
+    if (ready && !userView.current) fit();
+  }, [ready, fit]);
+  useEffect(() => {
+    userView.current = false;
+  }, [sizedUrl]);
 
   const result = current && !current.isBase64 && current.url !== image?.url ? current : null;
 
@@ -116,7 +123,7 @@ export function InpaintingPanel() {
         <ToolButtons tab="inpainting" />
         <BrushSettings />
         <MaskButtons tab="inpainting" />
-        <ZoomButtons view={view} onViewChange={setView} onFit={fit} viewport={viewport} />
+        <ZoomButtons view={view} onViewChange={changeView} onFit={fit} viewport={viewport} />
         <div className="canvas-toolbar__group canvas-toolbar__group--end">
           <IconButton label="Choose image" tooltip="Choose another image to inpaint (or drop one here)." icon={<UploadIcon />} onClick={chooser.choose} data-testid="inpainting-choose" />
           <IconButton label="Clear image" tooltip="Remove the image." icon={<CloseIcon />} disabled={!image} onClick={() => dispatch(setInitialImage(null))} data-testid="inpainting-clear-image" />
@@ -131,7 +138,7 @@ export function InpaintingPanel() {
               height={size.height}
               items={[{ url: image.url, x: 0, y: 0, width: size.width, height: size.height }]}
               view={view}
-              onViewChange={setView}
+              onViewChange={changeView}
               onResize={setViewport}
             />
           ) : (

@@ -184,16 +184,29 @@ export function UnifiedCanvasPanel() {
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [box.width, box.height, dispatch]);
 
-  const fit = useCallback(() => {
-    if (viewport.width === 0) return;
-    const pad = Math.max(box.width, box.height) * 0.25;
-    setView(fitView({ x: box.x - pad, y: box.y - pad, width: box.width + pad * 2, height: box.height + pad * 2 }, viewport.width, viewport.height));
-  }, [box, viewport]);
-  const hasViewport = viewport.width > 0;
+  // The view frames the box, following the window, until the user zooms or pans; Fit frames it again.
+  const userView = useRef(false);
+  const changeView = useCallback((v: ViewTransform) => {
+    userView.current = true;
+    setView(v);
+  }, []);
+  const frame = useCallback(
+    (target: Rect) => {
+      if (viewport.width === 0) return;
+      const pad = Math.max(target.width, target.height) * 0.25;
+      setView(fitView({ x: target.x - pad, y: target.y - pad, width: target.width + pad * 2, height: target.height + pad * 2 }, viewport.width, viewport.height));
+    },
+    [viewport],
+  );
+  const fit = () => {
+    userView.current = false;
+    frame(box);
+  };
+  const boxRef = useRef(box);
+  boxRef.current = box;
   useEffect(() => {
-    if (hasViewport) fit();
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [hasViewport]);
+    if (!userView.current) frame(boxRef.current);
+  }, [frame]);
 
   const placeCurrent = () => {
     if (!current || current.isBase64) return;
@@ -215,7 +228,7 @@ export function UnifiedCanvasPanel() {
         <ToolButtons tab="canvas" />
         <BrushSettings />
         <MaskButtons tab="canvas" />
-        <ZoomButtons view={view} onViewChange={setView} onFit={fit} viewport={viewport} />
+        <ZoomButtons view={view} onViewChange={changeView} onFit={fit} viewport={viewport} />
         <BoxFields />
         <div className="canvas-toolbar__group canvas-toolbar__group--end">
           <IconButton label="Place the selected image" tooltip="Place the image selected in the gallery on the canvas, at the box's corner." icon={<PlaceImageIcon />} disabled={!realCurrent} onClick={placeCurrent} data-testid="canvas-place-current" />
@@ -243,7 +256,7 @@ export function UnifiedCanvasPanel() {
           height={CANVAS_SIZE}
           items={layer}
           view={view}
-          onViewChange={setView}
+          onViewChange={changeView}
           onResize={setViewport}
           overlay={(v) => (
             <>
