@@ -179,6 +179,7 @@ test('inpainting: a real brush stroke is regenerated, everything far from it is 
   await expect(page.getByTestId('inpainting-image-layer')).toHaveAttribute('data-drawn', '1');
   await expect.poll(async () => sameRgba(await canvasPixels(page, 'inpainting-image-layer'), result)).toBe(true);
   await expect(page.getByTestId('inpainting-mask-layer')).toHaveAttribute('data-strokes', '1');
+  await expect.poll(async () => sameRgba(await canvasPixels(page, 'inpainting-mask-layer'), painted)).toBe(true);
 
   await toggleTheme(page, 'light');
   await screenshot(page, 'inpainting-light');

@@ -24,7 +24,7 @@ interface StageProps {
 
 /** Keeps a mask raster in step with its history: a new stroke is drawn on, anything else is replayed. */
 function useMaskRaster(ops: readonly MaskOp[], width: number, height: number, overlay: HTMLCanvasElement | null) {
-  const state = useRef<{ mask: MaskRaster; ops: readonly MaskOp[] } | null>(null);
+  const state = useRef<{ mask: MaskRaster; ops: readonly MaskOp[]; shownOn: HTMLCanvasElement | null } | null>(null);
   const paint = useCallback(
     (rect: Rect | null) => {
       const mask = state.current?.mask;
@@ -39,7 +39,7 @@ function useMaskRaster(ops: readonly MaskOp[], width: number, height: number, ov
     let rect: Rect | null = null;
     const whole = { x: 0, y: 0, width, height };
     if (!current || current.mask.width !== width || current.mask.height !== height) {
-      current = { mask: createMask(width, height), ops: [] };
+      current = { mask: createMask(width, height), ops: [], shownOn: null };
       state.current = current;
       rect = whole;
     }
@@ -54,8 +54,13 @@ function useMaskRaster(ops: readonly MaskOp[], width: number, height: number, ov
       rect = whole;
     }
     current.ops = ops;
+    // A new overlay canvas (the stage was just mounted) has none of the mask on it yet.
+    if (overlay && current.shownOn !== overlay) {
+      current.shownOn = overlay;
+      rect = whole;
+    }
     paint(rect);
-  }, [ops, width, height, paint]);
+  }, [ops, width, height, paint, overlay]);
   return { state, paint };
 }
 
