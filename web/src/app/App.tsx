@@ -10,6 +10,8 @@ import { TabBar } from '../features/tabs/TabBar';
 import { OptionsPanel } from '../features/options/OptionsPanel';
 import { CurrentImagePanel, type PopoverSignals } from '../features/currentImage/CurrentImagePanel';
 import { Gallery } from '../features/gallery/Gallery';
+import { InpaintingPanel } from '../features/canvas/InpaintingPanel';
+import { UnifiedCanvasPanel } from '../features/canvas/UnifiedCanvasPanel';
 import { galleryToggled, imageAdded, selectionMoved } from '../features/gallery/gallerySlice';
 import { deleteConfirmationShown, metadataToggled } from '../features/currentImage/currentImageSlice';
 import {
@@ -184,6 +186,12 @@ export function App() {
         case 'postprocessingTab':
           dispatch(tabSelected('postprocessing'));
           break;
+        case 'inpaintingTab':
+          dispatch(tabSelected('inpainting'));
+          break;
+        case 'canvasTab':
+          dispatch(tabSelected('canvas'));
+          break;
         case 'toggleTheme':
           dispatch(themeSet(theme === 'dark' ? 'light' : 'dark'));
           break;
@@ -227,6 +235,10 @@ export function App() {
           <OutpaintingWorkspace />
         ) : activeTab === 'postprocessing' ? (
           <PostprocessingWorkspace />
+        ) : activeTab === 'inpainting' ? (
+          <InpaintingPanel />
+        ) : activeTab === 'canvas' ? (
+          <UnifiedCanvasPanel />
         ) : (
           <CurrentImagePanel signals={signals} />
         )}

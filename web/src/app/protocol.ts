@@ -192,6 +192,7 @@ export interface GenerationParameters {
   init_img?: string;
   strength?: number;
   fit?: boolean;
+  /** Inpainting: the painted mask as a PNG data URL (white = regenerate). */
   init_mask?: string;
   is_mask_empty?: boolean;
   bounding_box?: BoundingBox;

@@ -9,6 +9,7 @@ import queueReducer from '../features/queue/queueSlice';
 import tabsReducer from '../features/tabs/tabsSlice';
 import outpaintingReducer from '../features/outpainting/outpaintingSlice';
 import postprocessingReducer from '../features/postprocessing/postprocessingSlice';
+import canvasReducer from '../features/canvas/canvasSlice';
 import { socketMiddleware } from './socketio/middleware';
 import { loadPersistedState, savePersistedState, type PersistedState } from './persistence';
 
@@ -21,6 +22,7 @@ export const rootReducer = combineReducers({
   tabs: tabsReducer,
   outpainting: outpaintingReducer,
   postprocessing: postprocessingReducer,
+  canvas: canvasReducer,
 });
 
 export type RootState = ReturnType<typeof rootReducer>;

@@ -1,16 +1,36 @@
 /** Requests components make of the server; the socket middleware turns each into protocol events. */
 import { createAction } from '@reduxjs/toolkit';
-import type { GalleryCategory, ImageInfo, PostprocessingParameters, PostprocessingType } from '../protocol';
+import type {
+  BoundingBox,
+  GalleryCategory,
+  GenerationParameters,
+  ImageInfo,
+  PostprocessingParameters,
+  PostprocessingType,
+} from '../protocol';
 
 export interface UploadRequest {
   file: Blob;
   name: string;
-  /** img2img: the Image to Image init image; outpainting-source: the picture to outpaint;
-   * outpainting: the composed picture with its transparent frame, which is then generated. */
-  destination: 'img2img' | 'gallery' | 'outpainting' | 'outpainting-source';
+  /** img2img: the Image to Image init image; outpainting-source: the picture to outpaint; inpainting: the
+   * picture to inpaint; canvas: an image placed on the Unified Canvas or the canvas saved to the gallery.
+   * outpainting / canvas-region: a picture composed for one generation (its transparent frame, or the
+   * canvas under the box); the server keeps these out of the gallery. */
+  destination: 'img2img' | 'gallery' | 'inpainting' | 'canvas' | 'canvas-region' | 'outpainting' | 'outpainting-source';
 }
 
-export const generateImage = createAction('socketio/generateImage');
+/**
+ * Invoke. With no payload the active tab's settings are sent; a canvas tab adds what only it knows
+ * (`overrides`: init image, mask, sizes) and may ask for the results to be staged at a box (`stage`).
+ */
+export interface GenerateRequest {
+  overrides?: Partial<GenerationParameters>;
+  stage?: BoundingBox;
+}
+
+export const generateImage = createAction<GenerateRequest | undefined>('socketio/generateImage');
+/** The server queued a generation that asked to be staged: its job id and where its results go. */
+export const generationQueued = createAction<{ jobId: string; stage?: BoundingBox }>('socketio/generationQueued');
 export const cancelProcessing = createAction<string | undefined>('socketio/cancelProcessing');
 export const resumeQueue = createAction('socketio/resumeQueue');
 export const requestModelChange = createAction<string>('socketio/requestModelChange');

@@ -38,6 +38,7 @@ import { tabSelected } from '../../features/tabs/tabsSlice';
 import { outpaintResultReceived, outpaintSourceSet } from '../../features/outpainting/outpaintingSlice';
 import { postprocessingResultReceived } from '../../features/postprocessing/postprocessingSlice';
 import { generateOutpainting } from './actions';
+import { canvasUploadArrived, type AppThunkDispatch } from '../../features/canvas/invoke';
 
 const CATEGORIES: GalleryCategory[] = ['result', 'user'];
 
@@ -116,6 +117,10 @@ export function makeListeners(dispatch: Dispatch, getState: () => RootState, emi
         dispatch(tabSelected('outpainting'));
       } else if (payload.destination === 'outpainting' && getState().outpainting.pending?.phase === 'uploading') {
         dispatch(generateOutpainting(image));
+      } else if (payload.destination === 'inpainting') {
+        dispatch(setInitialImage(image));
+      } else if (payload.destination === 'canvas' || payload.destination === 'canvas-region') {
+        (dispatch as AppThunkDispatch)(canvasUploadArrived(image));
       }
     },
     queueUpdate: (payload: QueueUpdate) => dispatch(queueUpdated(payload)),

@@ -10,6 +10,7 @@ import {
   deleteImage,
   generateImage,
   generateOutpainting,
+  generationQueued,
   reloadGallery,
   requestImages,
   requestModelChange,
@@ -28,6 +29,8 @@ import { outpaintJobAcknowledged } from '../../features/outpainting/outpaintingS
 import { buildOutpaintingRequest } from '../../features/outpainting/request';
 import { runPostprocessingOnSelection } from '../../features/postprocessing/postprocessingThunks';
 import { postprocessingJobAcknowledged } from '../../features/postprocessing/postprocessingSlice';
+import { isCanvasTab } from '../../features/canvas/canvasSlice';
+import { invokeCanvasTab, type AppThunkDispatch } from '../../features/canvas/invoke';
 
 /** Same origin, default path; reconnects by itself, retrying at least every two seconds. */
 export function createSocket(): Socket {
@@ -69,12 +72,23 @@ export function socketMiddleware(socket: Socket): Middleware<object, RootState> 
         const blocker = invokeBlocker(state.options, state.tabs.activeTab);
         if (blocker) {
           store.dispatch(toastAdded({ kind: 'info', message: blocker }));
+        } else if (!action.payload && isCanvasTab(state.tabs.activeTab)) {
+          // The canvas tabs add their mask and region first, then invoke again with them.
+          (store.dispatch as AppThunkDispatch)(invokeCanvasTab(state.tabs.activeTab));
         } else {
           const request = buildGenerationRequest(state.options, state.system, state.tabs.activeTab);
+          Object.assign(request.generationParameters, action.payload?.overrides);
+          const stage = action.payload?.stage;
           emitters.generateImage(
             request.generationParameters,
             request.esrganParameters,
             request.facetoolParameters,
+            stage
+              ? (ack: unknown) => {
+                  const jobId = (ack as { jobId?: unknown } | null)?.jobId;
+                  if (typeof jobId === 'string') store.dispatch(generationQueued({ jobId, stage }));
+                }
+              : undefined,
           );
           // Show the seed actually used, so Use Seed / reproduction needs no metadata lookup.
           if (state.options.shouldRandomizeSeed) {

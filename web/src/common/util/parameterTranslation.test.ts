@@ -138,6 +138,8 @@ describe('UI state → generation_parameters', () => {
     expect(invokeBlocker(options(), 'img2img')).toMatch(/initial image/);
     expect(invokeBlocker(options({ shouldGenerateVariations: true, seedWeights: 'abc' }), 'txt2img')).toMatch(/seed weights/);
     expect(invokeBlocker(options(), 'txt2img')).toBeNull();
+    expect(invokeBlocker(options(), 'inpainting')).toMatch(/image to inpaint/);
+    expect(invokeBlocker(options(), 'canvas')).toBeNull();
   });
 });
 

@@ -13,7 +13,7 @@ import {
 } from '../../app/protocol';
 import type { OptionsState } from '../../features/options/optionsSlice';
 
-export type ActiveTab = 'txt2img' | 'img2img' | 'outpainting' | 'postprocessing';
+export type ActiveTab = 'txt2img' | 'img2img' | 'inpainting' | 'outpainting' | 'canvas' | 'postprocessing';
 export type PreviewStyle = 'latents' | 'full' | 'none';
 
 /** The settings-dialog values that shape a request. */
@@ -69,6 +69,7 @@ export function promptToString(prompt: MetadataPrompt[] | string | undefined): s
 export function invokeBlocker(options: OptionsState, tab: ActiveTab): string | null {
   if (options.prompt.trim() === '') return 'Type a prompt first.';
   if (tab === 'img2img' && !options.initialImage) return 'Choose an initial image first.';
+  if (tab === 'inpainting' && !options.initialImage) return 'Choose an image to inpaint first.';
   if (options.shouldGenerateVariations && parseSeedWeights(options.seedWeights) === null) {
     return 'The seed weights must look like 1234:0.1,5678:0.2.';
   }

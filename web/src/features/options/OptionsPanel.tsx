@@ -11,6 +11,7 @@ import { postprocessorAvailability } from '../system/systemSlice';
 import { QueuePanel } from '../queue/QueuePanel';
 import { OutpaintingOptions } from '../outpainting/OutpaintingOptions';
 import { outpaintBlocker } from '../outpainting/outpaintingThunks';
+import { CanvasOptions } from '../canvas/CanvasOptions';
 import { setOption, type OptionsState } from './optionsSlice';
 
 const toMultipleOf8 = (v: number) => Math.round(v / 8) * 8;
@@ -327,6 +328,7 @@ export function OptionsPanel() {
       <MainOptions />
       {tab === 'img2img' && <ImageToImageOptions />}
       {tab === 'outpainting' && <OutpaintingOptions />}
+      {(tab === 'inpainting' || tab === 'canvas') && <CanvasOptions />}
       <div className="advanced-toggle">
         <Tooltip label={TOOLTIPS.advanced} block>
           <label className="checkbox">

@@ -19,7 +19,20 @@ export type HotkeyAction =
   | 'postprocessingTab'
   | 'toggleTheme'
   | 'focusPrompt'
-  | 'showHotkeys';
+  | 'showHotkeys'
+  | 'inpaintingTab'
+  | 'canvasTab'
+  | 'maskUndo'
+  | 'maskRedo'
+  | 'brushTool'
+  | 'eraserTool'
+  | 'handTool'
+  | 'boxTool'
+  | 'toggleMask'
+  | 'invertMask'
+  | 'clearMask'
+  | 'brushSmaller'
+  | 'brushLarger';
 
 export interface Hotkey {
   action: HotkeyAction;
@@ -66,8 +79,42 @@ export const HOTKEYS: ReadonlyArray<Hotkey> = [
   { action: 'nextImage', keys: '→', description: 'Next (older) image in the gallery', match: (e) => plain(e) && e.key === 'ArrowRight' },
   { action: 'textToImageTab', keys: '1', description: 'Text to Image tab', match: key('1') },
   { action: 'imageToImageTab', keys: '2', description: 'Image to Image tab', match: key('2') },
-  { action: 'outpaintingTab', keys: '3', description: 'Outpainting tab', match: key('3') },
-  { action: 'postprocessingTab', keys: '4', description: 'Postprocessing tab', match: key('4') },
+  { action: 'inpaintingTab', keys: '3', description: 'Inpainting tab', match: key('3') },
+  { action: 'outpaintingTab', keys: '4', description: 'Outpainting tab', match: key('4') },
+  { action: 'canvasTab', keys: '5', description: 'Unified Canvas tab', match: key('5') },
+  { action: 'postprocessingTab', keys: '6', description: 'Postprocessing tab', match: key('6') },
+  {
+    action: 'maskUndo',
+    keys: 'Ctrl+Z',
+    description: 'Canvas: undo the last mask change',
+    match: (e) => (e.ctrlKey || e.metaKey) && !e.shiftKey && !e.altKey && e.key.toLowerCase() === 'z',
+  },
+  {
+    action: 'maskRedo',
+    keys: 'Ctrl+Shift+Z',
+    description: 'Canvas: redo a mask change (also Ctrl+Y)',
+    match: (e) =>
+      (e.ctrlKey || e.metaKey) && !e.altKey && ((e.shiftKey && e.key.toLowerCase() === 'z') || (!e.shiftKey && e.key.toLowerCase() === 'y')),
+  },
+  { action: 'brushTool', keys: 'B', description: 'Canvas: mask brush', match: key('b') },
+  { action: 'eraserTool', keys: 'E', description: 'Canvas: mask eraser', match: key('e') },
+  { action: 'handTool', keys: 'H', description: 'Canvas: pan tool (or hold Space)', match: key('h') },
+  { action: 'boxTool', keys: 'V', description: 'Unified Canvas: move and resize the bounding box', match: key('v') },
+  { action: 'toggleMask', keys: 'M', description: 'Canvas: show or hide the mask', match: key('m') },
+  {
+    action: 'invertMask',
+    keys: 'Shift+M',
+    description: 'Canvas: invert the mask',
+    match: (e) => plain(e) && e.shiftKey && e.key.toLowerCase() === 'm',
+  },
+  {
+    action: 'clearMask',
+    keys: 'Shift+C',
+    description: 'Canvas: clear the mask',
+    match: (e) => plain(e) && e.shiftKey && e.key.toLowerCase() === 'c',
+  },
+  { action: 'brushSmaller', keys: '[', description: 'Canvas: smaller brush', match: (e) => plain(e) && e.key === '[' },
+  { action: 'brushLarger', keys: ']', description: 'Canvas: larger brush', match: (e) => plain(e) && e.key === ']' },
   { action: 'toggleTheme', keys: 'T', description: 'Switch between dark and light theme', match: key('t') },
   { action: 'showHotkeys', keys: '?', description: 'Show these shortcuts', match: (e) => e.key === '?' },
 ];

@@ -4,6 +4,7 @@ import { ImageToImageIcon, TextToImageIcon } from '../../common/components/Icons
 import { Tooltip } from '../../common/components/Tooltip';
 import { OutpaintingIcon } from '../outpainting/OutpaintingIcon';
 import { PostprocessingIcon } from '../postprocessing/PostprocessingIcon';
+import { InpaintingIcon, UnifiedCanvasIcon } from '../canvas/icons';
 import { TABS, tabSelected } from './tabsSlice';
 import './tabBar.css';
 
@@ -12,6 +13,8 @@ const ICONS = {
   img2img: ImageToImageIcon,
   outpainting: OutpaintingIcon,
   postprocessing: PostprocessingIcon,
+  inpainting: InpaintingIcon,
+  canvas: UnifiedCanvasIcon,
 } as const;
 
 export function TabBar() {

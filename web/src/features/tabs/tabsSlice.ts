@@ -1,4 +1,4 @@
-/** State of the tab bar: which mode (Text to Image, Image to Image, Outpainting, Postprocessing) the workspace shows. */
+/** State of the tab bar: which mode (Text to Image, Image to Image, Inpainting, Outpainting, Unified Canvas, Postprocessing) the workspace shows. */
 import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
 import type { ActiveTab } from '../../common/util/parameterTranslation';
 
@@ -17,10 +17,21 @@ export const TABS: ReadonlyArray<{ id: ActiveTab; label: string; tooltip: string
       'Image to Image: start from an uploaded image (drawing or photograph) and generate a new one, modified by the prompt. Transparent areas are inpainted.',
   },
   {
+    id: 'inpainting',
+    label: 'Inpainting',
+    tooltip: 'Inpainting: paint a mask over part of an image and regenerate just that part from the prompt.',
+  },
+  {
     id: 'outpainting',
     label: 'Outpainting',
     tooltip:
       'Outpainting: add blank space to the borders of an image and fill it in from the prompt. Outpaint again to keep growing the picture.',
+  },
+  {
+    id: 'canvas',
+    label: 'Unified Canvas',
+    tooltip:
+      'Unified Canvas: a large canvas to place images on and generate, vary, inpaint or outpaint inside a movable box.',
   },
   {
     id: 'postprocessing',

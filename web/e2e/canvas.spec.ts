@@ -1,0 +1,291 @@
+/** The Inpainting and Unified Canvas tabs in real Chromium: real mouse strokes, the real server and the demo model. */
+import path from 'node:path';
+import type { Page } from '@playwright/test';
+import { expect, resultCount, screenshot, setNumber, test, waitForResults } from './support/fixtures';
+import { FIXTURES } from './support/env';
+
+const PARROT = path.join(FIXTURES, 'lincoln-parrot-128.png');
+
+interface Pixels {
+  w: number;
+  h: number;
+  d: number[];
+}
+
+/** Decoded RGBA pixels of a served image, exactly as stored (no colour conversion). */
+async function servedPixels(page: Page, url: string): Promise<Pixels> {
+  return page.evaluate(async (u) => {
+    const blob = await (await fetch(u)).blob();
+    const bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    const c = new OffscreenCanvas(bmp.width, bmp.height);
+    const ctx = c.getContext('2d');
+    if (!ctx) throw new Error('no context');
+    ctx.drawImage(bmp, 0, 0);
+    return { w: bmp.width, h: bmp.height, d: Array.from(ctx.getImageData(0, 0, bmp.width, bmp.height).data) };
+  }, url);
+}
+
+/** RGBA pixels of a region of one of the stage's canvases (image layer or mask overlay). */
+async function canvasPixels(page: Page, testId: string, x = 0, y = 0, w?: number, h?: number): Promise<Pixels> {
+  return page.getByTestId(testId).evaluate(
+    (el, r) => {
+      const canvas = el as HTMLCanvasElement;
+      const ctx = canvas.getContext('2d');
+      if (!ctx) throw new Error('no context');
+      const width = r.w ?? canvas.width;
+      const height = r.h ?? canvas.height;
+      return { w: width, h: height, d: Array.from(ctx.getImageData(r.x, r.y, width, height).data) };
+    },
+    { x, y, w, h },
+  );
+}
+
+/** Where a canvas pixel is on screen, from the stage's transform. */
+async function screenPoint(page: Page, stageId: string, cx: number, cy: number) {
+  const stage = page.getByTestId(stageId);
+  const box = await stage.boundingBox();
+  if (!box) throw new Error('stage has no box');
+  const scale = Number(await stage.getAttribute('data-scale'));
+  const [vx, vy] = ((await stage.getAttribute('data-view')) ?? '0,0').split(',').map(Number);
+  return { x: box.x + vx + cx * scale, y: box.y + vy + cy * scale };
+}
+
+async function paintStroke(page: Page, stageId: string, from: [number, number], to: [number, number]) {
+  const a = await screenPoint(page, stageId, ...from);
+  const b = await screenPoint(page, stageId, ...to);
+  await page.mouse.move(a.x, a.y);
+  await page.mouse.down();
+  await page.mouse.move(b.x, b.y, { steps: 12 });
+  await page.mouse.up();
+}
+
+const alphaCount = (p: Pixels) => {
+  let n = 0;
+  for (let i = 3; i < p.d.length; i += 4) if (p.d[i] > 0) n++;
+  return n;
+};
+
+const sameRgba = (a: Pixels, b: Pixels) => a.w === b.w && a.h === b.h && a.d.every((v, i) => v === b.d[i]);
+
+function distanceToSegment(px: number, py: number, [ax, ay]: [number, number], [bx, by]: [number, number]): number {
+  const dx = bx - ax;
+  const dy = by - ay;
+  const t = Math.max(0, Math.min(1, ((px - ax) * dx + (py - ay) * dy) / (dx * dx + dy * dy)));
+  return Math.hypot(ax + t * dx - px, ay + t * dy - py);
+}
+
+async function toggleTheme(page: Page, theme: 'dark' | 'light') {
+  if ((await page.locator('html').getAttribute('data-theme')) !== theme) await page.getByTestId('theme-toggle').click();
+  await expect(page.locator('html')).toHaveAttribute('data-theme', theme);
+}
+
+test('inpainting: a real brush stroke is regenerated, everything far from it is kept bit for bit', async ({ app: page, sent }) => {
+  await page.getByTestId('tab-inpainting').click();
+  await expect(page.getByTestId('inpainting-dropzone')).toBeVisible();
+  await screenshot(page, 'inpainting-empty-dark');
+  const chooser = page.waitForEvent('filechooser');
+  await page.getByTestId('inpainting-dropzone').click();
+  await (await chooser).setFiles(PARROT);
+  await expect(page.getByTestId('inpainting-image-layer')).toHaveAttribute('data-drawn', '1');
+  await expect(page.getByTestId('inpainting-size')).toHaveText('128×128');
+  await page.getByTestId('prompt').fill('a red flower');
+  await setNumber(page, 'steps', 4);
+  await expect(page.getByTestId('seam-size')).toHaveValue('8');
+
+  // The brush: 24 px, a stroke from (30, 40) to (60, 40) in image pixels, drawn with the real mouse.
+  const from: [number, number] = [30, 40];
+  const to: [number, number] = [60, 40];
+  await paintStroke(page, 'inpainting-stage', from, to);
+  await expect(page.getByTestId('inpainting-mask-layer')).toHaveAttribute('data-strokes', '1');
+  const painted = await canvasPixels(page, 'inpainting-mask-layer');
+  expect(painted.w).toBe(128);
+  expect(alphaCount(painted)).toBeGreaterThan(500);
+  expect(painted.d[(40 * 128 + 45) * 4 + 3]).toBe(255);
+  expect(painted.d[(100 * 128 + 100) * 4 + 3]).toBe(0);
+
+  // Undo empties the mask, and Invoke then says so instead of sending anything.
+  await page.getByTestId('mask-undo').click();
+  await expect(page.getByTestId('inpainting-mask-layer')).toHaveAttribute('data-strokes', '0');
+  expect(alphaCount(await canvasPixels(page, 'inpainting-mask-layer'))).toBe(0);
+  const sentBefore = sent.filter((s) => s.event === 'generateImage').length;
+  await page.getByTestId('invoke').click();
+  await expect(page.getByTestId('toast-info').filter({ hasText: 'Nothing is masked' })).toBeVisible();
+  await page.waitForTimeout(300);
+  expect(sent.filter((s) => s.event === 'generateImage').length).toBe(sentBefore);
+
+  // Redo (Ctrl+Shift+Z) brings the same stroke back.
+  await page.locator('body').click({ position: { x: 5, y: 700 } });
+  await page.keyboard.press('Control+Shift+Z');
+  await expect(page.getByTestId('inpainting-mask-layer')).toHaveAttribute('data-strokes', '1');
+  expect(sameRgba(await canvasPixels(page, 'inpainting-mask-layer'), painted)).toBe(true);
+  await screenshot(page, 'inpainting-dark');
+
+  const before = await resultCount(page);
+  await page.getByTestId('invoke').click();
+  await waitForResults(page, before + 1);
+  await expect(page.getByTestId('cancel')).toBeDisabled({ timeout: 60_000 });
+  const gen = sent.filter((s) => s.event === 'generateImage').at(-1);
+  const params = gen?.args[0] as Record<string, unknown>;
+  const resultUrl = (await page.getByTestId('inpainting-result').locator('img').getAttribute('data-url')) ?? '';
+  expect(params).toMatchObject({
+    init_img: expect.stringMatching(/init-images\//),
+    init_mask: expect.stringMatching(/^data:image\/png;base64,/),
+    is_mask_empty: false,
+    bounding_box: { x: 0, y: 0, width: 128, height: 128 },
+    width: 128,
+    height: 128,
+    seam_size: 8,
+    inpaint_replace: 0,
+    fit: false,
+  });
+
+  const source = await servedPixels(page, params.init_img as string);
+  const result = await servedPixels(page, resultUrl);
+  expect([result.w, result.h]).toEqual([128, 128]);
+  // Brush radius + seam + one for rounding. The server's seam reaches 8 px along x and y (a square
+  // neighbourhood), so diagonally it reaches 8·√2 px.
+  const keepBeyond = 12 + 8 * Math.SQRT2 + 1;
+  let kept = 0;
+  let changedFar = 0;
+  let changedInStroke = 0;
+  let farthestChange = 0;
+  for (let y = 0; y < 128; y++) {
+    for (let x = 0; x < 128; x++) {
+      const d = distanceToSegment(x + 0.5, y + 0.5, from, to);
+      const i = (y * 128 + x) * 4;
+      const differs = source.d[i] !== result.d[i] || source.d[i + 1] !== result.d[i + 1] || source.d[i + 2] !== result.d[i + 2];
+      if (differs) farthestChange = Math.max(farthestChange, d);
+      if (d > keepBeyond) {
+        kept++;
+        if (differs) changedFar++;
+      } else if (d < 6 && differs) {
+        changedInStroke++;
+      }
+    }
+  }
+  expect(kept).toBeGreaterThan(10000);
+  expect(changedFar, `changed pixels up to ${farthestChange.toFixed(2)} px from the stroke`).toBe(0);
+  expect(changedInStroke).toBeGreaterThan(100);
+  // The mask sent is a PNG of the image's size: white under the stroke, black elsewhere, opaque.
+  const mask = await servedPixels(page, params.init_mask as string);
+  expect([mask.w, mask.h]).toEqual([128, 128]);
+  expect(mask.d.slice((40 * 128 + 45) * 4, (40 * 128 + 45) * 4 + 4)).toEqual([255, 255, 255, 255]);
+  expect(mask.d.slice((100 * 128 + 100) * 4, (100 * 128 + 100) * 4 + 4)).toEqual([0, 0, 0, 255]);
+  const mismatched = Array.from({ length: 128 * 128 }, (_, i) => i).filter((i) => mask.d[i * 4] !== painted.d[i * 4 + 3]);
+  expect(mismatched, 'mask pixels that differ from the painted overlay').toEqual([]);
+
+  // Iterative inpainting: the result becomes the image, and the mask (same size) stays for another pass.
+  await page.getByTestId('inpainting-use-result').click();
+  await expect(page.getByTestId('inpainting-image-layer')).toHaveAttribute('data-drawn', '1');
+  await expect.poll(async () => sameRgba(await canvasPixels(page, 'inpainting-image-layer'), result)).toBe(true);
+  await expect(page.getByTestId('inpainting-mask-layer')).toHaveAttribute('data-strokes', '1');
+  await expect.poll(async () => sameRgba(await canvasPixels(page, 'inpainting-mask-layer'), painted)).toBe(true);
+
+  await toggleTheme(page, 'light');
+  await screenshot(page, 'inpainting-light');
+  await toggleTheme(page, 'dark');
+});
+
+test('unified canvas: a box half over an image is outpainted, staged, accepted; a discarded result changes nothing', async ({ app: page, sent }) => {
+  await page.getByTestId('tab-canvas').click();
+  await expect(page.getByTestId('canvas-empty-hint')).toBeVisible();
+  await page.getByTestId('prompt').fill('a castle on a hill');
+  await setNumber(page, 'width', 128);
+  await setNumber(page, 'height', 128);
+  await setNumber(page, 'steps', 4);
+  await expect(page.getByTestId('bounding-box')).toHaveAttribute('data-box', /,128,128$/);
+  const [bx, by] = ((await page.getByTestId('bounding-box').getAttribute('data-box')) ?? '').split(',').map(Number);
+
+  // Place the image at the box, then move the box 64 px right: half image, half empty canvas.
+  const chooser = page.waitForEvent('filechooser');
+  await page.getByTestId('canvas-upload').click();
+  await (await chooser).setFiles(PARROT);
+  await expect(page.getByTestId('canvas-image-layer')).toHaveAttribute('data-drawn', '1');
+  const placed = await canvasPixels(page, 'canvas-image-layer', bx, by, 128, 128);
+  expect(alphaCount(placed)).toBe(128 * 128);
+  await page.getByTestId('zoom-fit').click();
+  await page.getByTestId('tool-box').click();
+  const handle = await page.getByTestId('bounding-box').boundingBox();
+  if (!handle) throw new Error('no box');
+  await page.mouse.move(handle.x + handle.width / 2, handle.y + handle.height / 2);
+  await page.mouse.down();
+  const scale = Number(await page.getByTestId('canvas-stage').getAttribute('data-scale'));
+  await page.mouse.move(handle.x + handle.width / 2 + 64 * scale, handle.y + handle.height / 2, { steps: 8 });
+  await page.mouse.up();
+  await expect(page.getByTestId('bounding-box')).toHaveAttribute('data-box', `${bx + 64},${by},128,128`);
+  await expect(page.getByTestId('box-x')).toHaveValue(String(bx + 64));
+
+  let before = await resultCount(page);
+  await page.getByTestId('invoke').click();
+  await waitForResults(page, before + 1);
+  await expect(page.getByTestId('staging-image')).toBeVisible();
+  await expect(page.getByTestId('staging-count')).toHaveText('1/1');
+  const staged = (await page.getByTestId('staging-image').getAttribute('data-url')) ?? '';
+  expect(await page.getByTestId('staging-image').evaluate((img: HTMLImageElement) => [img.naturalWidth, img.naturalHeight])).toEqual([128, 128]);
+  const gen = sent.filter((s) => s.event === 'generateImage').at(-1);
+  expect(gen?.args[0]).toMatchObject({
+    init_img: expect.stringMatching(/canvas-images\/canvas-region-/), // kept out of the Uploads gallery
+    init_mask: expect.stringMatching(/^data:image\/png;base64,/),
+    width: 128,
+    height: 128,
+    bounding_box: { x: 0, y: 0, width: 128, height: 128 },
+  });
+  const regionUpload = sent.filter((s) => s.event === 'uploadImage' && s.args[2] === 'canvas-region').at(-1);
+  expect(regionUpload?.args[1]).toMatch(/^canvas-region-.*\.png$/);
+  await screenshot(page, 'canvas-staging-dark');
+
+  // The kept half of the box (over the image) is unchanged in the result; the empty half was filled.
+  const result = await servedPixels(page, staged);
+  let filled = 0;
+  for (let y = 0; y < 128; y++) for (let x = 64 + 9; x < 128; x++) if (result.d[(y * 128 + x) * 4 + 3] === 255) filled++;
+  expect(filled).toBe(128 * (128 - 73));
+  for (let y = 0; y < 128; y += 7) {
+    for (let x = 0; x < 64 - 9; x += 5) {
+      const r = (y * 128 + x) * 4;
+      const p = (y * 128 + x + 64) * 4;
+      expect([result.d[r], result.d[r + 1], result.d[r + 2]]).toEqual([placed.d[p], placed.d[p + 1], placed.d[p + 2]]);
+    }
+  }
+
+  await page.getByTestId('staging-accept').click();
+  await expect(page.getByTestId('staging-image')).toHaveCount(0);
+  await expect(page.getByTestId('canvas-image-layer')).toHaveAttribute('data-drawn', '2');
+  expect(sameRgba(await canvasPixels(page, 'canvas-image-layer', bx + 64, by, 128, 128), result)).toBe(true);
+
+  // A second Invoke (the box is now fully covered: image to image), then Discard: the canvas is as it was.
+  const whole = await canvasPixels(page, 'canvas-image-layer', bx - 64, by - 64, 320, 256);
+  before = await resultCount(page);
+  await page.getByTestId('invoke').click();
+  await waitForResults(page, before + 1);
+  await expect(page.getByTestId('staging-image')).toBeVisible();
+  await expect(page.getByTestId('cancel')).toBeDisabled({ timeout: 60_000 });
+  const second = sent.filter((s) => s.event === 'generateImage').at(-1)?.args[0] as Record<string, unknown>;
+  expect(second.init_img).toMatch(/canvas-region-/);
+  expect(second.init_mask).toBeUndefined();
+  await page.getByTestId('staging-discard').click();
+  await expect(page.getByTestId('staging-image')).toHaveCount(0);
+  await expect(page.getByTestId('canvas-image-layer')).toHaveAttribute('data-drawn', '2');
+  expect(sameRgba(await canvasPixels(page, 'canvas-image-layer', bx - 64, by - 64, 320, 256), whole)).toBe(true);
+
+  // Save to the gallery: one flattened PNG of everything on the canvas, in Uploads.
+  const uploads = Number(await page.getByTestId('gallery-count-user').textContent());
+  await page.getByTestId('canvas-save').click();
+  await expect(page.getByTestId('toast-success').filter({ hasText: 'saved to the gallery' })).toBeVisible();
+  await expect(page.getByTestId('gallery-count-user')).toHaveText(String(uploads + 1));
+  const saved = sent.filter((s) => s.event === 'uploadImage').at(-1);
+  expect(saved?.args[2]).toBe('canvas');
+
+  await page.getByTestId('tool-brush').click();
+  await paintStroke(page, 'canvas-stage', [bx + 100, by + 30], [bx + 160, by + 90]);
+  await expect(page.getByTestId('canvas-mask-layer')).toHaveAttribute('data-strokes', '1');
+  await screenshot(page, 'canvas-dark');
+  await toggleTheme(page, 'light');
+  await screenshot(page, 'canvas-light');
+  await toggleTheme(page, 'dark');
+
+  // Clear canvas asks first.
+  await page.getByTestId('canvas-clear').click();
+  await page.getByTestId('confirm-clear-canvas').click();
+  await expect(page.getByTestId('canvas-image-layer')).toHaveAttribute('data-drawn', '0');
+  await expect(page.getByTestId('canvas-mask-layer')).toHaveAttribute('data-strokes', '0');
+});

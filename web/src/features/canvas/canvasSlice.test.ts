@@ -1,0 +1,109 @@
+import { describe, expect, it } from 'vitest';
+import type { ImageInfo } from '../../app/protocol';
+import { generationQueued } from '../../app/socketio/actions';
+import { imageAdded } from '../gallery/gallerySlice';
+import reducer, {
+  boxChanged,
+  canvasCleared,
+  initialCanvasState,
+  inpaintingImageSized,
+  maskOpAdded,
+  maskUndone,
+  stagedAccepted,
+  stagedDiscarded,
+  stagedMoved,
+  type CanvasState,
+} from './canvasSlice';
+import { pendingStemOf } from './invoke';
+
+const result = (url: string, jobId: string): ImageInfo => ({
+  url,
+  mtime: 1,
+  metadata: {},
+  width: 128,
+  height: 128,
+  category: 'result',
+  jobId,
+});
+
+const box = { x: 64, y: 64, width: 128, height: 128 };
+
+function withThreeStaged(): CanvasState {
+  let s = reducer(initialCanvasState, generationQueued({ jobId: 'j1', stage: box }));
+  s = reducer(s, imageAdded({ image: result('outputs/a.png', 'j1'), select: true }));
+  s = reducer(s, imageAdded({ image: result('outputs/b.png', 'j1'), select: true }));
+  s = reducer(s, imageAdded({ image: result('outputs/c.png', 'j1'), select: true }));
+  return s;
+}
+
+describe('the staging area', () => {
+  it('collects only the results of staged jobs, showing the newest', () => {
+    let s = withThreeStaged();
+    s = reducer(s, imageAdded({ image: result('outputs/other.png', 'j2'), select: true }));
+    s = reducer(s, imageAdded({ image: result('outputs/c.png', 'j1'), select: true }));
+    expect(s.staged.map((x) => x.image.url)).toEqual(['outputs/a.png', 'outputs/b.png', 'outputs/c.png']);
+    expect(s.stagedIndex).toBe(2);
+    expect(s.staged[0].box).toEqual(box);
+  });
+
+  it('previous and next cycle through the results', () => {
+    let s = withThreeStaged();
+    s = reducer(s, stagedMoved(1));
+    expect(s.stagedIndex).toBe(0);
+    s = reducer(s, stagedMoved(-1));
+    expect(s.stagedIndex).toBe(2);
+    s = reducer(s, stagedMoved(-1));
+    expect(s.stagedIndex).toBe(1);
+  });
+
+  it('accept commits the shown result into the canvas at its box and empties the staging area', () => {
+    let s = reducer(withThreeStaged(), stagedMoved(-1));
+    s = reducer(s, stagedAccepted());
+    expect(s.layer).toEqual([{ url: 'outputs/b.png', x: 64, y: 64, width: 128, height: 128 }]);
+    expect(s.staged).toEqual([]);
+  });
+
+  it('discard drops the shown result and leaves the canvas alone', () => {
+    let s = withThreeStaged();
+    const layer = s.layer;
+    s = reducer(s, stagedDiscarded());
+    expect(s.staged.map((x) => x.image.url)).toEqual(['outputs/a.png', 'outputs/b.png']);
+    expect(s.stagedIndex).toBe(1);
+    expect(s.layer).toBe(layer);
+    s = reducer(reducer(s, stagedDiscarded()), stagedDiscarded());
+    expect(s.staged).toEqual([]);
+    expect(reducer(s, stagedDiscarded())).toBe(s);
+  });
+
+  it('clearing the canvas removes images, staged results and the mask', () => {
+    let s = reducer(withThreeStaged(), stagedAccepted());
+    s = reducer(s, maskOpAdded({ tab: 'canvas', op: { kind: 'invert' } }));
+    s = reducer(s, canvasCleared());
+    expect([s.layer, s.staged, s.masks.canvas.past]).toEqual([[], [], []]);
+  });
+});
+
+describe('canvas state', () => {
+  it('the box is always snapped', () => {
+    expect(reducer(initialCanvasState, boxChanged({ x: 101, y: 3, width: 130, height: 60 })).box).toEqual({ x: 104, y: 0, width: 128, height: 64 });
+  });
+
+  it('each tab has its own mask history; a new image size starts a new inpainting mask', () => {
+    let s = reducer(initialCanvasState, inpaintingImageSized({ width: 128, height: 128 }));
+    s = reducer(s, maskOpAdded({ tab: 'inpainting', op: { kind: 'invert' } }));
+    expect(s.masks.inpainting.past).toHaveLength(1);
+    expect(s.masks.canvas.past).toHaveLength(0);
+    s = reducer(s, inpaintingImageSized({ width: 128, height: 128 }));
+    expect(s.masks.inpainting.past).toHaveLength(1);
+    s = reducer(s, maskUndone('inpainting'));
+    expect(s.masks.inpainting.future).toHaveLength(1);
+    s = reducer(s, inpaintingImageSized({ width: 256, height: 128 }));
+    expect(s.masks.inpainting).toEqual({ past: [], future: [] });
+  });
+
+  it("finds which of the canvas's uploads came back", () => {
+    const pending = { 'canvas-region-abc': {}, 'canvas-place-x': {} };
+    expect(pendingStemOf('outputs/init-images/canvas-region-abc.1a2b3c4d.png', pending)).toBe('canvas-region-abc');
+    expect(pendingStemOf('outputs/init-images/canvas-region-abcd.1a2b3c4d.png', pending)).toBe(null);
+  });
+});

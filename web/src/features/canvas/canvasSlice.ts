@@ -1,0 +1,202 @@
+/** State of the Inpainting and Unified Canvas tabs: tools, mask histories, the canvas's images, box and staging area. */
+import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
+import type { GenerationParameters, ImageInfo } from '../../app/protocol';
+import { generationQueued } from '../../app/socketio/actions';
+import { imageAdded } from '../gallery/gallerySlice';
+import { emptyHistory, pushHistory, redoHistory, undoHistory, type History } from './history';
+import type { MaskOp, Rect } from './mask';
+import { snapBox } from './geometry';
+
+export type CanvasTab = 'inpainting' | 'canvas';
+export type CanvasTool = 'brush' | 'eraser' | 'hand' | 'box';
+
+/** The unified canvas is a fixed working area this large; the box (at most 2048 px) always fits in it. */
+export const CANVAS_SIZE = 2048;
+
+/** An image drawn onto the unified canvas at a position, in the order placed. */
+export interface LayerItem {
+  url: string;
+  x: number;
+  y: number;
+  width: number;
+  height: number;
+}
+
+/** A result waiting in the staging area to be accepted into the canvas or discarded. */
+export interface StagedImage {
+  image: ImageInfo;
+  box: Rect;
+}
+
+/** An upload the canvas sent and waits for: the region of an Invoke, an image to place, or a save. */
+export type PendingUpload =
+  | { kind: 'invoke'; box: Rect; overrides: Partial<GenerationParameters> }
+  | { kind: 'place'; x: number; y: number }
+  | { kind: 'save' };
+
+export interface CanvasState {
+  tool: CanvasTool;
+  brushSize: number;
+  hardness: number;
+  isMaskVisible: boolean;
+  inpaintReplace: number;
+  seamSize: number;
+  masks: Record<CanvasTab, History<MaskOp>>;
+  /** Pixel size of the Inpainting tab's image once loaded (the mask is painted at this size). */
+  inpaintingSize: { width: number; height: number } | null;
+  layer: LayerItem[];
+  box: Rect;
+  staged: StagedImage[];
+  stagedIndex: number;
+  /** Jobs whose results go to the staging area, with the box they were made for. */
+  stagingJobs: Record<string, Rect>;
+  /** Uploads in flight, by the file-name stem the canvas gave them. */
+  pendingUploads: Record<string, PendingUpload>;
+}
+
+export const initialCanvasState: CanvasState = {
+  tool: 'brush',
+  brushSize: 24,
+  hardness: 0.7,
+  isMaskVisible: true,
+  inpaintReplace: 0,
+  seamSize: 8,
+  masks: { inpainting: emptyHistory<MaskOp>(), canvas: emptyHistory<MaskOp>() },
+  inpaintingSize: null,
+  layer: [],
+  box: { x: (CANVAS_SIZE - 512) / 2, y: (CANVAS_SIZE - 512) / 2, width: 512, height: 512 },
+  staged: [],
+  stagedIndex: 0,
+  stagingJobs: {},
+  pendingUploads: {},
+};
+
+const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+
+const canvasSlice = createSlice({
+  name: 'canvas',
+  initialState: initialCanvasState,
+  reducers: {
+    toolSelected: (state, action: PayloadAction<CanvasTool>) => {
+      state.tool = action.payload;
+    },
+    brushSizeChanged: (state, action: PayloadAction<number>) => {
+      state.brushSize = clamp(Math.round(action.payload), 1, 256);
+    },
+    hardnessChanged: (state, action: PayloadAction<number>) => {
+      state.hardness = clamp(action.payload, 0, 1);
+    },
+    maskVisibilityToggled: (state, action: PayloadAction<boolean | undefined>) => {
+      state.isMaskVisible = action.payload ?? !state.isMaskVisible;
+    },
+    inpaintReplaceChanged: (state, action: PayloadAction<number>) => {
+      state.inpaintReplace = clamp(action.payload, 0, 1);
+    },
+    seamSizeChanged: (state, action: PayloadAction<number>) => {
+      state.seamSize = clamp(Math.round(action.payload), 0, 64);
+    },
+    maskOpAdded: (state, action: PayloadAction<{ tab: CanvasTab; op: MaskOp }>) => {
+      const { tab, op } = action.payload;
+      state.masks[tab] = pushHistory(state.masks[tab], op);
+      state.isMaskVisible = true;
+    },
+    maskUndone: (state, action: PayloadAction<CanvasTab>) => {
+      state.masks[action.payload] = undoHistory(state.masks[action.payload]);
+    },
+    maskRedone: (state, action: PayloadAction<CanvasTab>) => {
+      state.masks[action.payload] = redoHistory(state.masks[action.payload]);
+    },
+    /** A new image of another size: the old mask means nothing on it. */
+    inpaintingImageSized: (state, action: PayloadAction<{ width: number; height: number }>) => {
+      const old = state.inpaintingSize;
+      const { width, height } = action.payload;
+      if (old && (old.width !== width || old.height !== height)) state.masks.inpainting = emptyHistory();
+      state.inpaintingSize = { width, height };
+    },
+    boxChanged: (state, action: PayloadAction<Rect>) => {
+      state.box = snapBox(action.payload, CANVAS_SIZE, CANVAS_SIZE);
+    },
+    layerItemAdded: (state, action: PayloadAction<LayerItem>) => {
+      state.layer.push(action.payload);
+    },
+    canvasCleared: (state) => {
+      state.layer = [];
+      state.staged = [];
+      state.stagedIndex = 0;
+      state.masks.canvas = emptyHistory();
+    },
+    stagedMoved: (state, action: PayloadAction<1 | -1>) => {
+      const n = state.staged.length;
+      if (n > 0) state.stagedIndex = (state.stagedIndex + action.payload + n) % n;
+    },
+    /** Commits the shown result into the canvas at its box; the other results are let go. */
+    stagedAccepted: (state) => {
+      const chosen = state.staged[state.stagedIndex];
+      if (!chosen) return;
+      state.layer.push({
+        url: chosen.image.url,
+        x: chosen.box.x,
+        y: chosen.box.y,
+        width: chosen.image.width,
+        height: chosen.image.height,
+      });
+      state.staged = [];
+      state.stagedIndex = 0;
+    },
+    /** Drops the shown result; the canvas itself is untouched. */
+    stagedDiscarded: (state) => {
+      if (state.staged.length === 0) return;
+      state.staged.splice(state.stagedIndex, 1);
+      state.stagedIndex = Math.min(state.stagedIndex, Math.max(0, state.staged.length - 1));
+    },
+    stagedAllDiscarded: (state) => {
+      state.staged = [];
+      state.stagedIndex = 0;
+    },
+    uploadPending: (state, action: PayloadAction<{ stem: string; upload: PendingUpload }>) => {
+      state.pendingUploads[action.payload.stem] = action.payload.upload;
+    },
+    uploadSettled: (state, action: PayloadAction<string>) => {
+      delete state.pendingUploads[action.payload];
+    },
+  },
+  extraReducers: (builder) => {
+    builder
+      .addCase(generationQueued, (state, action) => {
+        if (action.payload.stage) state.stagingJobs[action.payload.jobId] = action.payload.stage;
+      })
+      .addCase(imageAdded, (state, action) => {
+        const { image } = action.payload;
+        const box = image.jobId ? state.stagingJobs[image.jobId] : undefined;
+        if (!box || image.isBase64 || state.staged.some((s) => s.image.url === image.url)) return;
+        state.staged.push({ image, box });
+        state.stagedIndex = state.staged.length - 1; // show the newest, as it arrives
+      });
+  },
+});
+
+export const {
+  toolSelected,
+  brushSizeChanged,
+  hardnessChanged,
+  maskVisibilityToggled,
+  inpaintReplaceChanged,
+  seamSizeChanged,
+  maskOpAdded,
+  maskUndone,
+  maskRedone,
+  inpaintingImageSized,
+  boxChanged,
+  layerItemAdded,
+  canvasCleared,
+  stagedMoved,
+  stagedAccepted,
+  stagedDiscarded,
+  stagedAllDiscarded,
+  uploadPending,
+  uploadSettled,
+} = canvasSlice.actions;
+
+export const isCanvasTab = (tab: string): tab is CanvasTab => tab === 'inpainting' || tab === 'canvas';
+
+export default canvasSlice.reducer;
