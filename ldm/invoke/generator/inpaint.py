@@ -38,19 +38,15 @@ def normalise_mask(mask: Image.Image) -> Image.Image:
 
 
 def seam_alpha(mask: np.ndarray, seam: int = SEAM) -> np.ndarray:
-    """Blend weights: 1 inside the mask, falling smoothly to 0 within ``seam`` px, exactly 0 beyond.
+    """Blend weights: 1 inside the mask, a smooth (cosine) fall over the ``seam`` px around it, and
+    exactly 0 beyond. Distances are Euclidean, so "more than ``seam`` px away" holds diagonally too.
     A seam of 0 is a hard edge: the mask's pixels are replaced and nothing else."""
     alpha = mask.astype(np.float32)
-    if seam <= 0:
+    if seam <= 0 or not mask.any():
         return alpha
-    m = Image.fromarray((mask * 255).astype(np.uint8))
-    reach = m.filter(ImageFilter.MaxFilter(2 * seam + 1))
-    # Grow by half the seam, then blur: the ramp is centred on the seam's middle and has faded to
-    # almost nothing at its outer edge, where ``reach`` cuts it to exactly 0.
-    half = seam // 2 * 2 + 1
-    soft = m.filter(ImageFilter.MaxFilter(half)).filter(ImageFilter.GaussianBlur(seam / 3))
-    alpha = np.maximum(np.asarray(soft, dtype=np.float32) / 255.0, alpha)
-    alpha[np.asarray(reach) == 0] = 0.0
+    distance = ndimage.distance_transform_edt(~mask)  # px from each pixel to the nearest masked one
+    ring = (distance > 0) & (distance <= seam)
+    alpha[ring] = (0.5 * (1.0 + np.cos(np.pi * distance[ring] / (seam + 1)))).astype(np.float32)
     return alpha
 
 
