@@ -7,6 +7,7 @@ import currentImageReducer from '../features/currentImage/currentImageSlice';
 import systemReducer from '../features/system/systemSlice';
 import queueReducer from '../features/queue/queueSlice';
 import tabsReducer from '../features/tabs/tabsSlice';
+import modelsReducer from '../features/models/modelsSlice';
 import { socketMiddleware } from './socketio/middleware';
 import { loadPersistedState, savePersistedState, type PersistedState } from './persistence';
 
@@ -17,6 +18,7 @@ export const rootReducer = combineReducers({
   system: systemReducer,
   queue: queueReducer,
   tabs: tabsReducer,
+  models: modelsReducer,
 });
 
 export type RootState = ReturnType<typeof rootReducer>;

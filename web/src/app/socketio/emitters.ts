@@ -5,6 +5,7 @@ import type {
   GalleryCategory,
   GenerationParameters,
   ImageInfo,
+  JobAck,
   PostprocessingParameters,
 } from '../protocol';
 
@@ -37,6 +38,11 @@ export function makeEmitters(socket: EmittingSocket) {
     deleteImage: (image: ImageInfo) => socket.emit('deleteImage', image.url, image.url, image.category),
     uploadImage: (bytes: ArrayBuffer, name: string, destination: string) =>
       socket.emit('uploadImage', bytes, name, destination),
+    // Ours: model management. Each answers {jobId} when queued, nothing when refused.
+    importModel: (path: string, name: string | null, makeDefault: boolean, ack: (a?: JobAck) => void) =>
+      socket.emit('importModel', path, name, makeDefault, ack),
+    scanModelFolder: (path: string, ack: (a?: JobAck) => void) => socket.emit('scanModelFolder', path, ack),
+    deleteModel: (modelName: string, ack: (a?: JobAck) => void) => socket.emit('deleteModel', modelName, ack),
   };
 }
 

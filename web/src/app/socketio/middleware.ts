@@ -1,13 +1,16 @@
 /** Redux middleware that owns the Socket.IO connection: socket actions go out, server events come in. */
 import type { Middleware } from '@reduxjs/toolkit';
 import { io, type Socket } from 'socket.io-client';
-import type { PostprocessingParameters } from '../protocol';
+import type { JobAck, ModelOperation, PostprocessingParameters } from '../protocol';
 import type { RootState } from '../store';
 import { makeEmitters } from './emitters';
-import { makeListeners, refreshGallery } from './listeners';
+import { dispatchModelsAction, makeListeners, refreshGallery } from './listeners';
 import {
   cancelProcessing,
   deleteImage,
+  deleteModel,
+  importModel,
+  scanModelFolder,
   generateImage,
   reloadGallery,
   requestImages,
@@ -21,6 +24,7 @@ import { setOption } from '../../features/options/optionsSlice';
 import { errorOccurred, modelChangeRequested, toastAdded } from '../../features/system/systemSlice';
 import { galleryCleared, pageRequested } from '../../features/gallery/gallerySlice';
 import { jobCancelRequested } from '../../features/queue/queueSlice';
+import { modelOperationAcknowledged, modelOperationRequested } from '../../features/models/modelsSlice';
 
 /** Same origin, default path; reconnects by itself, retrying at least every two seconds. */
 export function createSocket(): Socket {
@@ -35,6 +39,14 @@ export function socketMiddleware(socket: Socket): Middleware<object, RootState> 
       socket.on(event, handler as (...args: unknown[]) => void);
     }
     socket.connect();
+
+    /** Starts one model job unless one is already in flight; its ack settles or tracks it. */
+    const startModelJob = (operation: ModelOperation, target: string, send: (ack: (a?: JobAck) => void) => void) => {
+      const state = store.getState();
+      if (state.models.pending) return;
+      store.dispatch(modelOperationRequested({ operation, target, before: state.system.config?.model_list ?? {} }));
+      send((ack) => dispatchModelsAction(store.dispatch, store.getState, modelOperationAcknowledged(ack)));
+    };
 
     return (next) => (action) => {
       const state = store.getState();
@@ -85,6 +97,13 @@ export function socketMiddleware(socket: Socket): Middleware<object, RootState> 
           codeformer_fidelity: o.codeformerFidelity,
         };
         emitters.runPostprocessing(action.payload.image, parameters);
+      } else if (importModel.match(action)) {
+        const { path, name, makeDefault } = action.payload;
+        startModelJob('import', path, (ack) => emitters.importModel(path, name || null, makeDefault, ack));
+      } else if (scanModelFolder.match(action)) {
+        startModelJob('scan', action.payload, (ack) => emitters.scanModelFolder(action.payload, ack));
+      } else if (deleteModel.match(action)) {
+        startModelJob('delete', action.payload, (ack) => emitters.deleteModel(action.payload, ack));
       } else if (reloadGallery.match(action)) {
         store.dispatch(galleryCleared());
         refreshGallery(store.dispatch, store.getState, emitters);
