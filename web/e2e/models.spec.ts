@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { Locator, Page } from '@playwright/test';
 import { expect, screenshot, test } from './support/fixtures';
 import { PYTHON, REPO_ROOT } from './support/env';
+import { MODEL_MANAGEMENT_ARGS, validateModelManagementArgs } from '../test/protocolSchema';
 
 let tree = '';
 let scannedFolder = '';
@@ -40,10 +41,18 @@ async function pickerNames(page: Page): Promise<string[]> {
   return (await pickerOptions(page).evaluateAll((opts) => opts.map((o) => (o as HTMLOptionElement).value))).sort();
 }
 
-/** A screenshot with no focus tooltip over the dialog. */
+/** A screenshot of the dialog alone: no focus tooltip, and the toasts of the steps before dismissed. */
 async function dialogShot(page: Page, name: string): Promise<void> {
   await page.evaluate(() => (document.activeElement as HTMLElement | null)?.blur());
+  const dismiss = page.locator('.toasts').getByRole('button', { name: 'Dismiss' });
+  while ((await dismiss.count()) > 0) await dismiss.first().click();
   await screenshot(page, name);
+}
+
+/** The models.yaml entry of one model, as text (the server writes block-style YAML). */
+function yamlEntry(root: string, name: string): string {
+  const text = fs.readFileSync(path.join(root, 'models.yaml'), 'utf8');
+  return text.split(/^(?=\S)/m).find((block) => block.startsWith(`${name}:`)) ?? '';
 }
 
 async function setTheme(page: Page, theme: 'dark' | 'light'): Promise<void> {
@@ -61,7 +70,7 @@ async function removeModel(page: Page, name: string): Promise<void> {
   await expect(row(page, name)).toHaveCount(0);
 }
 
-test('the Models dialog scans a folder, imports, loads and removes a model, and shows errors', async ({ app: page }) => {
+test('the Models dialog scans a folder, imports, loads and removes a model, and shows errors', async ({ app: page, server, sent }) => {
   test.setTimeout(300_000);
   await setTheme(page, 'dark');
   const picker = page.getByTestId('model-picker');
@@ -88,11 +97,14 @@ test('the Models dialog scans a folder, imports, loads and removes a model, and 
   // Import a file by path under a name of our choosing.
   await dialog(page).getByTestId('import-path').fill(looseFile);
   await dialog(page).getByTestId('import-name').fill('my-import');
+  await dialog(page).getByTestId('import-default').setChecked(true);
   await dialog(page).getByTestId('import-submit').click();
-  await expect(dialog(page).getByTestId('import-submit')).toBeDisabled();
   await expect(dialog(page).getByTestId('models-success')).toHaveText('Added my-import to the model list.', { timeout: 90_000 });
   await expect(row(page, 'my-import')).toBeVisible();
   await expect.poll(() => pickerNames(page)).toEqual(['demo', 'demo-alt', 'my-import', 'tiny-scanned']);
+  expect(yamlEntry(server.root, 'my-import')).toMatch(/\n\s+default: true/); // "make default" reached the server
+  expect(yamlEntry(server.root, 'demo')).not.toMatch(/default: true/);
+  await expect(dialog(page).getByTestId('import-default')).not.toBeChecked(); // the form starts afresh
   await dialogShot(page, 'models-dark');
 
   // Load it: the header shows it active, and so does the dialog.
@@ -135,6 +147,14 @@ test('the Models dialog scans a folder, imports, loads and removes a model, and 
   expect(fs.existsSync(path.join(scannedFolder, 'tiny-scanned.safetensors'))).toBe(true);
   await page.keyboard.press('Escape');
   await expect(dialog(page)).toHaveCount(0);
+
+  // What went over the wire matches the protocol: two scans, two imports, two removals.
+  const modelEvents = sent.filter((s) => s.event in MODEL_MANAGEMENT_ARGS);
+  expect(modelEvents.map((s) => s.event).sort()).toEqual(
+    ['deleteModel', 'deleteModel', 'importModel', 'importModel', 'scanModelFolder', 'scanModelFolder'],
+  );
+  for (const { event, args } of modelEvents) expect(validateModelManagementArgs(event, args), event).toEqual([]);
+  expect(modelEvents.find((s) => s.event === 'importModel')?.args).toEqual([looseFile, 'my-import', true]);
 });
 
 test('Settings opens the Models dialog, and the dialog is labelled for keyboard users', async ({ app: page }) => {

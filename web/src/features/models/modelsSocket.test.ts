@@ -5,6 +5,7 @@ import type { JobAck, ModelList, SystemConfig } from '../../app/protocol';
 import { deleteModel, importModel, scanModelFolder } from '../../app/socketio/actions';
 import { socketMiddleware } from '../../app/socketio/middleware';
 import { preloadedState, rootReducer } from '../../app/store';
+import { validateModelManagementArgs } from '../../../test/protocolSchema';
 
 /** A socket that records what the page sends and lets the test play the server's events. */
 class FakeSocket {
@@ -23,6 +24,11 @@ class FakeSocket {
   }
   serve(event: string, payload?: unknown) {
     this.handlers.get(event)?.(payload);
+  }
+  /** The last request's arguments as they go over the wire (the ack callback travels as the packet's id). */
+  wireArgs() {
+    const { event, args } = this.sent[this.sent.length - 1];
+    return { event, args: args.slice(0, -1) };
   }
   /** Calls the acknowledgement callback of the last request sent. */
   ack(answer?: JobAck) {
@@ -56,6 +62,7 @@ describe('model management over the socket layer', () => {
     expect(socket.sent).toHaveLength(1);
     expect(socket.sent[0].event).toBe('importModel');
     expect(socket.sent[0].args.slice(0, 3)).toEqual(['/m/tiny.safetensors', 'tiny', true]);
+    expect(validateModelManagementArgs('importModel', socket.wireArgs().args)).toEqual([]);
     expect(store.getState().models.pending).toMatchObject({ operation: 'import', target: '/m/tiny.safetensors' });
 
     store.dispatch(scanModelFolder('/elsewhere')); // refused while one job runs
@@ -75,6 +82,7 @@ describe('model management over the socket layer', () => {
     const { socket, store } = setup();
     store.dispatch(importModel({ path: '/nope.safetensors', makeDefault: false }));
     expect(socket.sent[0].args.slice(0, 3)).toEqual(['/nope.safetensors', null, false]);
+    expect(validateModelManagementArgs('importModel', socket.wireArgs().args)).toEqual([]);
     socket.ack({ jobId: 'j2' });
     socket.serve('error', { message: 'path: /nope.safetensors does not exist', jobId: 'j2' });
     expect(store.getState().models).toMatchObject({
@@ -91,11 +99,22 @@ describe('model management over the socket layer', () => {
     expect(socket.sent[0].event).toBe('scanModelFolder');
     expect(socket.sent[0].args[0]).toBe('/a1111/models');
     expect(typeof socket.sent[0].args[1]).toBe('function');
+    expect(validateModelManagementArgs('scanModelFolder', socket.wireArgs().args)).toEqual([]);
     socket.ack(undefined);
     expect(store.getState().models.outcome?.kind).toBe('error');
 
     store.dispatch(deleteModel('old'));
     expect(socket.sent[1].event).toBe('deleteModel');
     expect(socket.sent[1].args[0]).toBe('old');
+    expect(validateModelManagementArgs('deleteModel', socket.wireArgs().args)).toEqual([]);
+  });
+
+  it('has a schema that catches wrong model-management arguments', () => {
+    expect(validateModelManagementArgs('importModel', ['', 'n', 'yes'])).toEqual([
+      'importModel.path should be 1 to 4096 characters long',
+      'importModel.make_default should be boolean, got "yes"',
+    ]);
+    expect(validateModelManagementArgs('scanModelFolder', [7])).toEqual(['scanModelFolder.path should be string, got 7']);
+    expect(validateModelManagementArgs('deleteModel', [])).toEqual(['deleteModel.model_name is missing']);
   });
 });
