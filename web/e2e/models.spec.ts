@@ -4,7 +4,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import type { Locator, Page } from '@playwright/test';
-import { expect, screenshot, test } from './support/fixtures';
+import { expect, screenshot, smallSettings, test } from './support/fixtures';
 import { PYTHON, REPO_ROOT } from './support/env';
 import { MODEL_MANAGEMENT_ARGS, validateModelManagementArgs } from '../test/protocolSchema';
 
@@ -105,6 +105,8 @@ test('the Models dialog scans a folder, imports, loads and removes a model, and 
   expect(yamlEntry(server.root, 'my-import')).toMatch(/\n\s+default: true/); // "make default" reached the server
   expect(yamlEntry(server.root, 'demo')).not.toMatch(/default: true/);
   await expect(dialog(page).getByTestId('import-default')).not.toBeChecked(); // the form starts afresh
+  await expect(dialog(page).getByTestId('scan-submit')).toBeDisabled(); // both forms are empty again
+  await expect(dialog(page).getByTestId('import-submit')).toBeDisabled();
   await dialogShot(page, 'models-dark');
 
   // Load it: the header shows it active, and so does the dialog.
@@ -168,4 +170,31 @@ test('Settings opens the Models dialog, and the dialog is labelled for keyboard 
   await expect(dialog(page).getByRole('button', { name: 'Load demo-alt' })).toBeEnabled();
   await page.keyboard.press('Escape');
   await expect(dialog(page)).toHaveCount(0);
+});
+
+test('a model job queued behind a generation shows as pending, with the buttons disabled, until it runs', async ({ app: page }) => {
+  const empty = fs.mkdtempSync(path.join(tree, 'empty-'));
+  await page.getByTestId('prompt').fill('a queue of models');
+  await smallSettings(page, 64, 500); // long enough to stay running; canceled below
+  await page.getByTestId('invoke').click();
+  await expect(page.getByTestId('progress-details')).toContainText(/Step \d+\/500/);
+
+  await page.getByTestId('open-models').click();
+  await dialog(page).getByTestId('scan-path').fill(empty);
+  await dialog(page).getByTestId('scan-submit').click();
+  const pending = dialog(page).getByTestId('models-pending');
+  await expect(pending).toContainText(`Scanning ${empty}`);
+  await expect(dialog(page).getByTestId('scan-submit')).toBeDisabled();
+  await expect(row(page, 'demo-alt').getByTestId('model-load')).toBeDisabled();
+  await expect(row(page, 'demo-alt').getByTestId('model-remove')).toBeDisabled();
+  // Closing and reopening the dialog keeps the job's state.
+  await page.keyboard.press('Escape');
+  await page.getByTestId('open-models').click();
+  await expect(pending).toBeVisible();
+  await page.keyboard.press('Escape');
+  await page.getByTestId('cancel').click();
+  await page.getByTestId('open-models').click();
+  await expect(dialog(page).getByTestId('models-success')).toHaveText('The scan found no new models.', { timeout: 90_000 });
+  await expect(pending).toHaveCount(0);
+  await expect(row(page, 'demo-alt').getByTestId('model-load')).toBeEnabled();
 });
