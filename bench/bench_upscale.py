@@ -1,6 +1,6 @@
 """Times Real-ESRGAN upscaling on the CPU, tiled and untiled, with time and peak memory per run.
 
-Usage: python bench/bench_upscale.py [--size 1024] [--scale 2] [--tiles auto,256,none]
+Usage: python bench/bench_upscale.py [--size 1024] [--scale 2] [--tiles auto,none]
 
 The network is the real RealESRGAN_x{2,4}plus architecture (RRDBNet, 23 blocks, 64 features) with
 seeded random weights, so the cost is that of the released model. Each run happens in a fresh child
@@ -98,7 +98,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--size", type=int, default=1024, help="side of the square input image")
     parser.add_argument("--scale", type=int, default=2, choices=(2, 4))
-    parser.add_argument("--tiles", default="auto,256,none", help="comma list: auto, none (untiled) or a size")
+    parser.add_argument("--tiles", default="auto,none", help="comma list: auto (what the app picks), none (untiled) or a size")
     parser.add_argument("--out", type=Path, default=REPO / "bench" / "results" / "upscale.json")
     parser.add_argument("--child", nargs=2, metavar=("ROOT", "TILE"), help=argparse.SUPPRESS)
     args = parser.parse_args()

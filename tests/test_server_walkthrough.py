@@ -180,6 +180,25 @@ def test_upload_then_image_to_image(server, client):
     assert uploaded["url"] in [i["url"] for i in page["images"]]
 
 
+def test_an_outpainting_frame_is_kept_outside_the_uploads_gallery(server, client):
+    frame = Image.new("RGBA", (128, 64), (0, 0, 0, 0))
+    frame.paste(Image.new("RGBA", (64, 64), (30, 60, 220, 255)), (0, 0))
+    buffer = BytesIO()
+    frame.save(buffer, format="PNG")
+    client.emit("uploadImage", buffer.getvalue(), "frame.png", "outpainting")
+    uploaded = client.wait_for("imageUploaded", lambda d: d["destination"] == "outpainting")[-1]
+    assert uploaded["url"].startswith("outputs/canvas-images/")
+    client.emit("requestImages", "user")
+    page = client.wait_for("galleryImages", lambda d: d["category"] == "user")[-1]
+    assert uploaded["url"] not in [i["url"] for i in page["images"]]
+    job_id = client.call("generateImage", params(init_img=uploaded["url"], strength=1.0, steps=3, width=128),
+                         False, False)["jobId"]
+    result = results_of(client, job_id, 1)[0]
+    assert (result["width"], result["height"]) == (128, 64)
+    assert result["metadata"]["image"]["type"] == "inpaint"
+    assert result["metadata"]["image"]["init_image_path"] == uploaded["url"]
+
+
 def test_inpainting_with_a_mask_sent_inline(server, client):
     client.emit("uploadImage", png_bytes(color=(10, 200, 30)), "photo.png", "inpainting")
     init_url = client.wait_for("imageUploaded")[0]["url"]

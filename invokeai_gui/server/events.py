@@ -30,7 +30,7 @@ from .schemas import (
     parse_event,
 )
 from .security import UnsafePathError, output_url_to_relative
-from .uploads import UploadError
+from .uploads import WORK_DESTINATIONS, WORK_FOLDER, UploadError
 
 if TYPE_CHECKING:
     from .app import InvokeServer
@@ -144,6 +144,10 @@ def register_events(socketio: SocketIO, server: InvokeServer) -> None:
 
     @on("uploadImage", UploadImage, ("bytes", "name", "destination"))
     def upload_image(sid: str, req: UploadImage) -> None:
+        if req.destination in WORK_DESTINATIONS:
+            info = server.store_upload(req.bytes, req.name, folder=WORK_FOLDER)
+            server.reply(sid, "imageUploaded", {**info, "destination": req.destination})
+            return
         info = server.store_upload(req.bytes, req.name)
         server.reply(sid, "imageUploaded", {**info, "destination": req.destination})
         server.broadcast("galleryImages", {"images": [info], "category": "user"}, skip_sid=sid)

@@ -17,6 +17,11 @@ from werkzeug.utils import secure_filename
 # Pillow's format name → the extension the stored file gets (the client's extension is not trusted).
 ACCEPTED_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
 
+# Ours: pictures the UI composes for one generation (an outpainting frame, a canvas region) are inputs,
+# not the user's uploads: they are kept here, outside the gallery, and the result's metadata names them.
+WORK_FOLDER = "canvas-images"
+WORK_DESTINATIONS = frozenset({"outpainting", "canvas-region"})
+
 
 class UploadError(ValueError):
     """An upload that is refused; the message tells the user why."""

@@ -45,6 +45,7 @@ export const GENERATION_PARAMETERS: ObjectSchema = {
   is_mask_empty: { type: 'boolean', required: false },
   bounding_box: { type: 'boundingBox', required: false },
   inpaint_replace: { type: 'number', required: false, min: 0, max: 1 },
+  seam_size: { type: 'integer', required: false, min: 0, max: 64 },
 };
 
 export const ESRGAN_PARAMETERS: ObjectSchema = {
@@ -137,7 +138,8 @@ export const POSTPROCESSING_PARAMETERS: ObjectSchema = {
   codeformer_fidelity: { type: 'number', required: false, min: 0, max: 1 },
 };
 
-/** `runPostprocessing`: the original image (with a url) and `{type, upscale: [level, strength], ...}`. */
+/** `runPostprocessing`: the original image (with a url) and `{type, upscale: [level, strength], ...}`;
+ * with type 'esrgan' our optional `facetool` (a FACETOOL_PARAMETERS object) restores faces in the same job. */
 export function validateRunPostprocessingArgs(args: unknown[]): string[] {
   if (args.length !== 2) return [`runPostprocessing takes 2 arguments, got ${args.length}`];
   const [image, params] = args;
@@ -146,8 +148,12 @@ export function validateRunPostprocessingArgs(args: unknown[]): string[] {
     errors.push('original_image has no url');
   }
   const p = params as Record<string, unknown>;
-  const { upscale, ...rest } = p ?? {};
+  const { upscale, facetool, ...rest } = p ?? {};
   errors.push(...validate(rest, { ...POSTPROCESSING_PARAMETERS, upscale: { type: 'string', required: false } }, 'postprocessing_parameters'));
+  if (facetool !== undefined) {
+    if (p.type !== 'esrgan') errors.push(`postprocessing_parameters.facetool goes only with type 'esrgan', not ${JSON.stringify(p.type)}`);
+    errors.push(...validate(facetool, FACETOOL_PARAMETERS, 'postprocessing_parameters.facetool'));
+  }
   if (upscale !== undefined) {
     const ok = Array.isArray(upscale) && upscale.length === 2 && (upscale[0] === 2 || upscale[0] === 4) && typeof upscale[1] === 'number';
     if (!ok) errors.push(`postprocessing_parameters.upscale should be [2|4, strength], got ${JSON.stringify(upscale)}`);

@@ -24,6 +24,10 @@ import { settingChanged, themeSet } from '../features/system/systemSlice';
 import { tabSelected } from '../features/tabs/tabsSlice';
 import { setInitialImage } from '../features/options/optionsSlice';
 import { useInitImageUpload } from '../features/tabs/useImageChooser';
+import { OutpaintingWorkspace } from '../features/outpainting/OutpaintingWorkspace';
+import { outpaintSourceSet } from '../features/outpainting/outpaintingSlice';
+import { PostprocessingPanel } from '../features/postprocessing/PostprocessingPanel';
+import { PostprocessingWorkspace } from '../features/postprocessing/PostprocessingWorkspace';
 import { Modal } from '../common/components/Modal';
 import { GalleryIcon, UploadIcon } from '../common/components/Icons';
 import { Tooltip } from '../common/components/Tooltip';
@@ -87,6 +91,7 @@ export function App() {
   const theme = useAppSelector((s) => s.system.theme);
   const isGalleryOpen = useAppSelector((s) => s.gallery.isOpen);
   const current = useAppSelector((s) => s.gallery.currentImage);
+  const activeTab = useAppSelector((s) => s.tabs.activeTab);
   const isNarrow = useIsNarrow();
   const [isDrawerOpen, setDrawerOpen] = useState(false);
   const [isHotkeysOpen, setHotkeysOpen] = useState(false);
@@ -106,12 +111,16 @@ export function App() {
       const image = detail ? toUploadedImage(detail) : null;
       if (!image) return;
       dispatch(imageAdded({ image, select: false }));
+      if (activeTab === 'outpainting') {
+        dispatch(outpaintSourceSet(image));
+        return;
+      }
       dispatch(setInitialImage(image));
       dispatch(tabSelected('img2img'));
     };
     window.addEventListener('initialImageDropped', onDropped);
     return () => window.removeEventListener('initialImageDropped', onDropped);
-  }, [dispatch]);
+  }, [dispatch, activeTab]);
 
   useEffect(() => {
     const onKey = (e: KeyboardEvent) => {
@@ -169,6 +178,12 @@ export function App() {
         case 'imageToImageTab':
           dispatch(tabSelected('img2img'));
           break;
+        case 'outpaintingTab':
+          dispatch(tabSelected('outpainting'));
+          break;
+        case 'postprocessingTab':
+          dispatch(tabSelected('postprocessing'));
+          break;
         case 'toggleTheme':
           dispatch(themeSet(theme === 'dark' ? 'light' : 'dark'));
           break;
@@ -207,8 +222,14 @@ export function App() {
       <SiteHeader isHotkeysOpen={isHotkeysOpen} onHotkeysOpenChange={setHotkeysOpen} />
       <TabBar />
       <main className="workspace">
-        <OptionsPanel />
-        <CurrentImagePanel signals={signals} />
+        {activeTab === 'postprocessing' ? <PostprocessingPanel /> : <OptionsPanel />}
+        {activeTab === 'outpainting' ? (
+          <OutpaintingWorkspace />
+        ) : activeTab === 'postprocessing' ? (
+          <PostprocessingWorkspace />
+        ) : (
+          <CurrentImagePanel signals={signals} />
+        )}
       </main>
       {showGallery && isNarrow && <div className="drawer-backdrop" onClick={() => setDrawerOpen(false)} />}
       {showGallery ? (

@@ -32,6 +32,8 @@ export interface PostprocessingStep {
   scale?: number;
   strength?: number;
   fidelity?: number;
+  /** Face steps: how many faces were found and restored (0: the image is unchanged). */
+  faces?: number;
 }
 
 /** The `image` part of an `sd-metadata` chunk (InvokeAI 2.x shape); every field may be missing. */
@@ -198,11 +200,6 @@ export interface ModelListChangedPayload {
   jobId?: string;
 }
 
-/** The acknowledgement of a queued request: its job id, or nothing when the server refused it. */
-export interface JobAck {
-  jobId: string;
-}
-
 /** What `generateImage` carries as its first argument. */
 export interface GenerationParameters {
   prompt: string;
@@ -226,6 +223,20 @@ export interface GenerationParameters {
   init_img?: string;
   strength?: number;
   fit?: boolean;
+  init_mask?: string;
+  is_mask_empty?: boolean;
+  bounding_box?: BoundingBox;
+  inpaint_replace?: number;
+  /** Ours: how far (px) outside the regenerated area new pixels are blended into the old (0–64, default 8). */
+  seam_size?: number;
+}
+
+/** The region an inpainting or outpainting works on, in image pixels. */
+export interface BoundingBox {
+  x: number;
+  y: number;
+  width: number;
+  height: number;
 }
 
 export interface EsrganParameters {
@@ -243,9 +254,16 @@ export interface FacetoolParameters {
 export type PostprocessingType = 'esrgan' | 'gfpgan' | 'codeformer';
 export interface PostprocessingParameters {
   type: PostprocessingType;
-  upscale: [number, number];
-  facetool_strength: number;
-  codeformer_fidelity: number;
+  upscale?: [number, number];
+  facetool_strength?: number;
+  codeformer_fidelity?: number;
+  /** Ours, with type 'esrgan': restore faces after upscaling, in the same job and result. */
+  facetool?: FacetoolParameters;
+}
+
+/** What the server acknowledges a queued job with. */
+export interface JobAck {
+  jobId: string;
 }
 
 /** Seeds the engine accepts: numpy's 32-bit range. */

@@ -8,6 +8,8 @@ import systemReducer from '../features/system/systemSlice';
 import queueReducer from '../features/queue/queueSlice';
 import tabsReducer from '../features/tabs/tabsSlice';
 import modelsReducer from '../features/models/modelsSlice';
+import outpaintingReducer from '../features/outpainting/outpaintingSlice';
+import postprocessingReducer from '../features/postprocessing/postprocessingSlice';
 import { socketMiddleware } from './socketio/middleware';
 import { loadPersistedState, savePersistedState, type PersistedState } from './persistence';
 
@@ -19,6 +21,8 @@ export const rootReducer = combineReducers({
   queue: queueReducer,
   tabs: tabsReducer,
   models: modelsReducer,
+  outpainting: outpaintingReducer,
+  postprocessing: postprocessingReducer,
 });
 
 export type RootState = ReturnType<typeof rootReducer>;

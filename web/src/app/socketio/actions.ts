@@ -1,11 +1,13 @@
 /** Requests components make of the server; the socket middleware turns each into protocol events. */
 import { createAction } from '@reduxjs/toolkit';
-import type { GalleryCategory, ImageInfo, PostprocessingType } from '../protocol';
+import type { GalleryCategory, ImageInfo, PostprocessingParameters, PostprocessingType } from '../protocol';
 
 export interface UploadRequest {
   file: Blob;
   name: string;
-  destination: 'img2img' | 'gallery';
+  /** img2img: the Image to Image init image; outpainting-source: the picture to outpaint;
+   * outpainting: the composed picture with its transparent frame, which is then generated. */
+  destination: 'img2img' | 'gallery' | 'outpainting' | 'outpainting-source';
 }
 
 export const generateImage = createAction('socketio/generateImage');
@@ -26,3 +28,12 @@ export const importModel = createAction<{ path: string; name?: string; makeDefau
 export const scanModelFolder = createAction<string>('socketio/scanModelFolder');
 /** Ours: remove a models.yaml entry (never its files). */
 export const deleteModel = createAction<string>('socketio/deleteModel');
+/** One postprocessing job of a batch; the server's acknowledgement gives it a job id. */
+export const runPostprocessingJob = createAction<{
+  requestId: string;
+  image: ImageInfo;
+  parameters: PostprocessingParameters;
+}>('socketio/runPostprocessingJob');
+
+/** Generates the outpainting from its uploaded composite (the grown picture with transparent new area). */
+export const generateOutpainting = createAction<ImageInfo>('socketio/generateOutpainting');

@@ -9,6 +9,9 @@ import type {
   PostprocessingParameters,
 } from '../protocol';
 
+/** Called with the server's acknowledgement of a queued job (nothing when it refused the request). */
+export type AckHandler = (ack?: Partial<JobAck> | null) => void;
+
 /** The part of a Socket.IO client the emitters use. */
 export interface EmittingSocket {
   emit(event: string, ...args: unknown[]): unknown;
@@ -30,19 +33,25 @@ export function makeEmitters(socket: EmittingSocket) {
       generationParameters: GenerationParameters,
       esrganParameters: EsrganParameters | false,
       facetoolParameters: FacetoolParameters | false,
-    ) => socket.emit('generateImage', generationParameters, esrganParameters, facetoolParameters),
-    runPostprocessing: (image: ImageInfo, parameters: PostprocessingParameters) =>
-      socket.emit('runPostprocessing', image, parameters),
+      onAck?: AckHandler,
+    ) =>
+      onAck
+        ? socket.emit('generateImage', generationParameters, esrganParameters, facetoolParameters, onAck)
+        : socket.emit('generateImage', generationParameters, esrganParameters, facetoolParameters),
+    runPostprocessing: (image: ImageInfo, parameters: PostprocessingParameters, onAck?: AckHandler) =>
+      onAck
+        ? socket.emit('runPostprocessing', image, parameters, onAck)
+        : socket.emit('runPostprocessing', image, parameters),
     cancel: (jobId?: string) => (jobId ? socket.emit('cancel', jobId) : socket.emit('cancel')),
     resumeQueue: () => socket.emit('resumeQueue'),
     deleteImage: (image: ImageInfo) => socket.emit('deleteImage', image.url, image.url, image.category),
     uploadImage: (bytes: ArrayBuffer, name: string, destination: string) =>
       socket.emit('uploadImage', bytes, name, destination),
     // Ours: model management. Each answers {jobId} when queued, nothing when refused.
-    importModel: (path: string, name: string | null, makeDefault: boolean, ack: (a?: JobAck) => void) =>
+    importModel: (path: string, name: string | null, makeDefault: boolean, ack: AckHandler) =>
       socket.emit('importModel', path, name, makeDefault, ack),
-    scanModelFolder: (path: string, ack: (a?: JobAck) => void) => socket.emit('scanModelFolder', path, ack),
-    deleteModel: (modelName: string, ack: (a?: JobAck) => void) => socket.emit('deleteModel', modelName, ack),
+    scanModelFolder: (path: string, ack: AckHandler) => socket.emit('scanModelFolder', path, ack),
+    deleteModel: (modelName: string, ack: AckHandler) => socket.emit('deleteModel', modelName, ack),
   };
 }
 

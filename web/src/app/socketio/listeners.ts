@@ -43,6 +43,9 @@ import {
   modelListChangedReceived,
   outcomeToast,
 } from '../../features/models/modelsSlice';
+import { outpaintResultReceived, outpaintSourceSet } from '../../features/outpainting/outpaintingSlice';
+import { postprocessingResultReceived } from '../../features/postprocessing/postprocessingSlice';
+import { generateOutpainting } from './actions';
 
 const CATEGORIES: GalleryCategory[] = ['result', 'user'];
 
@@ -72,9 +75,9 @@ export function dispatchModelsAction(
 }
 
 export function makeListeners(dispatch: Dispatch, getState: () => RootState, emitters: Emitters) {
-  const addResult = (image: ImageInfo) => {
+  const addResult = (image: ImageInfo, keepSelection = false) => {
     dispatch(intermediateCleared());
-    dispatch(imageAdded({ image: { ...image, category: image.category ?? 'result' }, select: true }));
+    dispatch(imageAdded({ image: { ...image, category: image.category ?? 'result' }, select: true, keepSelection }));
   };
   return {
     connect: () => {
@@ -102,8 +105,14 @@ export function makeListeners(dispatch: Dispatch, getState: () => RootState, emi
       // A preview that arrives after the job finished would hide the final image.
       if (getState().system.isProcessing) dispatch(intermediateReceived(image));
     },
-    generationResult: addResult,
-    postprocessingResult: addResult,
+    generationResult: (image: ImageInfo) => {
+      addResult(image);
+      dispatch(outpaintResultReceived(image));
+    },
+    postprocessingResult: (image: ImageInfo) => {
+      addResult(image, true);
+      dispatch(postprocessingResultReceived(image));
+    },
     processingCanceled: () => {
       dispatch(processingCanceled());
       dispatch(intermediateCleared());
@@ -122,6 +131,11 @@ export function makeListeners(dispatch: Dispatch, getState: () => RootState, emi
       if (payload.destination === 'img2img') {
         dispatch(setInitialImage(image));
         dispatch(tabSelected('img2img'));
+      } else if (payload.destination === 'outpainting-source') {
+        dispatch(outpaintSourceSet(image));
+        dispatch(tabSelected('outpainting'));
+      } else if (payload.destination === 'outpainting' && getState().outpainting.pending?.phase === 'uploading') {
+        dispatch(generateOutpainting(image));
       }
     },
     queueUpdate: (payload: QueueUpdate) => dispatch(queueUpdated(payload)),

@@ -1,9 +1,9 @@
 /** Redux middleware that owns the Socket.IO connection: socket actions go out, server events come in. */
-import type { Middleware } from '@reduxjs/toolkit';
+import type { Middleware, ThunkDispatch, UnknownAction } from '@reduxjs/toolkit';
 import { io, type Socket } from 'socket.io-client';
-import type { JobAck, ModelOperation, PostprocessingParameters } from '../protocol';
+import type { ModelOperation, PostprocessingParameters } from '../protocol';
 import type { RootState } from '../store';
-import { makeEmitters } from './emitters';
+import { makeEmitters, type AckHandler } from './emitters';
 import { dispatchModelsAction, makeListeners, refreshGallery } from './listeners';
 import {
   cancelProcessing,
@@ -12,11 +12,13 @@ import {
   importModel,
   scanModelFolder,
   generateImage,
+  generateOutpainting,
   reloadGallery,
   requestImages,
   requestModelChange,
   resumeQueue,
   runPostprocessing,
+  runPostprocessingJob,
   uploadImage,
 } from './actions';
 import { buildGenerationRequest, invokeBlocker } from '../../common/util/parameterTranslation';
@@ -25,6 +27,11 @@ import { errorOccurred, modelChangeRequested, toastAdded } from '../../features/
 import { galleryCleared, pageRequested } from '../../features/gallery/gallerySlice';
 import { jobCancelRequested } from '../../features/queue/queueSlice';
 import { modelOperationAcknowledged, modelOperationRequested } from '../../features/models/modelsSlice';
+import { invokeOutpainting } from '../../features/outpainting/outpaintingThunks';
+import { outpaintJobAcknowledged } from '../../features/outpainting/outpaintingSlice';
+import { buildOutpaintingRequest } from '../../features/outpainting/request';
+import { runPostprocessingOnSelection } from '../../features/postprocessing/postprocessingThunks';
+import { postprocessingJobAcknowledged } from '../../features/postprocessing/postprocessingSlice';
 
 /** Same origin, default path; reconnects by itself, retrying at least every two seconds. */
 export function createSocket(): Socket {
@@ -41,16 +48,37 @@ export function socketMiddleware(socket: Socket): Middleware<object, RootState> 
     socket.connect();
 
     /** Starts one model job unless one is already in flight; its ack settles or tracks it. */
-    const startModelJob = (operation: ModelOperation, target: string, send: (ack: (a?: JobAck) => void) => void) => {
+    const startModelJob = (operation: ModelOperation, target: string, send: (ack: AckHandler) => void) => {
       const state = store.getState();
       if (state.models.pending) return;
       store.dispatch(modelOperationRequested({ operation, target, before: state.system.config?.model_list ?? {} }));
       send((ack) => dispatchModelsAction(store.dispatch, store.getState, modelOperationAcknowledged(ack)));
     };
 
+    // Outpainting and postprocessing runs are thunks: they compose, upload or fan out first.
+    const dispatchThunk = store.dispatch as ThunkDispatch<RootState, unknown, UnknownAction>;
+
     return (next) => (action) => {
       const state = store.getState();
-      if (generateImage.match(action)) {
+      if (generateImage.match(action) && state.tabs.activeTab === 'outpainting') {
+        // Outpainting first composes and uploads the grown picture; generateOutpainting follows.
+        dispatchThunk(invokeOutpainting());
+      } else if (generateImage.match(action) && state.tabs.activeTab === 'postprocessing') {
+        dispatchThunk(runPostprocessingOnSelection());
+      } else if (generateOutpainting.match(action)) {
+        const request = buildOutpaintingRequest(state.options, state.system, state.outpainting, action.payload);
+        emitters.generateImage(request.generationParameters, false, false, (ack) =>
+          store.dispatch(outpaintJobAcknowledged(ack?.jobId ?? null)),
+        );
+        if (state.options.shouldRandomizeSeed) {
+          store.dispatch(setOption('seed', request.generationParameters.seed));
+        }
+      } else if (runPostprocessingJob.match(action)) {
+        const { requestId, image, parameters } = action.payload;
+        emitters.runPostprocessing(image, parameters, (ack) =>
+          store.dispatch(postprocessingJobAcknowledged({ requestId, jobId: ack?.jobId ?? null })),
+        );
+      } else if (generateImage.match(action)) {
         const blocker = invokeBlocker(state.options, state.tabs.activeTab);
         if (blocker) {
           store.dispatch(toastAdded({ kind: 'info', message: blocker }));

@@ -13,7 +13,7 @@ import {
 } from '../../app/protocol';
 import type { OptionsState } from '../../features/options/optionsSlice';
 
-export type ActiveTab = 'txt2img' | 'img2img';
+export type ActiveTab = 'txt2img' | 'img2img' | 'outpainting' | 'postprocessing';
 export type PreviewStyle = 'latents' | 'full' | 'none';
 
 /** The settings-dialog values that shape a request. */

@@ -15,7 +15,9 @@ import {
   requestDeletion,
   sendToImageToImage,
 } from '../currentImage/imageActions';
-import { categoryShown, imageSelected } from './gallerySlice';
+import { categoryShown, selectionCleared, selectModeToggled, thumbnailClicked } from './gallerySlice';
+import { clickMode } from './selection';
+import './gallerySelection.css';
 
 const GAP = 8;
 const MIN_THUMB = 96;
@@ -23,10 +25,18 @@ const MIN_THUMB = 96;
 const Thumbnail = memo(function Thumbnail({
   image,
   selected,
+  picked,
+  showPick,
+  selectMode,
   size,
 }: {
   image: ImageInfo;
   selected: boolean;
+  /** In the multi-selection. */
+  picked: boolean;
+  /** Show the selection checkbox (Select mode, or part of a multi-selection). */
+  showPick: boolean;
+  selectMode: boolean;
   size: number;
 }) {
   const dispatch = useAppDispatch();
@@ -34,14 +44,31 @@ const Thumbnail = memo(function Thumbnail({
   const label = `${fileName(image.url)}${typeof seed === 'number' ? `, seed ${seed}` : ''}`;
   return (
     <div
-      className={`thumb ${selected ? 'thumb--selected' : ''}`}
+      className={`thumb ${selected ? 'thumb--selected' : ''} ${picked && showPick ? 'thumb--picked' : ''}`}
       style={{ width: size, height: size }}
       data-testid="gallery-thumb"
       data-url={image.url}
+      data-picked={picked}
     >
-      <button type="button" className="thumb__select" aria-label={`Select ${label}`} aria-pressed={selected} onClick={() => dispatch(imageSelected(image))}>
+      <button
+        type="button"
+        className="thumb__select"
+        aria-label={`${selectMode ? 'Toggle' : 'Show'} ${label}`}
+        aria-pressed={selectMode ? picked : selected}
+        onClick={(e) => dispatch(thumbnailClicked({ image, mode: clickMode(e, selectMode) }))}
+      >
         <img src={thumbnailUrl(image.url)} alt={label} loading="lazy" decoding="async" draggable={false} />
       </button>
+      {showPick && (
+        <input
+          type="checkbox"
+          className="thumb__pick"
+          aria-label={`Select ${label} for batch work`}
+          checked={picked}
+          data-testid="thumb-pick"
+          onChange={() => dispatch(thumbnailClicked({ image, mode: 'toggle' }))}
+        />
+      )}
       {selected && (
         <span className="thumb__check" aria-hidden="true">
           <svg viewBox="0 0 24 24" width="30" height="30" fill="none" stroke="currentColor" strokeWidth="4" strokeLinecap="round" strokeLinejoin="round">
@@ -92,6 +119,9 @@ function GalleryGrid({ category }: { category: GalleryCategory }) {
   const dispatch = useAppDispatch();
   const cat = useAppSelector((s) => s.gallery.categories[category]);
   const currentUrl = useAppSelector((s) => s.gallery.currentImage?.url);
+  const picked = useAppSelector((s) => s.gallery.selection.urls);
+  const selectMode = useAppSelector((s) => s.gallery.isSelectMode);
+  const showPicks = selectMode || picked.length > 1;
   const isConnected = useAppSelector((s) => s.system.isConnected);
   const scrollRef = useRef<HTMLDivElement>(null);
   const width = useWidth(scrollRef);
@@ -129,7 +159,15 @@ function GalleryGrid({ category }: { category: GalleryCategory }) {
               style={{ transform: `translateY(${row.start}px)`, gap: GAP, height: size }}
             >
               {cat.images.slice(row.index * columns, row.index * columns + columns).map((image) => (
-                <Thumbnail key={image.url} image={image} selected={image.url === currentUrl} size={size} />
+                <Thumbnail
+                  key={image.url}
+                  image={image}
+                  selected={image.url === currentUrl}
+                  picked={picked.includes(image.url)}
+                  showPick={showPicks}
+                  selectMode={selectMode}
+                  size={size}
+                />
               ))}
             </div>
           ))}
@@ -158,10 +196,28 @@ export function Gallery({ onClose }: { onClose: () => void }) {
   const resultCount = useAppSelector((s) => s.gallery.categories.result.images.length);
   const userCount = useAppSelector((s) => s.gallery.categories.user.images.length);
   const counts = { result: resultCount, user: userCount };
+  const selectedCount = useAppSelector((s) => s.gallery.selection.urls.length);
+  const selectMode = useAppSelector((s) => s.gallery.isSelectMode);
   return (
     <aside className="gallery" data-testid="gallery" aria-label="Gallery">
       <header className="gallery__header">
         <h2>Your Invocations</h2>
+        <Tooltip label={selectMode ? 'Stop selecting: taps show images again.' : 'Select several images (for Postprocessing): each tap toggles a checkbox. With a mouse, Ctrl/Cmd-click toggles and Shift-click selects a range.'}>
+          <button
+            type="button"
+            className={`icon-button icon-button--sm gallery__select-toggle icon-button--ghost`}
+            aria-label="Select several images"
+            aria-pressed={selectMode}
+            onClick={() => dispatch(selectModeToggled(undefined))}
+            data-testid="gallery-select-mode"
+          >
+            <svg width={16} height={16} viewBox="0 0 24 24" fill="none" stroke="currentColor" strokeWidth={2} strokeLinecap="round" strokeLinejoin="round" aria-hidden="true" focusable="false">
+              <rect x="3" y="3" width="8" height="8" rx="1.5" />
+              <rect x="13" y="13" width="8" height="8" rx="1.5" />
+              <path d="M14 6l2 2 4-4M4.5 17h5" />
+            </svg>
+          </button>
+        </Tooltip>
         <Tooltip label="Hide the gallery (G).">
           <button type="button" className="icon-button icon-button--ghost icon-button--sm" aria-label="Close gallery" onClick={onClose} data-testid="close-gallery">
             <CloseIcon size={16} />
@@ -178,6 +234,18 @@ export function Gallery({ onClose }: { onClose: () => void }) {
           </button>
         ))}
       </div>
+      {(selectMode || selectedCount > 1) && (
+        <div className="gallery__selection" role="status" data-testid="gallery-selection">
+          <span data-testid="selection-count">
+            {selectedCount} selected
+          </span>
+          <Tooltip label="Clear the selection.">
+            <button type="button" className="button button--small" onClick={() => dispatch(selectionCleared())} disabled={selectedCount === 0 && !selectMode} data-testid="clear-selection">
+              Clear selection
+            </button>
+          </Tooltip>
+        </div>
+      )}
       <GalleryGrid key={category} category={category} />
     </aside>
   );

@@ -7,7 +7,11 @@ import reducer, {
   imageDeleted,
   initialGalleryState,
   mergeImages,
+  selectedImages,
+  selectionCleared,
   selectionMoved,
+  selectModeToggled,
+  thumbnailClicked,
 } from './gallerySlice';
 
 const img = (name: string, mtime: number, category: 'result' | 'user' = 'result'): ImageInfo => ({
@@ -71,5 +75,50 @@ describe('gallery reducers', () => {
     const merged = mergeImages(many, [img('new.png', 20000)]);
     expect(merged[0].url).toBe('outputs/new.png');
     expect(performance.now() - start).toBeLessThan(250);
+  });
+});
+
+describe('gallery multi-selection in the slice', () => {
+  const three = () =>
+    reducer(
+      initialGalleryState,
+      galleryImagesReceived({ images: [img('c.png', 3), img('b.png', 2), img('a.png', 1)], areMoreImagesAvailable: false, category: 'result' }),
+    );
+
+  it('Ctrl-click and Shift-click pick several images without changing the shown one', () => {
+    let s = three();
+    s = reducer(s, thumbnailClicked({ image: img('c.png', 3), mode: 'single' }));
+    s = reducer(s, thumbnailClicked({ image: img('a.png', 1), mode: 'range' }));
+    expect(selectedImages(s).map((i) => i.url)).toEqual(['outputs/c.png', 'outputs/b.png', 'outputs/a.png']);
+    expect(s.currentImage?.url).toBe('outputs/c.png');
+    s = reducer(s, thumbnailClicked({ image: img('b.png', 2), mode: 'toggle' }));
+    expect(s.selection.urls).toEqual(['outputs/c.png', 'outputs/a.png']);
+  });
+
+  it('a new result does not break a multi-selection, a deletion and Clear do', () => {
+    let s = three();
+    // The shown image counts as selected, so Ctrl-click adds to it.
+    s = reducer(s, thumbnailClicked({ image: img('b.png', 2), mode: 'toggle' }));
+    s = reducer(s, imageAdded({ image: img('d.png', 4), select: true }));
+    expect(s.selection.urls).toEqual(['outputs/c.png', 'outputs/b.png']);
+    s = reducer(s, imageDeleted({ url: 'outputs/b.png', uuid: 'outputs/b.png', category: 'result' }));
+    expect(s.selection.urls).toEqual(['outputs/c.png']);
+    s = reducer(s, selectModeToggled(true));
+    s = reducer(s, selectionCleared());
+    expect(s.selection.urls).toEqual([]);
+    expect(s.isSelectMode).toBe(false);
+  });
+
+  it('a lone selection follows the arrow keys and new generations, not postprocessing results', () => {
+    let s = three();
+    expect(s.selection.urls).toEqual(['outputs/c.png']);
+    s = reducer(s, selectionMoved(1));
+    expect(s.selection.urls).toEqual(['outputs/b.png']);
+    // A new generation is shown and selected; a postprocessing result is shown but leaves the selection.
+    s = reducer(s, imageAdded({ image: img('d.png', 4), select: true }));
+    expect(s.selection.urls).toEqual(['outputs/d.png']);
+    s = reducer(s, imageAdded({ image: img('e.png', 5), select: true, keepSelection: true }));
+    expect(s.currentImage?.url).toBe('outputs/e.png');
+    expect(s.selection.urls).toEqual(['outputs/d.png']);
   });
 });

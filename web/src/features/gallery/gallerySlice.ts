@@ -1,6 +1,7 @@
 /** State of the gallery: the images of each category (newest first, one entry per url) and the selection. */
-import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
+import { createSelector, createSlice, type PayloadAction } from '@reduxjs/toolkit';
 import type { GalleryCategory, GalleryImagesPayload, ImageDeletedPayload, ImageInfo } from '../../app/protocol';
+import { applyClick, EMPTY_SELECTION, followCurrent, pruneSelection, type Selection, type SelectionMode } from './selection';
 
 export interface CategoryState {
   images: ImageInfo[];
@@ -16,6 +17,10 @@ export interface GalleryState {
   currentCategory: GalleryCategory;
   currentImage: ImageInfo | null;
   isOpen: boolean;
+  /** The images picked for batch work (Postprocessing): Ctrl/Cmd-click, Shift-click or Select mode. */
+  selection: Selection;
+  /** Touch-friendly selecting: every tap toggles a thumbnail's checkbox. */
+  isSelectMode: boolean;
 }
 
 const emptyCategory = (): CategoryState => ({
@@ -30,7 +35,27 @@ export const initialGalleryState: GalleryState = {
   currentCategory: 'result',
   currentImage: null,
   isOpen: true,
+  selection: EMPTY_SELECTION,
+  isSelectMode: false,
 };
+
+/** Every image the gallery holds with this url, whichever category it is in. */
+export function findImage(state: Pick<GalleryState, 'categories'>, url: string): ImageInfo | undefined {
+  return state.categories.result.images.find((i) => i.url === url) ?? state.categories.user.images.find((i) => i.url === url);
+}
+
+/** The selected images in the order they were picked (those still in the gallery). */
+export function selectedImages(state: Pick<GalleryState, 'selection' | 'categories'>): ImageInfo[] {
+  return state.selection.urls
+    .map((url) => findImage(state, url))
+    .filter((i): i is ImageInfo => i !== undefined);
+}
+
+/** `selectedImages` for components: the same array until the selection or the images change. */
+export const selectSelectedImages = createSelector(
+  [(s: { gallery: GalleryState }) => s.gallery.selection, (s: { gallery: GalleryState }) => s.gallery.categories],
+  (selection, categories) => selectedImages({ selection, categories }),
+);
 
 /** Newest first; ties on mtime broken by file name, newest (larger) name first, as the server pages. */
 export function compareImages(a: ImageInfo, b: ImageInfo): number {
@@ -64,17 +89,23 @@ const gallerySlice = createSlice({
       if (typeof areMoreImagesAvailable === 'boolean') cat.areMoreImagesAvailable = areMoreImagesAvailable;
       if (!state.currentImage && category === 'result' && cat.images.length > 0) {
         state.currentImage = cat.images[0];
+        state.selection = followCurrent(state.selection, state.currentImage.url);
       }
     },
     /** A new image from a generation, a postprocessing run or an upload: add it and show it. */
-    imageAdded: (state, action: PayloadAction<{ image: ImageInfo; select: boolean }>) => {
-      const { image, select } = action.payload;
+    /** `keepSelection`: a postprocessing result must not change the images that run is working on. */
+    imageAdded: (state, action: PayloadAction<{ image: ImageInfo; select: boolean; keepSelection?: boolean }>) => {
+      const { image, select, keepSelection } = action.payload;
       const cat = state.categories[image.category] ?? state.categories.result;
       cat.images = mergeImages(cat.images, [image]);
-      if (select) state.currentImage = image;
+      if (select) {
+        state.currentImage = image;
+        if (!image.isBase64 && !keepSelection) state.selection = followCurrent(state.selection, image.url);
+      }
     },
     imageDeleted: (state, action: PayloadAction<ImageDeletedPayload>) => {
       const { url } = action.payload;
+      state.selection = pruneSelection(state.selection, url);
       for (const category of ['result', 'user'] as const) {
         const cat = state.categories[category];
         const index = cat.images.findIndex((img) => img.url === url);
@@ -89,6 +120,21 @@ const gallerySlice = createSlice({
     },
     imageSelected: (state, action: PayloadAction<ImageInfo | null>) => {
       state.currentImage = action.payload;
+      state.selection = followCurrent(state.selection, action.payload?.url ?? null);
+    },
+    /** A thumbnail click: a plain one shows the image; Ctrl/Cmd, Shift or Select mode change the selection. */
+    thumbnailClicked: (state, action: PayloadAction<{ image: ImageInfo; mode: SelectionMode }>) => {
+      const { image, mode } = action.payload;
+      const order = state.categories[image.category]?.images.map((i) => i.url) ?? [];
+      state.selection = applyClick(state.selection, image.url, mode, order);
+      if (mode === 'single') state.currentImage = image;
+    },
+    selectionCleared: (state) => {
+      state.selection = EMPTY_SELECTION;
+      state.isSelectMode = false;
+    },
+    selectModeToggled: (state, action: PayloadAction<boolean | undefined>) => {
+      state.isSelectMode = action.payload ?? !state.isSelectMode;
     },
     /** Arrow keys: move the selection within the shown category. */
     selectionMoved: (state, action: PayloadAction<1 | -1>) => {
@@ -97,6 +143,7 @@ const gallerySlice = createSlice({
       const index = images.findIndex((img) => img.url === state.currentImage?.url);
       const next = index < 0 ? 0 : Math.min(images.length - 1, Math.max(0, index + action.payload));
       state.currentImage = images[next];
+      state.selection = followCurrent(state.selection, images[next].url);
     },
     categoryShown: (state, action: PayloadAction<GalleryCategory>) => {
       state.currentCategory = action.payload;
@@ -108,6 +155,7 @@ const gallerySlice = createSlice({
     galleryCleared: (state) => {
       state.categories = { result: emptyCategory(), user: emptyCategory() };
       state.currentImage = null;
+      state.selection = EMPTY_SELECTION;
     },
   },
 });
@@ -118,6 +166,9 @@ export const {
   imageAdded,
   imageDeleted,
   imageSelected,
+  thumbnailClicked,
+  selectionCleared,
+  selectModeToggled,
   selectionMoved,
   categoryShown,
   galleryToggled,

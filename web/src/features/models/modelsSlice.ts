@@ -109,7 +109,7 @@ const modelsSlice = createSlice({
       state.outcome = null;
     },
     /** The request's acknowledgement: `{jobId}` when queued, nothing when refused (its error came first). */
-    modelOperationAcknowledged: (state, action: PayloadAction<JobAck | undefined>) => {
+    modelOperationAcknowledged: (state, action: PayloadAction<Partial<JobAck> | null | undefined>) => {
       const pending = state.pending;
       if (!pending || pending.jobId !== null) return;
       const jobId = action.payload?.jobId;

@@ -9,6 +9,8 @@ import { Tooltip } from '../../common/components/Tooltip';
 import { invokeBlocker, parseSeedWeights, randomSeed } from '../../common/util/parameterTranslation';
 import { postprocessorAvailability } from '../system/systemSlice';
 import { QueuePanel } from '../queue/QueuePanel';
+import { OutpaintingOptions } from '../outpainting/OutpaintingOptions';
+import { outpaintBlocker } from '../outpainting/outpaintingThunks';
 import { setOption, type OptionsState } from './optionsSlice';
 
 const toMultipleOf8 = (v: number) => Math.round(v / 8) * 8;
@@ -94,7 +96,12 @@ function InvokeButtons() {
   const tab = useAppSelector((s) => s.tabs.activeTab);
   const isConnected = useAppSelector((s) => s.system.isConnected);
   const isProcessing = useAppSelector((s) => s.system.isProcessing);
-  const blocker = !isConnected ? 'The server is not connected.' : invokeBlocker(options, tab);
+  const outpaintProblem = useAppSelector((s) => (tab === 'outpainting' ? outpaintBlocker(s) : null));
+  const blocker = !isConnected
+    ? 'The server is not connected.'
+    : tab === 'outpainting'
+      ? outpaintProblem
+      : invokeBlocker(options, tab);
   return (
     <div className="invoke-row">
       <Tooltip label={blocker ?? TOOLTIPS.invoke} block>
@@ -131,6 +138,8 @@ function useOption<K extends keyof OptionsState>(key: K): OptionsState[K] {
 
 function MainOptions() {
   const dispatch = useAppDispatch();
+  // Outpainting's size is the picture plus what is added around it.
+  const showSize = useAppSelector((s) => s.tabs.activeTab !== 'outpainting');
   const iterations = useOption('iterations');
   const steps = useOption('steps');
   const cfgScale = useOption('cfgScale');
@@ -145,8 +154,8 @@ function MainOptions() {
         <NumberField label="CFG Scale" tooltip={TOOLTIPS.cfgScale} value={cfgScale} min={1} max={200} step={0.5} onChange={(v) => dispatch(setOption('cfgScale', v))} testId="cfg-scale" />
       </div>
       <div className="row row--3">
-        <NumberField label="Width" tooltip={TOOLTIPS.width} value={width} min={64} max={2048} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('width', v))} testId="width" />
-        <NumberField label="Height" tooltip={TOOLTIPS.height} value={height} min={64} max={2048} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('height', v))} testId="height" />
+        {showSize && <NumberField label="Width" tooltip={TOOLTIPS.width} value={width} min={64} max={2048} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('width', v))} testId="width" />}
+        {showSize && <NumberField label="Height" tooltip={TOOLTIPS.height} value={height} min={64} max={2048} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('height', v))} testId="height" />}
         <SelectField label="Sampler" tooltip={TOOLTIPS.sampler} value={sampler} options={SAMPLERS.map((s) => ({ value: s, label: s }))} onChange={(v) => dispatch(setOption('sampler', v))} testId="sampler" />
       </div>
       <datalist id="size-choices">
@@ -317,6 +326,7 @@ export function OptionsPanel() {
       <QueuePanel />
       <MainOptions />
       {tab === 'img2img' && <ImageToImageOptions />}
+      {tab === 'outpainting' && <OutpaintingOptions />}
       <div className="advanced-toggle">
         <Tooltip label={TOOLTIPS.advanced} block>
           <label className="checkbox">

@@ -15,6 +15,8 @@ export type HotkeyAction =
   | 'nextImage'
   | 'textToImageTab'
   | 'imageToImageTab'
+  | 'outpaintingTab'
+  | 'postprocessingTab'
   | 'toggleTheme'
   | 'focusPrompt'
   | 'showHotkeys';
@@ -64,6 +66,8 @@ export const HOTKEYS: ReadonlyArray<Hotkey> = [
   { action: 'nextImage', keys: '→', description: 'Next (older) image in the gallery', match: (e) => plain(e) && e.key === 'ArrowRight' },
   { action: 'textToImageTab', keys: '1', description: 'Text to Image tab', match: key('1') },
   { action: 'imageToImageTab', keys: '2', description: 'Image to Image tab', match: key('2') },
+  { action: 'outpaintingTab', keys: '3', description: 'Outpainting tab', match: key('3') },
+  { action: 'postprocessingTab', keys: '4', description: 'Postprocessing tab', match: key('4') },
   { action: 'toggleTheme', keys: 'T', description: 'Switch between dark and light theme', match: key('t') },
   { action: 'showHotkeys', keys: '?', description: 'Show these shortcuts', match: (e) => e.key === '?' },
 ];

@@ -1,10 +1,18 @@
-/** The mode tabs at the left edge: Text to Image and Image to Image. */
+/** The mode tabs at the left edge: Text to Image, Image to Image, Outpainting and Postprocessing. */
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { ImageToImageIcon, TextToImageIcon } from '../../common/components/Icons';
 import { Tooltip } from '../../common/components/Tooltip';
+import { OutpaintingIcon } from '../outpainting/OutpaintingIcon';
+import { PostprocessingIcon } from '../postprocessing/PostprocessingIcon';
 import { TABS, tabSelected } from './tabsSlice';
+import './tabBar.css';
 
-const ICONS = { txt2img: TextToImageIcon, img2img: ImageToImageIcon } as const;
+const ICONS = {
+  txt2img: TextToImageIcon,
+  img2img: ImageToImageIcon,
+  outpainting: OutpaintingIcon,
+  postprocessing: PostprocessingIcon,
+} as const;
 
 export function TabBar() {
   const dispatch = useAppDispatch();

@@ -1,4 +1,4 @@
-/** State of the tab bar: which mode (Text to Image or Image to Image) the control panel shows. */
+/** State of the tab bar: which mode (Text to Image, Image to Image, Outpainting, Postprocessing) the workspace shows. */
 import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
 import type { ActiveTab } from '../../common/util/parameterTranslation';
 
@@ -15,6 +15,18 @@ export const TABS: ReadonlyArray<{ id: ActiveTab; label: string; tooltip: string
     label: 'Image to Image',
     tooltip:
       'Image to Image: start from an uploaded image (drawing or photograph) and generate a new one, modified by the prompt. Transparent areas are inpainted.',
+  },
+  {
+    id: 'outpainting',
+    label: 'Outpainting',
+    tooltip:
+      'Outpainting: add blank space to the borders of an image and fill it in from the prompt. Outpaint again to keep growing the picture.',
+  },
+  {
+    id: 'postprocessing',
+    label: 'Postprocessing',
+    tooltip:
+      'Postprocessing: upscale and restore faces in one or many gallery images (Ctrl/Cmd-click or Shift-click thumbnails to select several).',
   },
 ];
 

@@ -1,6 +1,6 @@
 /** Choosing an init image: the desktop window's native dialog, else a browser file input. */
 import { useCallback, useRef, type ReactNode } from 'react';
-import { useAppDispatch } from '../../app/hooks';
+import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { hasDesktopBridge, openImageNative } from '../../app/desktopBridge';
 import { uploadImage } from '../../app/socketio/actions';
 import { imageAdded } from '../gallery/gallerySlice';
@@ -10,18 +10,19 @@ import { tabSelected } from './tabsSlice';
 
 export const ACCEPTED_TYPES = 'image/png,image/jpeg,image/webp';
 
-/** Uploads dropped or chosen files as the init image; refuses what is not an image. */
+/** Uploads dropped or chosen files as the init image (on Outpainting: the picture to extend); refuses what is not an image. */
 export function useInitImageUpload() {
   const dispatch = useAppDispatch();
+  const destination = useAppSelector((s) => (s.tabs.activeTab === 'outpainting' ? 'outpainting-source' : 'img2img'));
   return useCallback(
     (file: File) => {
       if (!file.type.startsWith('image/')) {
         dispatch(errorOccurred(`${file.name} is not an image: choose a PNG, JPEG or WebP file.`));
         return;
       }
-      dispatch(uploadImage({ file, name: file.name, destination: 'img2img' }));
+      dispatch(uploadImage({ file, name: file.name, destination }));
     },
-    [dispatch],
+    [dispatch, destination],
   );
 }
 
