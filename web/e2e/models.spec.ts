@@ -168,6 +168,9 @@ test('Settings opens the Models dialog, and the dialog is labelled for keyboard 
   await expect(dialog(page).getByLabel('Folder', { exact: true })).toHaveAttribute('data-testid', 'scan-path');
   await expect(dialog(page).getByRole('button', { name: 'Add model' })).toBeDisabled(); // no path yet
   await expect(dialog(page).getByRole('button', { name: 'Load demo-alt' })).toBeEnabled();
+  // The active model's Remove is disabled, and its tooltip says why.
+  await row(page, 'demo').getByTestId('model-remove').hover();
+  await expect(page.getByRole('tooltip')).toHaveText('The active model cannot be removed; load another model first.');
   await page.keyboard.press('Escape');
   await expect(dialog(page)).toHaveCount(0);
 });
