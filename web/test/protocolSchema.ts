@@ -160,3 +160,33 @@ export function validateRunPostprocessingArgs(args: unknown[]): string[] {
   }
   return errors;
 }
+
+/** Ours: `importModel(path, name?, make_default?)`, `scanModelFolder(path)`, `deleteModel(model_name)`. */
+export const MODEL_MANAGEMENT_ARGS: Record<string, ReadonlyArray<{ name: string; optional: boolean; max: number; type: 'string' | 'boolean' }>> = {
+  importModel: [
+    { name: 'path', optional: false, max: 4096, type: 'string' },
+    { name: 'name', optional: true, max: 300, type: 'string' },
+    { name: 'make_default', optional: true, max: 0, type: 'boolean' },
+  ],
+  scanModelFolder: [{ name: 'path', optional: false, max: 4096, type: 'string' }],
+  deleteModel: [{ name: 'model_name', optional: false, max: 300, type: 'string' }],
+};
+
+/** Every problem with a model-management event's arguments (the ack callback is not an argument). */
+export function validateModelManagementArgs(event: string, args: unknown[]): string[] {
+  const spec = MODEL_MANAGEMENT_ARGS[event];
+  if (!spec) return [`${event} is not a model-management event`];
+  if (args.length > spec.length) return [`${event} takes at most ${spec.length} arguments, got ${args.length}`];
+  const errors: string[] = [];
+  spec.forEach((arg, i) => {
+    const v = args[i];
+    if (v === undefined || v === null) {
+      if (!arg.optional) errors.push(`${event}.${arg.name} is missing`);
+    } else if (typeof v !== arg.type) {
+      errors.push(`${event}.${arg.name} should be ${arg.type}, got ${JSON.stringify(v)}`);
+    } else if (typeof v === 'string' && (v.length < 1 || v.length > arg.max)) {
+      errors.push(`${event}.${arg.name} should be 1 to ${arg.max} characters long`);
+    }
+  });
+  return errors;
+}

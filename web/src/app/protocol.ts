@@ -87,6 +87,12 @@ export interface ImageInfo {
 export interface ModelListEntry {
   status: 'active' | 'cached' | 'not loaded';
   description: string;
+  /** Ours, beyond 2.1: how the model is stored and what it is. */
+  format?: string;
+  demo?: boolean;
+  family?: string;
+  width?: number;
+  height?: number;
 }
 export type ModelList = Record<string, ModelListEntry>;
 
@@ -167,6 +173,31 @@ export interface QueueUpdate {
 
 export interface ErrorPayload {
   message: string;
+  /** The failed job, when the error came from one (ours). */
+  jobId?: string;
+  /** The request field that was wrong, when the server names one (ours). */
+  field?: string;
+}
+
+/** What `importModel` / `scanModelFolder` / `deleteModel` did (ours); `report` depends on the operation. */
+export type ModelOperation = 'import' | 'scan' | 'delete';
+export interface ModelScanSkip {
+  path: string;
+  reason: string;
+}
+export interface ModelOperationReport {
+  added?: string[];
+  known?: string[];
+  deleted?: string[];
+  loras?: string[];
+  embeddings?: string[];
+  skipped?: ModelScanSkip[];
+}
+export interface ModelListChangedPayload {
+  operation: ModelOperation;
+  report: ModelOperationReport;
+  model_list: ModelList;
+  jobId?: string;
 }
 
 /** What `generateImage` carries as its first argument. */

@@ -7,6 +7,7 @@ import currentImageReducer from '../features/currentImage/currentImageSlice';
 import systemReducer from '../features/system/systemSlice';
 import queueReducer from '../features/queue/queueSlice';
 import tabsReducer from '../features/tabs/tabsSlice';
+import modelsReducer from '../features/models/modelsSlice';
 import outpaintingReducer from '../features/outpainting/outpaintingSlice';
 import postprocessingReducer from '../features/postprocessing/postprocessingSlice';
 import canvasReducer from '../features/canvas/canvasSlice';
@@ -20,6 +21,7 @@ export const rootReducer = combineReducers({
   system: systemReducer,
   queue: queueReducer,
   tabs: tabsReducer,
+  models: modelsReducer,
   outpainting: outpaintingReducer,
   postprocessing: postprocessingReducer,
   canvas: canvasReducer,

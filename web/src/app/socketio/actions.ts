@@ -42,6 +42,12 @@ export const runPostprocessing = createAction<{ image: ImageInfo; type: Postproc
 );
 export const reloadGallery = createAction('socketio/reloadGallery');
 
+/** Ours: add a checkpoint file or diffusers folder by its path on the server machine. */
+export const importModel = createAction<{ path: string; name?: string; makeDefault: boolean }>('socketio/importModel');
+/** Ours: add every model under an AUTOMATIC1111 or ComfyUI models folder. */
+export const scanModelFolder = createAction<string>('socketio/scanModelFolder');
+/** Ours: remove a models.yaml entry (never its files). */
+export const deleteModel = createAction<string>('socketio/deleteModel');
 /** One postprocessing job of a batch; the server's acknowledgement gives it a job id. */
 export const runPostprocessingJob = createAction<{
   requestId: string;

@@ -47,6 +47,11 @@ export function makeEmitters(socket: EmittingSocket) {
     deleteImage: (image: ImageInfo) => socket.emit('deleteImage', image.url, image.url, image.category),
     uploadImage: (bytes: ArrayBuffer, name: string, destination: string) =>
       socket.emit('uploadImage', bytes, name, destination),
+    // Ours: model management. Each answers {jobId} when queued, nothing when refused.
+    importModel: (path: string, name: string | null, makeDefault: boolean, ack: AckHandler) =>
+      socket.emit('importModel', path, name, makeDefault, ack),
+    scanModelFolder: (path: string, ack: AckHandler) => socket.emit('scanModelFolder', path, ack),
+    deleteModel: (modelName: string, ack: AckHandler) => socket.emit('deleteModel', modelName, ack),
   };
 }
 

@@ -8,6 +8,7 @@ import type {
   ImageInfo,
   ImageUploadedPayload,
   ModelChangePayload,
+  ModelListChangedPayload,
   ProgressUpdate,
   QueueUpdate,
   SystemConfig,
@@ -30,11 +31,18 @@ import {
   processingCanceled,
   progressUpdated,
   systemConfigReceived,
+  toastAdded,
 } from '../../features/system/systemSlice';
 import { intermediateCleared, intermediateReceived } from '../../features/currentImage/currentImageSlice';
 import { queueUpdated } from '../../features/queue/queueSlice';
 import { setInitialImage } from '../../features/options/optionsSlice';
 import { tabSelected } from '../../features/tabs/tabsSlice';
+import {
+  errorShownInDialog,
+  modelErrorReceived,
+  modelListChangedReceived,
+  outcomeToast,
+} from '../../features/models/modelsSlice';
 import { outpaintResultReceived, outpaintSourceSet } from '../../features/outpainting/outpaintingSlice';
 import { postprocessingResultReceived } from '../../features/postprocessing/postprocessingSlice';
 import { generateOutpainting } from './actions';
@@ -53,6 +61,18 @@ export function refreshGallery(dispatch: Dispatch, getState: () => RootState, em
       emitters.requestImages(category);
     }
   }
+}
+
+/** Dispatches a models action and toasts the success it settles, if it settles one of this window's jobs. */
+export function dispatchModelsAction(
+  dispatch: Dispatch,
+  getState: () => RootState,
+  action: Parameters<Dispatch>[0],
+): void {
+  const before = getState().models;
+  dispatch(action);
+  const message = outcomeToast(before, getState().models);
+  if (message) dispatch(toastAdded({ kind: 'success', message }));
 }
 
 export function makeListeners(dispatch: Dispatch, getState: () => RootState, emitters: Emitters) {
@@ -128,8 +148,14 @@ export function makeListeners(dispatch: Dispatch, getState: () => RootState, emi
       dispatch(galleryCleared());
       refreshGallery(dispatch, getState, emitters);
     },
+    modelListChanged: (payload: ModelListChangedPayload) =>
+      dispatchModelsAction(dispatch, getState, modelListChangedReceived(payload)),
     error: (payload: ErrorPayload) => {
-      dispatch(errorOccurred(payload?.message ?? 'The server reported an error.'));
+      const message = payload?.message ?? 'The server reported an error.';
+      const before = getState().models;
+      dispatch(modelErrorReceived({ message, jobId: payload?.jobId }));
+      if (errorShownInDialog(before, getState().models)) return;
+      dispatch(errorOccurred(message));
     },
   };
 }

@@ -1,13 +1,16 @@
 /** Redux middleware that owns the Socket.IO connection: socket actions go out, server events come in. */
 import type { Middleware, ThunkDispatch, UnknownAction } from '@reduxjs/toolkit';
 import { io, type Socket } from 'socket.io-client';
-import type { PostprocessingParameters } from '../protocol';
+import type { ModelOperation, PostprocessingParameters } from '../protocol';
 import type { RootState } from '../store';
-import { makeEmitters } from './emitters';
-import { makeListeners, refreshGallery } from './listeners';
+import { makeEmitters, type AckHandler } from './emitters';
+import { dispatchModelsAction, makeListeners, refreshGallery } from './listeners';
 import {
   cancelProcessing,
   deleteImage,
+  deleteModel,
+  importModel,
+  scanModelFolder,
   generateImage,
   generateOutpainting,
   generationQueued,
@@ -24,6 +27,7 @@ import { setOption } from '../../features/options/optionsSlice';
 import { errorOccurred, modelChangeRequested, toastAdded } from '../../features/system/systemSlice';
 import { galleryCleared, pageRequested } from '../../features/gallery/gallerySlice';
 import { jobCancelRequested } from '../../features/queue/queueSlice';
+import { modelOperationAcknowledged, modelOperationRequested } from '../../features/models/modelsSlice';
 import { invokeOutpainting } from '../../features/outpainting/outpaintingThunks';
 import { outpaintJobAcknowledged } from '../../features/outpainting/outpaintingSlice';
 import { buildOutpaintingRequest } from '../../features/outpainting/request';
@@ -46,8 +50,17 @@ export function socketMiddleware(socket: Socket): Middleware<object, RootState> 
     }
     socket.connect();
 
+    /** Starts one model job unless one is already in flight; its ack settles or tracks it. */
+    const startModelJob = (operation: ModelOperation, target: string, send: (ack: AckHandler) => void) => {
+      const state = store.getState();
+      if (state.models.pending) return;
+      store.dispatch(modelOperationRequested({ operation, target, before: state.system.config?.model_list ?? {} }));
+      send((ack) => dispatchModelsAction(store.dispatch, store.getState, modelOperationAcknowledged(ack)));
+    };
+
     // Outpainting and postprocessing runs are thunks: they compose, upload or fan out first.
     const dispatchThunk = store.dispatch as ThunkDispatch<RootState, unknown, UnknownAction>;
+
     return (next) => (action) => {
       const state = store.getState();
       if (generateImage.match(action) && state.tabs.activeTab === 'outpainting') {
@@ -126,6 +139,13 @@ export function socketMiddleware(socket: Socket): Middleware<object, RootState> 
           codeformer_fidelity: o.codeformerFidelity,
         };
         emitters.runPostprocessing(action.payload.image, parameters);
+      } else if (importModel.match(action)) {
+        const { path, name, makeDefault } = action.payload;
+        startModelJob('import', path, (ack) => emitters.importModel(path, name || null, makeDefault, ack));
+      } else if (scanModelFolder.match(action)) {
+        startModelJob('scan', action.payload, (ack) => emitters.scanModelFolder(action.payload, ack));
+      } else if (deleteModel.match(action)) {
+        startModelJob('delete', action.payload, (ack) => emitters.deleteModel(action.payload, ack));
       } else if (reloadGallery.match(action)) {
         store.dispatch(galleryCleared());
         refreshGallery(store.dispatch, store.getState, emitters);

@@ -7,6 +7,7 @@ import { errorOccurred, settingChanged } from './systemSlice';
 import { resetOptions } from '../options/optionsSlice';
 import { chooseOutputFolderNative, hasDesktopBridge } from '../../app/desktopBridge';
 import { Tooltip } from '../../common/components/Tooltip';
+import { modelsDialogOpened } from '../models/modelsSlice';
 
 /** The desktop window's native folder picker for where images are saved; nothing in a browser. */
 export function OutputFolderSetting() {
@@ -74,6 +75,22 @@ export function SettingsModal({ onClose }: { onClose: () => void }) {
           testId="setting-intermediates"
         />
         <OutputFolderSetting />
+        <div className="settings__reset">
+          <p>Add, scan for, load and remove models.</p>
+          <Tooltip label="Open the Models dialog.">
+            <button
+              type="button"
+              className="button"
+              data-testid="settings-open-models"
+              onClick={() => {
+                onClose();
+                dispatch(modelsDialogOpened());
+              }}
+            >
+              Models…
+            </button>
+          </Tooltip>
+        </div>
         <div className="settings__reset">
           <p>Reset every control-panel setting to its default.</p>
           <button type="button" className="button" onClick={() => dispatch(resetOptions())}>

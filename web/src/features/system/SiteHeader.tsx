@@ -8,6 +8,8 @@ import { Tooltip } from '../../common/components/Tooltip';
 import { activeModelName, isDemoModel, themeSet } from './systemSlice';
 import { SettingsModal } from './SettingsModal';
 import { HotkeysModal } from './HotkeysModal';
+import { ModelsDialog, ModelsIcon } from '../models/ModelsDialog';
+import { modelsDialogOpened } from '../models/modelsSlice';
 
 export const HELP_URL = 'https://invoke-ai.github.io/InvokeAI/features/WEB/';
 
@@ -25,6 +27,7 @@ export function SiteHeader({ isHotkeysOpen, onHotkeysOpenChange }: SiteHeaderPro
   const isModelChanging = useAppSelector((s) => s.system.isModelChanging);
   const theme = useAppSelector((s) => s.system.theme);
   const [isSettingsOpen, setSettingsOpen] = useState(false);
+  const isModelsOpen = useAppSelector((s) => s.models.isOpen);
 
   const activeModel = activeModelName(config);
   const models = config ? Object.entries(config.model_list) : [];
@@ -60,6 +63,15 @@ export function SiteHeader({ isHotkeysOpen, onHotkeysOpenChange }: SiteHeaderPro
             ))}
           </select>
         </Tooltip>
+        <IconButton
+          label="Manage models…"
+          tooltip="Manage models: add a checkpoint or diffusers folder, scan an AUTOMATIC1111 or ComfyUI folder, load or remove models."
+          icon={<ModelsIcon />}
+          variant="ghost"
+          className="site-header__manage-models"
+          onClick={() => dispatch(modelsDialogOpened())}
+          data-testid="open-models"
+        />
         {isModelChanging && <span className="spinner" aria-label="Loading model" />}
         {demo && (
           <Tooltip label="This is the built-in demo model: it has random weights, so its images are coloured noise. Run invokeai-configure to download Stable Diffusion 1.5, or add your own model to models.yaml.">
@@ -111,6 +123,7 @@ export function SiteHeader({ isHotkeysOpen, onHotkeysOpenChange }: SiteHeaderPro
       </div>
       {isSettingsOpen && <SettingsModal onClose={() => setSettingsOpen(false)} />}
       {isHotkeysOpen && <HotkeysModal onClose={() => onHotkeysOpenChange(false)} />}
+      {isModelsOpen && <ModelsDialog />}
     </header>
   );
 }

@@ -1,0 +1,120 @@
+import { configureStore } from '@reduxjs/toolkit';
+import type { Socket } from 'socket.io-client';
+import { describe, expect, it } from 'vitest';
+import type { JobAck, ModelList, SystemConfig } from '../../app/protocol';
+import { deleteModel, importModel, scanModelFolder } from '../../app/socketio/actions';
+import { socketMiddleware } from '../../app/socketio/middleware';
+import { preloadedState, rootReducer } from '../../app/store';
+import { validateModelManagementArgs } from '../../../test/protocolSchema';
+
+/** A socket that records what the page sends and lets the test play the server's events. */
+class FakeSocket {
+  handlers = new Map<string, (...args: unknown[]) => void>();
+  sent: Array<{ event: string; args: unknown[] }> = [];
+  on(event: string, handler: (...args: unknown[]) => void) {
+    this.handlers.set(event, handler);
+    return this;
+  }
+  connect() {
+    return this;
+  }
+  emit(event: string, ...args: unknown[]) {
+    this.sent.push({ event, args });
+    return this;
+  }
+  serve(event: string, payload?: unknown) {
+    this.handlers.get(event)?.(payload);
+  }
+  /** The last request's arguments as they go over the wire (the ack callback travels as the packet's id). */
+  wireArgs() {
+    const { event, args } = this.sent[this.sent.length - 1];
+    return { event, args: args.slice(0, -1) };
+  }
+  /** Calls the acknowledgement callback of the last request sent. */
+  ack(answer?: JobAck) {
+    const args = this.sent[this.sent.length - 1].args;
+    (args[args.length - 1] as (a?: JobAck) => void)(answer);
+  }
+}
+
+const models: ModelList = { demo: { status: 'active', description: 'demo' } };
+const config = (list: ModelList): SystemConfig => ({
+  model: 'stable diffusion', model_id: 'demo', model_hash: '', app_id: 'x', app_version: '2.2.0', model_list: list,
+});
+
+function setup() {
+  const socket = new FakeSocket();
+  const store = configureStore({
+    reducer: rootReducer,
+    preloadedState: preloadedState(null),
+    middleware: (getDefault) => getDefault().concat(socketMiddleware(socket as unknown as Socket)),
+  });
+  socket.serve('connect');
+  socket.serve('systemConfig', config(models));
+  socket.sent = [];
+  return { socket, store };
+}
+
+describe('model management over the socket layer', () => {
+  it('sends importModel(path, name, make_default) and toasts what was added', () => {
+    const { socket, store } = setup();
+    store.dispatch(importModel({ path: '/m/tiny.safetensors', name: 'tiny', makeDefault: true }));
+    expect(socket.sent).toHaveLength(1);
+    expect(socket.sent[0].event).toBe('importModel');
+    expect(socket.sent[0].args.slice(0, 3)).toEqual(['/m/tiny.safetensors', 'tiny', true]);
+    expect(validateModelManagementArgs('importModel', socket.wireArgs().args)).toEqual([]);
+    expect(store.getState().models.pending).toMatchObject({ operation: 'import', target: '/m/tiny.safetensors' });
+
+    store.dispatch(scanModelFolder('/elsewhere')); // refused while one job runs
+    expect(socket.sent).toHaveLength(1);
+
+    socket.ack({ jobId: 'j1' });
+    const after = { ...models, tiny: { status: 'not loaded' as const, description: 'SD 1.x' } };
+    socket.serve('modelListChanged', { operation: 'import', report: { added: ['tiny'] }, model_list: after, jobId: 'j1' });
+    socket.serve('systemConfig', config(after));
+    const state = store.getState();
+    expect(state.models.outcome).toMatchObject({ kind: 'success', added: ['tiny'] });
+    expect(state.system.toasts.map((t) => [t.kind, t.message])).toContainEqual(['success', 'Added tiny to the model list.']);
+    expect(Object.keys(state.system.config?.model_list ?? {})).toEqual(['demo', 'tiny']);
+  });
+
+  it("sends an empty name as null and shows the server's error for a bad path", () => {
+    const { socket, store } = setup();
+    store.dispatch(importModel({ path: '/nope.safetensors', makeDefault: false }));
+    expect(socket.sent[0].args.slice(0, 3)).toEqual(['/nope.safetensors', null, false]);
+    expect(validateModelManagementArgs('importModel', socket.wireArgs().args)).toEqual([]);
+    socket.ack({ jobId: 'j2' });
+    socket.serve('error', { message: 'path: /nope.safetensors does not exist', jobId: 'j2' });
+    expect(store.getState().models).toMatchObject({
+      pending: null,
+      outcome: { kind: 'error', message: 'path: /nope.safetensors does not exist' },
+    });
+    // The dialog was closed, so the error also comes as a toast.
+    expect(store.getState().system.toasts.map((t) => t.kind)).toContain('error');
+  });
+
+  it('sends scanModelFolder(path) and deleteModel(name) with an acknowledgement callback', () => {
+    const { socket, store } = setup();
+    store.dispatch(scanModelFolder('/a1111/models'));
+    expect(socket.sent[0].event).toBe('scanModelFolder');
+    expect(socket.sent[0].args[0]).toBe('/a1111/models');
+    expect(typeof socket.sent[0].args[1]).toBe('function');
+    expect(validateModelManagementArgs('scanModelFolder', socket.wireArgs().args)).toEqual([]);
+    socket.ack(undefined);
+    expect(store.getState().models.outcome?.kind).toBe('error');
+
+    store.dispatch(deleteModel('old'));
+    expect(socket.sent[1].event).toBe('deleteModel');
+    expect(socket.sent[1].args[0]).toBe('old');
+    expect(validateModelManagementArgs('deleteModel', socket.wireArgs().args)).toEqual([]);
+  });
+
+  it('has a schema that catches wrong model-management arguments', () => {
+    expect(validateModelManagementArgs('importModel', ['', 'n', 'yes'])).toEqual([
+      'importModel.path should be 1 to 4096 characters long',
+      'importModel.make_default should be boolean, got "yes"',
+    ]);
+    expect(validateModelManagementArgs('scanModelFolder', [7])).toEqual(['scanModelFolder.path should be string, got 7']);
+    expect(validateModelManagementArgs('deleteModel', [])).toEqual(['deleteModel.model_name is missing']);
+  });
+});
