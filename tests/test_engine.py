@@ -235,6 +235,23 @@ def test_seam_size_sets_how_far_outside_the_mask_pixels_may_change(gen, tmp_path
     assert meta["seam_size"] == 24 and "--seam_size 24" in wide.info["Dream"]
 
 
+def test_inpainting_keeps_a_picture_of_any_size_and_its_far_pixels(gen, tmp_path):
+    rng = np.random.default_rng(3)
+    rgba = np.dstack([(rng.random((75, 100, 3)) * 255).astype(np.uint8), np.full((75, 100), 255, np.uint8)])
+    rgba[50:75, 70:100, 3] = 0  # a hole at the ragged bottom-right corner, off the 8 px grid
+    path = tmp_path / "odd.png"
+    Image.fromarray(rgba, "RGBA").save(path)
+    out = one(gen, init_img=str(path), strength=0.9, steps=3, width=100, height=75)
+    assert out.size == (100, 75)
+    mask = rgba[..., 3] < 128
+    keep = far_from(mask, 8)
+    assert np.array_equal(pixels(out)[keep], rgba[..., :3].astype(np.int16)[keep])
+    assert np.abs(pixels(out)[mask] - rgba[..., :3][mask]).mean() > 5
+    assert json.loads(out.info["sd-metadata"])["image"]["width"] == 100
+    with pytest.raises(InvalidParameterError, match="width"):
+        gen.prompt2image("x", **{**SMALL, "width": 100})  # without an init image sizes stay on the grid
+
+
 def test_the_seam_reaches_seam_size_px_in_every_direction_and_no_further():
     from ldm.invoke.generator.inpaint import seam_alpha
 

@@ -180,6 +180,20 @@ def test_upload_then_image_to_image(server, client):
     assert uploaded["url"] in [i["url"] for i in page["images"]]
 
 
+def test_inpainting_a_picture_whose_sides_are_off_the_8_px_grid(server, client):
+    client.emit("uploadImage", png_bytes(size=(100, 75), color=(40, 90, 160)), "odd.png", "inpainting")
+    init = client.wait_for("imageUploaded", lambda d: d["width"] == 100)[-1]
+    mask = Image.new("L", (100, 75), 0)
+    mask.paste(255, (10, 10, 40, 40))
+    buffer = BytesIO()
+    mask.save(buffer, format="PNG")
+    job_id = client.call("generateImage", params(
+        init_img=init["url"], init_mask=base64.b64encode(buffer.getvalue()).decode(), strength=0.9, steps=3,
+        width=100, height=75, bounding_box={"x": 0, "y": 0, "width": 100, "height": 75}), False, False)["jobId"]
+    result = results_of(client, job_id, 1)[0]
+    assert (result["width"], result["height"]) == (100, 75)
+
+
 def test_an_outpainting_frame_is_kept_outside_the_uploads_gallery(server, client):
     frame = Image.new("RGBA", (128, 64), (0, 0, 0, 0))
     frame.paste(Image.new("RGBA", (64, 64), (30, 60, 220, 255)), (0, 0))

@@ -20,7 +20,6 @@ SAMPLER_NAMES = (
 MAX_SEED = 4294967295
 Category = Literal["result", "user"]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
-Dimension = Annotated[int, Field(ge=64, le=2048, multiple_of=8)]
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
 
 
@@ -63,8 +62,9 @@ class GenerationParameters(Schema):
     cfg_scale: float = Field(7.5, ge=1.0, le=200.0, allow_inf_nan=False)
     threshold: float = Field(0.0, ge=0.0, le=1000.0, allow_inf_nan=False)
     perlin: Fraction = 0.0
-    width: Dimension = 512
-    height: Dimension = 512
+    # Multiples of 8 from 64 (checked below) unless an init image without fit brings its own size.
+    width: int = Field(512, ge=8, le=2048)
+    height: int = Field(512, ge=8, le=2048)
     sampler_name: Literal[SAMPLER_NAMES] = "k_lms"  # type: ignore[valid-type]
     seed: int | None = Field(None, ge=-1, le=MAX_SEED)  # -1 or absent: a random seed (our extension)
     seamless: bool | None = None  # absent: the server's --seamless
@@ -90,6 +90,11 @@ class GenerationParameters(Schema):
     def _needs_init_image(self) -> GenerationParameters:
         if (self.init_mask or self.bounding_box) and not self.init_img:
             raise ValueError("init_img is required for inpainting (init_mask or bounding_box was given)")
+        if not self.init_img or self.fit:
+            for side in ("width", "height"):
+                value = getattr(self, side)
+                if value % 8 or value < 64:
+                    raise ValueError(f"{side} must be a multiple of 8 from 64 to 2048, got {value}")
         return self
 
 

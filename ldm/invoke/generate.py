@@ -263,7 +263,9 @@ class Generate:
         image = _open_image("init_img", init_img)
         mask_path = None if init_mask is None or isinstance(init_mask, Image.Image) else str(init_mask)
         mask = normalise_mask(_open_image("init_mask", init_mask)) if init_mask is not None else mask_from_alpha(image)
-        image = _fit_image(image, width, height, fit)
+        # An inpaint keeps the picture's own size, whatever it is, so that the pixels it does not
+        # regenerate stay bit-identical; the generator pads its work region to the latent grid.
+        image = _fit_image(image, width, height, fit, keep_size=mask is not None and not fit)
         if mask is not None:
             mask = mask.resize(image.size, Image.Resampling.NEAREST)
             if not any(mask.getdata()):
@@ -392,9 +394,11 @@ def _validate(p: dict[str, Any]) -> None:
     number("threshold", 0, 1000)
     number("perlin", 0, 1)
     for side in ("width", "height"):
-        v = integer(side, 64, 2048)
-        if v % 8:
-            raise InvalidParameterError(side, f"must be a multiple of 8, got {v}")
+        v = integer(side, 8, 2048)
+        # With an init image (and no fit) the picture's own size is used and width/height only
+        # echo it, as the metadata records them; otherwise they shape the latents.
+        if (p["init_img"] is None or p["fit"]) and (v % 8 or v < 64):
+            raise InvalidParameterError(side, f"must be a multiple of 8 from 64 to 2048, got {v}")
     if p["sampler_name"] not in available_samplers():
         raise InvalidParameterError("sampler_name", f"unknown sampler {p['sampler_name']!r}; choose one of "
                                     + ", ".join(available_samplers()))
@@ -434,10 +438,14 @@ def _open_image(field: str, source: Any) -> Image.Image:
         raise InvalidParameterError(field, f"{path} is not a readable image ({e})") from e
 
 
-def _fit_image(image: Image.Image, width: int, height: int, fit: bool) -> Image.Image:
+def _fit_image(image: Image.Image, width: int, height: int, fit: bool, keep_size: bool = False) -> Image.Image:
     """With ``fit`` the init image is scaled to fit inside width×height; otherwise its own size is kept.
-    Either way both sides become multiples of 8, as the latent space needs."""
+    Either way both sides become multiples of 8, as the latent space needs, unless ``keep_size``."""
     w, h = image.size
+    if keep_size:
+        if max(w, h) > 2048 or min(w, h) < 8:
+            raise InvalidParameterError("init_img", f"image of {w}x{h} must be 8 to 2048 px on each side; use fit")
+        return image
     if fit:
         scale = min(width / w, height / h)
         w, h = w * scale, h * scale

@@ -26,8 +26,9 @@ export const GENERATION_PARAMETERS: ObjectSchema = {
   cfg_scale: { type: 'number', required: true, min: 1 },
   threshold: { type: 'number', required: true, min: 0 },
   perlin: { type: 'number', required: true, min: 0, max: 1 },
-  height: { type: 'integer', required: true, min: 64, max: 2048, multipleOf: 8 },
-  width: { type: 'integer', required: true, min: 64, max: 2048, multipleOf: 8 },
+  // Multiples of 8 from 64 unless an init image (without fit) sets the size: see sizeErrors below.
+  height: { type: 'integer', required: true, min: 8, max: 2048 },
+  width: { type: 'integer', required: true, min: 8, max: 2048 },
   sampler_name: { type: 'string', required: true, oneOf: SAMPLERS },
   seed: { type: 'integer', required: true, min: 0, max: 4294967295 },
   seamless: { type: 'boolean', required: true },
@@ -120,12 +121,24 @@ export function validate(value: unknown, schema: ObjectSchema, where: string): s
   return errors;
 }
 
+/** Width and height shape the latents (multiples of 8, 64–2048) unless an init image without `fit`
+ * brings its own size, which an inpaint keeps whatever it is. */
+function sizeErrors(gen: unknown): string[] {
+  if (typeof gen !== 'object' || gen === null) return [];
+  const g = gen as Record<string, unknown>;
+  if (typeof g.init_img === 'string' && g.fit !== true) return [];
+  return (['width', 'height'] as const)
+    .filter((k) => typeof g[k] === 'number' && ((g[k] as number) % 8 !== 0 || (g[k] as number) < 64))
+    .map((k) => `generation_parameters.${k}=${String(g[k])} is not a multiple of 8 from 64`);
+}
+
 /** The three `generateImage` arguments. */
 export function validateGenerateImageArgs(args: unknown[]): string[] {
   if (args.length !== 3) return [`generateImage takes 3 arguments, got ${args.length}`];
   const [gen, esrgan, facetool] = args;
   return [
     ...validate(gen, GENERATION_PARAMETERS, 'generation_parameters'),
+    ...sizeErrors(gen),
     ...(esrgan === false ? [] : validate(esrgan, ESRGAN_PARAMETERS, 'esrgan_parameters')),
     ...(facetool === false ? [] : validate(facetool, FACETOOL_PARAMETERS, 'facetool_parameters')),
   ];

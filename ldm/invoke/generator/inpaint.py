@@ -106,6 +106,13 @@ class Inpaint(Img2Img):
             return original.copy()
         crop = fill_masked(original, region_mask).crop((x0, y0, x1, y1))
         crop_mask = region_mask[y0:y1, x0:x1]
+        # A picture whose sides are not multiples of 8 leaves a ragged edge region: pad it (edge
+        # pixels repeated, not masked) to the latent grid, and cut the padding off after decoding.
+        crop_w, crop_h = crop.size
+        pad_w, pad_h = -crop_w % self.vae_scale, -crop_h % self.vae_scale
+        if pad_w or pad_h:
+            crop = Image.fromarray(np.pad(np.asarray(crop), ((0, pad_h), (0, pad_w), (0, 0)), mode="edge"))
+            crop_mask = np.pad(crop_mask, ((0, pad_h), (0, pad_w)))
         init_latents = self.encode(crop)
         noise = noise_for(self.latent_shape(*crop.size)).to(self.device, self.dtype)
         m = torch.from_numpy(crop_mask.astype(np.float32))[None, None]
@@ -126,5 +133,5 @@ class Inpaint(Img2Img):
         latents = self.latents_from(init_latents, noise, sampler_name, seed, steps, strength, cond, progress,
                                     crop.size, make_after_step=make_blend)
         generated = original.copy()
-        generated.paste(self.decode(latents), (x0, y0))
+        generated.paste(self.decode(latents).crop((0, 0, crop_w, crop_h)), (x0, y0))
         return composite(original, generated, region_mask, seam_size)

@@ -82,13 +82,6 @@ async function invokeInpainting(dispatch: AppThunkDispatch, state: RootState): P
     dispatch(toastAdded({ kind: 'info', message: EMPTY_MASK_MESSAGE }));
     return;
   }
-  if (size.width % 8 !== 0 || size.height % 8 !== 0) {
-    dispatch(toastAdded({
-      kind: 'info',
-      message: `This image is ${size.width}×${size.height}; inpainting needs sides that are multiples of 8. Crop or resize it first.`,
-    }));
-    return;
-  }
   dispatch(
     generateImage({
       overrides: {
