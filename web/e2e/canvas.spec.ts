@@ -1,7 +1,7 @@
 /** The Inpainting and Unified Canvas tabs in real Chromium: real mouse strokes, the real server and the demo model. */
 import path from 'node:path';
 import type { Page } from '@playwright/test';
-import { expect, resultCount, screenshot, setNumber, test, waitForResults } from './support/fixtures';
+import { expect, invokeAndWait, resultCount, screenshot, setNumber, smallSettings, test, waitForResults } from './support/fixtures';
 import { FIXTURES } from './support/env';
 
 const PARROT = path.join(FIXTURES, 'lincoln-parrot-128.png');
@@ -288,4 +288,35 @@ test('unified canvas: a box half over an image is outpainted, staged, accepted; 
   await page.getByTestId('confirm-clear-canvas').click();
   await expect(page.getByTestId('canvas-image-layer')).toHaveAttribute('data-drawn', '0');
   await expect(page.getByTestId('canvas-mask-layer')).toHaveAttribute('data-strokes', '0');
+});
+
+test('Send to opens the current image in Inpainting, Outpainting and the Unified Canvas', async ({ app: page }) => {
+  await page.getByTestId('prompt').fill('a lighthouse');
+  await smallSettings(page, 64, 2);
+  const [url] = await invokeAndWait(page, 1);
+  await expect(page.getByTestId('current-image')).toHaveAttribute('data-url', url);
+
+  await page.getByTestId('send-to').click();
+  await page.getByTestId('send-to-inpainting').click();
+  await expect(page.getByTestId('tab-inpainting')).toHaveAttribute('aria-selected', 'true');
+  await expect(page.getByTestId('inpainting-image-layer')).toHaveAttribute('data-drawn', '1');
+  await expect(page.getByTestId('inpainting-size')).toHaveText('64×64');
+
+  for (const [tab, check] of [
+    ['outpainting', async () => expect(page.getByTestId('outpaint-source')).toHaveAttribute('data-url', url)],
+    [
+      'canvas',
+      async () => {
+        await expect(page.getByTestId('canvas-image-layer')).toHaveAttribute('data-drawn', '1');
+        const [bx, by] = ((await page.getByTestId('bounding-box').getAttribute('data-box')) ?? '').split(',').map(Number);
+        expect(alphaCount(await canvasPixels(page, 'canvas-image-layer', bx, by, 64, 64))).toBe(64 * 64);
+      },
+    ],
+  ] as const) {
+    await page.getByTestId('tab-txt2img').click();
+    await page.getByTestId('send-to').click();
+    await page.getByTestId(`send-to-${tab}`).click();
+    await expect(page.getByTestId(`tab-${tab}`)).toHaveAttribute('aria-selected', 'true');
+    await check();
+  }
 });

@@ -19,7 +19,9 @@ import {
   loadPromptFrom,
   loadSeedFrom,
   requestDeletion,
+  SEND_TARGETS,
   sendToImageToImage,
+  sendToTab,
 } from '../features/currentImage/imageActions';
 import { findHotkey } from '../features/system/hotkeys';
 import { settingChanged, themeSet } from '../features/system/systemSlice';
@@ -27,7 +29,6 @@ import { tabSelected } from '../features/tabs/tabsSlice';
 import { setInitialImage } from '../features/options/optionsSlice';
 import { useInitImageUpload } from '../features/tabs/useImageChooser';
 import { OutpaintingWorkspace } from '../features/outpainting/OutpaintingWorkspace';
-import { outpaintSourceSet } from '../features/outpainting/outpaintingSlice';
 import { PostprocessingPanel } from '../features/postprocessing/PostprocessingPanel';
 import { PostprocessingWorkspace } from '../features/postprocessing/PostprocessingWorkspace';
 import { Modal } from '../common/components/Modal';
@@ -113,8 +114,10 @@ export function App() {
       const image = detail ? toUploadedImage(detail) : null;
       if (!image) return;
       dispatch(imageAdded({ image, select: false }));
-      if (activeTab === 'outpainting') {
-        dispatch(outpaintSourceSet(image));
+      // On a canvas tab the drop goes to that tab's picture; elsewhere it is Image to Image's.
+      const target = SEND_TARGETS.find((t) => t.tab === activeTab);
+      if (target) {
+        dispatch(sendToTab(image, target.tab));
         return;
       }
       dispatch(setInitialImage(image));

@@ -13,6 +13,7 @@ import {
   HdIcon,
   ImageIcon,
   InfoIcon,
+  LayersIcon,
   TrashIcon,
   UploadIcon,
 } from '../../common/components/Icons';
@@ -35,7 +36,9 @@ import {
   loadSeedFrom,
   postprocess,
   requestDeletion,
+  SEND_TARGETS,
   sendToImageToImage,
+  sendToTab,
 } from './imageActions';
 import { DesktopImageButtons } from './DesktopImageButtons';
 import { MetadataViewer } from './MetadataViewer';
@@ -186,6 +189,46 @@ function UpscalePopover({ image, openSignal }: { image: ImageInfo; openSignal: n
   );
 }
 
+function SendToPopover({ image }: { image: ImageInfo | null }) {
+  const dispatch = useAppDispatch();
+  return (
+    <Popover
+      testId="send-to-popover"
+      trigger={({ toggle }) => (
+        <IconButton
+          label="Send to"
+          tooltip="Send to: open this image in Inpainting, Outpainting or the Unified Canvas."
+          icon={<LayersIcon />}
+          disabled={!image}
+          onClick={toggle}
+          data-testid="send-to"
+        />
+      )}
+    >
+      {(close) => (
+        <div className="popover__menu" role="menu" aria-label="Send to">
+          {SEND_TARGETS.map((target) => (
+            <button
+              key={target.tab}
+              type="button"
+              role="menuitem"
+              className="button popover__menu-item"
+              data-testid={`send-to-${target.tab}`}
+              onClick={() => {
+                if (image) dispatch(sendToTab(image, target.tab));
+                close();
+              }}
+            >
+              <span>{target.label}</span>
+              <small>{target.hint}</small>
+            </button>
+          ))}
+        </div>
+      )}
+    </Popover>
+  );
+}
+
 function ImageButtons({ image, signals }: { image: ImageInfo | null; signals: PopoverSignals }) {
   const dispatch = useAppDispatch();
   const isMetadataOpen = useAppSelector((s) => s.currentImage.isMetadataOpen);
@@ -194,6 +237,7 @@ function ImageButtons({ image, signals }: { image: ImageInfo | null; signals: Po
   return (
     <div className="image-buttons" role="toolbar" aria-label="Image actions">
       <IconButton label="Use as initial image" tooltip="Use as initial image: send this image to Image to Image (Shift+I)." icon={<ImageIcon />} disabled={!real} onClick={() => real && dispatch(sendToImageToImage(real))} data-testid="use-as-initial" />
+      <SendToPopover image={real} />
       <Tooltip label="Use All: load every parameter of this image into the control panel, so Invoke regenerates it exactly (A).">
         <button type="button" className="button" disabled={!hasParameters(real)} onClick={() => real && dispatch(loadAllFrom(real))} data-testid="use-all">
           Use All

@@ -7,6 +7,8 @@ import { metadataSeed, metadataToOptions, promptToString } from '../../common/ut
 import { applyAllParameters, applyPrompt, applySeed, setInitialImage } from '../options/optionsSlice';
 import { toastAdded } from '../system/systemSlice';
 import { tabSelected } from '../tabs/tabsSlice';
+import { layerItemAdded } from '../canvas/canvasSlice';
+import { outpaintSourceSet } from '../outpainting/outpaintingSlice';
 import { deleteConfirmationShown } from './currentImageSlice';
 
 type ImageThunk = ThunkAction<void, RootState, unknown, UnknownAction>;
@@ -56,6 +58,27 @@ export const sendToImageToImage =
   (dispatch) => {
     dispatch(setInitialImage(image));
     dispatch(tabSelected('img2img'));
+  };
+
+/** The canvas tabs an image can be sent to, as the image buttons' "Send to" menu lists them. */
+export const SEND_TARGETS = [
+  { tab: 'inpainting', label: 'Inpainting', hint: 'paint a mask over what should change' },
+  { tab: 'outpainting', label: 'Outpainting', hint: 'grow the picture past its edges' },
+  { tab: 'canvas', label: 'Unified Canvas', hint: 'placed at the bounding box' },
+] as const;
+
+export const sendToTab =
+  (image: ImageInfo, tab: (typeof SEND_TARGETS)[number]['tab']): ImageThunk =>
+  (dispatch, getState) => {
+    if (tab === 'inpainting') {
+      dispatch(setInitialImage(image));
+    } else if (tab === 'outpainting') {
+      dispatch(outpaintSourceSet(image));
+    } else {
+      const { box } = getState().canvas;
+      dispatch(layerItemAdded({ url: image.url, x: box.x, y: box.y, width: image.width, height: image.height }));
+    }
+    dispatch(tabSelected(tab));
   };
 
 /** Deletes at once, or asks first when the user wants confirmation. */
