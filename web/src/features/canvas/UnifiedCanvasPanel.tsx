@@ -5,7 +5,6 @@ import { IconButton } from '../../common/components/IconButton';
 import { ChevronLeftIcon, ChevronRightIcon, CloseIcon, ImageIcon, TrashIcon, UploadIcon } from '../../common/components/Icons';
 import { Modal } from '../../common/components/Modal';
 import { Tooltip } from '../../common/components/Tooltip';
-import { setOption } from '../options/optionsSlice';
 import { ProgressBar } from '../system/ProgressBar';
 import { ACCEPTED_TYPES } from '../tabs/useImageChooser';
 import { CanvasStage } from './CanvasStage';
@@ -21,7 +20,7 @@ import {
 } from './canvasSlice';
 import { fitView, type ViewTransform } from './geometry';
 import { CheckIcon, PlaceImageIcon, SaveIcon } from './icons';
-import { saveCanvasToGallery, uploadToCanvas } from './invoke';
+import { boxEdited, saveCanvasToGallery, uploadToCanvas } from './invoke';
 import type { Rect } from './mask';
 import './canvas.css';
 
@@ -54,7 +53,7 @@ function BoundingBox({ view }: { view: ViewTransform }) {
       d.mode === 'move'
         ? { ...d.box, x: d.box.x + dx, y: d.box.y + dy }
         : { ...d.box, width: d.box.width + dx, height: d.box.height + dy };
-    dispatch(boxChanged(next));
+    dispatch(boxEdited(next));
   };
   const end = (e: ReactPointerEvent) => {
     if (!drag.current) return;
@@ -143,7 +142,7 @@ function BoxFields() {
           aria-label={`Bounding box ${label}`}
           onChange={(e) => {
             const v = Number(e.target.value);
-            if (Number.isFinite(v)) dispatch(boxChanged({ ...box, [key]: v }));
+            if (Number.isFinite(v)) dispatch(boxEdited({ ...box, [key]: v }));
           }}
           data-testid={`box-${key}`}
         />
@@ -178,11 +177,6 @@ export function UnifiedCanvasPanel() {
     dispatch(boxChanged({ ...box, width: optWidth, height: optHeight }));
     // eslint-disable-next-line react-hooks/exhaustive-deps
   }, [optWidth, optHeight, dispatch]);
-  useEffect(() => {
-    if (box.width !== optWidth) dispatch(setOption('width', box.width));
-    if (box.height !== optHeight) dispatch(setOption('height', box.height));
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [box.width, box.height, dispatch]);
 
   // The view frames the box, following the window, until the user zooms or pans; Fit frames it again.
   const userView = useRef(false);

@@ -5,7 +5,8 @@ import type { RootState } from '../../app/store';
 import { generateImage, uploadImage } from '../../app/socketio/actions';
 import { invokeBlocker } from '../../common/util/parameterTranslation';
 import { toastAdded } from '../system/systemSlice';
-import { CANVAS_SIZE, layerItemAdded, uploadPending, uploadSettled, type CanvasTab, type LayerItem } from './canvasSlice';
+import { boxChanged, CANVAS_SIZE, layerItemAdded, uploadPending, uploadSettled, type CanvasTab, type LayerItem } from './canvasSlice';
+import { setOption } from '../options/optionsSlice';
 import { classifyRegion, invokeModeFor, unionWithEmpty } from './geometry';
 import { cropMask, isMaskEmpty, renderMask, type Rect } from './mask';
 import { maskToDataUrl } from './png';
@@ -190,4 +191,17 @@ export const canvasUploadArrived =
     } else {
       dispatch(toastAdded({ kind: 'success', message: 'The canvas was saved to the gallery (Uploads).' }));
     }
+  };
+
+/** The user moved or resized the bounding box: the Width/Height options follow its snapped size.
+ * (Options → box is an effect in the panel; this direction happens only at the user's edit, so the
+ * two never chase each other.) */
+export const boxEdited =
+  (rect: Rect): CanvasThunk =>
+  (dispatch, getState) => {
+    dispatch(boxChanged(rect));
+    const { box } = getState().canvas;
+    const { width, height } = getState().options;
+    if (box.width !== width) dispatch(setOption('width', box.width));
+    if (box.height !== height) dispatch(setOption('height', box.height));
   };
