@@ -247,8 +247,16 @@ test('unified canvas: a box half over an image is outpainted, staged, accepted; 
     }
   }
 
+  const beforeAccept = await canvasPixels(page, 'canvas-image-layer', bx + 64, by, 128, 128);
   await page.getByTestId('staging-accept').click();
   await expect(page.getByTestId('staging-image')).toHaveCount(0);
+  await expect(page.getByTestId('canvas-image-layer')).toHaveAttribute('data-drawn', '2');
+  expect(sameRgba(await canvasPixels(page, 'canvas-image-layer', bx + 64, by, 128, 128), result)).toBe(true);
+  // Undo takes the accepted result off the canvas again; Redo puts it back.
+  await page.getByTestId('mask-undo').click();
+  await expect(page.getByTestId('canvas-image-layer')).toHaveAttribute('data-drawn', '1');
+  expect(sameRgba(await canvasPixels(page, 'canvas-image-layer', bx + 64, by, 128, 128), beforeAccept)).toBe(true);
+  await page.getByTestId('mask-redo').click();
   await expect(page.getByTestId('canvas-image-layer')).toHaveAttribute('data-drawn', '2');
   expect(sameRgba(await canvasPixels(page, 'canvas-image-layer', bx + 64, by, 128, 128), result)).toBe(true);
 

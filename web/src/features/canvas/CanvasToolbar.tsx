@@ -112,11 +112,12 @@ export function BrushSettings() {
 
 export function MaskButtons({ tab }: { tab: CanvasTab }) {
   const dispatch = useAppDispatch();
-  const history = useAppSelector((s) => s.canvas.masks[tab]);
+  // The Unified Canvas undoes strokes and placed images in one order; Inpainting has only its mask.
+  const history = useAppSelector((s) => (tab === 'canvas' ? s.canvas.canvasOrder : s.canvas.masks[tab]));
   const visible = useAppSelector((s) => s.canvas.isMaskVisible);
   return (
     <div className="canvas-toolbar__group" role="group" aria-label="Mask">
-      <IconButton label="Undo" tooltip="Undo the last mask change (Ctrl+Z)." icon={<UndoIcon />} disabled={history.past.length === 0} onClick={() => dispatch(maskUndone(tab))} data-testid="mask-undo" />
+      <IconButton label="Undo" tooltip={tab === 'canvas' ? 'Undo the last change: a mask stroke, or an image placed or accepted (Ctrl+Z).' : 'Undo the last mask change (Ctrl+Z).'} icon={<UndoIcon />} disabled={history.past.length === 0} onClick={() => dispatch(maskUndone(tab))} data-testid="mask-undo" />
       <IconButton label="Redo" tooltip="Redo (Ctrl+Shift+Z)." icon={<RedoIcon />} disabled={history.future.length === 0} onClick={() => dispatch(maskRedone(tab))} data-testid="mask-redo" />
       <IconButton label="Invert mask" tooltip="Invert the mask: painted becomes kept and kept becomes painted (Shift+M)." icon={<InvertIcon />} onClick={() => dispatch(maskOpAdded({ tab, op: { kind: 'invert' } }))} data-testid="mask-invert" />
       <IconButton label="Clear mask" tooltip="Clear the mask (Shift+C). Undo brings it back." icon={<EraseAllIcon />} disabled={history.past.length === 0} onClick={() => dispatch(maskOpAdded({ tab, op: { kind: 'clear' } }))} data-testid="mask-clear" />

@@ -7,7 +7,9 @@ import reducer, {
   canvasCleared,
   initialCanvasState,
   inpaintingImageSized,
+  layerItemAdded,
   maskOpAdded,
+  maskRedone,
   maskUndone,
   stagedAccepted,
   stagedDiscarded,
@@ -99,6 +101,34 @@ describe('canvas state', () => {
     expect(s.masks.inpainting.future).toHaveLength(1);
     s = reducer(s, inpaintingImageSized({ width: 256, height: 128 }));
     expect(s.masks.inpainting).toEqual({ past: [], future: [] });
+  });
+
+  it('the Unified Canvas undoes strokes, placed images and accepted results in the order they were done', () => {
+    const placed = { url: 'outputs/init-images/p.png', x: 0, y: 0, width: 128, height: 128 };
+    let s = reducer(initialCanvasState, layerItemAdded(placed));
+    s = reducer(s, maskOpAdded({ tab: 'canvas', op: { kind: 'invert' } }));
+    s = reducer(s, generationQueued({ jobId: 'j9', stage: box }));
+    s = reducer(s, imageAdded({ image: result('outputs/r.png', 'j9'), select: true }));
+    s = reducer(s, stagedAccepted());
+    expect(s.layer.map((i) => i.url)).toEqual([placed.url, 'outputs/r.png']);
+
+    s = reducer(s, maskUndone('canvas')); // the accepted result goes first
+    expect(s.layer.map((i) => i.url)).toEqual([placed.url]);
+    expect(s.masks.canvas.past).toHaveLength(1);
+    s = reducer(s, maskUndone('canvas')); // then the stroke
+    expect(s.masks.canvas.past).toHaveLength(0);
+    expect(s.layer).toHaveLength(1);
+    s = reducer(s, maskRedone('canvas'));
+    s = reducer(s, maskRedone('canvas'));
+    expect(s.layer.map((i) => i.url)).toEqual([placed.url, 'outputs/r.png']);
+    expect(s.masks.canvas.past).toHaveLength(1);
+
+    s = reducer(s, maskUndone('canvas'));
+    s = reducer(s, layerItemAdded({ ...placed, x: 8 })); // a new step forgets what was undone
+    expect(s.layerFuture).toEqual([]);
+    expect(s.canvasOrder.future).toEqual([]);
+    s = reducer(s, maskUndone('inpainting')); // the Inpainting tab's undo leaves the canvas alone
+    expect(s.layer).toHaveLength(2);
   });
 
   it("finds which of the canvas's uploads came back", () => {

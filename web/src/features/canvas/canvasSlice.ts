@@ -9,6 +9,8 @@ import { snapBox } from './geometry';
 
 export type CanvasTab = 'inpainting' | 'canvas';
 export type CanvasTool = 'brush' | 'eraser' | 'hand' | 'box';
+/** What one undoable step of the Unified Canvas changed. */
+export type CanvasStep = 'mask' | 'layer';
 
 /** The unified canvas is a fixed working area this large; the box (at most 2048 px) always fits in it. */
 export const CANVAS_SIZE = 2048;
@@ -45,6 +47,11 @@ export interface CanvasState {
   /** Pixel size of the Inpainting tab's image once loaded (the mask is painted at this size). */
   inpaintingSize: { width: number; height: number } | null;
   layer: LayerItem[];
+  /** Images taken off the canvas by Undo, newest first, for Redo. */
+  layerFuture: LayerItem[];
+  /** The Unified Canvas's one undo order: which history (mask strokes or placed images) each step
+   * changed, so Ctrl+Z undoes the last thing done whatever it was. */
+  canvasOrder: History<CanvasStep>;
   box: Rect;
   staged: StagedImage[];
   stagedIndex: number;
@@ -64,6 +71,8 @@ export const initialCanvasState: CanvasState = {
   masks: { inpainting: emptyHistory<MaskOp>(), canvas: emptyHistory<MaskOp>() },
   inpaintingSize: null,
   layer: [],
+  layerFuture: [],
+  canvasOrder: emptyHistory<CanvasStep>(),
   box: { x: (CANVAS_SIZE - 512) / 2, y: (CANVAS_SIZE - 512) / 2, width: 512, height: 512 },
   staged: [],
   stagedIndex: 0,
@@ -72,6 +81,18 @@ export const initialCanvasState: CanvasState = {
 };
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+
+/** A new step on the Unified Canvas: recorded in the undo order, and whatever was undone is forgotten. */
+function recordCanvasStep(state: CanvasState, step: CanvasStep): void {
+  state.canvasOrder = pushHistory(state.canvasOrder, step);
+  state.layerFuture = [];
+  state.masks.canvas = { past: state.masks.canvas.past, future: [] };
+}
+
+function placeOnCanvas(state: CanvasState, item: LayerItem): void {
+  state.layer.push(item);
+  recordCanvasStep(state, 'layer');
+}
 
 const canvasSlice = createSlice({
   name: 'canvas',
@@ -97,14 +118,39 @@ const canvasSlice = createSlice({
     },
     maskOpAdded: (state, action: PayloadAction<{ tab: CanvasTab; op: MaskOp }>) => {
       const { tab, op } = action.payload;
+      if (tab === 'canvas') recordCanvasStep(state, 'mask');
       state.masks[tab] = pushHistory(state.masks[tab], op);
       state.isMaskVisible = true;
     },
+    /** Undo on a tab: the Inpainting tab's last mask change; on the Unified Canvas the last step,
+     * a mask stroke or an image placed or accepted. */
     maskUndone: (state, action: PayloadAction<CanvasTab>) => {
-      state.masks[action.payload] = undoHistory(state.masks[action.payload]);
+      const tab = action.payload;
+      if (tab === 'inpainting') {
+        state.masks.inpainting = undoHistory(state.masks.inpainting);
+        return;
+      }
+      const step = state.canvasOrder.past.at(-1);
+      if (step === 'mask') state.masks.canvas = undoHistory(state.masks.canvas);
+      if (step === 'layer') {
+        const item = state.layer.pop();
+        if (item) state.layerFuture.unshift(item);
+      }
+      state.canvasOrder = undoHistory(state.canvasOrder);
     },
     maskRedone: (state, action: PayloadAction<CanvasTab>) => {
-      state.masks[action.payload] = redoHistory(state.masks[action.payload]);
+      const tab = action.payload;
+      if (tab === 'inpainting') {
+        state.masks.inpainting = redoHistory(state.masks.inpainting);
+        return;
+      }
+      const step = state.canvasOrder.future[0];
+      if (step === 'mask') state.masks.canvas = redoHistory(state.masks.canvas);
+      if (step === 'layer') {
+        const item = state.layerFuture.shift();
+        if (item) state.layer.push(item);
+      }
+      state.canvasOrder = redoHistory(state.canvasOrder);
     },
     /** A new image of another size: the old mask means nothing on it. */
     inpaintingImageSized: (state, action: PayloadAction<{ width: number; height: number }>) => {
@@ -117,10 +163,12 @@ const canvasSlice = createSlice({
       state.box = snapBox(action.payload, CANVAS_SIZE, CANVAS_SIZE);
     },
     layerItemAdded: (state, action: PayloadAction<LayerItem>) => {
-      state.layer.push(action.payload);
+      placeOnCanvas(state, action.payload);
     },
     canvasCleared: (state) => {
       state.layer = [];
+      state.layerFuture = [];
+      state.canvasOrder = emptyHistory<CanvasStep>();
       state.staged = [];
       state.stagedIndex = 0;
       state.masks.canvas = emptyHistory();
@@ -133,7 +181,7 @@ const canvasSlice = createSlice({
     stagedAccepted: (state) => {
       const chosen = state.staged[state.stagedIndex];
       if (!chosen) return;
-      state.layer.push({
+      placeOnCanvas(state, {
         url: chosen.image.url,
         x: chosen.box.x,
         y: chosen.box.y,

@@ -86,13 +86,13 @@ export const HOTKEYS: ReadonlyArray<Hotkey> = [
   {
     action: 'maskUndo',
     keys: 'Ctrl+Z',
-    description: 'Canvas: undo the last mask change',
+    description: 'Canvas: undo the last change (a mask stroke; on the Unified Canvas also a placed or accepted image)',
     match: (e) => (e.ctrlKey || e.metaKey) && !e.shiftKey && !e.altKey && e.key.toLowerCase() === 'z',
   },
   {
     action: 'maskRedo',
     keys: 'Ctrl+Shift+Z',
-    description: 'Canvas: redo a mask change (also Ctrl+Y)',
+    description: 'Canvas: redo what was undone (also Ctrl+Y)',
     match: (e) =>
       (e.ctrlKey || e.metaKey) && !e.altKey && ((e.shiftKey && e.key.toLowerCase() === 'z') || (!e.shiftKey && e.key.toLowerCase() === 'y')),
   },
