@@ -294,7 +294,7 @@ def test_missing_postprocessor_weights_give_a_one_line_error_naming_the_file(ses
 
 def test_bad_values_and_unknown_switches_give_one_line_errors_and_the_prompt_continues(session):
     session.run("a cat -s 2 -W 100 -H 64")
-    assert session.error() == "width: must be a multiple of 8, got 100"
+    assert session.error() == "width: must be a multiple of 8 from 64 to 2048, got 100"
     session.run("a cat --step 2")
     assert session.error().startswith("Unknown switch --step; did you mean --steps?")
     session.run("a cat -s 2 -A k_nonsense")
@@ -391,7 +391,7 @@ def test_switch_changes_the_model_and_models_lists_them(session):
 def test_from_file_runs_every_line_reports_the_bad_one_and_exits_non_zero(root, batch):
     stdout, stderr = batch.communicate(timeout=180)
     assert batch.returncode != 0, stdout + stderr
-    assert "line 3: width: must be a multiple of 8, got 100" in stdout
+    assert "line 3: width: must be a multiple of 8 from 64 to 2048, got 100" in stdout
     files = sorted(outputs_dir(root).glob("*.png"))
     assert len(files) == 4
     assert sorted(metadata(f)["image"]["seed"] for f in files) == [1, 2, 4, 5]

@@ -91,6 +91,7 @@ test('inpainting: a real brush stroke is regenerated, everything far from it is 
   await page.getByTestId('prompt').fill('a red flower');
   await setNumber(page, 'steps', 4);
   await expect(page.getByTestId('seam-size')).toHaveValue('8');
+  await expect(page.getByTestId('width')).toHaveCount(0); // the picture's own size is used
 
   // The brush: 24 px, a stroke from (30, 40) to (60, 40) in image pixels, drawn with the real mouse.
   const from: [number, number] = [30, 40];

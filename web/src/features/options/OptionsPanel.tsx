@@ -139,8 +139,8 @@ function useOption<K extends keyof OptionsState>(key: K): OptionsState[K] {
 
 function MainOptions() {
   const dispatch = useAppDispatch();
-  // Outpainting's size is the picture plus what is added around it.
-  const showSize = useAppSelector((s) => s.tabs.activeTab !== 'outpainting');
+  // Outpainting and Inpainting take their size from the picture; the fields would only mislead there.
+  const showSize = useAppSelector((s) => s.tabs.activeTab !== 'outpainting' && s.tabs.activeTab !== 'inpainting');
   const iterations = useOption('iterations');
   const steps = useOption('steps');
   const cfgScale = useOption('cfgScale');
