@@ -53,10 +53,21 @@ def test_scan_import_switch_and_delete_models_over_the_protocol(server_factory, 
     assert "imported" not in listed and "tiny-scanned" in listed
     assert (a1111_tree / "loose" / "tiny-imported.safetensors").exists(), "the user's file stays"
 
+    # The model loaded at start-up: chosen here, written to models.yaml, and the active model stays loaded.
+    assert [n for n, m in listed.items() if m["default"]] != ["demo-alt"]
+    mark = client.mark()
+    client.emit("setDefaultModel", "demo-alt")
+    listed = client.wait_for("modelListChanged", lambda d: d["operation"] == "default", after=mark,
+                             timeout=120)[0]["model_list"]
+    assert [n for n, m in listed.items() if m["default"]] == ["demo-alt"]
+    assert listed["tiny-scanned"]["status"] == "active"
+    assert server.engine.engine().model_manager.default_model_name() == "demo-alt"
+
     # mistakes are errors naming the field, and the server carries on
     for event, payload, field in [("importModel", str(a1111_tree / "nope.safetensors"), "path"),
                                   ("scanModelFolder", 7, "path"),
-                                  ("deleteModel", "tiny-scanned", "model_name")]:
+                                  ("deleteModel", "tiny-scanned", "model_name"),
+                                  ("setDefaultModel", "no-such-model", "model_name")]:
         mark = client.mark()
         client.emit(event, payload)
         message = client.wait_for("error", after=mark, timeout=60)[0]["message"]

@@ -227,7 +227,7 @@ class EngineJobs:
         self.server.broadcast("systemConfig", self.system_config())
 
     def manage_models(self, job: Job) -> None:
-        """``importModel`` / ``scanModelFolder`` / ``deleteModel``: change models.yaml, then tell every
+        """``importModel`` / ``scanModelFolder`` / ``deleteModel`` / ``setDefaultModel``: change models.yaml, then tell every
         client the new list (``modelListChanged``, then ``systemConfig``)."""
         request = dict(job.payload)
         operation = request.pop("operation")
@@ -252,6 +252,12 @@ class EngineJobs:
                 raise InvalidParameterError("model_name", f"there is no model named {name!r}")
             manager.delete_model(name)
             report["deleted"] = [name]
+        elif operation == "default":
+            name = request["model_name"]
+            if name not in manager.config():
+                raise InvalidParameterError("model_name", f"there is no model named {name!r}")
+            manager.set_default(name)
+            report["default"] = name
         self._publish_facts()
         with self._facts_lock:
             model_list = self._facts.get("model_list", {})

@@ -111,6 +111,10 @@ def register_events(socketio: SocketIO, server: InvokeServer) -> None:
     def delete_model(sid: str, req: ModelDelete) -> dict:
         return {"jobId": server.manage_models("delete", req.model_dump()).id}
 
+    @on("setDefaultModel", ModelDelete, ("model_name",))
+    def set_default_model(sid: str, req: ModelDelete) -> dict:
+        return {"jobId": server.manage_models("default", req.model_dump()).id}
+
     @on("requestImages", RequestImages, ("category", "earliest_mtime", "earliest_url"))
     def request_images(sid: str, req: RequestImages) -> None:
         earliest_name = output_url_to_relative(req.earliest_url).rpartition("/")[2] if req.earliest_url else None

@@ -196,7 +196,7 @@ class ModelScan(Schema):
 
 
 class ModelDelete(Schema):
-    """Ours: remove an entry from models.yaml; the model's files are never touched."""
+    """Ours: a models.yaml entry to remove (its files are never touched) or to make the default."""
 
     model_name: str = Field(min_length=1, max_length=300)
 

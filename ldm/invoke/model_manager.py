@@ -130,6 +130,7 @@ class ModelManager:
 
     def list_models(self) -> dict[str, dict[str, Any]]:
         out = {}
+        default = self.default_model_name()
         for name, entry in self.config().items():
             if name == self._active:
                 status = "active"
@@ -145,6 +146,7 @@ class ModelManager:
                 "family": entry.get("family", "sd1"),
                 "width": entry.get("width", 512),
                 "height": entry.get("height", 512),
+                "default": name == default,
             }
         return out
 
@@ -164,6 +166,20 @@ class ModelManager:
             data[name] = entry
             self._write_file(data)
             self._cache.pop(name, None)  # a replaced entry must load afresh
+
+    def set_default(self, name: str) -> None:
+        """Makes ``name`` the model loaded at start-up; the loaded models stay loaded."""
+        with self._lock:
+            data = self._read_file()
+            if not any(not k.startswith("__") for k in data):
+                data.update(self.config())  # the implicit demo entry becomes explicit
+            if name.startswith("__") or name not in data:
+                raise ModelLoadError(f"Unknown model {name!r}; models.yaml lists: {', '.join(self.config())}")
+            for key, entry in data.items():
+                if not key.startswith("__") and isinstance(entry, dict):
+                    entry.pop("default", None)
+            data[name] = {**data[name], "default": True}
+            self._write_file(data)
 
     def delete_model(self, name: str) -> None:
         """Removes the entry from models.yaml and the cache. The model's files stay where they are."""

@@ -104,6 +104,8 @@ test('the Models dialog scans a folder, imports, loads and removes a model, and 
   await expect.poll(() => pickerNames(page)).toEqual(['demo', 'demo-alt', 'my-import', 'tiny-scanned']);
   expect(yamlEntry(server.root, 'my-import')).toMatch(/\n\s+default: true/); // "make default" reached the server
   expect(yamlEntry(server.root, 'demo')).not.toMatch(/default: true/);
+  await expect(row(page, 'my-import').getByTestId('model-default')).toHaveText('Default');
+  await expect(row(page, 'my-import').getByTestId('model-make-default')).toBeDisabled();
   await expect(dialog(page).getByTestId('import-default')).not.toBeChecked(); // the form starts afresh
   await expect(dialog(page).getByTestId('scan-submit')).toBeDisabled(); // both forms are empty again
   await expect(dialog(page).getByTestId('import-submit')).toBeDisabled();
@@ -126,6 +128,13 @@ test('the Models dialog scans a folder, imports, loads and removes a model, and 
   await removeModel(page, 'my-import');
   await expect.poll(() => pickerNames(page)).toEqual(['demo', 'demo-alt', 'tiny-scanned']);
   expect(fs.existsSync(looseFile), 'the model file stays on disk').toBe(true);
+
+  // Make default, row by row: demo is the model loaded at start-up again, written to models.yaml.
+  await row(page, 'demo').getByTestId('model-make-default').click();
+  await expect(row(page, 'demo').getByTestId('model-default')).toHaveText('Default', { timeout: 60_000 });
+  await expect(dialog(page).getByTestId('models-success')).toHaveText('demo is now the default: the server loads it when it starts.');
+  await expect(dialog(page).getByTestId('model-default')).toHaveCount(1);
+  expect(yamlEntry(server.root, 'demo')).toMatch(/\n\s+default: true/);
 
   // A bad path: the server's own message, in the dialog.
   await page.keyboard.press('Escape'); // the theme toggle sits under the dialog's backdrop
@@ -150,10 +159,10 @@ test('the Models dialog scans a folder, imports, loads and removes a model, and 
   await page.keyboard.press('Escape');
   await expect(dialog(page)).toHaveCount(0);
 
-  // What went over the wire matches the protocol: two scans, two imports, two removals.
+  // What went over the wire matches the protocol: two scans, two imports, two removals, one new default.
   const modelEvents = sent.filter((s) => s.event in MODEL_MANAGEMENT_ARGS);
   expect(modelEvents.map((s) => s.event).sort()).toEqual(
-    ['deleteModel', 'deleteModel', 'importModel', 'importModel', 'scanModelFolder', 'scanModelFolder'],
+    ['deleteModel', 'deleteModel', 'importModel', 'importModel', 'scanModelFolder', 'scanModelFolder', 'setDefaultModel'],
   );
   for (const { event, args } of modelEvents) expect(validateModelManagementArgs(event, args), event).toEqual([]);
   expect(modelEvents.find((s) => s.event === 'importModel')?.args).toEqual([looseFile, 'my-import', true]);

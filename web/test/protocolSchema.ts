@@ -183,6 +183,7 @@ export const MODEL_MANAGEMENT_ARGS: Record<string, ReadonlyArray<{ name: string;
   ],
   scanModelFolder: [{ name: 'path', optional: false, max: 4096, type: 'string' }],
   deleteModel: [{ name: 'model_name', optional: false, max: 300, type: 'string' }],
+  setDefaultModel: [{ name: 'model_name', optional: false, max: 300, type: 'string' }],
 };
 
 /** Every problem with a model-management event's arguments (the ack callback is not an argument). */

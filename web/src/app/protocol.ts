@@ -93,6 +93,8 @@ export interface ModelListEntry {
   family?: string;
   width?: number;
   height?: number;
+  /** Ours: the model loaded when the server starts. */
+  default?: boolean;
 }
 export type ModelList = Record<string, ModelListEntry>;
 
@@ -179,8 +181,9 @@ export interface ErrorPayload {
   field?: string;
 }
 
-/** What `importModel` / `scanModelFolder` / `deleteModel` did (ours); `report` depends on the operation. */
-export type ModelOperation = 'import' | 'scan' | 'delete';
+/** What `importModel` / `scanModelFolder` / `deleteModel` / `setDefaultModel` did (ours); `report` depends on
+ * the operation. */
+export type ModelOperation = 'import' | 'scan' | 'delete' | 'default';
 export interface ModelScanSkip {
   path: string;
   reason: string;
@@ -189,6 +192,7 @@ export interface ModelOperationReport {
   added?: string[];
   known?: string[];
   deleted?: string[];
+  default?: string;
   loras?: string[];
   embeddings?: string[];
   skipped?: ModelScanSkip[];

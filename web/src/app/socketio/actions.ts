@@ -48,6 +48,7 @@ export const importModel = createAction<{ path: string; name?: string; makeDefau
 export const scanModelFolder = createAction<string>('socketio/scanModelFolder');
 /** Ours: remove a models.yaml entry (never its files). */
 export const deleteModel = createAction<string>('socketio/deleteModel');
+export const setDefaultModel = createAction<string>('socketio/setDefaultModel');
 /** One postprocessing job of a batch; the server's acknowledgement gives it a job id. */
 export const runPostprocessingJob = createAction<{
   requestId: string;

@@ -52,6 +52,7 @@ export function makeEmitters(socket: EmittingSocket) {
       socket.emit('importModel', path, name, makeDefault, ack),
     scanModelFolder: (path: string, ack: AckHandler) => socket.emit('scanModelFolder', path, ack),
     deleteModel: (modelName: string, ack: AckHandler) => socket.emit('deleteModel', modelName, ack),
+    setDefaultModel: (modelName: string, ack: AckHandler) => socket.emit('setDefaultModel', modelName, ack),
   };
 }
 

@@ -9,6 +9,7 @@ import {
   cancelProcessing,
   deleteImage,
   deleteModel,
+  setDefaultModel,
   importModel,
   scanModelFolder,
   generateImage,
@@ -146,6 +147,8 @@ export function socketMiddleware(socket: Socket): Middleware<object, RootState> 
         startModelJob('scan', action.payload, (ack) => emitters.scanModelFolder(action.payload, ack));
       } else if (deleteModel.match(action)) {
         startModelJob('delete', action.payload, (ack) => emitters.deleteModel(action.payload, ack));
+      } else if (setDefaultModel.match(action)) {
+        startModelJob('default', action.payload, (ack) => emitters.setDefaultModel(action.payload, ack));
       } else if (reloadGallery.match(action)) {
         store.dispatch(galleryCleared());
         refreshGallery(store.dispatch, store.getState, emitters);

@@ -1,7 +1,7 @@
 /** The Models dialog: every model with its status, Load and Remove, and forms to add a model or scan a folder. */
 import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
-import { deleteModel, importModel, requestModelChange, scanModelFolder } from '../../app/socketio/actions';
+import { deleteModel, importModel, requestModelChange, scanModelFolder, setDefaultModel } from '../../app/socketio/actions';
 import { Modal } from '../../common/components/Modal';
 import { SwitchField } from '../../common/components/Fields';
 import { Tooltip } from '../../common/components/Tooltip';
@@ -26,6 +26,7 @@ const PENDING_VERB: Record<PendingModelOperation['operation'], string> = {
   import: 'Adding',
   scan: 'Scanning',
   delete: 'Removing',
+  default: 'Setting the default to',
 };
 
 interface RowProps {
@@ -36,9 +37,10 @@ interface RowProps {
   onLoad: (name: string) => void;
   onAskRemove: (name: string | null) => void;
   onRemove: (name: string) => void;
+  onMakeDefault: (name: string) => void;
 }
 
-function ModelRowItem({ row, disabled, isLoading, isConfirming, onLoad, onAskRemove, onRemove }: RowProps) {
+function ModelRowItem({ row, disabled, isLoading, isConfirming, onLoad, onAskRemove, onRemove, onMakeDefault }: RowProps) {
   const blocker = removeBlocker(row);
   const format = formatLabel(row);
   const statusClass = row.status === 'not loaded' ? 'idle' : row.status;
@@ -51,6 +53,11 @@ function ModelRowItem({ row, disabled, isLoading, isConfirming, onLoad, onAskRem
             {statusLabel(row.status)}
           </span>
           {format && <span className="models__tag">{format}</span>}
+          {row.default && (
+            <span className="models__tag models__tag--default" data-testid="model-default">
+              Default
+            </span>
+          )}
         </div>
         {row.description && (
           <div className="models__description" title={row.description}>
@@ -70,6 +77,18 @@ function ModelRowItem({ row, disabled, isLoading, isConfirming, onLoad, onAskRem
             onClick={() => onLoad(row.name)}
           >
             Load
+          </button>
+        </Tooltip>
+        <Tooltip label={row.default ? `${row.name} is loaded when the server starts.` : `Make ${row.name} the model the server loads when it starts.`}>
+          <button
+            type="button"
+            className="button button--small"
+            data-testid="model-make-default"
+            aria-label={`Make ${row.name} the default`}
+            disabled={disabled || row.default === true}
+            onClick={() => onMakeDefault(row.name)}
+          >
+            Make default
           </button>
         </Tooltip>
         <Tooltip label={blocker ?? `Remove ${row.name} from the model list (models.yaml). Its files stay on disk.`}>
@@ -321,6 +340,10 @@ export function ModelsDialog() {
               onRemove={(name) => {
                 setConfirming(null);
                 dispatch(deleteModel(name));
+              }}
+              onMakeDefault={(name) => {
+                setConfirming(null);
+                dispatch(setDefaultModel(name));
               }}
             />
           ))}

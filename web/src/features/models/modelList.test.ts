@@ -62,4 +62,10 @@ describe('outcome messages', () => {
       'Removed old from the model list; its files were not deleted.',
     );
   });
+
+  it('names the new default model', () => {
+    expect(outcomeMessage('default', { added: [], removed: [] }, { default: 'demo-alt' })).toBe(
+      'demo-alt is now the default: the server loads it when it starts.',
+    );
+  });
 });

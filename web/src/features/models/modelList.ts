@@ -45,6 +45,9 @@ export function outcomeMessage(
   diff: ModelListDiff,
   report: ModelOperationReport,
 ): string {
+  if (operation === 'default') {
+    return `${report.default ?? 'The model'} is now the default: the server loads it when it starts.`;
+  }
   if (operation === 'delete') {
     const gone = diff.removed.length > 0 ? diff.removed : (report.deleted ?? []);
     return `Removed ${names(gone)} from the model list; its files were not deleted.`;
