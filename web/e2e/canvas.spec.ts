@@ -287,6 +287,17 @@ test('unified canvas: a box half over an image is outpainted, staged, accepted; 
   await page.getByTestId('tool-brush').click();
   await paintStroke(page, 'canvas-stage', [bx + 100, by + 30], [bx + 160, by + 90]);
   await expect(page.getByTestId('canvas-mask-layer')).toHaveAttribute('data-strokes', '1');
+
+  // A reload keeps the canvas: both images where they were, and the painted mask.
+  const keptImages = await canvasPixels(page, 'canvas-image-layer', bx - 64, by - 64, 320, 256);
+  const keptMask = await canvasPixels(page, 'canvas-mask-layer', bx, by, 256, 128);
+  await page.reload();
+  await expect(page.getByTestId('connection-status')).toHaveText('Connected');
+  await expect(page.getByTestId('tab-canvas')).toHaveAttribute('aria-selected', 'true');
+  await expect(page.getByTestId('canvas-image-layer')).toHaveAttribute('data-drawn', '2');
+  await expect(page.getByTestId('canvas-mask-layer')).toHaveAttribute('data-strokes', '1');
+  expect(sameRgba(await canvasPixels(page, 'canvas-image-layer', bx - 64, by - 64, 320, 256), keptImages)).toBe(true);
+  expect(sameRgba(await canvasPixels(page, 'canvas-mask-layer', bx, by, 256, 128), keptMask)).toBe(true);
   await screenshot(page, 'canvas-dark');
   await toggleTheme(page, 'light');
   await screenshot(page, 'canvas-light');
@@ -328,4 +339,18 @@ test('Send to opens the current image in Inpainting, Outpainting and the Unified
     await expect(page.getByTestId(`tab-${tab}`)).toHaveAttribute('aria-selected', 'true');
     await check();
   }
+
+  // The image is deleted from the gallery while it sits on the canvas: after a reload the canvas
+  // still opens, drawn without it, and says why.
+  await page.getByTestId('tab-txt2img').click();
+  await page.getByTestId('delete-image').click();
+  await page.getByTestId('confirm-delete').click();
+  await expect(page.locator(`[data-testid="gallery-thumb"][data-url="${url}"]`)).toHaveCount(0);
+  await page.getByTestId('tab-canvas').click();
+  await page.reload();
+  await expect(page.getByTestId('connection-status')).toHaveText('Connected');
+  await expect(page.getByTestId('toast-info').filter({ hasText: 'no longer on the server' })).toBeVisible();
+  await expect(page.getByTestId('canvas-image-layer')).toHaveAttribute('data-drawn', '1');
+  const [bx, by] = ((await page.getByTestId('bounding-box').getAttribute('data-box')) ?? '').split(',').map(Number);
+  expect(alphaCount(await canvasPixels(page, 'canvas-image-layer', bx, by, 64, 64))).toBe(0);
 });

@@ -1,4 +1,5 @@
-/** What survives a reload (parameters, settings, theme, layout) and how it is kept in localStorage. */
+/** What survives a reload (parameters, settings, theme, layout, the canvases) and how it is kept in localStorage. */
+import type { CanvasState } from '../features/canvas/canvasSlice';
 import type { OptionsState } from '../features/options/optionsSlice';
 import type { SystemSettings, Theme } from '../features/system/systemSlice';
 import type { TabsState } from '../features/tabs/tabsSlice';
@@ -6,12 +7,21 @@ import type { GalleryCategory } from './protocol';
 
 export const STATE_KEY = 'invokeai.state.v1';
 export const THEME_KEY = 'invokeai.theme';
+/** The canvases under their own key: a canvas too large for the storage costs only itself. */
+export const CANVAS_KEY = 'invokeai.canvas.v1';
+
+/** The work on the Inpainting and Unified Canvas tabs: images placed, the box, masks, brush settings.
+ * Undo history, staged results and uploads in flight are of the session and start empty. */
+export type PersistedCanvas = Partial<
+  Pick<CanvasState, 'layer' | 'box' | 'brushSize' | 'hardness' | 'seamSize' | 'inpaintReplace' | 'inpaintingSize'>
+> & { masks?: Partial<Record<keyof CanvasState['masks'], CanvasState['masks']['canvas']['past']>> };
 
 export interface PersistedState {
   options: Partial<OptionsState>;
   system: Partial<SystemSettings & { theme: Theme }>;
   tabs: Partial<TabsState>;
   gallery: { isOpen?: boolean; currentCategory?: GalleryCategory };
+  canvas: PersistedCanvas;
 }
 
 interface PersistableState {
@@ -19,6 +29,7 @@ interface PersistableState {
   system: SystemSettings & { theme: Theme };
   tabs: TabsState;
   gallery: { isOpen: boolean; currentCategory: GalleryCategory };
+  canvas: CanvasState;
 }
 
 const isRecord = (value: unknown): value is Record<string, unknown> =>
@@ -32,7 +43,7 @@ export function loadPersistedState(storage: Storage): PersistedState | null {
     parsed = null;
   }
   const theme = storage.getItem(THEME_KEY);
-  const result: PersistedState = { options: {}, system: {}, tabs: {}, gallery: {} };
+  const result: PersistedState = { options: {}, system: {}, tabs: {}, gallery: {}, canvas: loadCanvas(storage) };
   if (isRecord(parsed)) {
     if (isRecord(parsed.options)) result.options = parsed.options as Partial<OptionsState>;
     if (isRecord(parsed.system)) result.system = parsed.system as PersistedState['system'];
@@ -43,6 +54,56 @@ export function loadPersistedState(storage: Storage): PersistedState | null {
   return result;
 }
 
+function loadCanvas(storage: Storage): PersistedCanvas {
+  let parsed: unknown = null;
+  try {
+    parsed = JSON.parse(storage.getItem(CANVAS_KEY) ?? 'null');
+  } catch {
+    return {};
+  }
+  if (!isRecord(parsed)) return {};
+  const out: PersistedCanvas = {};
+  if (Array.isArray(parsed.layer)) out.layer = parsed.layer.filter(isRecord) as unknown as CanvasState['layer'];
+  if (isRecord(parsed.box)) out.box = parsed.box as unknown as CanvasState['box'];
+  for (const key of ['brushSize', 'hardness', 'seamSize', 'inpaintReplace'] as const) {
+    if (typeof parsed[key] === 'number') out[key] = parsed[key] as number;
+  }
+  if (isRecord(parsed.inpaintingSize)) out.inpaintingSize = parsed.inpaintingSize as unknown as CanvasState['inpaintingSize'];
+  if (isRecord(parsed.masks)) {
+    const masks = parsed.masks;
+    out.masks = {};
+    for (const tab of ['inpainting', 'canvas'] as const) {
+      const ops = masks[tab];
+      if (Array.isArray(ops)) out.masks[tab] = ops.filter(isRecord) as unknown as CanvasState['masks']['canvas']['past'];
+    }
+  }
+  return out;
+}
+
+export function persistedCanvasOf(canvas: CanvasState): PersistedCanvas {
+  const { layer, box, brushSize, hardness, seamSize, inpaintReplace, inpaintingSize, masks } = canvas;
+  return {
+    layer,
+    box,
+    brushSize,
+    hardness,
+    seamSize,
+    inpaintReplace,
+    inpaintingSize,
+    masks: { inpainting: masks.inpainting.past, canvas: masks.canvas.past },
+  };
+}
+
+/** Writes the canvases; returns false when the storage refused them (full or disabled). */
+export function savePersistedCanvas(storage: Storage, canvas: CanvasState): boolean {
+  try {
+    storage.setItem(CANVAS_KEY, JSON.stringify(persistedCanvasOf(canvas)));
+    return true;
+  } catch {
+    return false;
+  }
+}
+
 export function savePersistedState(storage: Storage, state: PersistableState): void {
   const { shouldConfirmOnDelete, previewStyle, saveIntermediatesInterval } = state.system;
   const persisted: PersistedState = {
@@ -50,6 +111,7 @@ export function savePersistedState(storage: Storage, state: PersistableState): v
     system: { shouldConfirmOnDelete, previewStyle, saveIntermediatesInterval },
     tabs: state.tabs,
     gallery: { isOpen: state.gallery.isOpen, currentCategory: state.gallery.currentCategory },
+    canvas: {},
   };
   try {
     storage.setItem(STATE_KEY, JSON.stringify(persisted));

@@ -12,7 +12,7 @@ import outpaintingReducer from '../features/outpainting/outpaintingSlice';
 import postprocessingReducer from '../features/postprocessing/postprocessingSlice';
 import canvasReducer from '../features/canvas/canvasSlice';
 import { socketMiddleware } from './socketio/middleware';
-import { loadPersistedState, savePersistedState, type PersistedState } from './persistence';
+import { loadPersistedState, savePersistedCanvas, savePersistedState, type PersistedState } from './persistence';
 
 export const rootReducer = combineReducers({
   gallery: galleryReducer,
@@ -39,6 +39,20 @@ export function preloadedState(persisted: PersistedState | null): RootState {
     system: { ...base.system, ...persisted.system },
     tabs: { ...base.tabs, ...persisted.tabs },
     gallery: { ...base.gallery, ...persisted.gallery },
+    canvas: restoreCanvas(base.canvas, persisted.canvas),
+  };
+}
+
+/** The saved canvases laid over the defaults: their masks come back as history already done. */
+function restoreCanvas(base: RootState['canvas'], saved: PersistedState['canvas']): RootState['canvas'] {
+  const { masks, ...rest } = saved;
+  return {
+    ...base,
+    ...rest,
+    masks: {
+      inpainting: { past: masks?.inpainting ?? [], future: [] },
+      canvas: { past: masks?.canvas ?? [], future: [] },
+    },
   };
 }
 
@@ -55,8 +69,25 @@ export function createStore(socket: Socket, storage: Storage | null) {
   });
   if (storage) {
     let last: RootState | null = null;
+    let lastCanvas: RootState['canvas'] | null = null;
     store.subscribe(() => {
       const state = store.getState();
+      const canvas = state.canvas;
+      if (
+        canvas !== lastCanvas &&
+        (!lastCanvas ||
+          lastCanvas.layer !== canvas.layer ||
+          lastCanvas.box !== canvas.box ||
+          lastCanvas.masks !== canvas.masks ||
+          lastCanvas.inpaintingSize !== canvas.inpaintingSize ||
+          lastCanvas.brushSize !== canvas.brushSize ||
+          lastCanvas.hardness !== canvas.hardness ||
+          lastCanvas.seamSize !== canvas.seamSize ||
+          lastCanvas.inpaintReplace !== canvas.inpaintReplace)
+      ) {
+        savePersistedCanvas(storage, canvas);
+      }
+      lastCanvas = canvas;
       if (
         last &&
         last.options === state.options &&

@@ -4,7 +4,7 @@ import { rootReducer, preloadedState, type RootState } from '../store';
 import type { ImageInfo } from '../protocol';
 import { makeEmitters, type EmittingSocket } from './emitters';
 import { makeListeners } from './listeners';
-import { loadPersistedState, savePersistedState, STATE_KEY, THEME_KEY } from '../persistence';
+import { CANVAS_KEY, loadPersistedState, savePersistedCanvas, savePersistedState, STATE_KEY, THEME_KEY } from '../persistence';
 import { validateGenerateImageArgs, validateRunPostprocessingArgs } from '../../../test/protocolSchema';
 
 /** Records what would go over the wire. */
@@ -213,5 +213,30 @@ describe('persistence', () => {
     expect(storage.getItem(THEME_KEY)).toBe('light');
     storage.setItem(STATE_KEY, '{not json');
     expect(preloadedState(loadPersistedState(storage)).options.prompt).toBe('');
+  });
+
+  it('keeps the canvases (placed images, box, masks) across a reload, but not their undo history', () => {
+    const storage = new MemoryStorage();
+    const base = preloadedState(null).canvas;
+    const stroke = { kind: 'stroke' as const, tool: 'brush' as const, size: 24, hardness: 0.7, points: [10, 10, 40, 40] };
+    expect(
+      savePersistedCanvas(storage, {
+        ...base,
+        layer: [{ url: 'outputs/init-images/a.png', x: 8, y: 16, width: 128, height: 128 }],
+        box: { x: 8, y: 16, width: 128, height: 128 },
+        masks: { inpainting: { past: [], future: [] }, canvas: { past: [stroke], future: [{ kind: 'invert' }] } },
+        canvasOrder: { past: ['layer', 'mask'], future: [] },
+        seamSize: 16,
+      }),
+    ).toBe(true);
+    const restored = preloadedState(loadPersistedState(storage)).canvas;
+    expect(restored.layer).toEqual([{ url: 'outputs/init-images/a.png', x: 8, y: 16, width: 128, height: 128 }]);
+    expect(restored.box).toEqual({ x: 8, y: 16, width: 128, height: 128 });
+    expect(restored.masks.canvas).toEqual({ past: [stroke], future: [] });
+    expect(restored.canvasOrder).toEqual({ past: [], future: [] });
+    expect(restored.seamSize).toBe(16);
+    expect(restored.staged).toEqual([]);
+    storage.setItem(CANVAS_KEY, '[broken');
+    expect(preloadedState(loadPersistedState(storage)).canvas.layer).toEqual([]);
   });
 });

@@ -1,6 +1,7 @@
 /** The one canvas view both tabs use: image layer, mask overlay, brush and eraser, zoom and pan. */
 import { useCallback, useEffect, useLayoutEffect, useRef, useState, type PointerEvent as ReactPointerEvent, type ReactNode } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
+import { toastAdded } from '../system/systemSlice';
 import { maskOpAdded, type CanvasTab, type LayerItem } from './canvasSlice';
 import { toCanvas, zoomAt, type ViewTransform } from './geometry';
 import { drawLayer } from './invoke';
@@ -97,11 +98,18 @@ export function CanvasStage({ tab, width, height, items, view, onViewChange, ove
     const octx = offscreen.getContext('2d');
     if (!octx) return;
     drawLayer(octx, items).then(
-      () => {
+      (missing) => {
         if (!live) return;
         ctx.clearRect(0, 0, width, height);
         ctx.drawImage(offscreen, 0, 0);
         setDrawn(signature);
+        if (missing.length > 0) {
+          const message =
+            missing.length === 1
+              ? `${missing[0]} is no longer on the server (deleted?), so the canvas is drawn without it.`
+              : `${missing.length} of the canvas's images are no longer on the server (deleted?); it is drawn without them.`;
+          dispatch(toastAdded({ kind: 'info', message }));
+        }
       },
       () => live && setDrawn(`error:${signature}`),
     );

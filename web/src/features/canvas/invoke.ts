@@ -26,19 +26,27 @@ async function loadBitmap(url: string): Promise<ImageBitmap> {
   return createImageBitmap(await response.blob(), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
 }
 
-/** Draws the canvas's images, in order, into a context whose origin is the canvas point (ox, oy). */
+/** Draws the canvas's images, in order, into a context whose origin is the canvas point (ox, oy).
+ * An image the server no longer has (deleted since it was placed) is left out, not fatal: the
+ * others still draw, and its URL is returned so the user can be told. */
 export async function drawLayer(
   ctx: OffscreenCanvasRenderingContext2D | CanvasRenderingContext2D,
   items: readonly LayerItem[],
   ox = 0,
   oy = 0,
-): Promise<void> {
-  const bitmaps = await Promise.all(items.map((item) => loadBitmap(item.url)));
+): Promise<string[]> {
+  const loaded = await Promise.allSettled(items.map((item) => loadBitmap(item.url)));
   ctx.imageSmoothingEnabled = false;
-  bitmaps.forEach((bitmap, i) => {
-    ctx.drawImage(bitmap, items[i].x - ox, items[i].y - oy);
-    bitmap.close();
+  const missing: string[] = [];
+  loaded.forEach((result, i) => {
+    if (result.status === 'rejected') {
+      missing.push(items[i].url);
+      return;
+    }
+    ctx.drawImage(result.value, items[i].x - ox, items[i].y - oy);
+    result.value.close();
   });
+  return missing;
 }
 
 async function renderRegion(items: readonly LayerItem[], box: Rect): Promise<OffscreenCanvas> {
