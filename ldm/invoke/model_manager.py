@@ -70,6 +70,14 @@ class ScanReport:
                 "folders": self.folders, "skipped": [{"path": p, "reason": r} for p, r in self.skipped]}
 
 
+def _mark_default(data: dict[str, Any], name: str) -> None:
+    """models.yaml's entries with ``default: true`` on ``name`` and on no other."""
+    for key, entry in data.items():
+        if not key.startswith("__") and isinstance(entry, dict):
+            entry.pop("default", None)
+    data[name] = {**data[name], "default": True}
+
+
 class ModelManager:
     """Reads models.yaml and hands out loaded pipelines, keeping the last few in RAM."""
 
@@ -158,12 +166,9 @@ class ModelManager:
             data = self._read_file()
             if not any(not k.startswith("__") for k in data):
                 data.update(self.config())  # the implicit demo entry becomes explicit
-            if make_default:
-                for key, e in data.items():
-                    if not key.startswith("__") and isinstance(e, dict):
-                        e.pop("default", None)
-                entry = {**entry, "default": True}
             data[name] = entry
+            if make_default:
+                _mark_default(data, name)
             self._write_file(data)
             self._cache.pop(name, None)  # a replaced entry must load afresh
 
@@ -175,10 +180,7 @@ class ModelManager:
                 data.update(self.config())  # the implicit demo entry becomes explicit
             if name.startswith("__") or name not in data:
                 raise ModelLoadError(f"Unknown model {name!r}; models.yaml lists: {', '.join(self.config())}")
-            for key, entry in data.items():
-                if not key.startswith("__") and isinstance(entry, dict):
-                    entry.pop("default", None)
-            data[name] = {**data[name], "default": True}
+            _mark_default(data, name)
             self._write_file(data)
 
     def delete_model(self, name: str) -> None:
