@@ -143,9 +143,8 @@ test('inpainting: a real brush stroke is regenerated, everything far from it is 
   const source = await servedPixels(page, params.init_img as string);
   const result = await servedPixels(page, resultUrl);
   expect([result.w, result.h]).toEqual([128, 128]);
-  // Brush radius + seam + one for rounding. The server's seam reaches 8 px along x and y (a square
-  // neighbourhood), so diagonally it reaches 8·√2 px.
-  const keepBeyond = 12 + 8 * Math.SQRT2 + 1;
+  // Brush radius + seam (measured as a Euclidean distance by the server) + rounding of pixel centres.
+  const keepBeyond = 12 + 8 + 1.5;
   let kept = 0;
   let changedFar = 0;
   let changedInStroke = 0;
@@ -353,4 +352,56 @@ test('Send to opens the current image in Inpainting, Outpainting and the Unified
   await expect(page.getByTestId('canvas-image-layer')).toHaveAttribute('data-drawn', '1');
   const [bx, by] = ((await page.getByTestId('bounding-box').getAttribute('data-box')) ?? '').split(',').map(Number);
   expect(alphaCount(await canvasPixels(page, 'canvas-image-layer', bx, by, 64, 64))).toBe(0);
+});
+
+test('inpainting a picture whose sides are not multiples of 8 keeps its size and its far pixels', async ({ app: page, sent }) => {
+  // A 100×75 PNG made in the page (a photograph's odd size), chosen like any file.
+  const bytes = await page.evaluate(async () => {
+    const c = new OffscreenCanvas(100, 75);
+    const ctx = c.getContext('2d');
+    if (!ctx) throw new Error('no context');
+    for (let y = 0; y < 75; y += 5) {
+      for (let x = 0; x < 100; x += 5) {
+        ctx.fillStyle = `rgb(${(x * 5) % 256}, ${(y * 7) % 256}, ${((x + y) * 3) % 256})`;
+        ctx.fillRect(x, y, 5, 5);
+      }
+    }
+    return Array.from(new Uint8Array(await (await c.convertToBlob({ type: 'image/png' })).arrayBuffer()));
+  });
+  await page.getByTestId('tab-inpainting').click();
+  const chooser = page.waitForEvent('filechooser');
+  await page.getByTestId('inpainting-dropzone').click();
+  await (await chooser).setFiles({ name: 'odd.png', mimeType: 'image/png', buffer: Buffer.from(bytes) });
+  await expect(page.getByTestId('inpainting-size')).toHaveText('100×75');
+  await page.getByTestId('prompt').fill('a patch of moss');
+  await setNumber(page, 'steps', 3);
+  // Top left: the result card of earlier runs sits over the stage's bottom right. The whole picture is
+  // the work region, so its ragged right and bottom edges are padded whatever the stroke.
+  const from: [number, number] = [10, 12];
+  const to: [number, number] = [40, 12];
+  await paintStroke(page, 'inpainting-stage', from, to);
+  await expect(page.getByTestId('inpainting-mask-layer')).toHaveAttribute('data-strokes', '1');
+  const before = await resultCount(page);
+  await page.getByTestId('invoke').click();
+  await waitForResults(page, before + 1);
+  await expect(page.getByTestId('cancel')).toBeDisabled({ timeout: 60_000 });
+  const params = sent.filter((s) => s.event === 'generateImage').at(-1)?.args[0] as Record<string, unknown>;
+  expect(params).toMatchObject({ width: 100, height: 75, bounding_box: { x: 0, y: 0, width: 100, height: 75 } });
+  const resultUrl = (await page.getByTestId('inpainting-result').locator('img').getAttribute('data-url')) ?? '';
+  const source = await servedPixels(page, params.init_img as string);
+  const result = await servedPixels(page, resultUrl);
+  expect([result.w, result.h]).toEqual([100, 75]);
+  let changedFar = 0;
+  let changedNear = 0;
+  for (let y = 0; y < 75; y++) {
+    for (let x = 0; x < 100; x++) {
+      const i = (y * 100 + x) * 4;
+      const differs = source.d[i] !== result.d[i] || source.d[i + 1] !== result.d[i + 1] || source.d[i + 2] !== result.d[i + 2];
+      const d = distanceToSegment(x + 0.5, y + 0.5, from, to);
+      if (d > 12 + 8 + 1.5 && differs) changedFar++;
+      if (d < 6 && differs) changedNear++;
+    }
+  }
+  expect(changedFar).toBe(0);
+  expect(changedNear).toBeGreaterThan(50);
 });
