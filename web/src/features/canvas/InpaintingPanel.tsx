@@ -1,64 +1,22 @@
 /** The Inpainting tab's centre: the image with its mask on a canvas, the tools, and the latest result. */
 import { useCallback, useEffect, useRef, useState, type DragEvent } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
-import { hasDesktopBridge, openImageNative } from '../../app/desktopBridge';
-import { uploadImage } from '../../app/socketio/actions';
 import { IconButton } from '../../common/components/IconButton';
 import { CloseIcon, ImageIcon, UploadIcon } from '../../common/components/Icons';
 import { Tooltip } from '../../common/components/Tooltip';
-import { imageAdded } from '../gallery/gallerySlice';
 import { setInitialImage } from '../options/optionsSlice';
 import { ProgressBar } from '../system/ProgressBar';
 import { errorOccurred } from '../system/systemSlice';
-import { ACCEPTED_TYPES } from '../tabs/useImageChooser';
+import { useImageChooser } from '../tabs/useImageChooser';
 import { CanvasStage } from './CanvasStage';
 import { BrushSettings, MaskButtons, ToolButtons, ZoomButtons, useCanvasHotkeys } from './CanvasToolbar';
 import { inpaintingImageSized } from './canvasSlice';
 import { fitView, type ViewTransform } from './geometry';
 import './canvas.css';
 
-/** Uploads a file (chosen or dropped) as the image to inpaint; the desktop window has its own dialog. */
+/** The image to inpaint: chosen (dialog or file input) or dropped on the panel. */
 function useInpaintingImageChooser() {
-  const dispatch = useAppDispatch();
-  const input = useRef<HTMLInputElement>(null);
-  const upload = useCallback(
-    (file: File) => {
-      if (!file.type.startsWith('image/')) {
-        dispatch(errorOccurred(`${file.name} is not an image: choose a PNG, JPEG or WebP file.`));
-        return;
-      }
-      dispatch(uploadImage({ file, name: file.name, destination: 'inpainting' }));
-    },
-    [dispatch],
-  );
-  const choose = useCallback(() => {
-    if (!hasDesktopBridge()) {
-      input.current?.click();
-      return;
-    }
-    openImageNative().then(
-      (image) => {
-        if (!image) return;
-        dispatch(imageAdded({ image, select: false }));
-        dispatch(setInitialImage(image));
-      },
-      () => dispatch(errorOccurred('The file dialog could not be opened.')),
-    );
-  }, [dispatch]);
-  const element = (
-    <input
-      ref={input}
-      type="file"
-      accept={ACCEPTED_TYPES}
-      hidden
-      data-testid="inpainting-image-input"
-      onChange={(e) => {
-        const file = e.target.files?.[0];
-        if (file) upload(file);
-        e.target.value = '';
-      }}
-    />
-  );
+  const { choose, input, upload } = useImageChooser('inpainting', 'inpainting-image-input');
   const onDrop = (e: DragEvent) => {
     const file = e.dataTransfer.files?.[0];
     if (!file) return;
@@ -66,7 +24,7 @@ function useInpaintingImageChooser() {
     e.stopPropagation(); // the page's own drop handler would send it to Image to Image
     upload(file);
   };
-  return { choose, input: element, onDrop };
+  return { choose, input, onDrop };
 }
 
 export function InpaintingPanel() {

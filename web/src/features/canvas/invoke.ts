@@ -7,6 +7,7 @@ import { invokeBlocker } from '../../common/util/parameterTranslation';
 import { toastAdded } from '../system/systemSlice';
 import { boxChanged, CANVAS_SIZE, layerItemAdded, uploadPending, uploadSettled, type CanvasTab, type LayerItem } from './canvasSlice';
 import { setOption } from '../options/optionsSlice';
+import { notAnImage } from '../tabs/useImageChooser';
 import { classifyRegion, invokeModeFor, unionWithEmpty } from './geometry';
 import { cropMask, isMaskEmpty, renderMask, type Rect } from './mask';
 import { maskToDataUrl } from './png';
@@ -167,8 +168,9 @@ export const saveCanvasToGallery = (): CanvasThunk => (dispatch, getState) => {
 export const uploadToCanvas =
   (file: File): CanvasThunk =>
   (dispatch, getState) => {
-    if (!file.type.startsWith('image/')) {
-      dispatch(toastAdded({ kind: 'error', message: `${file.name} is not an image: choose a PNG, JPEG or WebP file.` }));
+    const problem = notAnImage(file);
+    if (problem) {
+      dispatch(toastAdded({ kind: 'error', message: problem }));
       return;
     }
     const { box } = getState().canvas;

@@ -177,9 +177,37 @@ function useClearOnSuccess(operation: ModelOutcome['operation'], clear: () => vo
   }, [outcome, operation, clear]);
 }
 
+/** A path on the server's machine, as both forms ask for one. */
+function PathField(props: {
+  label: string;
+  tooltip: string;
+  placeholder: string;
+  value: string;
+  onChange: (value: string) => void;
+  testId: string;
+}) {
+  const id = useId();
+  return (
+    <div className="field models__field--path">
+      <label htmlFor={id} className="field__label">{props.label}</label>
+      <Tooltip label={props.tooltip} block>
+        <input
+          id={id}
+          className="field__input field__input--text"
+          placeholder={props.placeholder}
+          value={props.value}
+          spellCheck={false}
+          autoComplete="off"
+          onChange={(e) => props.onChange(e.target.value)}
+          data-testid={props.testId}
+        />
+      </Tooltip>
+    </div>
+  );
+}
+
 function ImportForm({ busy }: { busy: boolean }) {
   const dispatch = useAppDispatch();
-  const pathId = useId();
   const nameId = useId();
   const [path, setPath] = useState('');
   const [name, setName] = useState('');
@@ -203,21 +231,14 @@ function ImportForm({ busy }: { busy: boolean }) {
         It stays where it is; the model list only points at it.
       </p>
       <div className="models__fields">
-        <div className="field models__field--path">
-          <label htmlFor={pathId} className="field__label">Path</label>
-          <Tooltip label="The full path of a checkpoint file or a diffusers folder on the machine running the server." block>
-            <input
-              id={pathId}
-              className="field__input field__input--text"
-              placeholder="/path/to/model.safetensors"
-              value={path}
-              spellCheck={false}
-              autoComplete="off"
-              onChange={(e) => setPath(e.target.value)}
-              data-testid="import-path"
-            />
-          </Tooltip>
-        </div>
+        <PathField
+          label="Path"
+          tooltip="The full path of a checkpoint file or a diffusers folder on the machine running the server."
+          placeholder="/path/to/model.safetensors"
+          value={path}
+          onChange={setPath}
+          testId="import-path"
+        />
         <div className="field models__field--name">
           <label htmlFor={nameId} className="field__label">Name (optional)</label>
           <Tooltip label="The name shown in the model picker; left empty, it comes from the file or folder name." block>
@@ -254,7 +275,6 @@ function ImportForm({ busy }: { busy: boolean }) {
 
 function ScanForm({ busy }: { busy: boolean }) {
   const dispatch = useAppDispatch();
-  const pathId = useId();
   const [path, setPath] = useState('');
   const clear = useCallback(() => setPath(''), []);
   useClearOnSuccess('scan', clear);
@@ -270,21 +290,14 @@ function ScanForm({ busy }: { busy: boolean }) {
         Adds every model under an AUTOMATIC1111 <code>models/Stable-diffusion</code> or ComfyUI <code>models/checkpoints</code> folder.
       </p>
       <div className="models__fields">
-        <div className="field models__field--path">
-          <label htmlFor={pathId} className="field__label">Folder</label>
-          <Tooltip label="A folder on the machine running the server; models below it are added where they are, nothing is copied." block>
-            <input
-              id={pathId}
-              className="field__input field__input--text"
-              placeholder="/path/to/stable-diffusion-webui/models/Stable-diffusion"
-              value={path}
-              spellCheck={false}
-              autoComplete="off"
-              onChange={(e) => setPath(e.target.value)}
-              data-testid="scan-path"
-            />
-          </Tooltip>
-        </div>
+        <PathField
+          label="Folder"
+          tooltip="A folder on the machine running the server; models below it are added where they are, nothing is copied."
+          placeholder="/path/to/stable-diffusion-webui/models/Stable-diffusion"
+          value={path}
+          onChange={setPath}
+          testId="scan-path"
+        />
         <Tooltip label="Look for models in this folder and add the new ones.">
           <button type="submit" className="button button--accent models__scan-button" disabled={busy || pathProblem(path) !== null} data-testid="scan-submit">
             Scan folder

@@ -1,16 +1,12 @@
 /** The Outpainting tab's centre: the picture with its new area drawn as a checkered frame, edge handles, and status. */
 import { useLayoutEffect, useRef, useState, type KeyboardEvent, type PointerEvent } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
-import { hasDesktopBridge, openImageNative } from '../../app/desktopBridge';
-import { uploadImage } from '../../app/socketio/actions';
 import { IconButton } from '../../common/components/IconButton';
 import { CloseIcon, ImageIcon, UploadIcon } from '../../common/components/Icons';
 import { Tooltip } from '../../common/components/Tooltip';
 import { fileName } from '../../common/util/imageUrls';
-import { imageAdded } from '../gallery/gallerySlice';
 import { ProgressBar } from '../system/ProgressBar';
-import { errorOccurred } from '../system/systemSlice';
-import { ACCEPTED_TYPES } from '../tabs/useImageChooser';
+import { useImageChooser } from '../tabs/useImageChooser';
 import {
   dragExtension,
   EXTENSION_MAX,
@@ -75,22 +71,8 @@ function centredLayout(stage: { width: number; height: number }, sw: number, sh:
 function SourceChooser() {
   const dispatch = useAppDispatch();
   const current = useAppSelector((s) => s.gallery.currentImage);
-  const inputRef = useRef<HTMLInputElement>(null);
+  const { choose, input } = useImageChooser('outpainting', 'outpaint-source-input');
   const real = current && !current.isBase64 ? current : null;
-  const choose = () => {
-    if (hasDesktopBridge()) {
-      openImageNative().then(
-        (image) => {
-          if (!image) return;
-          dispatch(imageAdded({ image, select: false }));
-          dispatch(outpaintSourceSet(image));
-        },
-        () => dispatch(errorOccurred('The file dialog could not be opened.')),
-      );
-    } else {
-      inputRef.current?.click();
-    }
-  };
   return (
     <div className="outpaint-empty">
       <button type="button" className="dropzone outpaint-empty__drop" onClick={choose} data-testid="outpaint-dropzone">
@@ -103,23 +85,7 @@ function SourceChooser() {
           <ImageIcon size={14} /> Use the selected gallery image
         </button>
       </Tooltip>
-      <input
-        ref={inputRef}
-        type="file"
-        accept={ACCEPTED_TYPES}
-        hidden
-        data-testid="outpaint-source-input"
-        onChange={(e) => {
-          const file = e.target.files?.[0];
-          e.target.value = '';
-          if (!file) return;
-          if (!file.type.startsWith('image/')) {
-            dispatch(errorOccurred(`${file.name} is not an image: choose a PNG, JPEG or WebP file.`));
-            return;
-          }
-          dispatch(uploadImage({ file, name: file.name, destination: 'outpainting-source' }));
-        }}
-      />
+      {input}
     </div>
   );
 }

@@ -1,57 +1,74 @@
-/** Choosing an init image: the desktop window's native dialog, else a browser file input. */
+/** Choosing a picture for a tab (Image to Image's init image, the picture to inpaint or to outpaint):
+ * the desktop window's native dialog, else a browser file input; files are checked, then uploaded. */
 import { useCallback, useRef, type ReactNode } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { hasDesktopBridge, openImageNative } from '../../app/desktopBridge';
 import { uploadImage } from '../../app/socketio/actions';
+import { sendToImageToImage, sendToTab } from '../currentImage/imageActions';
 import { imageAdded } from '../gallery/gallerySlice';
-import { setInitialImage } from '../options/optionsSlice';
 import { errorOccurred } from '../system/systemSlice';
-import { tabSelected } from './tabsSlice';
 
 export const ACCEPTED_TYPES = 'image/png,image/jpeg,image/webp';
 
-/** Uploads dropped or chosen files as the init image (on Outpainting: the picture to extend); refuses what is not an image. */
-export function useInitImageUpload() {
+/** The tabs a chosen picture can be for, and the upload destination that brings it there. */
+export type ChooserTarget = 'img2img' | 'inpainting' | 'outpainting';
+const DESTINATION = { img2img: 'img2img', inpainting: 'inpainting', outpainting: 'outpainting-source' } as const;
+
+/** Why a file cannot be uploaded as a picture, or null when it can. */
+export function notAnImage(file: File): string | null {
+  return file.type.startsWith('image/') ? null : `${file.name} is not an image: choose a PNG, JPEG or WebP file.`;
+}
+
+/** Uploads a dropped or chosen file as the `target` tab's picture; refuses what is not an image. */
+export function useImageUpload(target: ChooserTarget) {
   const dispatch = useAppDispatch();
-  const destination = useAppSelector((s) => (s.tabs.activeTab === 'outpainting' ? 'outpainting-source' : 'img2img'));
   return useCallback(
     (file: File) => {
-      if (!file.type.startsWith('image/')) {
-        dispatch(errorOccurred(`${file.name} is not an image: choose a PNG, JPEG or WebP file.`));
+      const problem = notAnImage(file);
+      if (problem) {
+        dispatch(errorOccurred(problem));
         return;
       }
-      dispatch(uploadImage({ file, name: file.name, destination }));
+      dispatch(uploadImage({ file, name: file.name, destination: DESTINATION[target] }));
     },
-    [dispatch, destination],
+    [dispatch, target],
   );
 }
 
-export function useImageChooser(): { choose: () => void; input: ReactNode } {
+/** The page-wide drop: the init image, or on Outpainting the picture to extend. */
+export function useInitImageUpload() {
+  const outpainting = useAppSelector((s) => s.tabs.activeTab === 'outpainting');
+  return useImageUpload(outpainting ? 'outpainting' : 'img2img');
+}
+
+export function useImageChooser(
+  target: ChooserTarget = 'img2img',
+  testId = 'init-image-input',
+): { choose: () => void; input: ReactNode; upload: (file: File) => void } {
   const dispatch = useAppDispatch();
   const inputRef = useRef<HTMLInputElement>(null);
-  const upload = useInitImageUpload();
+  const upload = useImageUpload(target);
   const choose = useCallback(() => {
     if (hasDesktopBridge()) {
       openImageNative().then(
         (image) => {
           if (!image) return;
           dispatch(imageAdded({ image, select: false }));
-          dispatch(setInitialImage(image));
-          dispatch(tabSelected('img2img'));
+          dispatch(target === 'img2img' ? sendToImageToImage(image) : sendToTab(image, target));
         },
         () => dispatch(errorOccurred('The file dialog could not be opened.')),
       );
     } else {
       inputRef.current?.click();
     }
-  }, [dispatch]);
+  }, [dispatch, target]);
   const input = (
     <input
       ref={inputRef}
       type="file"
       accept={ACCEPTED_TYPES}
       hidden
-      data-testid="init-image-input"
+      data-testid={testId}
       onChange={(e) => {
         const file = e.target.files?.[0];
         if (file) upload(file);
@@ -59,5 +76,5 @@ export function useImageChooser(): { choose: () => void; input: ReactNode } {
       }}
     />
   );
-  return { choose, input };
+  return { choose, input, upload };
 }
