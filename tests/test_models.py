@@ -180,7 +180,9 @@ def test_sdxl_generates_with_previews_of_its_own_latent_space(gen):
     previews = []
     image = one(gen, step_callback=lambda s, t, p: previews.append(p))
     assert image.size == (64, 64) and len(previews) == 2 and all(p.size == (64, 64) for p in previews)
-    generator = gen._generator("txt2img", gen._model(), torch.float32)
+    from ldm.invoke.generator.txt2img import Txt2Img
+
+    generator = Txt2Img(gen._model().pipeline, gen.torch_device, torch.float32)
     assert generator.is_sdxl and generator.native_size == 1024
     latents = torch.randn(1, 4, 8, 8, generator=torch.Generator().manual_seed(0))
     expected = ((latents[0].permute(1, 2, 0) @ SDXL_LATENT_RGB + torch.tensor([0.1084, -0.0175, -0.0011]) + 1) / 2)
@@ -197,7 +199,9 @@ def test_hires_fix_first_pass_uses_the_models_native_size(gen):
     assert first_pass_size(1024, 1024, 1024) is None
     assert first_pass_size(1024, 1024, 512) == (512, 512)
     gen.set_model("tiny-sd1")
-    assert gen._generator("txt2img", gen._model(), torch.float32).native_size == 512
+    from ldm.invoke.generator.hires import HiresFix
+
+    assert HiresFix(gen._model().pipeline, gen.torch_device, torch.float32).native_size == 512
 
 
 def test_threshold_works_with_a_v_prediction_model(gen):

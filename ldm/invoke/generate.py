@@ -11,14 +11,14 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import random
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import torch
-from PIL import Image, ImageOps
+from PIL import Image
 
 from . import metadata as md
 from .conditioning import parse_prompt
@@ -30,20 +30,36 @@ from .devices import (
     prefer_channels_last,
     weights_dtype,
 )
-from .errors import InvalidParameterError, InvokeError, ModelLoadError
-from .generator.base import Progress
+from .errors import GenerationCanceled, InvalidParameterError, InvokeError, ModelLoadError
+from .generator.base import Generator, Progress
 from .generator.hires import HiresFix
 from .generator.img2img import Img2Img
-from .generator.inpaint import MAX_SEAM, SEAM, Inpaint, mask_from_alpha, normalise_mask
+from .generator.inpaint import Inpaint
+from .generator.inputs import prepare_inputs
+from .generator.txt2img import Txt2Img
 from .globals import resolve_root
 from .model_manager import LoadedModel, ModelManager
-from .noise import MAX_SEED, initial_noise
-from .samplers import available_samplers
+from .noise import SeededNoise
+from .request import SEAM, BoundingBox, GenerationRequest, ImagePlan, ImageRef, PostprocessStep, check_upscale
 
 log = logging.getLogger(__name__)
 
 ImageCallback = Callable[[Image.Image, int, int], None]
 StatusCallback = Callable[[str], None]
+
+
+@dataclass
+class GeneratedImage:
+    """One finished image of a request: the picture (its recipe in ``image.info``), its seeds, and
+    the message of a postprocessing pass that failed after it was generated (the image is kept)."""
+
+    image: Image.Image
+    plan: ImagePlan
+    postprocess_error: str | None = None
+
+    @property
+    def seed(self) -> int:
+        return self.plan.image_seed
 
 
 class Generate:
@@ -144,133 +160,86 @@ class Generate:
         status_callback: StatusCallback | None = None,
         clip_skip: int = 0,
     ) -> list[tuple[Image.Image, int]]:
-        """Generates ``iterations`` images and returns ``[(image, seed), ...]``.
+        """Generates ``iterations`` images and returns ``[(image, seed), ...]``: the documented Python
+        API, a thin wrapper that builds a ``GenerationRequest`` and runs ``generate``.
 
         With ``init_img`` this is image to image; transparent pixels of the init image, or a
         white ``init_mask``, make it inpainting. Raising ``GenerationCanceled`` from
         ``step_callback`` stops at that step and nothing is returned.
         """
-        variations = _check_variations(with_variations)
-        _validate(locals())
-        model = self._model()
-        init_image, mask_image, init_path, mask_path = self._load_init(init_img, init_mask, width, height, fit)
-        if init_image is not None:
-            width, height = init_image.size
-        mode = "inpaint" if mask_image is not None else "img2img" if init_image is not None else "txt2img"
-        status = status_callback or (lambda s: None)
-        dtype = weights_dtype(self.precision, self.torch_device)
-        progress = Progress(step_callback, intermediate_callback, preview_every, intermediate_every)
-        seed = random.randrange(0, MAX_SEED) if seed is None or seed < 0 else int(seed)
-        first_seed = seed
-        rng = random.Random(seed)
+        request = GenerationRequest(
+            prompt=prompt, iterations=iterations, steps=steps, cfg_scale=cfg_scale, threshold=threshold,
+            perlin=perlin, width=width, height=height, sampler_name=sampler_name,
+            seed=None if seed is None or seed == -1 else seed, seamless=seamless, hires_fix=hires_fix,
+            hires_strength=hires_strength, variation_amount=variation_amount,
+            with_variations=_variation_pairs(with_variations),
+            init_image=_image_ref("init_img", init_img), init_mask=_image_ref("init_mask", init_mask),
+            bounding_box=_bounding_box(bounding_box), inpaint_replace=inpaint_replace, seam_size=seam_size,
+            strength=strength, fit=fit, upscale=_upscale(upscale), facetool=facetool,
+            facetool_strength=facetool_strength, codeformer_fidelity=codeformer_fidelity,
+            preview_every=preview_every, intermediate_every=intermediate_every, clip_skip=clip_skip,
+        )
+        progress = Progress(step_callback, intermediate_callback, request.preview_every, request.intermediate_every)
         results: list[tuple[Image.Image, int]] = []
-        parsed = parse_prompt(prompt)
+        first_seed: int | None = None
+        for done in self.generate(request, progress, status_callback):
+            if done.postprocess_error:
+                log.warning("Postprocessing failed; the image is kept as generated: %s", done.postprocess_error)
+            first_seed = done.plan.noise_seed if first_seed is None else first_seed
+            results.append((done.image, done.seed))
+            if image_callback:
+                image_callback(done.image, done.seed, first_seed)
+        return results
+
+    def generate(self, request: GenerationRequest, progress: Progress | None = None,
+                 status: StatusCallback | None = None) -> Iterator[GeneratedImage]:
+        """Runs a request, one image at a time (a random seed is picked first when it has none).
+        ``request.model``, when given, is loaded first. Raising ``GenerationCanceled`` from the
+        progress callbacks stops at that step."""
+        request = request.with_seed().validate()
+        if request.model and request.model != self.model_name:
+            self.set_model(request.model)
+        model = self._model()
+        inputs = prepare_inputs(request)
+        mode = inputs.mode
+        width, height = inputs.image.size if inputs.image is not None else (request.width, request.height)
+        say = status or (lambda s: None)
+        progress = progress or Progress(preview_every=request.preview_every,
+                                        intermediate_every=request.intermediate_every)
+        dtype = weights_dtype(self.precision, self.torch_device)
+        parsed = parse_prompt(request.prompt)
         for warning in parsed.warnings:
             log.warning(warning)
 
         with torch.inference_mode(), autocast_for(self.precision, self.torch_device):
-            gen = self._generator(mode, model, dtype)
-            status("Preparing")
-            cond = gen.conditioning(parsed, cfg_scale, threshold, clip_skip=clip_skip)
-            for _ in range(iterations):
-                if variation_amount > 0:
-                    variation_seed = rng.randrange(0, MAX_SEED)
-                    chain = variations + [(variation_seed, variation_amount)]
-                    image_seed, noise_seed = variation_seed, first_seed
-                else:
-                    variation_seed, chain = None, list(variations)
-                    image_seed = noise_seed = seed
-
-                def noise_for(shape: Sequence[int], noise_seed: int = noise_seed, vseed=variation_seed) -> torch.Tensor:
-                    return initial_noise(noise_seed, shape, variations, vseed, variation_amount, perlin)
-
-                # Ancestral samplers draw fresh noise every step: seed it from the recorded chain's last
-                # seed, so regenerating from the metadata (base seed + chain) draws the same noise.
-                sampler_seed = chain[-1][0] if chain else noise_seed
-
-                status("Generating")
-                with gen.seamless(seamless):
-                    image = self._run_mode(gen, mode, noise_for, sampler_name, sampler_seed, steps, cond, progress,
-                                           width, height, strength, hires_fix, hires_strength, init_image,
-                                           mask_image, bounding_box, inpaint_replace, seam_size)
-                status("Generation Complete")
-                image_meta = {
-                    "type": mode,
-                    "prompt": md.prompt_list(prompt),
-                    "sampler": sampler_name,
-                    "seed": noise_seed,
-                    "variations": md.variations_for_metadata(chain),
-                    "steps": steps,
-                    "cfg_scale": cfg_scale,
-                    "threshold": threshold,
-                    "perlin": perlin,
-                    "width": width,
-                    "height": height,
-                    "seamless": seamless,
-                    "hires_fix": hires_fix,
-                    "hires_strength": hires_strength if hires_fix else None,
+            gen = self._generator(mode, request, model, dtype)
+            say("Preparing")
+            cond = gen.conditioning(parsed, request.cfg_scale, request.threshold, clip_skip=request.clip_skip)
+            for plan in request.plans():
+                say("Generating")
+                with gen.seamless(request.seamless):
+                    image = gen.run(request, SeededNoise(request, plan), cond, progress)
+                say("Generation Complete")
+                extras = {
                     "precision": self.precision,
                     "device": self.device,
-                    "postprocessing": None,
-                    "clip_skip": clip_skip,
                     "loras": [{"name": n, "weight": w} for n, w in parsed.loras],
                     "embeddings": list(parsed.embeddings),
                 }
-                if init_image is not None:
-                    image_meta.update(init_image_path=init_path, strength=strength, fit=fit)
-                if mask_image is not None:
-                    image_meta.update(mask_image_path=mask_path, inpaint_replace=inpaint_replace,
-                                      bounding_box=bounding_box, seam_size=seam_size)
-                md.attach_metadata(image, md.build_metadata({"model_id": model.name, "model_hash": model.hash}, image_meta))
-                image = self._postprocess_after_generation(image, upscale, facetool, facetool_strength,
-                                                           codeformer_fidelity, status)
-                results.append((image, image_seed))
-                if image_callback:
-                    image_callback(image, image_seed, first_seed)
-                if variation_amount <= 0:
-                    seed = rng.randrange(0, MAX_SEED)
+                image_meta = request.image_metadata(plan, mode, width, height, extras)
+                md.attach_metadata(image, md.build_metadata({"model_id": model.name, "model_hash": model.hash},
+                                                            image_meta))
+                image, error = self._postprocess_after_generation(image, request, say)
+                yield GeneratedImage(image, plan, error)
         if self.free_gpu_mem:
             free_memory(self.torch_device)
-        return results
 
-    def _generator(self, mode: str, model: LoadedModel, dtype: torch.dtype):
-        cls = {"txt2img": HiresFix, "img2img": Img2Img, "inpaint": Inpaint}[mode]
+    def _generator(self, mode: str, request: GenerationRequest, model: LoadedModel, dtype: torch.dtype) -> Generator:
+        if mode == "txt2img":
+            cls: type[Generator] = HiresFix if request.hires_fix else Txt2Img
+        else:
+            cls = Inpaint if mode == "inpaint" else Img2Img
         return cls(model.pipeline, self.torch_device, dtype)
-
-    @staticmethod
-    def _run_mode(gen, mode, noise_for, sampler_name, seed, steps, cond, progress, width, height, strength,
-                  hires_fix, hires_strength, init_image, mask_image, bounding_box, inpaint_replace,
-                  seam_size) -> Image.Image:
-        if mode == "inpaint":
-            return gen.generate_inpaint(init_image, mask_image, noise_for, sampler_name, seed, steps, strength, cond,
-                                        progress, bounding_box, inpaint_replace, seam_size)
-        if mode == "img2img":
-            if strength == 0:
-                return init_image.convert("RGB")
-            noise = noise_for(gen.latent_shape(width, height))
-            return gen.generate(init_image, noise, sampler_name, seed, steps, strength, cond, progress)
-        if hires_fix:
-            return gen.generate_hires(noise_for, sampler_name, seed, steps, hires_strength, cond, progress, width, height)
-        return gen.generate(noise_for(gen.latent_shape(width, height)), sampler_name, seed, steps, cond, progress,
-                            width, height)
-
-    def _load_init(self, init_img, init_mask, width: int, height: int, fit: bool):
-        if init_img is None:
-            if init_mask is not None:
-                raise InvalidParameterError("init_mask", "a mask needs an init_img to apply to")
-            return None, None, None, None
-        init_path = None if isinstance(init_img, Image.Image) else str(init_img)
-        image = _open_image("init_img", init_img)
-        mask_path = None if init_mask is None or isinstance(init_mask, Image.Image) else str(init_mask)
-        mask = normalise_mask(_open_image("init_mask", init_mask)) if init_mask is not None else mask_from_alpha(image)
-        # An inpaint keeps the picture's own size, whatever it is, so that the pixels it does not
-        # regenerate stay bit-identical; the generator pads its work region to the latent grid.
-        image = _fit_image(image, width, height, fit, keep_size=mask is not None and not fit)
-        if mask is not None:
-            mask = mask.resize(image.size, Image.Resampling.NEAREST)
-            if not any(mask.getdata()):
-                mask = None  # an empty mask is plain image to image
-        return image, mask, init_path, mask_path
 
     # -- postprocessing --------------------------------------------------------------------
 
@@ -287,16 +256,25 @@ class Generate:
 
         return available_postprocessors(self.root)
 
-    def _postprocess_after_generation(self, image, upscale, facetool, facetool_strength, fidelity, status):
-        """Upscale, then restore faces: the order InvokeAI 2.x used."""
-        if upscale and float(upscale[1]) > 0:
-            status("Upscaling")
-            image = self.postprocess(image, "esrgan", {"upscale": list(upscale)})
-        if facetool_strength and facetool_strength > 0:
-            status("Restoring Faces")
-            image = self.postprocess(image, facetool, {"facetool_strength": facetool_strength,
-                                                       "codeformer_fidelity": fidelity})
-        return image
+    def _postprocess_after_generation(self, image: Image.Image, request: GenerationRequest,
+                                      status: StatusCallback) -> tuple[Image.Image, str | None]:
+        """Upscale, then restore faces (the order InvokeAI 2.x used). A pass that fails (missing
+        weights, say) leaves the image as it was, and its message is returned with it."""
+        steps = []
+        if request.upscale and float(request.upscale[1]) > 0:
+            steps.append(PostprocessStep("esrgan", level=request.upscale[0], strength=request.upscale[1]))
+        if request.facetool_strength > 0:
+            steps.append(PostprocessStep(request.facetool, strength=request.facetool_strength,
+                                         codeformer_fidelity=request.codeformer_fidelity))
+        for step in steps:
+            status(POSTPROCESS_STATUS[step.type])
+            try:
+                image = self.postprocess(image, step.type, step.engine_options())
+            except GenerationCanceled:
+                raise
+            except InvokeError as exc:
+                return image, str(exc)
+        return image, None
 
     def postprocess(self, image: Image.Image, kind: str, params: dict[str, Any],
                     progress: Callable[[int, int], None] | None = None) -> Image.Image:
@@ -315,7 +293,7 @@ class Generate:
         restorer, upscaler = self._restoration()
         started = time.perf_counter()
         if kind == "esrgan":
-            level, strength = _check_upscale(params.get("upscale"))
+            level, strength = check_upscale(params.get("upscale"))
             out = upscaler.upscale(image, level, strength, progress=progress)
             step: dict[str, Any] = {"type": "esrgan", "scale": level, "strength": strength}
         elif kind in ("gfpgan", "codeformer"):
@@ -339,122 +317,56 @@ class Generate:
 
 
 # -------------------------------------------------------------------------------------------
-# Validation: every problem names its field
+# prompt2image's arguments as request fields
 
-
-def _number(field: str, value: Any, lo: float, hi: float) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not lo <= value <= hi:
-        raise InvalidParameterError(field, f"must be a number from {lo:g} to {hi:g}, got {value!r}")
-    return float(value)
+POSTPROCESS_STATUS = {"esrgan": "Upscaling", "gfpgan": "Restoring Faces", "codeformer": "Restoring Faces"}
 
 
 def _unit(field: str, value: Any) -> float:
-    return _number(field, value, 0, 1)
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 <= value <= 1:
+        raise InvalidParameterError(field, f"must be a number from 0 to 1, got {value!r}")
+    return float(value)
 
 
-def _check_upscale(value: Any) -> tuple[int, float]:
-    if not isinstance(value, (list, tuple)) or len(value) != 2 or int(value[0]) not in (2, 4):
-        raise InvalidParameterError("upscale", f"must be [2 or 4, strength], got {value!r}")
-    return int(value[0]), _unit("upscale", value[1])
-
-
-def _check_variations(value: Any) -> list[tuple[int, float]]:
+def _variation_pairs(value: Any) -> tuple[tuple[int, float], ...]:
     if not value:
-        return []
+        return ()
     pairs = []
     try:
         for item in value:
             s, w = item
-            if isinstance(s, bool) or int(s) != s or not 0 <= int(s) <= MAX_SEED:
-                raise ValueError
-            if not 0 <= float(w) <= 1:
+            if isinstance(s, bool) or int(s) != s:
                 raise ValueError
             pairs.append((int(s), float(w)))
     except (TypeError, ValueError):
         raise InvalidParameterError("with_variations", "must be a list of [seed, weight] with weights from 0 to 1") from None
-    return pairs
+    return tuple(pairs)
 
 
-def _validate(p: dict[str, Any]) -> None:
-    def integer(name: str, lo: int, hi: int) -> int:
-        v = p[name]
-        if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
-            raise InvalidParameterError(name, f"must be a whole number from {lo} to {hi}, got {v!r}")
-        return v
-
-    def number(name: str, lo: float, hi: float) -> None:
-        _number(name, p[name], lo, hi)
-
-    if not isinstance(p["prompt"], str):
-        raise InvalidParameterError("prompt", "must be text")
-    integer("iterations", 1, 10000)
-    integer("clip_skip", 0, 48)
-    integer("steps", 1, 1000)
-    number("cfg_scale", 1, 200)
-    number("threshold", 0, 1000)
-    number("perlin", 0, 1)
-    for side in ("width", "height"):
-        v = integer(side, 8, 2048)
-        # With an init image (and no fit) the picture's own size is used and width/height only
-        # echo it, as the metadata records them; otherwise they shape the latents.
-        if (p["init_img"] is None or p["fit"]) and (v % 8 or v < 64):
-            raise InvalidParameterError(side, f"must be a multiple of 8 from 64 to 2048, got {v}")
-    if p["sampler_name"] not in available_samplers():
-        raise InvalidParameterError("sampler_name", f"unknown sampler {p['sampler_name']!r}; choose one of "
-                                    + ", ".join(available_samplers()))
-    if p["seed"] is not None and p["seed"] != -1:
-        integer("seed", 0, MAX_SEED)
-    number("variation_amount", 0, 1)
-    number("strength", 0, 1)
-    number("hires_strength", 0, 1)
-    number("inpaint_replace", 0, 1)
-    integer("seam_size", 0, MAX_SEAM)
-    number("facetool_strength", 0, 1)
-    number("codeformer_fidelity", 0, 1)
-    if p["facetool"] not in ("gfpgan", "codeformer"):
-        raise InvalidParameterError("facetool", "must be gfpgan or codeformer")
-    if p["upscale"]:
-        _check_upscale(p["upscale"])
-    box = p["bounding_box"]
-    if box is not None:
-        if not isinstance(box, dict) or any(k not in box for k in ("x", "y", "width", "height")):
-            raise InvalidParameterError("bounding_box", "must have x, y, width and height")
-        if any(isinstance(box[k], bool) or not isinstance(box[k], int) or box[k] < 0 for k in box if k in
-               ("x", "y", "width", "height")) or box["width"] < 1 or box["height"] < 1:
-            raise InvalidParameterError("bounding_box", f"must hold positive whole numbers, got {box!r}")
-
-
-def _open_image(field: str, source: Any) -> Image.Image:
+def _image_ref(field: str, source: Any) -> ImageRef | None:
+    """A path or a PIL image as a request image; a path is recorded as given."""
+    if source is None:
+        return None
     if isinstance(source, Image.Image):
-        return source
+        return ImageRef.from_image(source)
     path = Path(source)
     if not path.is_file():
         raise InvalidParameterError(field, f"image file {path} does not exist")
-    try:
-        with Image.open(path) as im:
-            im.load()
-            return ImageOps.exif_transpose(im) if im.format == "JPEG" else im.copy()
-    except (OSError, ValueError) as e:
-        raise InvalidParameterError(field, f"{path} is not a readable image ({e})") from e
+    return ImageRef.from_bytes(path.read_bytes(), str(source))
 
 
-def _fit_image(image: Image.Image, width: int, height: int, fit: bool, keep_size: bool = False) -> Image.Image:
-    """With ``fit`` the init image is scaled to fit inside width×height; otherwise its own size is kept.
-    Either way both sides become multiples of 8, as the latent space needs, unless ``keep_size``."""
-    w, h = image.size
-    if keep_size:
-        if max(w, h) > 2048 or min(w, h) < 8:
-            raise InvalidParameterError("init_img", f"image of {w}x{h} must be 8 to 2048 px on each side; use fit")
-        return image
-    if fit:
-        scale = min(width / w, height / h)
-        w, h = w * scale, h * scale
-    w8, h8 = max(64, int(w) // 8 * 8), max(64, int(h) // 8 * 8)
-    if (w8, h8) != image.size:
-        image = image.resize((w8, h8), Image.Resampling.LANCZOS)
-    if max(image.size) > 2048:
-        raise InvalidParameterError("init_img", f"image of {image.width}x{image.height} is larger than 2048 px; use fit")
-    return image
+def _bounding_box(box: Any) -> BoundingBox | None:
+    if box is None:
+        return None
+    if not isinstance(box, dict) or any(k not in box for k in ("x", "y", "width", "height")):
+        raise InvalidParameterError("bounding_box", "must have x, y, width and height")
+    return BoundingBox(box["x"], box["y"], box["width"], box["height"])
+
+
+def _upscale(value: Any) -> tuple[int, float] | None:
+    if not value:
+        return None
+    return check_upscale(tuple(value))
 
 
 __all__ = ["Generate", "InvokeError", "ModelLoadError", "InvalidParameterError"]

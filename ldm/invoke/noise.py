@@ -8,7 +8,9 @@ from collections.abc import Sequence
 
 import torch
 
-MAX_SEED = 4294967295
+from .request import MAX_SEED, GenerationRequest, ImagePlan
+
+__all__ = ["MAX_SEED", "SeededNoise", "gaussian_noise", "initial_noise", "perlin_noise", "slerp"]
 
 
 def cpu_generator(seed: int) -> torch.Generator:
@@ -95,3 +97,24 @@ def initial_noise(
     if perlin > 0:
         x = (1 - perlin) * x + perlin * perlin_noise(seed, shape)
     return x
+
+
+class SeededNoise:
+    """The noise source of one image of a request: its starting noise for any latent shape, the seed
+    of the noise ancestral samplers draw per step, and the hires fix's second-pass noise."""
+
+    def __init__(self, request: GenerationRequest, plan: ImagePlan) -> None:
+        self.request = request
+        self.plan = plan
+
+    @property
+    def sampler_seed(self) -> int:
+        return self.plan.sampler_seed
+
+    def initial(self, shape: Sequence[int]) -> torch.Tensor:
+        r = self.request
+        return initial_noise(self.plan.noise_seed, shape, r.with_variations, self.plan.variation_seed,
+                             r.variation_amount, r.perlin)
+
+    def second_pass(self, shape: Sequence[int]) -> torch.Tensor:
+        return gaussian_noise(self.sampler_seed + 1, shape)

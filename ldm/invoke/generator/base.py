@@ -1,6 +1,7 @@
-"""What every generation mode shares: prompt conditioning, the denoising loop, VAE encode/decode,
-cheap latent previews and seamless tiling. Each mode (txt2img, img2img, inpaint, hires fix) is a
-small subclass in its own file, as in InvokeAI 2.x's ``ldm/invoke/generator``.
+"""What every generation mode shares: prompt conditioning, the denoising loop (from noise, or from
+an image's latents at a strength), VAE encode/decode, cheap latent previews and seamless tiling.
+Each mode (txt2img, img2img, inpaint, hires fix) is a small subclass in its own file with one entry
+point, ``run(request, noise, conditioning, progress)``, as in InvokeAI 2.x's ``ldm/invoke/generator``.
 
 The same loop runs SD 1.x, SD 2.x (v-prediction comes from the scheduler config's prediction_type) and
 SDXL (two text encoders, pooled embeddings and size conditioning passed as ``added_cond_kwargs``)."""
@@ -18,6 +19,8 @@ import torch
 from PIL import Image
 
 from ..conditioning import ParsedPrompt, SDXLConditioner, TextConditioner
+from ..noise import SeededNoise
+from ..request import GenerationRequest, steps_run
 from ..samplers import make_scheduler
 
 StepCallback = Callable[[int, int, "Image.Image | None"], None]
@@ -47,7 +50,7 @@ SDXL_LATENT_BIAS = torch.tensor([0.1084, -0.0175, -0.0011])
 
 @dataclass
 class Progress:
-    """The callbacks of one generation, and how often they want images."""
+    """The progress sink of one generation: its callbacks, and how often they want images."""
 
     step_callback: StepCallback | None = None
     intermediate_callback: IntermediateCallback | None = None
@@ -64,6 +67,9 @@ class Conditioning:
     warnings: list[str] = field(default_factory=list)
     pooled: torch.Tensor | None = None  # SDXL: the second text encoder's pooled embedding
     uncond_pooled: torch.Tensor | None = None
+
+
+AfterStep = Callable[[int, torch.Tensor], torch.Tensor]
 
 
 class Generator:
@@ -147,6 +153,44 @@ class Generator:
         arr = ((rgb + 1) / 2).clamp(0, 1).mul(255).round().byte().numpy()
         return Image.fromarray(arr).resize((width, height), Image.Resampling.NEAREST)
 
+    def run(self, request: GenerationRequest, noise: SeededNoise, cond: Conditioning, progress: Progress
+            ) -> Image.Image:
+        """Makes one image of ``request`` from ``noise`` (each mode implements this)."""
+        raise NotImplementedError
+
+    # -- sampling: from noise, or from latents at a strength -------------------------------
+
+    def sample_from_noise(self, noise: torch.Tensor, request: GenerationRequest, sampler_seed: int,
+                          cond: Conditioning, progress: Progress, size: tuple[int, int]) -> torch.Tensor:
+        """Every step of the sampler, starting from pure noise."""
+        scheduler = self.scheduler(request.sampler_name, sampler_seed)
+        scheduler.set_timesteps(request.steps, device=self.device)
+        latents = noise.to(self.device, self.dtype) * scheduler.init_noise_sigma
+        return self.denoise(latents, scheduler, scheduler.timesteps, cond, progress, size,
+                            noise_generator=torch.Generator("cpu").manual_seed(sampler_seed))
+
+    def img2img_timesteps(self, scheduler: Any, steps: int, strength: float) -> torch.Tensor:
+        scheduler.set_timesteps(steps, device=self.device)
+        start = (steps - steps_run(steps, strength)) * int(getattr(scheduler, "order", 1))
+        if hasattr(scheduler, "set_begin_index"):
+            scheduler.set_begin_index(start)
+        return scheduler.timesteps[start:]
+
+    def sample_from_latents(
+        self, init_latents: torch.Tensor, noise: torch.Tensor, request: GenerationRequest, sampler_seed: int,
+        strength: float, cond: Conditioning, progress: Progress, size: tuple[int, int],
+        make_after_step: Callable[[Any, torch.Tensor, torch.Tensor], AfterStep] | None = None,
+    ) -> torch.Tensor:
+        """The last floor(strength × steps) steps, starting from ``init_latents`` noised to that point.
+        ``make_after_step(scheduler, timesteps, noise)`` may build a per-step hook (inpainting's blend)."""
+        scheduler = self.scheduler(request.sampler_name, sampler_seed)
+        timesteps = self.img2img_timesteps(scheduler, request.steps, strength)
+        noise = noise.to(self.device, self.dtype)
+        latents = scheduler.add_noise(init_latents, noise, timesteps[:1])
+        blend = make_after_step(scheduler, timesteps, noise) if make_after_step else None
+        return self.denoise(latents, scheduler, timesteps, cond, progress, size, after_step=blend,
+                            noise_generator=torch.Generator("cpu").manual_seed(sampler_seed))
+
     # -- the loop --------------------------------------------------------------------------
 
     def denoise(
@@ -157,7 +201,7 @@ class Generator:
         cond: Conditioning,
         progress: Progress,
         size: tuple[int, int],
-        after_step: Callable[[int, torch.Tensor], torch.Tensor] | None = None,
+        after_step: AfterStep | None = None,
         noise_generator: torch.Generator | None = None,
     ) -> torch.Tensor:
         """Runs the sampler over ``timesteps``; ``after_step(i, latents)`` may rewrite the latents

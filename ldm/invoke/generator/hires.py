@@ -8,10 +8,9 @@ import logging
 import torch.nn.functional as F
 from PIL import Image
 
-from ..noise import gaussian_noise
-from .base import Conditioning, Progress
-from .img2img import Img2Img
-from .txt2img import Txt2Img
+from ..noise import SeededNoise
+from ..request import GenerationRequest
+from .base import Conditioning, Generator, Progress
 
 log = logging.getLogger(__name__)
 
@@ -28,22 +27,20 @@ def first_pass_size(width: int, height: int, short_side: int = FIRST_PASS_SHORT_
     return max(64, int(width * scale) // 8 * 8), max(64, int(height * scale) // 8 * 8)
 
 
-class HiresFix(Txt2Img, Img2Img):
-    def generate_hires(
-        self, noise_for, sampler_name: str, seed: int, steps: int, strength: float, cond: Conditioning,
-        progress: Progress, width: int, height: int,
-    ) -> Image.Image:
-        """``noise_for(shape)`` gives the seeded starting noise for a latent shape."""
+class HiresFix(Generator):
+    def run(self, request: GenerationRequest, noise: SeededNoise, cond: Conditioning, progress: Progress
+            ) -> Image.Image:
+        width, height = request.width, request.height
         small = first_pass_size(width, height, max(FIRST_PASS_SHORT_SIDE, self.native_size))
         if small is None:
             log.info("hires fix: %dx%d is small enough for a single pass", width, height)
-            return self.generate(noise_for(self.latent_shape(width, height)), sampler_name, seed, steps, cond,
-                                 progress, width, height)
-        w1, h1 = small
-        latents = self.latents(noise_for(self.latent_shape(w1, h1)), sampler_name, seed, steps, cond, progress, (w1, h1))
+            latents = self.sample_from_noise(noise.initial(self.latent_shape(width, height)), request,
+                                             noise.sampler_seed, cond, progress, (width, height))
+            return self.decode(latents)
+        latents = self.sample_from_noise(noise.initial(self.latent_shape(*small)), request, noise.sampler_seed, cond,
+                                         progress, small)
         shape = self.latent_shape(width, height)
         upscaled = F.interpolate(latents.float(), size=shape[2:], mode="bicubic", align_corners=False).to(latents.dtype)
-        second_noise = gaussian_noise(seed + 1, shape)
-        out = self.latents_from(upscaled, second_noise, sampler_name, seed, steps, strength, cond, progress,
-                                (width, height))
+        out = self.sample_from_latents(upscaled, noise.second_pass(shape), request, noise.sampler_seed,
+                                       request.hires_strength, cond, progress, (width, height))
         return self.decode(out)

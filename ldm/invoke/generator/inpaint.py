@@ -12,29 +12,10 @@ import torch.nn.functional as F
 from PIL import Image, ImageFilter
 from scipy import ndimage
 
-from .base import Conditioning, Progress
-from .img2img import Img2Img, img2img_steps
-
-SEAM = 8  # default px beyond the mask where the result is blended into the original
-MAX_SEAM = 64
-
-
-def mask_from_alpha(image: Image.Image) -> Image.Image | None:
-    """Transparent pixels (alpha < 128) are the region to regenerate; None when nothing is transparent."""
-    if image.mode not in ("RGBA", "LA", "PA") and "transparency" not in image.info:
-        return None
-    alpha = np.asarray(image.convert("RGBA"))[..., 3]
-    mask = alpha < 128
-    return Image.fromarray((mask * 255).astype(np.uint8)) if mask.any() else None
-
-
-def normalise_mask(mask: Image.Image) -> Image.Image:
-    """A painted mask: white (or opaque paint in an RGBA mask) marks what to regenerate."""
-    if mask.mode in ("RGBA", "LA"):
-        arr = np.asarray(mask.convert("RGBA"))[..., 3] > 127
-    else:
-        arr = np.asarray(mask.convert("L")) > 127
-    return Image.fromarray((arr * 255).astype(np.uint8))
+from ..noise import SeededNoise
+from ..request import SEAM, GenerationRequest, steps_run
+from .base import Conditioning, Generator, Progress
+from .inputs import prepare_inputs
 
 
 def seam_alpha(mask: np.ndarray, seam: int = SEAM) -> np.ndarray:
@@ -87,22 +68,20 @@ def snap_box(box: dict[str, int], width: int, height: int) -> tuple[int, int, in
     return x0, y0, max(x0 + 8, x1), max(y0 + 8, y1)
 
 
-class Inpaint(Img2Img):
-    def generate_inpaint(
-        self, init_image: Image.Image, mask_image: Image.Image, noise_for, sampler_name: str, seed: int,
-        steps: int, strength: float, cond: Conditioning, progress: Progress,
-        bounding_box: dict[str, int] | None = None, inpaint_replace: float = 0.0, seam_size: int = SEAM,
-    ) -> Image.Image:
-        """``noise_for(shape)`` gives the seeded noise for the latent shape of the region worked on."""
-        original = init_image.convert("RGB")
-        mask = np.asarray(mask_image.convert("L").resize(original.size, Image.Resampling.NEAREST)) > 127
-        if bounding_box:
-            x0, y0, x1, y1 = snap_box(bounding_box, *original.size)
+class Inpaint(Generator):
+    def run(self, request: GenerationRequest, noise: SeededNoise, cond: Conditioning, progress: Progress
+            ) -> Image.Image:
+        inputs = prepare_inputs(request)
+        assert inputs.image is not None and inputs.mask is not None, "inpainting needs an init image and a mask"
+        original = inputs.image.convert("RGB")
+        mask = np.asarray(inputs.mask.convert("L").resize(original.size, Image.Resampling.NEAREST)) > 127
+        if request.bounding_box:
+            x0, y0, x1, y1 = snap_box(request.bounding_box.as_dict(), *original.size)
         else:
             x0, y0, x1, y1 = 0, 0, original.width, original.height
         region_mask = np.zeros_like(mask)
         region_mask[y0:y1, x0:x1] = mask[y0:y1, x0:x1]
-        if not region_mask.any() or img2img_steps(steps, strength) == 0:
+        if not region_mask.any() or steps_run(request.steps, request.strength) == 0:
             return original.copy()
         crop = fill_masked(original, region_mask).crop((x0, y0, x1, y1))
         crop_mask = region_mask[y0:y1, x0:x1]
@@ -114,11 +93,12 @@ class Inpaint(Img2Img):
             crop = Image.fromarray(np.pad(np.asarray(crop), ((0, pad_h), (0, pad_w), (0, 0)), mode="edge"))
             crop_mask = np.pad(crop_mask, ((0, pad_h), (0, pad_w)))
         init_latents = self.encode(crop)
-        noise = noise_for(self.latent_shape(*crop.size)).to(self.device, self.dtype)
+        start = noise.initial(self.latent_shape(*crop.size)).to(self.device, self.dtype)
         m = torch.from_numpy(crop_mask.astype(np.float32))[None, None]
         m = F.max_pool2d(m, self.vae_scale).to(self.device, self.dtype)  # any masked pixel marks its latent
-        if inpaint_replace > 0:
-            init_latents = init_latents * (1 - inpaint_replace * m) + noise * (inpaint_replace * m)
+        replace = request.inpaint_replace
+        if replace > 0:
+            init_latents = init_latents * (1 - replace * m) + start * (replace * m)
 
         def make_blend(scheduler: Any, timesteps: torch.Tensor, step_noise: torch.Tensor):
             def keep_unmasked(i: int, latents: torch.Tensor) -> torch.Tensor:
@@ -130,8 +110,8 @@ class Inpaint(Img2Img):
 
             return keep_unmasked
 
-        latents = self.latents_from(init_latents, noise, sampler_name, seed, steps, strength, cond, progress,
-                                    crop.size, make_after_step=make_blend)
+        latents = self.sample_from_latents(init_latents, start, request, noise.sampler_seed, request.strength, cond,
+                                           progress, crop.size, make_after_step=make_blend)
         generated = original.copy()
         generated.paste(self.decode(latents).crop((0, 0, crop_w, crop_h)), (x0, y0))
-        return composite(original, generated, region_mask, seam_size)
+        return composite(original, generated, region_mask, request.seam_size)

@@ -2,25 +2,17 @@
 
 from __future__ import annotations
 
-import torch
 from PIL import Image
 
+from ..noise import SeededNoise
+from ..request import GenerationRequest
 from .base import Conditioning, Generator, Progress
 
 
 class Txt2Img(Generator):
-    def latents(
-        self, noise: torch.Tensor, sampler_name: str, seed: int, steps: int, cond: Conditioning,
-        progress: Progress, size: tuple[int, int],
-    ) -> torch.Tensor:
-        scheduler = self.scheduler(sampler_name, seed)
-        scheduler.set_timesteps(steps, device=self.device)
-        latents = noise.to(self.device, self.dtype) * scheduler.init_noise_sigma
-        return self.denoise(latents, scheduler, scheduler.timesteps, cond, progress, size,
-                            noise_generator=torch.Generator("cpu").manual_seed(seed))
-
-    def generate(
-        self, noise: torch.Tensor, sampler_name: str, seed: int, steps: int, cond: Conditioning,
-        progress: Progress, width: int, height: int,
-    ) -> Image.Image:
-        return self.decode(self.latents(noise, sampler_name, seed, steps, cond, progress, (width, height)))
+    def run(self, request: GenerationRequest, noise: SeededNoise, cond: Conditioning, progress: Progress
+            ) -> Image.Image:
+        size = (request.width, request.height)
+        latents = self.sample_from_noise(noise.initial(self.latent_shape(*size)), request, noise.sampler_seed, cond,
+                                         progress, size)
+        return self.decode(latents)

@@ -1,0 +1,157 @@
+"""The output tree's facts in one place: folder names, the ``NNNNNN.SEED.png`` naming, the one
+atomic write, and the check that a recorded path stays inside the tree."""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+from pathlib import Path, PurePosixPath, PureWindowsPath
+from urllib.parse import quote, unquote, urlsplit
+
+from .errors import InvokeError
+
+# Folders of the output tree (``--outdir``); results sit at its top level.
+INIT_FOLDER = "init-images"  # the user's uploads (the gallery's "user" category)
+MASK_FOLDER = "mask-images"  # painted masks, named by the results that used them
+WORK_FOLDER = "canvas-images"  # pictures the UI composes for one generation (outpainting, canvas regions)
+INTERMEDIATES_FOLDER = "intermediates"
+OUTPUTS_PREFIX = "outputs/"  # URLs of the output tree, as InvokeAI 2.1 records them in recipes
+
+TEMP_SUFFIX = ".tmp"
+_RESULT_NAME = re.compile(r"^(\d{6})\.(\d+)(?:\.postprocessed)?\.png$")
+
+
+class UnsafePathError(InvokeError, ValueError):
+    """A URL or path that points outside the output folder, or at nothing."""
+
+
+# ---------------------------------------------------------------------------------------------
+# Naming
+
+
+def result_name(number: int, seed: int, postprocessed: bool = False) -> str:
+    return f"{number:06d}.{int(seed)}{'.postprocessed' if postprocessed else ''}.png"
+
+
+def parse_result_name(name: str) -> tuple[int, int] | None:
+    """``000012.42.png`` → (12, 42); None for any other name."""
+    m = _RESULT_NAME.match(name)
+    return (int(m.group(1)), int(m.group(2))) if m else None
+
+
+def is_temp_name(name: str) -> bool:
+    """A temp file ``atomic_write`` left behind (a kill between write and rename)."""
+    return name.startswith(".") and name.endswith(TEMP_SUFFIX)
+
+
+# ---------------------------------------------------------------------------------------------
+# Writing
+
+
+def atomic_write(data: bytes, final: Path, exclusive: bool = False) -> Path:
+    """Writes ``data`` to a hidden temp file in the same folder, fsyncs it, then moves it into place,
+    so a reader (or a crash) never sees half a file. With ``exclusive`` an existing file is never
+    replaced: FileExistsError instead."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=TEMP_SUFFIX, dir=final.parent)
+    tmp = Path(tmp_name)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        if exclusive:
+            os.link(tmp, final)
+        else:
+            os.replace(tmp, final)
+    finally:
+        tmp.unlink(missing_ok=True)
+    return final
+
+
+class ResultWriter:
+    """Saves results as ``NNNNNN.SEED.png`` in one folder.
+
+    The folder is listed once, to find the highest number in use; after that numbers come from a
+    counter, so saving stays cheap however many images the folder holds.
+    """
+
+    def __init__(self, outdir: str | os.PathLike[str]) -> None:
+        self.outdir = Path(outdir)
+        self._lock = threading.Lock()
+        self._next: int | None = None
+
+    def _scan(self) -> int:
+        highest = 0
+        if self.outdir.is_dir():
+            with os.scandir(self.outdir) as it:
+                for entry in it:
+                    parsed = parse_result_name(entry.name)
+                    if parsed:
+                        highest = max(highest, parsed[0])
+        return highest + 1
+
+    def save(self, png: bytes, seed: int, postprocessed: bool = False) -> Path:
+        """Writes encoded PNG bytes under the next free number."""
+        with self._lock:
+            if self._next is None:
+                self._next = self._scan()
+            while True:
+                number = self._next
+                self._next += 1
+                try:
+                    return atomic_write(png, self.outdir / result_name(number, seed, postprocessed), exclusive=True)
+                except FileExistsError:
+                    continue  # another program wrote that name meanwhile; take the next
+
+
+# ---------------------------------------------------------------------------------------------
+# Paths inside the tree
+
+
+def relative_inside(base: Path, relative: str) -> Path:
+    """``base/relative`` resolved, refusing ``..``, absolute paths and symlinks that lead out of ``base``."""
+    if not relative or "\x00" in relative or "\\" in relative:
+        raise UnsafePathError("That path is not a file name inside the output folder.")
+    pure = PurePosixPath(relative)
+    if pure.is_absolute() or PureWindowsPath(relative).drive or ".." in pure.parts:
+        raise UnsafePathError("Paths with '..' or absolute paths are not allowed.")
+    root = base.resolve()
+    # resolve() follows symlinks, so a link inside the folder that points elsewhere is caught here.
+    try:
+        candidate = (root / pure).resolve()
+    except OSError as exc:  # a name too long for the file system, a link loop
+        raise UnsafePathError(f"That path cannot be used: {exc.strerror or exc}.") from None
+    if candidate != root and not candidate.is_relative_to(root):
+        raise UnsafePathError("That path leads outside the output folder.")
+    return candidate
+
+
+def output_url_to_relative(url: str) -> str:
+    """``outputs/NAME``, ``/outputs/NAME`` or ``http://host/outputs/NAME`` → ``NAME`` (still unchecked)."""
+    if not isinstance(url, str) or not url:
+        raise UnsafePathError("The image URL is empty.")
+    path = unquote(urlsplit(url).path).lstrip("/")
+    if not path.startswith(OUTPUTS_PREFIX):
+        raise UnsafePathError(f"'{url[:200]}' is not an image URL of this server (it must start with outputs/).")
+    return path[len(OUTPUTS_PREFIX) :]
+
+
+def relative_to_output_url(relative: str) -> str:
+    """The URL clients use (and recipes record) for a file at ``relative`` inside the output folder."""
+    return OUTPUTS_PREFIX + quote(relative)
+
+
+def is_output_url(text: str) -> bool:
+    return isinstance(text, str) and unquote(urlsplit(text).path).lstrip("/").startswith(OUTPUTS_PREFIX)
+
+
+def resolve_output_url(outdir: Path, url: str) -> Path:
+    """The file behind an ``outputs/...`` URL: UnsafePathError outside the tree, FileNotFoundError
+    when there is no such file."""
+    path = relative_inside(outdir, output_url_to_relative(url))
+    if not path.is_file():
+        raise FileNotFoundError(f"The image {url} does not exist (it may have been deleted).")
+    return path
