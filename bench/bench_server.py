@@ -50,8 +50,8 @@ def main() -> None:
         root = build_root(work / "root", postprocessors=False)
     server = create_app(ServerConfig(root=root, outdir=work / "outputs", port=0))
     url = server.start()
-    assert server.wait_until_loaded(300), "the model did not load"
-    gen = server.engine._generate  # the worker's own engine; it is idle between our requests
+    assert server.studio.wait_until_loaded(300), "the model did not load"
+    gen = server.studio.worker._generate  # the worker's own engine; it is idle between our requests
 
     done = threading.Event()
     state: dict[str, Any] = {"job": None, "results": 0}

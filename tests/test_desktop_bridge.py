@@ -141,7 +141,7 @@ def test_the_witness_forgets_old_drops(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_the_page_gets_four_plain_functions_with_the_arguments_it_passes(server_factory) -> None:
-    functions = DesktopBridge(server_factory(load_model_at_start=False)).functions()
+    functions = DesktopBridge(server_factory(load_model_at_start=False).studio).functions()
     assert [f.__name__ for f in functions] == list(EXPOSED_CALLS)
     assert [inspect.getfullargspec(f).args for f in functions] == [[], [], ["url"], ["url"]]
     assert all(inspect.isfunction(f) for f in functions)  # not methods: nothing reachable through __self__
@@ -160,8 +160,8 @@ def test_the_bridge_accepts_only_images_of_our_outputs(server_factory, url: obje
         create_file_dialog = staticmethod(must_not_run)
 
     server = server_factory(load_model_at_start=False)
-    (server.outdir / "queue.sqlite3").write_bytes(b"not an image")
-    bridge = DesktopBridge(server, launch=must_not_run)
+    (server.studio.outdir / "queue.sqlite3").write_bytes(b"not an image")
+    bridge = DesktopBridge(server.studio, launch=must_not_run)
     bridge.attach(NoDialogs())
     with pytest.raises((DesktopError, UnsafePathError, FileNotFoundError)):
         bridge.save_image_as(url)  # type: ignore[arg-type]

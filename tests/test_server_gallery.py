@@ -66,14 +66,14 @@ def test_paging_through_the_gallery(gallery_server, connect):
 def test_images_added_or_deleted_by_other_programs(gallery_server, connect):
     server, expected = gallery_server
     client = connect(server.url)
-    newest = server.outdir / expected[0]
+    newest = server.studio.outdir / expected[0]
     client.emit("requestImages", "result")
     latest_mtime = client.wait_for("galleryImages")[0]["images"][0]["mtime"]
 
-    copied = server.outdir / "copied-by-hand.png"
+    copied = server.studio.outdir / "copied-by-hand.png"
     shutil.copy(newest, copied)
     os.utime(copied, (latest_mtime + 10, latest_mtime + 10))
-    (server.outdir / expected[5]).unlink()
+    (server.studio.outdir / expected[5]).unlink()
     mark = client.mark()
     client.emit("requestLatestImages", "result", latest_mtime)
     latest = client.wait_for("galleryImages", after=mark)[0]
@@ -86,7 +86,7 @@ def test_images_added_or_deleted_by_other_programs(gallery_server, connect):
     assert "outputs/copied-by-hand.png" in urls and f"outputs/{expected[5]}" not in urls
 
     # The very next first-page request sees a file copied in a moment ago (no waiting for a poll).
-    second = server.outdir / "copied-again.png"
+    second = server.studio.outdir / "copied-again.png"
     shutil.copy(newest, second)
     os.utime(second, (latest_mtime + 20, latest_mtime + 20))
     mark = client.mark()
@@ -94,11 +94,11 @@ def test_images_added_or_deleted_by_other_programs(gallery_server, connect):
     assert client.wait_for("galleryImages", after=mark)[0]["images"][0]["url"] == "outputs/copied-again.png"
 
     # Without any request, the keeper thread notices a deletion within a poll or two.
-    (server.outdir / expected[1]).unlink()
+    (server.studio.outdir / expected[1]).unlink()
     deadline = time.monotonic() + 10
-    while time.monotonic() < deadline and expected[1] in [i["url"][8:] for i in server.gallery.page("result")[0]]:
+    while time.monotonic() < deadline and expected[1] in [i["url"][8:] for i in server.studio.gallery.page("result")[0]]:
         time.sleep(0.1)
-    assert expected[1] not in [i["url"][8:] for i in server.gallery.page("result")[0]]
+    assert expected[1] not in [i["url"][8:] for i in server.studio.gallery.page("result")[0]]
 
 
 def test_thumbnails_are_webp_no_larger_than_256_px(server_factory, tmp_path, connect):
@@ -122,7 +122,7 @@ def test_switching_the_output_folder(gallery_server, tmp_path, connect):
     first, second = connect(server.url), connect(server.url)
     other = tmp_path / "elsewhere"
     fill(other, 3)
-    server.set_outdir(other)
+    server.studio.set_outdir(other)
     for client in (first, second):
         assert client.wait_for("outputFolderChanged")[0] == {"outdir": str(other.resolve())}
     first.emit("requestImages", "result")

@@ -21,7 +21,7 @@ def a1111_tree(tmp_path_factory) -> Path:
 
 def test_scan_import_switch_and_delete_models_over_the_protocol(server_factory, connect, a1111_tree):
     server = server_factory()
-    assert server.wait_until_loaded(120)
+    assert server.studio.wait_until_loaded(120)
     client, other = connect(server.url), connect(server.url)
 
     client.emit("scanModelFolder", str(a1111_tree / "models"))
@@ -61,7 +61,7 @@ def test_scan_import_switch_and_delete_models_over_the_protocol(server_factory, 
                              timeout=120)[0]["model_list"]
     assert [n for n, m in listed.items() if m["default"]] == ["demo-alt"]
     assert listed["tiny-scanned"]["status"] == "active"
-    assert server.engine.engine().model_manager.default_model_name() == "demo-alt"
+    assert server.studio.worker.engine().model_manager.default_model_name() == "demo-alt"
 
     # mistakes are errors naming the field, and the server carries on
     for event, payload, field in [("importModel", str(a1111_tree / "nope.safetensors"), "path"),

@@ -105,7 +105,7 @@ MALFORMED: list[tuple[str, tuple, str]] = [
 
 def test_malformed_payloads_each_get_an_error_naming_the_field(server, connect):
     client = connect(server.url)
-    outdir_before = files_under(server.outdir)
+    outdir_before = files_under(server.studio.outdir)
     for event, args, mention in MALFORMED:
         mark = client.mark()
         client.emit(event, *args)
@@ -113,8 +113,8 @@ def test_malformed_payloads_each_get_an_error_naming_the_field(server, connect):
         assert mention in error["message"], (event, args, error)
     assert len(MALFORMED) >= 30
     # Nothing was queued or written, and the server still answers.
-    assert [j for j in server.jobs.snapshot() if j["kind"] == "generate"] == []
-    assert files_under(server.outdir) == outdir_before
+    assert [j for j in server.studio.jobs.snapshot() if j["kind"] == "generate"] == []
+    assert files_under(server.studio.outdir) == outdir_before
     client.emit("requestSystemConfig")
     assert client.wait_for("systemConfig")
     assert requests.get(server.url + "healthz", timeout=10).json()["status"] == "ok"
@@ -137,12 +137,12 @@ def raw_get(server, path: str) -> tuple[int, bytes]:
 
 
 def test_outputs_route_serves_only_the_output_tree(server, tmp_path_factory):
-    secret = server.outdir.parent / "secret.txt"
+    secret = server.studio.outdir.parent / "secret.txt"
     secret.write_text("TOP SECRET")
     outside = tmp_path_factory.mktemp("elsewhere") / "private.png"
     outside.write_bytes(real_png())
-    (server.outdir / "link.png").symlink_to(outside)
-    (server.outdir / "fine.png").write_bytes(real_png())
+    (server.studio.outdir / "link.png").symlink_to(outside)
+    (server.studio.outdir / "fine.png").write_bytes(real_png())
 
     assert raw_get(server, "/outputs/fine.png")[0] == 200
     for path in (
@@ -165,7 +165,7 @@ def test_outputs_route_serves_only_the_output_tree(server, tmp_path_factory):
 
 def test_hostile_uploads_are_refused_and_nothing_is_written(server, connect):
     client = connect(server.url)
-    before = files_under(server.outdir)
+    before = files_under(server.studio.outdir)
     truncated = real_png((64, 64))[:-40]
     buffer = BytesIO()
     Image.new("RGB", (8, 8)).save(buffer, format="GIF")
@@ -183,7 +183,7 @@ def test_hostile_uploads_are_refused_and_nothing_is_written(server, connect):
             client.emit(event, data, name, "img2img")
             error = client.wait_for("error", after=mark, timeout=20)[0]
             assert mention in error["message"], (event, name, error)
-    assert files_under(server.outdir) == before
+    assert files_under(server.studio.outdir) == before
     assert not [e for e in client.events if e[0] in ("imageUploaded", "maskImageUploaded", "initialImageUploaded")]
 
     # An inline mask is checked the same way before a job is queued.
@@ -193,7 +193,7 @@ def test_hostile_uploads_are_refused_and_nothing_is_written(server, connect):
     client.emit("generateImage", gen(init_img=url, init_mask=base64.b64encode(bomb_png(9000, 9000)).decode()),
                 False, False)
     assert "megapixels" in client.wait_for("error", after=mark)[0]["message"]
-    assert not (server.outdir / "mask-images").exists() or not list((server.outdir / "mask-images").iterdir())
+    assert not (server.studio.outdir / "mask-images").exists() or not list((server.studio.outdir / "mask-images").iterdir())
 
 
 def test_upload_names_are_sanitised_and_unique(server, connect):
@@ -205,7 +205,7 @@ def test_upload_names_are_sanitised_and_unique(server, connect):
     for url in urls:
         name = url.removeprefix("outputs/init-images/")
         assert "/" not in name and name.startswith("etc_evil_name.") and name.endswith(".png")
-        assert (server.outdir / "init-images" / name).is_file()
+        assert (server.studio.outdir / "init-images" / name).is_file()
 
 
 def test_a_foreign_origin_is_refused_and_cors_lets_it_in(server, server_factory, connect):

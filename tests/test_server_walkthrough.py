@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
 from io import BytesIO
 from pathlib import Path
@@ -36,7 +37,7 @@ def png_bytes(size: tuple[int, int] = (64, 64), color: tuple[int, int, int] = (2
 @pytest.fixture(scope="module")
 def server(module_server_factory):
     srv = module_server_factory()
-    assert srv.wait_until_loaded(180), "the demo model did not load"
+    assert srv.studio.wait_until_loaded(180), "the demo model did not load"
     return srv
 
 
@@ -163,7 +164,7 @@ def test_upload_then_image_to_image(server, client):
     assert uploaded["url"].startswith("outputs/init-images/my_sketch.") and uploaded["url"].endswith(".png")
     assert uploaded["category"] == "user" and uploaded["destination"] == "img2img"
     assert (uploaded["width"], uploaded["height"]) == (64, 64)
-    assert (server.outdir / "init-images").joinpath(uploaded["url"].rpartition("/")[2]).is_file()
+    assert (server.studio.outdir / "init-images").joinpath(uploaded["url"].rpartition("/")[2]).is_file()
 
     job_id = client.call(
         "generateImage", params(init_img=uploaded["url"], strength=0.5, steps=6, fit=False), False, False
@@ -313,7 +314,7 @@ def test_delete_image_moves_it_to_the_trash_and_tells_everyone(server, client, c
     other = connect(server.url)
     job_id = client.call("generateImage", params(steps=2), False, False)["jobId"]
     result = results_of(client, job_id, 1)[0]
-    path = server.outdir / result["url"].removeprefix("outputs/")
+    path = server.studio.outdir / result["url"].removeprefix("outputs/")
     assert path.is_file()
     client.emit("deleteImage", result["url"], "uuid-1", "result")
     for c in (client, other):
@@ -326,19 +327,32 @@ def test_delete_image_moves_it_to_the_trash_and_tells_everyone(server, client, c
 
 
 def test_a_failing_job_reports_an_error_and_the_queue_goes_on(server, client):
-    client.emit("uploadImage", png_bytes(), "doomed.png", "img2img")
+    # Too wide to work on without fit: the upload is fine, the job fails when it runs.
+    client.emit("uploadImage", png_bytes((2056, 64)), "doomed.png", "img2img")
     init_url = client.wait_for("imageUploaded")[0]["url"]
     blocker = client.call("generateImage", params(steps=25, progress_latents=False), False, False)["jobId"]
     doomed = client.call("generateImage", params(init_img=init_url, strength=0.5, steps=4), False, False)["jobId"]
     after = client.call("generateImage", params(steps=2), False, False)["jobId"]
-    client.emit("deleteImage", init_url, "u", "user")  # gone before its job runs
-    client.wait_for("imageDeleted")
     error = client.wait_for("error", lambda d: d.get("jobId") == doomed, timeout=120)[0]
-    assert "init_img" in error["message"]
+    assert "init_img" in error["message"] and "2048" in error["message"]
     results_of(client, blocker, 1)
     results_of(client, after, 1)
     assert "init_img" in wait_status(client, doomed, "failed")["message"]
     assert requests.get(f"{base_url(server)}/healthz", timeout=10).json()["status"] == "ok"
+
+
+def test_a_queued_job_keeps_its_init_image_when_the_file_is_deleted(server, client):
+    """The request carries its images by content: deleting the upload later changes nothing."""
+    client.emit("uploadImage", png_bytes(), "kept.png", "img2img")
+    init_url = client.wait_for("imageUploaded")[0]["url"]
+    blocker = client.call("generateImage", params(steps=20, progress_latents=False), False, False)["jobId"]
+    job = client.call("generateImage", params(init_img=init_url, strength=0.5, steps=4), False, False)["jobId"]
+    client.emit("deleteImage", init_url, "u", "user")
+    client.wait_for("imageDeleted")
+    results_of(client, blocker, 1)
+    result = results_of(client, job, 1)[0]
+    assert result["metadata"]["image"]["init_image_path"] == init_url
+    assert result["metadata"]["image"]["init_image_hash"] == hashlib.sha256(png_bytes()).hexdigest()
 
 
 def test_a_random_seed_and_a_client_with_no_images_yet(server, client):
@@ -379,17 +393,17 @@ def test_ui_and_health_routes(server):
 def test_in_process_api_for_the_desktop_window(server, client, tmp_path: Path):
     picked = tmp_path / "dropped photo.jpg"
     Image.new("RGB", (80, 48), (1, 2, 3)).save(picked, format="JPEG")
-    info = server.upload_file(picked)
+    info = server.studio.upload_file(picked)
     assert info["url"].startswith("outputs/init-images/dropped_photo.") and info["url"].endswith(".jpg")
     assert client.wait_for("galleryImages", lambda d: d["category"] == "user" and d["images"][0]["url"] == info["url"])
-    assert server.resolve_output_url(info["url"]).read_bytes() == picked.read_bytes()
+    assert server.studio.resolve_output_url(info["url"]).read_bytes() == picked.read_bytes()
     from invokeai_gui.server.security import UnsafePathError
 
     with pytest.raises(UnsafePathError):
-        server.resolve_output_url("outputs/../../etc/passwd")
+        server.studio.resolve_output_url("outputs/../../etc/passwd")
     text = tmp_path / "notes.png"
     text.write_text("not an image")
     from invokeai_gui.server.uploads import UploadError
 
     with pytest.raises(UploadError):
-        server.upload_file(text)
+        server.studio.upload_file(text)

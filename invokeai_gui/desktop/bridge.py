@@ -26,7 +26,7 @@ from invokeai_gui.server.uploads import UploadError
 from .drops import DropWitness
 
 if TYPE_CHECKING:
-    from invokeai_gui.server import InvokeServer
+    from invokeai_gui.server.studio import Studio
 
 log = logging.getLogger(__name__)
 
@@ -69,8 +69,8 @@ class DesktopBridge:
     gets ``functions()``, closures that reach nothing else.
     """
 
-    def __init__(self, server: InvokeServer, launch: Callable[[Sequence[str]], None] = _launch) -> None:
-        self._server = server
+    def __init__(self, studio: Studio, launch: Callable[[Sequence[str]], None] = _launch) -> None:
+        self._studio = studio
         self._launch = launch
         self._window: Any = None
         self._witness: DropWitness | None = None
@@ -96,7 +96,7 @@ class DesktopBridge:
 
     def choose_output_folder(self) -> dict[str, str] | None:
         """Native folder dialog; the server switches its output folder and tells every client."""
-        picked = self._dialog(FOLDER_DIALOG, directory=self._server.outdir)
+        picked = self._dialog(FOLDER_DIALOG, directory=self._studio.outdir)
         if not picked:
             return None
         folder = Path(picked[0]).expanduser()
@@ -104,7 +104,7 @@ class DesktopBridge:
             raise DesktopError(f"{folder} is not a folder.")
         if not os.access(folder, os.W_OK | os.X_OK):
             raise DesktopError(f"Images cannot be written to {folder}; choose a folder you may write to.")
-        new = self._server.set_outdir(folder)
+        new = self._studio.set_outdir(folder)
         log.info("Output folder is now %s", new)
         return {"outdir": str(new)}
 
@@ -240,7 +240,7 @@ class DesktopBridge:
 
     def _upload(self, path: Path) -> dict[str, Any]:
         try:
-            return self._server.upload_file(path)
+            return self._studio.upload_file(path)
         except UploadError as exc:
             raise DesktopError(f"{path.name}: {exc}") from None
 
@@ -248,14 +248,14 @@ class DesktopBridge:
         """The file behind an image URL of ours; anything else is refused."""
         if not isinstance(url, str):
             raise DesktopError("That is not an image URL of this server.")
-        path = self._server.resolve_output_url(url)
+        path = self._studio.resolve_output_url(url)
         if not is_image_name(path.name):
             raise DesktopError(f"{path.name} is not an image of the gallery.")
         return path
 
     def _report(self, message: str) -> None:
         log.warning("%s", message)
-        self._server.broadcast("error", {"message": message})
+        self._studio.publisher.broadcast("error", {"message": message})
 
 
 def _copy_atomically(source: Path, target: Path) -> None:

@@ -288,7 +288,7 @@ class DesktopApp:
         import webview
 
         assert self._server is not None
-        bridge = DesktopBridge(self._server)
+        bridge = DesktopBridge(self._server.studio)
         witness = DropWitness() if _uses_qt() else None
         place = self._placement
         window = webview.create_window(
@@ -326,7 +326,7 @@ class DesktopApp:
         assert self._server is not None
         shown = self.config.model
         while not self._stop_watching.wait(0.5):
-            facts = self._server.engine.system_config()
+            facts = self._server.studio.system_config()
             model = facts.get("model_id") if facts.get("model_loaded") else None
             if model and model != shown and self._window is not None:
                 shown = model
@@ -349,7 +349,7 @@ class DesktopApp:
         """Stops the server: the running job is canceled or finished, waiting jobs stay queued on disk."""
         if self._server is None:
             return
-        running = self._server.jobs.running
+        running = self._server.studio.jobs.running
         if running is not None and self.on_close == "finish":
             print(f">> Finishing the running job before exiting: {running.summary}", flush=True)
         elif running is not None:

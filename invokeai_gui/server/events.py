@@ -10,8 +10,8 @@ from flask import request
 from flask_socketio import SocketIO
 
 from ldm.invoke.errors import InvokeError
+from ldm.invoke.files import MASK_FOLDER, WORK_FOLDER
 
-from .engine import describe_failure
 from .schemas import (
     Cancel,
     DeleteImage,
@@ -30,10 +30,12 @@ from .schemas import (
     parse_event,
 )
 from .security import UnsafePathError, output_url_to_relative
-from .uploads import WORK_DESTINATIONS, WORK_FOLDER, UploadError
+from .studio import describe_failure
+from .uploads import WORK_DESTINATIONS, UploadError
 
 if TYPE_CHECKING:
-    from .app import InvokeServer
+    from .publisher import Publisher
+    from .studio import Studio
 
 log = logging.getLogger(__name__)
 
@@ -58,7 +60,7 @@ def _cancel_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return args
 
 
-def register_events(socketio: SocketIO, server: InvokeServer) -> None:
+def register_events(socketio: SocketIO, studio: Studio, publisher: Publisher) -> None:
     """Connects every client event to its handler."""
 
     def on(
@@ -76,10 +78,10 @@ def register_events(socketio: SocketIO, server: InvokeServer) -> None:
                     error = {"message": user_message(exc)}
                     if isinstance(exc, RequestError) and exc.field:
                         error["field"] = exc.field
-                    server.reply(sid, "error", error)
+                    publisher.reply(sid, "error", error)
                 except Exception as exc:  # the server keeps running whatever a client sends
                     log.exception("%s failed", event)
-                    server.reply(sid, "error", {"message": f"The server could not handle {event}: {exc}"})
+                    publisher.reply(sid, "error", {"message": f"The server could not handle {event}: {exc}"})
                 return None
 
             socketio.on_event(event, handler)
@@ -93,84 +95,84 @@ def register_events(socketio: SocketIO, server: InvokeServer) -> None:
 
     @on("requestSystemConfig", Empty, ())
     def request_system_config(sid: str, _: Empty) -> None:
-        server.reply(sid, "systemConfig", server.engine.system_config())
+        publisher.reply(sid, "systemConfig", studio.system_config())
 
     @on("requestModelChange", ModelChange, ("model_name",))
     def request_model_change(sid: str, req: ModelChange) -> dict:
-        return {"jobId": server.request_model_change(req.model_name).id}
+        return {"jobId": studio.request_model_change(req.model_name).id}
 
     @on("importModel", ModelImport, ("path", "name", "make_default"))
     def import_model(sid: str, req: ModelImport) -> dict:
-        return {"jobId": server.manage_models("import", req.model_dump()).id}
+        return {"jobId": studio.manage_models("import", req.model_dump()).id}
 
     @on("scanModelFolder", ModelScan, ("path",))
     def scan_model_folder(sid: str, req: ModelScan) -> dict:
-        return {"jobId": server.manage_models("scan", req.model_dump()).id}
+        return {"jobId": studio.manage_models("scan", req.model_dump()).id}
 
     @on("deleteModel", ModelDelete, ("model_name",))
     def delete_model(sid: str, req: ModelDelete) -> dict:
-        return {"jobId": server.manage_models("delete", req.model_dump()).id}
+        return {"jobId": studio.manage_models("delete", req.model_dump()).id}
 
     @on("setDefaultModel", ModelDelete, ("model_name",))
     def set_default_model(sid: str, req: ModelDelete) -> dict:
-        return {"jobId": server.manage_models("default", req.model_dump()).id}
+        return {"jobId": studio.manage_models("default", req.model_dump()).id}
 
     @on("requestImages", RequestImages, ("category", "earliest_mtime", "earliest_url"))
     def request_images(sid: str, req: RequestImages) -> None:
         earliest_name = output_url_to_relative(req.earliest_url).rpartition("/")[2] if req.earliest_url else None
-        server.gallery.refresh_if_changed()  # a file copied in a moment ago belongs on the first page
-        images, more = server.gallery.page(req.category, req.earliest_mtime, earliest_name)
-        server.reply(sid, "galleryImages", {"images": images, "areMoreImagesAvailable": more, "category": req.category})
+        studio.gallery.refresh_if_changed()  # a file copied in a moment ago belongs on the first page
+        images, more = studio.gallery.page(req.category, req.earliest_mtime, earliest_name)
+        publisher.reply(sid, "galleryImages", {"images": images, "areMoreImagesAvailable": more, "category": req.category})
 
     @on("requestLatestImages", RequestLatestImages, ("category", "latest_mtime"))
     def request_latest_images(sid: str, req: RequestLatestImages) -> None:
-        server.gallery.refresh_if_changed()  # one stat per folder unless something changed on disk
-        images = server.gallery.newer(req.category, req.latest_mtime or 0.0)
-        server.reply(sid, "galleryImages", {"images": images, "category": req.category})
+        studio.gallery.refresh_if_changed()  # one stat per folder unless something changed on disk
+        images = studio.gallery.newer(req.category, req.latest_mtime or 0.0)
+        publisher.reply(sid, "galleryImages", {"images": images, "category": req.category})
 
     @on("generateImage", GenerateImage, ("generation_parameters", "esrgan_parameters", "facetool_parameters"))
     def generate_image(sid: str, req: GenerateImage) -> dict:
-        return {"jobId": server.submit_generation(req).id}
+        return {"jobId": studio.submit_generation(req).id}
 
     @on("runPostprocessing", RunPostprocessing, ("original_image", "postprocessing_parameters"))
     def run_postprocessing(sid: str, req: RunPostprocessing) -> dict:
-        return {"jobId": server.submit_postprocessing(req).id}
+        return {"jobId": studio.submit_postprocessing(req).id}
 
     @on("cancel", Cancel, ("job_id",), adapt=_cancel_args)
     def cancel(sid: str, req: Cancel) -> None:
-        if server.jobs.cancel(req.job_id) is None and req.job_id:
-            server.reply(sid, "error", {"message": f"There is no waiting or running job {req.job_id}."})
+        if studio.jobs.cancel(req.job_id) is None and req.job_id:
+            publisher.reply(sid, "error", {"message": f"There is no waiting or running job {req.job_id}."})
 
     @on("deleteImage", DeleteImage, ("url", "uuid", "category"), adapt=_delete_args)
     def delete_image(sid: str, req: DeleteImage) -> None:
-        server.delete_image(req.url)
-        server.broadcast("imageDeleted", {"url": req.url, "uuid": req.uuid, "category": req.category})
+        studio.delete_image(req.url)
+        publisher.broadcast("imageDeleted", {"url": req.url, "uuid": req.uuid, "category": req.category})
 
     @on("uploadImage", UploadImage, ("bytes", "name", "destination"))
     def upload_image(sid: str, req: UploadImage) -> None:
         if req.destination in WORK_DESTINATIONS:
-            info = server.store_upload(req.bytes, req.name, folder=WORK_FOLDER)
-            server.reply(sid, "imageUploaded", {**info, "destination": req.destination})
+            info = studio.store_upload(req.bytes, req.name, folder=WORK_FOLDER)
+            publisher.reply(sid, "imageUploaded", {**info, "destination": req.destination})
             return
-        info = server.store_upload(req.bytes, req.name)
-        server.reply(sid, "imageUploaded", {**info, "destination": req.destination})
-        server.broadcast("galleryImages", {"images": [info], "category": "user"}, skip_sid=sid)
+        info = studio.store_upload(req.bytes, req.name)
+        publisher.reply(sid, "imageUploaded", {**info, "destination": req.destination})
+        publisher.broadcast("galleryImages", {"images": [info], "category": "user"}, skip_sid=sid)
 
     @on("uploadMaskImage", UploadImage, ("bytes", "name"))
     def upload_mask_image(sid: str, req: UploadImage) -> None:
-        info = server.store_upload(req.bytes, req.name, folder="mask-images")
-        server.reply(sid, "maskImageUploaded", info)
+        info = studio.store_upload(req.bytes, req.name, folder=MASK_FOLDER)
+        publisher.reply(sid, "maskImageUploaded", info)
 
     @on("uploadInitialImage", UploadImage, ("bytes", "name"))
     def upload_initial_image(sid: str, req: UploadImage) -> None:
-        info = server.store_upload(req.bytes, req.name)
-        server.reply(sid, "initialImageUploaded", info)
-        server.broadcast("galleryImages", {"images": [info], "category": "user"}, skip_sid=sid)
+        info = studio.store_upload(req.bytes, req.name)
+        publisher.reply(sid, "initialImageUploaded", info)
+        publisher.broadcast("galleryImages", {"images": [info], "category": "user"}, skip_sid=sid)
 
     @on("resumeQueue", Empty, ())
     def resume_queue(sid: str, _: Empty) -> None:
-        server.jobs.resume()
+        studio.jobs.resume()
 
     @on("requestQueue", Empty, ())
     def request_queue(sid: str, _: Empty) -> None:
-        server.reply(sid, "queueUpdate", {"jobs": server.jobs.snapshot()})
+        publisher.reply(sid, "queueUpdate", {"jobs": studio.jobs.snapshot()})

@@ -19,15 +19,14 @@ from urllib.parse import quote
 
 from PIL import Image, ImageOps
 
+from ldm.invoke.files import INIT_FOLDER, UnsafePathError, relative_inside, relative_to_output_url
 from ldm.invoke.metadata import metadata_from_info
-
-from .security import UnsafePathError, relative_inside, relative_to_output_url
 
 log = logging.getLogger(__name__)
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp"})
 # Each gallery category is one folder of the output tree (uploads live in init-images/).
-CATEGORY_FOLDERS = {"result": "", "user": "init-images"}
+CATEGORY_FOLDERS = {"result": "", "user": INIT_FOLDER}
 THUMBNAIL_SIZE = 256
 THUMBNAIL_PREFIX = "thumbnails/"
 

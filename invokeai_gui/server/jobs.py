@@ -132,6 +132,11 @@ class JobQueue:
         self._changed()
         return job
 
+    def record(self, job: Job) -> None:
+        """Saves a running job's payload again (how far it got), so that a restart resumes from there."""
+        with self._cond:
+            self._save(job)
+
     def cancel(self, job_id: str | None = None) -> Job | None:
         """Stops the running job at its next step (no id, or its id) or drops a waiting one."""
         with self._cond:

@@ -13,7 +13,7 @@ from .gallery import is_image_name
 from .security import UnsafePathError, relative_inside
 
 if TYPE_CHECKING:
-    from .app import InvokeServer
+    from .studio import Studio
 
 MISSING_UI = """<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>InvokeAI: UI bundle missing</title></head>
@@ -27,8 +27,8 @@ MISSING_UI = """<!doctype html>
 YEAR = 365 * 24 * 3600
 
 
-def register_routes(app: Flask, server: InvokeServer) -> None:
-    config = server.config
+def register_routes(app: Flask, studio: Studio) -> None:
+    config = studio.config
 
     @app.after_request
     def headers(response: Response) -> Response:
@@ -61,7 +61,7 @@ def register_routes(app: Flask, server: InvokeServer) -> None:
         if request.args.get("thumbnail"):
             return thumbnail_response(name)
         try:
-            path = relative_inside(server.outdir, name)
+            path = relative_inside(studio.outdir, name)
         except UnsafePathError:
             abort(404)
         if not path.is_file():
@@ -78,7 +78,7 @@ def register_routes(app: Flask, server: InvokeServer) -> None:
         if not is_image_name(relative.rpartition("/")[2]):
             abort(404)
         try:
-            path = server.gallery.thumbnail(relative)
+            path = studio.gallery.thumbnail(relative)
         except (UnsafePathError, FileNotFoundError, OSError):
             abort(404)
         return send_file(path, mimetype="image/webp", max_age=0, conditional=True)
@@ -88,8 +88,8 @@ def register_routes(app: Flask, server: InvokeServer) -> None:
         return jsonify(
             status="ok",
             version=__version__,
-            model_loaded=server.engine.loaded.is_set(),
-            queue=server.jobs.counts(),
+            model_loaded=studio.worker.loaded.is_set(),
+            queue=studio.jobs.counts(),
         )
 
     @app.get("/<path:name>")

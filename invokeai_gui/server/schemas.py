@@ -10,17 +10,35 @@ from typing import Annotated, Any, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ldm.invoke.request import (
+    LIMITS,
+    MAX_PROMPT_CHARS,
+    MAX_SEED,
+    MAX_VARIATIONS,
+    MIN_INIT_SIDE,
+    SAMPLER_IDS,
+    GenerationRequest,
+    ImageRef,
+)
+from ldm.invoke.request import (
+    BoundingBox as RequestBox,
+)
+
 log = logging.getLogger(__name__)
 
-# The samplers of SPEC §5; the engine refuses one its diffusers lacks, with a message naming it.
-SAMPLER_NAMES = (
-    "ddim", "plms", "k_lms", "k_dpm_2", "k_dpm_2_a", "k_euler", "k_euler_a", "k_heun",
-    "k_dpmpp_2", "k_dpmpp_2m", "k_dpmpp_2m_karras", "k_dpmpp_sde", "unipc",
-)
-MAX_SEED = 4294967295
+SAMPLER_NAMES = SAMPLER_IDS  # the engine refuses one its diffusers lacks, with a message naming it
 Category = Literal["result", "user"]
 Fraction = Annotated[float, Field(ge=0.0, le=1.0, allow_inf_nan=False)]
 Seed = Annotated[int, Field(ge=0, le=MAX_SEED)]
+
+
+def _limited(name: str, default: Any, **extra: Any) -> Any:
+    """A field whose range is the request's (``ldm/invoke/request.py`` is the one home of limits)."""
+    limit = LIMITS[name]
+    lo, hi = (int(limit.lo), int(limit.hi)) if limit.integer else (limit.lo, limit.hi)
+    if not limit.integer:
+        extra.setdefault("allow_inf_nan", False)
+    return Field(default, ge=extra.pop("ge", lo), le=hi, **extra)
 
 
 class RequestError(ValueError):
@@ -56,33 +74,33 @@ class BoundingBox(Schema):
 
 
 class GenerationParameters(Schema):
-    prompt: str = Field(max_length=20000)
-    iterations: int = Field(1, ge=1, le=1000)
-    steps: int = Field(50, ge=1, le=1000)
-    cfg_scale: float = Field(7.5, ge=1.0, le=200.0, allow_inf_nan=False)
-    threshold: float = Field(0.0, ge=0.0, le=1000.0, allow_inf_nan=False)
-    perlin: Fraction = 0.0
+    prompt: str = Field(max_length=MAX_PROMPT_CHARS)
+    iterations: int = _limited("iterations", 1)
+    steps: int = _limited("steps", 50)
+    cfg_scale: float = _limited("cfg_scale", 7.5)
+    threshold: float = _limited("threshold", 0.0)
+    perlin: float = _limited("perlin", 0.0)
     # Multiples of 8 from 64 (checked below) unless an init image without fit brings its own size.
-    width: int = Field(512, ge=8, le=2048)
-    height: int = Field(512, ge=8, le=2048)
+    width: int = _limited("width", 512, ge=MIN_INIT_SIDE)
+    height: int = _limited("height", 512, ge=MIN_INIT_SIDE)
     sampler_name: Literal[SAMPLER_NAMES] = "k_lms"  # type: ignore[valid-type]
-    seed: int | None = Field(None, ge=-1, le=MAX_SEED)  # -1 or absent: a random seed (our extension)
+    seed: int | None = _limited("seed", None, ge=-1)  # -1 or absent: a random seed (our extension)
     seamless: bool | None = None  # absent: the server's --seamless
     hires_fix: bool = False
-    hires_strength: Fraction = 0.75
+    hires_strength: float = _limited("hires_strength", 0.75)
     progress_images: bool = False
     progress_latents: bool = False
     save_intermediates: int = Field(5, ge=0, le=1000)
-    variation_amount: Fraction = 0.0
-    with_variations: list[tuple[Seed, Fraction]] | None = Field(None, max_length=100)
+    variation_amount: float = _limited("variation_amount", 0.0)
+    with_variations: list[tuple[Seed, Fraction]] | None = Field(None, max_length=MAX_VARIATIONS)
     init_img: str | None = Field(None, max_length=4096)
-    strength: Fraction = 0.75
+    strength: float = _limited("strength", 0.75)
     fit: bool = False
     init_mask: str | None = None
     is_mask_empty: bool = False
     bounding_box: BoundingBox | None = None
-    inpaint_replace: Fraction = 0.0
-    seam_size: int = Field(8, ge=0, le=64)  # ours: px outside the mask where new pixels blend into old
+    inpaint_replace: float = _limited("inpaint_replace", 0.0)
+    seam_size: int = _limited("seam_size", 8)  # ours: px outside the mask where new pixels blend into old
 
     _pairs = field_validator("with_variations", mode="before")(_as_pairs)
 
@@ -92,9 +110,10 @@ class GenerationParameters(Schema):
             raise ValueError("init_img is required for inpainting (init_mask or bounding_box was given)")
         if not self.init_img or self.fit:
             for side in ("width", "height"):
-                value = getattr(self, side)
-                if value % 8 or value < 64:
-                    raise ValueError(f"{side} must be a multiple of 8 from 64 to 2048, got {value}")
+                value, limit = getattr(self, side), LIMITS[side]
+                if value % limit.multiple_of or value < limit.lo:
+                    raise ValueError(f"{side} must be a multiple of {limit.multiple_of} from {limit.lo:g} to "
+                                     f"{limit.hi:g}, got {value}")
         return self
 
 
@@ -113,6 +132,30 @@ class GenerateImage(Schema):
     generation_parameters: GenerationParameters
     esrgan_parameters: EsrganParameters | Literal[False] | None = None
     facetool_parameters: FacetoolParameters | Literal[False] | None = None
+
+    def to_request(self, init_image: ImageRef | None, init_mask: ImageRef | None,
+                   seamless_default: bool = False) -> GenerationRequest:
+        """The request this event means, its images already read (the caller resolves the URLs)."""
+        p = self.generation_parameters
+        esrgan = self.esrgan_parameters or None
+        face = self.facetool_parameters or None
+        box = p.bounding_box
+        return GenerationRequest(
+            prompt=p.prompt, iterations=p.iterations, steps=p.steps, cfg_scale=p.cfg_scale, threshold=p.threshold,
+            perlin=p.perlin, width=p.width, height=p.height, sampler_name=p.sampler_name,
+            seed=None if p.seed in (None, -1) else p.seed,
+            seamless=seamless_default if p.seamless is None else p.seamless,
+            hires_fix=p.hires_fix, hires_strength=p.hires_strength, variation_amount=p.variation_amount,
+            with_variations=tuple((int(s), float(w)) for s, w in p.with_variations or ()),
+            init_image=init_image, init_mask=init_mask, strength=p.strength, fit=p.fit,
+            bounding_box=RequestBox(box.x, box.y, box.width, box.height) if box and init_image else None,
+            inpaint_replace=p.inpaint_replace, seam_size=p.seam_size,
+            upscale=(esrgan.level, esrgan.strength) if esrgan else None,
+            facetool=face.type if face else "gfpgan", facetool_strength=face.strength if face else 0.0,
+            codeformer_fidelity=face.codeformer_fidelity if face else 0.75,
+            preview_every=1 if p.progress_latents else 0,
+            intermediate_every=p.save_intermediates if p.progress_images else 0,
+        )
 
 
 # -- runPostprocessing -------------------------------------------------------------------------

@@ -6,50 +6,24 @@ import hmac
 import logging
 from collections.abc import Callable, Iterable
 from http.cookies import SimpleCookie
-from pathlib import Path, PurePosixPath, PureWindowsPath
 from typing import Any
-from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
+from urllib.parse import parse_qsl, quote, urlencode
+
+from ldm.invoke.files import (  # re-exported: the server's path checks are the engine's
+    OUTPUTS_PREFIX,
+    UnsafePathError,
+    output_url_to_relative,
+    relative_inside,
+    relative_to_output_url,
+)
 
 from .config import LOOPBACK_HOSTS, ServerConfig, is_loopback
 
 log = logging.getLogger(__name__)
 
 TOKEN_COOKIE = "invokeai_token"
-OUTPUTS_PREFIX = "outputs/"
-
-
-class UnsafePathError(ValueError):
-    """A URL or path that points outside the output folder, or at nothing."""
-
-
-def relative_inside(base: Path, relative: str) -> Path:
-    """``base/relative`` resolved, refusing ``..``, absolute paths and symlinks that lead out of ``base``."""
-    if not relative or "\x00" in relative or "\\" in relative:
-        raise UnsafePathError("That path is not a file name inside the output folder.")
-    pure = PurePosixPath(relative)
-    if pure.is_absolute() or PureWindowsPath(relative).drive or ".." in pure.parts:
-        raise UnsafePathError("Paths with '..' or absolute paths are not allowed.")
-    root = base.resolve()
-    # resolve() follows symlinks, so a link inside the folder that points elsewhere is caught here.
-    candidate = (root / pure).resolve()
-    if candidate != root and not candidate.is_relative_to(root):
-        raise UnsafePathError("That path leads outside the output folder.")
-    return candidate
-
-
-def output_url_to_relative(url: str) -> str:
-    """``outputs/NAME``, ``/outputs/NAME`` or ``http://host/outputs/NAME`` → ``NAME`` (still unchecked)."""
-    if not isinstance(url, str) or not url:
-        raise UnsafePathError("The image URL is empty.")
-    path = unquote(urlsplit(url).path).lstrip("/")
-    if not path.startswith(OUTPUTS_PREFIX):
-        raise UnsafePathError(f"'{url[:200]}' is not an image URL of this server (it must start with outputs/).")
-    return path[len(OUTPUTS_PREFIX) :]
-
-
-def relative_to_output_url(relative: str) -> str:
-    """The URL clients use for a file at ``relative`` inside the output folder."""
-    return OUTPUTS_PREFIX + quote(relative)
+__all__ = ["OUTPUTS_PREFIX", "AccessGuard", "OriginPolicy", "UnsafePathError", "output_url_to_relative",
+           "relative_inside", "relative_to_output_url"]
 
 
 def _hostname(host_header: str) -> str:

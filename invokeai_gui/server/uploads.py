@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import base64
 import binascii
-import os
-import tempfile
 import uuid
 from dataclasses import dataclass
 from io import BytesIO
@@ -14,12 +12,14 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from werkzeug.utils import secure_filename
 
+from ldm.invoke.files import atomic_write
+
 # Pillow's format name → the extension the stored file gets (the client's extension is not trusted).
 ACCEPTED_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
 
 # Ours: pictures the UI composes for one generation (an outpainting frame, a canvas region) are inputs,
-# not the user's uploads: they are kept here, outside the gallery, and the result's metadata names them.
-WORK_FOLDER = "canvas-images"
+# not the user's uploads: they are kept in WORK_FOLDER, outside the gallery, and the result's metadata
+# names them.
 WORK_DESTINATIONS = frozenset({"outpainting", "canvas-region"})
 
 
@@ -111,28 +111,12 @@ def safe_stem(name: object, fallback: str = "upload") -> str:
     return (stem or fallback)[:80]
 
 
-def write_atomically(data: bytes, final: Path) -> Path:
-    """Temp file in the same folder, fsync, then link into place: readers never see half a file."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(data)
-            f.flush()
-            os.fsync(f.fileno())
-        os.link(tmp, final)  # fails rather than overwrite an existing file
-    finally:
-        tmp.unlink(missing_ok=True)
-    return final
-
-
 def store_image(image: CheckedImage, name: object, folder: Path, fallback: str = "upload") -> Path:
     """Writes a checked image under a unique, sanitised name in ``folder``."""
     stem = safe_stem(name, fallback)
     while True:
         final = folder / f"{stem}.{uuid.uuid4().hex[:8]}{image.extension}"
         try:
-            return write_atomically(image.data, final)
+            return atomic_write(image.data, final, exclusive=True)
         except FileExistsError:
             continue

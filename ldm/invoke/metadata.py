@@ -1,5 +1,5 @@
 """PNG metadata in InvokeAI 2.x form (``sd-metadata`` JSON and the ``Dream`` command), readers for
-AUTOMATIC1111 and InvokeAI 3+ images, and the ``PngWriter`` that names and saves files atomically."""
+AUTOMATIC1111 and InvokeAI 3+ images, and PNG encoding that keeps them (``png_bytes``, ``PngWriter``)."""
 
 from __future__ import annotations
 
@@ -7,19 +7,18 @@ import json
 import os
 import re
 import shlex
-import tempfile
-import threading
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 
 from PIL import Image, PngImagePlugin
 
 from . import APP_ID, __version__
+from .files import ResultWriter, atomic_write
+from .request import SEAM, sampler_for_a1111
 
 SD_METADATA = "sd-metadata"
 DREAM = "Dream"
-
-_NAME = re.compile(r"^(\d{6})\.(\d+)(?:\.postprocessed)?\.png$")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -83,8 +82,13 @@ def dream_command(image_meta: dict[str, Any]) -> str:
         parts.append(f"-M {shlex.quote(str(m['mask_image_path']))}")
     if m.get("inpaint_replace"):
         parts.append(f"-r {float(m['inpaint_replace']):g}")
-    if m.get("seam_size") is not None and m["seam_size"] != 8:  # 8 is the engine's default
+    if m.get("seam_size") is not None and m["seam_size"] != SEAM:
         parts.append(f"--seam_size {int(m['seam_size'])}")
+    box = m.get("bounding_box")
+    if isinstance(box, dict) and all(k in box for k in ("x", "y", "width", "height")):
+        whole = (box["x"], box["y"], box["width"], box["height"]) == (0, 0, m.get("width"), m.get("height"))
+        if not whole:
+            parts.append(f"--bounding_box {int(box['x'])},{int(box['y'])},{int(box['width'])},{int(box['height'])}")
     for step in m.get("postprocessing") or []:
         if step.get("type") == "esrgan":
             parts.append(f"-U {step.get('scale')} {float(step.get('strength', 0.75)):g}")
@@ -145,23 +149,6 @@ def append_postprocessing(image: Image.Image, metadata: dict[str, Any], step: di
 # Reading: ours, AUTOMATIC1111's and InvokeAI 3+'s, all converted to our shape
 
 
-_A1111_SAMPLERS = {
-    "euler a": "k_euler_a",
-    "euler": "k_euler",
-    "lms": "k_lms",
-    "heun": "k_heun",
-    "dpm2": "k_dpm_2",
-    "dpm2 a": "k_dpm_2_a",
-    "dpm++ 2s a": "k_dpmpp_2",
-    "dpm++ 2m": "k_dpmpp_2m",
-    "dpm++ 2m karras": "k_dpmpp_2m_karras",
-    "dpm++ sde": "k_dpmpp_sde",
-    "dpm++ sde karras": "k_dpmpp_sde",
-    "ddim": "ddim",
-    "plms": "plms",
-    "unipc": "unipc",
-}
-
 _INVOKE3_SCHEDULERS = {
     "ddim": "ddim",
     "pndm": "plms",
@@ -215,7 +202,7 @@ def parse_a1111_parameters(text: str) -> dict[str, Any]:
         "prompt": [{"prompt": _with_negative("\n".join(prompt_lines).strip(), "\n".join(negative_lines)), "weight": 1.0}],
         "steps": int(settings.get("Steps", 20)),
         "cfg_scale": float(settings.get("CFG scale", 7.0)),
-        "sampler": _A1111_SAMPLERS.get(sampler_name, _A1111_SAMPLERS.get(sampler_name.replace(" karras", ""), "k_euler_a")),
+        "sampler": sampler_for_a1111(sampler_name) or "k_euler_a",
         "seed": int(settings.get("Seed", 0)),
         "width": width,
         "height": height,
@@ -321,62 +308,20 @@ def png_info(image: Image.Image) -> PngImagePlugin.PngInfo:
     return info
 
 
+def png_bytes(image: Image.Image) -> bytes:
+    """The image encoded as PNG with its recipe chunks."""
+    buffer = BytesIO()
+    image.save(buffer, format="PNG", pnginfo=png_info(image), compress_level=4)
+    return buffer.getvalue()
+
+
 def save_png_atomically(image: Image.Image, final: Path, exclusive: bool = True) -> Path:
-    """Writes to a hidden temp file in the same folder, then links it into place.
-
-    A crash leaves at most a ``.tmp`` file, never a half-written PNG under the final name; with
-    ``exclusive`` an existing file is never overwritten (FileExistsError instead).
-    """
-    final.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=".tmp", dir=final.parent)
-    tmp = Path(tmp_name)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            image.save(f, format="PNG", pnginfo=png_info(image), compress_level=4)
-            f.flush()
-            os.fsync(f.fileno())
-        if exclusive:
-            os.link(tmp, final)
-            tmp.unlink()
-        else:
-            os.replace(tmp, final)
-    finally:
-        if tmp.exists():
-            tmp.unlink()
-    return final
+    """Saves a PNG with its recipe so that a crash never leaves half a file under the final name."""
+    return atomic_write(png_bytes(image), final, exclusive=exclusive)
 
 
-class PngWriter:
-    """Saves results as ``NNNNNN.SEED.png`` in one folder.
-
-    The folder is listed once, to find the highest number in use; after that numbers come from a
-    counter, so saving stays cheap however many images the folder holds.
-    """
-
-    def __init__(self, outdir: str | os.PathLike[str]) -> None:
-        self.outdir = Path(outdir)
-        self._lock = threading.Lock()
-        self._next: int | None = None
-
-    def _scan(self) -> int:
-        highest = 0
-        if self.outdir.is_dir():
-            with os.scandir(self.outdir) as it:
-                for entry in it:
-                    m = _NAME.match(entry.name)
-                    if m:
-                        highest = max(highest, int(m.group(1)))
-        return highest + 1
+class PngWriter(ResultWriter):
+    """``ResultWriter`` for PIL images: encodes, then saves as ``NNNNNN.SEED.png``."""
 
     def save_image(self, image: Image.Image, seed: int, postprocessed: bool = False) -> Path:
-        suffix = ".postprocessed.png" if postprocessed else ".png"
-        with self._lock:
-            if self._next is None:
-                self._next = self._scan()
-            while True:
-                number = self._next
-                self._next += 1
-                try:
-                    return save_png_atomically(image, self.outdir / f"{number:06d}.{int(seed)}{suffix}")
-                except FileExistsError:
-                    continue  # another program wrote that name meanwhile; take the next
+        return self.save(png_bytes(image), seed, postprocessed)

@@ -1,0 +1,109 @@
+"""Messages to clients: ``Publisher`` broadcasts job and image events and replies to one client, and
+``ProgressReport`` is the ``progressUpdate`` stream of one job."""
+
+from __future__ import annotations
+
+import base64
+import time
+from io import BytesIO
+from typing import Any, Protocol
+
+from PIL import Image
+
+
+class Emitter(Protocol):
+    """What Flask-SocketIO's ``SocketIO`` offers for sending (so nothing here imports Flask)."""
+
+    def emit(self, event: str, data: Any = None, **kwargs: Any) -> None: ...
+
+
+class Publisher:
+    def __init__(self, emitter: Emitter) -> None:
+        self._emitter = emitter
+
+    def broadcast(self, event: str, data: Any = None, skip_sid: str | None = None) -> None:
+        """Job and image events go to every client, so all open windows stay in step."""
+        self._emitter.emit(event, data, skip_sid=skip_sid)
+
+    def reply(self, sid: str, event: str, data: Any = None) -> None:
+        """Answers to one client's request go to that client only."""
+        self._emitter.emit(event, data, to=sid)
+
+
+class ProgressReport:
+    """The ``progressUpdate`` payloads of one job, with ``itPerSec`` and ``eta`` added."""
+
+    def __init__(self, publisher: Publisher, job_id: str, total_iterations: int, total_steps: int) -> None:
+        self.publisher = publisher
+        self.job_id = job_id
+        self.current_step = 0
+        self.total_steps = total_steps
+        self.current_iteration = 1
+        self.total_iterations = total_iterations
+        self.status = "Preparing"
+        self.has_steps = False
+        self.processing = True
+        self.has_error = False
+        self.it_per_sec = 0.0
+        self._last_step_at: float | None = None
+
+    def payload(self) -> dict[str, Any]:
+        remaining = 0
+        if self.total_steps:
+            remaining = (self.total_steps - self.current_step) + (
+                self.total_iterations - self.current_iteration
+            ) * self.total_steps
+        eta = remaining / self.it_per_sec if self.it_per_sec > 0 and self.processing else None
+        return {
+            "currentStep": self.current_step,
+            "totalSteps": self.total_steps,
+            "currentIteration": self.current_iteration,
+            "totalIterations": self.total_iterations,
+            "currentStatus": self.status,
+            "isProcessing": self.processing,
+            "currentStatusHasSteps": self.has_steps,
+            "hasError": self.has_error,
+            "itPerSec": round(self.it_per_sec, 3),
+            "eta": None if eta is None else round(eta, 2),
+            "jobId": self.job_id,
+        }
+
+    def send(self) -> None:
+        self.publisher.broadcast("progressUpdate", self.payload())
+
+    def set_status(self, status: str, has_steps: bool = False) -> None:
+        self.status, self.has_steps = status, has_steps
+        if not has_steps:
+            self._last_step_at = None
+        self.send()
+
+    def step(self, step: int, total: int, status: str = "Generating") -> None:
+        now = time.monotonic()
+        if self._last_step_at is not None and step > self.current_step:
+            # A smoothed rate; the first step of a pass includes set-up, so it is not counted.
+            rate = (step - self.current_step) / max(now - self._last_step_at, 1e-6)
+            self.it_per_sec = rate if self.it_per_sec == 0 else 0.7 * self.it_per_sec + 0.3 * rate
+        self._last_step_at = now
+        self.current_step, self.total_steps = step, total
+        self.status, self.has_steps = status, True
+        self.send()
+
+    def next_iteration(self) -> None:
+        if self.current_iteration < self.total_iterations:
+            self.current_iteration += 1
+            self.current_step = 0
+        self._last_step_at = None
+
+    def finish(self, status: str = "Processing Complete", has_error: bool = False) -> None:
+        self.status, self.has_error, self.processing, self.has_steps = status, has_error, False, False
+        self.current_step = self.total_steps = self.current_iteration = self.total_iterations = 0
+        self.it_per_sec = 0.0
+        self.send()
+
+
+def preview_data_url(preview: Image.Image, width: int, height: int) -> str:
+    """The engine's latent preview at latent resolution (1/8), which holds all its detail, as a PNG data URL."""
+    small = preview.resize((max(1, width // 8), max(1, height // 8)), Image.Resampling.NEAREST)
+    buffer = BytesIO()
+    small.save(buffer, format="PNG", compress_level=1)
+    return "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode("ascii")

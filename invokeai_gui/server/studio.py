@@ -1,0 +1,441 @@
+"""The studio: the one service behind every client (the Socket.IO events, the desktop bridge, the
+HTTP APIs). It accepts requests, queues them, hands them to the worker and alone writes what comes
+back into the output tree and the gallery. No Flask here: it talks to clients through a Publisher."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from pathlib import Path
+from typing import Any
+
+from PIL import Image
+
+from ldm.invoke import APP_ID, __version__
+from ldm.invoke import metadata as md
+from ldm.invoke.errors import InvalidParameterError, InvokeError
+from ldm.invoke.files import INIT_FOLDER, MASK_FOLDER, UnsafePathError, parse_result_name
+from ldm.invoke.request import (
+    SAMPLERS_BY_ID,
+    GenerationRequest,
+    ImageRef,
+    PostprocessRequest,
+    PostprocessStep,
+    limits_for_clients,
+)
+
+from .config import ServerConfig
+from .gallery import GalleryIndex, category_of, folder_digest, is_image_name
+from .jobs import Job, JobQueue
+from .outputs import OutputTree
+from .publisher import ProgressReport, Publisher, preview_data_url
+from .schemas import GenerateImage, RunPostprocessing
+from .uploads import UploadError, UploadLimits, check_image, decode_base64_image, human_size
+from .worker import Worker, WorkerSettings
+
+log = logging.getLogger(__name__)
+
+
+def describe_failure(exc: BaseException) -> str:
+    """A sentence for the user: our errors already are; others get their type and a hint."""
+    if isinstance(exc, InvalidParameterError):
+        return f"Invalid {exc.field}: {exc.message.rstrip('.')}."
+    if isinstance(exc, InvokeError):
+        return str(exc)
+    if type(exc).__name__ == "OutOfMemoryError":
+        return ("The GPU ran out of memory. Try a smaller image size, fewer images at once, or "
+                "--free_gpu_mem; the server is still running.")
+    return f"The job failed: {type(exc).__name__}: {exc}"
+
+
+class Studio:
+    """Submit, cancel, resume, delete, upload, the output folder and the models, for every client."""
+
+    def __init__(self, config: ServerConfig, publisher: Publisher, worker: Worker | None = None) -> None:
+        self.config = config
+        self.publisher = publisher
+        self.limits = UploadLimits(config.max_upload_bytes, config.max_upload_pixels)
+        self._outdir_lock = threading.RLock()
+        self.outputs = OutputTree(self.outdir)
+        self.gallery = self._open_gallery(self.outdir)
+        self.worker = worker or Worker(WorkerSettings(root=config.root, model=config.model, precision=config.precision,
+                                                      device=config.device, free_gpu_mem=config.free_gpu_mem))
+        self.jobs = JobQueue(
+            config.databases_dir / "queue.sqlite3",
+            on_change=lambda jobs: self.publisher.broadcast("queueUpdate", {"jobs": jobs}),
+            on_failure=self._job_failed,
+            on_cancel=self._job_canceled,
+        )
+        self.jobs.register("load_model", self._load_model)
+        self.jobs.register("change_model", self._change_model)
+        self.jobs.register("manage_models", self._manage_models)
+        self.jobs.register("generate", self._generate)
+        self.jobs.register("postprocess", self._postprocess)
+        self._started = False
+
+    # -- facts --------------------------------------------------------------------------------
+
+    def system_config(self) -> dict[str, Any]:
+        """``systemConfig``: InvokeAI 2.1's fields, then ours (limits and samplers included, so clients
+        keep no copies of them)."""
+        facts = self.worker.facts()
+        available = facts.get("samplers", [])
+        return {
+            "model": "stable diffusion",
+            "model_id": facts.get("model_id", self.config.model or ""),
+            "model_hash": facts.get("model_hash") or "",
+            "app_id": APP_ID,
+            "app_version": __version__,
+            "model_list": facts.get("model_list", {}),
+            # Ours, beyond 2.1:
+            "model_loaded": self.worker.loaded.is_set(),
+            "is_demo_model": facts.get("is_demo_model", False),
+            "precision": facts.get("precision"),
+            "device": facts.get("device"),
+            "samplers": [{"id": s, "name": SAMPLERS_BY_ID[s].name, "a1111": SAMPLERS_BY_ID[s].a1111}
+                         for s in available if s in SAMPLERS_BY_ID],
+            "limits": limits_for_clients(),
+            "postprocessors": facts.get("postprocessors", {}),
+            "outdir": str(self.outdir),
+        }
+
+    def wait_until_loaded(self, timeout: float | None = None) -> bool:
+        return self.worker.loaded.wait(timeout)
+
+    # -- the output folder --------------------------------------------------------------------
+
+    @property
+    def outdir(self) -> Path:
+        return self.config.outdir  # type: ignore[return-value]
+
+    def _open_gallery(self, outdir: Path) -> GalleryIndex:
+        outdir.mkdir(parents=True, exist_ok=True)
+        digest = folder_digest(outdir)
+        return GalleryIndex(
+            outdir,
+            self.config.databases_dir / f"gallery-{digest}.sqlite3",
+            self.config.root / "thumbnails" / digest,
+            page_size=self.config.page_size,
+        )
+
+    def set_outdir(self, path: str | Path) -> Path:
+        """Switches the output folder (results and gallery), re-indexes it and tells every client."""
+        new = Path(path).expanduser().resolve()
+        with self._outdir_lock:
+            if new != self.outdir:
+                gallery = self._open_gallery(new)
+                old, self.gallery = self.gallery, gallery
+                self.config.outdir = new
+                self.outputs = OutputTree(new)
+                if self._started:
+                    gallery.start(self.config.gallery_poll_seconds)
+                else:
+                    gallery.reconcile()
+                old.close()
+        self.publisher.broadcast("outputFolderChanged", {"outdir": str(new)})
+        return new
+
+    def resolve_output_url(self, url: str) -> Path:
+        """The file behind an ``outputs/...`` URL; raises UnsafePathError outside the output folder
+        and FileNotFoundError when there is no such file."""
+        return self.outputs.resolve(url)
+
+    # -- images in and out --------------------------------------------------------------------
+
+    def store_upload(self, data: object, name: object, folder: str = INIT_FOLDER) -> dict[str, Any]:
+        """Checks and stores an uploaded image under ``outdir/folder``; returns its ImageInfo."""
+        checked = check_image(data, self.limits)
+        gallery, outputs = self.gallery, self.outputs
+        if folder != INIT_FOLDER:
+            return gallery.describe(outputs.store(checked, name, folder), category="user")
+        with gallery.writing("user"):
+            path = outputs.store(checked, name)
+        return gallery.add(path)
+
+    def upload_file(self, path: str | Path) -> dict[str, Any]:
+        """Uploads a local file (a native file dialog's pick or a drop) as an init image, like ``uploadImage``."""
+        source = Path(path)
+        try:
+            size = source.stat().st_size
+        except OSError as exc:
+            raise UploadError(f"Cannot read {source.name}: {exc.strerror or exc}.") from None
+        if size > self.limits.max_bytes:
+            raise UploadError(f"{source.name} is {human_size(size)}; the limit is {human_size(self.limits.max_bytes)}.")
+        info = self.store_upload(source.read_bytes(), source.name)
+        self.publisher.broadcast("galleryImages", {"images": [info], "category": "user"})
+        return info
+
+    def delete_image(self, url: str) -> Path:
+        """Moves an image of the output tree to the OS trash and forgets it."""
+        from send2trash import send2trash
+
+        path = self.resolve_output_url(url)
+        if not is_image_name(path.name):
+            raise UnsafePathError("Only images can be deleted.")
+        gallery = self.gallery
+        where = category_of(path.relative_to(self.outdir).as_posix())
+        try:
+            if where is None:
+                send2trash(str(path))
+            else:
+                with gallery.writing(where[0]):
+                    send2trash(str(path))
+        except OSError as exc:
+            raise UploadError(f"Could not move {path.name} to the trash: {exc}.") from None
+        gallery.remove(path)
+        return path
+
+    def _input_image(self, field: str, url: str) -> ImageRef:
+        """An image of the output tree named by its ``outputs/...`` URL, by content."""
+        try:
+            path = self.resolve_output_url(url)
+        except (UnsafePathError, FileNotFoundError) as exc:
+            raise InvalidParameterError(field, str(exc)) from None
+        return ImageRef.from_bytes(path.read_bytes(), self.outputs.url_of(path))
+
+    # -- submitting ---------------------------------------------------------------------------
+
+    def generation_request(self, event: GenerateImage) -> GenerationRequest:
+        """A ``generateImage`` event as the request it means: its init image read by content, its
+        painted mask stored under mask-images/ (so the recipe can name it), its random seed fixed."""
+        params = event.generation_parameters
+        init = self._input_image("init_img", params.init_img) if params.init_img else None
+        mask = None
+        if init is not None and params.init_mask and not params.is_mask_empty:
+            checked = decode_base64_image(params.init_mask, self.limits)
+            path = self.outputs.store(checked, "mask", MASK_FOLDER, "mask")
+            mask = ImageRef.from_bytes(checked.data, self.outputs.url_of(path))
+        return event.to_request(init, mask, seamless_default=self.config.seamless).with_seed().validate()
+
+    def submit_generation(self, event: GenerateImage | GenerationRequest, summary_prefix: str = "") -> Job:
+        request = event if isinstance(event, GenerationRequest) else self.generation_request(event)
+        request = request.with_seed().validate()
+        summary = (f"{summary_prefix}{request.mode}: “{request.prompt[:60]}” — {request.iterations} × "
+                   f"{request.width}×{request.height}, {request.steps} steps")
+        return self.jobs.submit("generate", {"generation": request.to_json(), "done": 0}, summary)
+
+    def postprocess_request(self, event: RunPostprocessing) -> PostprocessRequest:
+        params = event.postprocessing_parameters
+        source = self._input_image("original_image", event.original_image.url)
+        steps = [_first_step(params.type, params.upscale, params.facetool_strength, params.codeformer_fidelity)]
+        if params.facetool is not None:
+            steps.append(PostprocessStep(params.facetool.type, strength=params.facetool.strength,
+                                         codeformer_fidelity=params.facetool.codeformer_fidelity))
+        return PostprocessRequest(source, tuple(steps), _seed_of(source)).validate()
+
+    def submit_postprocessing(self, event: RunPostprocessing) -> Job:
+        request = self.postprocess_request(event)
+        name = (request.image.url or "").rpartition("/")[2]
+        return self.jobs.submit("postprocess", {"postprocess": request.to_json()},
+                                f"{request.steps[0].type}: {name}")
+
+    def request_model_change(self, model_name: str) -> Job:
+        return self.jobs.submit("change_model", {"model_name": model_name}, f"Switch to model {model_name}",
+                                persist=False)
+
+    def manage_models(self, operation: str, request: dict) -> Job:
+        """Import, scan or delete models.yaml entries on the worker (which owns the model manager)."""
+        target = request.get("path") or request.get("model_name")
+        return self.jobs.submit("manage_models", {"operation": operation, **request},
+                                f"Models: {operation} {target}", persist=False)
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        """Starts the gallery keeper and the job worker, and queues the model load."""
+        if self._started:
+            return
+        self._started = True
+        self.gallery.start(self.config.gallery_poll_seconds)
+        self.jobs.start()
+        if self.config.load_model_at_start:
+            self.jobs.submit("load_model", {}, "Loading the model", persist=False)
+
+    def stop(self, cancel_running: bool = True) -> None:
+        """The running job is canceled (or finished first); waiting jobs stay in the queue database."""
+        # A canceled generation stops within a step; a model still loading cannot be interrupted, and
+        # the worker is a daemon thread, so do not hold the user's Ctrl-C hostage for long.
+        self.jobs.stop(cancel_running=cancel_running, timeout=5 if cancel_running else 3600)
+
+    def close(self) -> None:
+        self.gallery.close()
+
+    # -- job handlers (on the queue's worker thread) ------------------------------------------
+
+    def _job_failed(self, job: Job, exc: BaseException) -> None:
+        self.publisher.broadcast("error", {"message": describe_failure(exc), "jobId": job.id})
+        ProgressReport(self.publisher, job.id, 0, 0).finish("Error", has_error=True)
+
+    def _job_canceled(self, job: Job) -> None:
+        self.publisher.broadcast("processingCanceled", {"jobId": job.id})
+        ProgressReport(self.publisher, job.id, 0, 0).finish("Canceled")
+
+    def _ensure_loaded(self) -> None:
+        if self.worker.loaded.is_set():
+            return
+        try:
+            self.worker.engine()
+        finally:
+            if self.worker.facts():
+                self.publisher.broadcast("systemConfig", self.system_config())
+
+    def _load_model(self, job: Job) -> None:
+        report = ProgressReport(self.publisher, job.id, 0, 0)
+        report.set_status("Loading Model")
+        self._ensure_loaded()
+        report.finish("Model Loaded")
+
+    def _change_model(self, job: Job) -> None:
+        name = job.payload["model_name"]
+        report = ProgressReport(self.publisher, job.id, 0, 0)
+        report.set_status("Loading Model")
+        try:
+            self._ensure_loaded()
+            self.worker.change_model(name)
+        except Exception:
+            model_list = self.worker.facts().get("model_list", {})
+            self.publisher.broadcast("modelChangeFailed", {"model_name": name, "model_list": model_list})
+            raise
+        report.finish("Model Changed")
+        model_list = self.worker.facts().get("model_list", {})
+        self.publisher.broadcast("modelChanged", {"model_name": name, "model_list": model_list})
+        self.publisher.broadcast("systemConfig", self.system_config())
+
+    def _manage_models(self, job: Job) -> None:
+        """``importModel`` / ``scanModelFolder`` / ``deleteModel`` / ``setDefaultModel``: change models.yaml,
+        then tell every client the new list (``modelListChanged``, then ``systemConfig``)."""
+        request = dict(job.payload)
+        operation = request.pop("operation")
+        self._ensure_loaded()
+        report = self.worker.manage_models(operation, request)
+        model_list = self.worker.facts().get("model_list", {})
+        self.publisher.broadcast("modelListChanged", {"operation": operation, "report": report,
+                                                      "model_list": model_list, "jobId": job.id})
+        self.publisher.broadcast("systemConfig", self.system_config())
+
+    def _generate(self, job: Job) -> None:
+        request = self._saved_generation(job)
+        done = int(job.payload.get("done", 0))
+        request = request.replace(first_image=done)
+        report = ProgressReport(self.publisher, job.id, request.iterations, request.total_steps)
+        report.current_iteration = min(done + 1, request.iterations)
+        report.send()
+        job.raise_if_canceled()
+        self._ensure_loaded()
+        sink = _JobSink(self, job, report, request)
+        for result in self.worker.generate(request, sink):
+            report.set_status("Saving Image")
+            gallery = self.gallery  # looked up per image: the output folder may be switched while a job runs
+            with gallery.writing("result"):
+                path = self.outputs.save_result(result.png, result.seed, result.postprocessed)
+            # Recorded before the result is announced: a resumed job continues with the next image.
+            job.payload["done"] = result.index + 1
+            self.jobs.record(job)
+            info = gallery.add(path)
+            info["jobId"] = job.id
+            self.publisher.broadcast("generationResult", info)
+            if result.error:
+                self.publisher.broadcast("error", {
+                    "message": f"{path.name} was saved without its postprocessing: {result.error}",
+                    "jobId": job.id, "url": info["url"]})
+            report.next_iteration()
+        report.finish()
+
+    def _saved_generation(self, job: Job) -> GenerationRequest:
+        """The job's request; a row written before requests existed is translated, or refused by name."""
+        if "generation" in job.payload:
+            return GenerationRequest.from_json(job.payload["generation"])
+        try:
+            event = GenerateImage.model_validate(job.payload["request"])
+            request = self.generation_request_from_old_row(event, job.payload.get("mask_url"))
+        except Exception as exc:
+            raise InvalidParameterError(
+                "job", f"the job “{job.summary}” was saved by an earlier version and cannot be resumed "
+                       f"({describe_failure(exc)})") from None
+        job.payload = {"generation": request.to_json(), "done": 0}
+        self.jobs.record(job)
+        return request
+
+    def generation_request_from_old_row(self, event: GenerateImage, mask_url: str | None) -> GenerationRequest:
+        params = event.generation_parameters
+        init = self._input_image("init_img", params.init_img) if params.init_img else None
+        mask = self._input_image("init_mask", mask_url) if mask_url and init is not None else None
+        return event.to_request(init, mask, seamless_default=self.config.seamless).with_seed().validate()
+
+    def _postprocess(self, job: Job) -> None:
+        if "postprocess" in job.payload:
+            request = PostprocessRequest.from_json(job.payload["postprocess"])
+        else:  # a row written before requests existed
+            try:
+                request = self.postprocess_request(RunPostprocessing.model_validate(job.payload["request"]))
+            except Exception as exc:
+                raise InvalidParameterError(
+                    "job", f"the job “{job.summary}” was saved by an earlier version and cannot be resumed "
+                           f"({describe_failure(exc)})") from None
+        report = ProgressReport(self.publisher, job.id, 1, 0)
+        report.set_status(_STATUS[request.steps[0].type])
+        self._ensure_loaded()
+        result = self.worker.postprocess(request, _JobSink(self, job, report, None))
+        gallery = self.gallery
+        with gallery.writing("result"):
+            path = self.outputs.save_result(result.png, result.seed, postprocessed=True)
+        info = gallery.add(path)
+        info["jobId"] = job.id
+        self.publisher.broadcast("postprocessingResult", info)
+        report.finish()
+
+
+_STATUS = {"esrgan": "Upscaling", "gfpgan": "Restoring Faces", "codeformer": "Restoring Faces"}
+
+
+class _JobSink:
+    """A job's progress as protocol events: ``progressUpdate``, previews, saved intermediates."""
+
+    def __init__(self, studio: Studio, job: Job, report: ProgressReport, request: GenerationRequest | None) -> None:
+        self.studio = studio
+        self.job = job
+        self.report = report
+        self.request = request
+
+    def raise_if_canceled(self) -> None:
+        self.job.raise_if_canceled()
+
+    def status(self, text: str) -> None:
+        if text not in ("Generating", self.report.status):  # the steps themselves say "Generating"
+            self.report.set_status(text)
+
+    def step(self, step: int, total: int, status: str = "Generating") -> None:
+        self.report.step(step, total, status)
+
+    def preview(self, image: Image.Image) -> None:
+        width, height = (self.request.width, self.request.height) if self.request is not None else image.size
+        self.studio.publisher.broadcast("intermediateResult", {
+            "url": preview_data_url(image, width, height), "isBase64": True, "mtime": 0, "metadata": {},
+            "width": width, "height": height, "jobId": self.job.id})
+
+    def intermediate(self, step: int, png: bytes) -> None:
+        name = f"{self.job.id[:8]}.{self.report.current_iteration:03d}.{step:04d}.png"
+        path = self.studio.outputs.save_intermediate(name, png)
+        info = self.studio.gallery.describe(path)
+        info["jobId"] = self.job.id
+        self.studio.publisher.broadcast("intermediateResult", info)
+
+
+def _first_step(kind: str, upscale: Any, facetool_strength: float | None, fidelity: float) -> PostprocessStep:
+    if kind == "esrgan":
+        level, strength = upscale
+        return PostprocessStep("esrgan", level=int(level), strength=float(strength))
+    return PostprocessStep(kind, strength=float(facetool_strength or 0.0), codeformer_fidelity=fidelity)
+
+
+def _seed_of(image: ImageRef) -> int:
+    """The seed a postprocessed copy is named after: from the recipe, else the NNNNNN.SEED name, else 0."""
+    meta = md.metadata_from_info(image.image.info)
+    seed = meta.get("image", {}).get("seed") if isinstance(meta.get("image"), dict) else None
+    if isinstance(seed, int) and seed >= 0:
+        return seed
+    parsed = parse_result_name((image.url or "").rpartition("/")[2])
+    return parsed[1] if parsed else 0
+
+
+__all__ = ["Studio", "describe_failure"]

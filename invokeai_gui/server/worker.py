@@ -1,0 +1,213 @@
+"""The worker: it owns one ``Generate`` (the engine and its model cache) and turns requests into PNG
+bytes plus metadata. It holds no publisher, no server and no output folder, so it can run in another
+thread, process or host; the studio alone writes files and talks to clients.
+
+Importing this module loads neither Flask nor Qt (the engine itself is imported on first use)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Protocol
+
+from PIL import Image
+
+from ldm.invoke.errors import InvalidParameterError
+from ldm.invoke.request import GenerationRequest, PostprocessRequest
+
+log = logging.getLogger(__name__)
+
+POSTPROCESS_STATUS = {"esrgan": "Upscaling", "gfpgan": "Restoring Faces", "codeformer": "Restoring Faces"}
+
+
+@dataclass(frozen=True)
+class WorkerSettings:
+    """What the worker's ``Generate`` is built with (plain values, so they travel anywhere)."""
+
+    root: Path
+    model: str | None = None
+    precision: str = "auto"
+    device: str = "auto"
+    free_gpu_mem: bool = False
+
+
+@dataclass
+class ImageResult:
+    """One finished picture: encoded PNG (its recipe in the text chunks), the parsed recipe, the seed
+    it is named after, its index in the request, and a failed postprocessing pass's message."""
+
+    png: bytes
+    metadata: dict[str, Any]
+    seed: int
+    index: int = 0
+    postprocessed: bool = False
+    error: str | None = None
+
+
+class ProgressSink(Protocol):
+    """Where a running job's progress goes; ``raise_if_canceled`` stops it (GenerationCanceled)."""
+
+    def raise_if_canceled(self) -> None: ...
+
+    def status(self, text: str) -> None: ...
+
+    def step(self, step: int, total: int, status: str = "Generating") -> None: ...
+
+    def preview(self, image: Image.Image) -> None: ...
+
+    def intermediate(self, step: int, png: bytes) -> None: ...
+
+
+class Worker:
+    """Runs model, generation and postprocessing work on whichever thread calls it (one at a time);
+    ``facts()`` and ``loaded`` may be read from any thread."""
+
+    def __init__(self, settings: WorkerSettings) -> None:
+        self.settings = settings
+        self._generate: Any = None  # ldm.invoke.generate.Generate, created on first use
+        self._facts_lock = threading.Lock()
+        self._facts: dict[str, Any] = {}
+        self.loaded = threading.Event()
+
+    # -- model facts --------------------------------------------------------------------------
+
+    def facts(self) -> dict[str, Any]:
+        with self._facts_lock:
+            return dict(self._facts)
+
+    def _refresh_facts(self) -> None:
+        gen = self._generate
+        facts: dict[str, Any] = {
+            "model_id": gen.model_name,
+            "model_hash": gen.model_hash,
+            "model_list": gen.model_manager.list_models(),
+            "is_demo_model": gen.is_demo_model,
+            "precision": gen.precision,
+            "device": gen.device,
+        }
+        try:
+            from ldm.invoke.samplers import available_samplers
+
+            facts["samplers"] = available_samplers()
+        except Exception:
+            log.exception("Could not list the samplers.")
+        try:
+            facts["postprocessors"] = gen.available_postprocessors()
+        except Exception as exc:  # the restoration package is optional at run time
+            reason = f"Postprocessing is unavailable: {exc}"
+            facts["postprocessors"] = {kind: {"available": False, "reason": reason} for kind in POSTPROCESS_STATUS}
+        with self._facts_lock:
+            self._facts = facts
+
+    # -- models -------------------------------------------------------------------------------
+
+    def engine(self) -> Any:
+        """The ``Generate`` object with its model loaded, created on first use."""
+        if self._generate is None:
+            from ldm.invoke.generate import Generate
+
+            s = self.settings
+            self._generate = Generate(model=s.model, root=s.root, precision=s.precision, device=s.device,
+                                      free_gpu_mem=s.free_gpu_mem)
+        if not self.loaded.is_set():
+            try:
+                self._generate.load_model()
+            finally:
+                self._refresh_facts()
+            self.loaded.set()
+            log.info("Model %s loaded on %s (%s).", self._generate.model_name, self._generate.device,
+                     self._generate.precision)
+        return self._generate
+
+    def change_model(self, name: str) -> None:
+        """Switches the model; on failure the previous one stays (the facts say which is active)."""
+        try:
+            self.engine().set_model(name)
+        finally:
+            if self._generate is not None:
+                self._refresh_facts()
+
+    def manage_models(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
+        """``import`` / ``scan`` / ``delete`` / ``default`` on models.yaml; returns what changed."""
+        gen = self.engine()
+        manager = gen.model_manager
+        report: dict[str, Any] = {}
+        try:
+            if operation == "import":
+                path = Path(request["path"]).expanduser()
+                if not path.exists():
+                    raise InvalidParameterError("path", f"{path} does not exist")
+                report["added"] = [manager.import_model(path, name=request.get("name"),
+                                                        make_default=bool(request.get("make_default")))]
+            elif operation == "scan":
+                folder = Path(request["path"]).expanduser()
+                if not folder.is_dir():
+                    raise InvalidParameterError("path", f"{folder} is not a folder")
+                report = manager.scan_folder(folder).as_dict()
+            elif operation == "delete":
+                name = request["model_name"]
+                if name == gen.model_name:
+                    raise InvalidParameterError("model_name", f"{name} is the active model; switch to another first")
+                if name not in manager.config():
+                    raise InvalidParameterError("model_name", f"there is no model named {name!r}")
+                manager.delete_model(name)
+                report["deleted"] = [name]
+            elif operation == "default":
+                name = request["model_name"]
+                if name not in manager.config():
+                    raise InvalidParameterError("model_name", f"there is no model named {name!r}")
+                manager.set_default(name)
+                report["default"] = name
+            else:
+                raise InvalidParameterError("operation", f"unknown model operation {operation!r}")
+        finally:
+            self._refresh_facts()
+        return report
+
+    # -- work ---------------------------------------------------------------------------------
+
+    def generate(self, request: GenerationRequest, sink: ProgressSink) -> Iterator[ImageResult]:
+        """The request's images, one at a time, as they are finished."""
+        from ldm.invoke import metadata as md
+        from ldm.invoke.generator.base import Progress
+
+        gen = self.engine()
+
+        def on_step(step: int, total: int, preview: Image.Image | None) -> None:
+            sink.raise_if_canceled()
+            sink.step(step, total)
+            if preview is not None:
+                sink.preview(preview)
+
+        def on_intermediate(step: int, image: Image.Image) -> None:
+            sink.intermediate(step, md.png_bytes(image))
+
+        progress = Progress(on_step, on_intermediate, request.preview_every, request.intermediate_every)
+        sink.raise_if_canceled()
+        for done in gen.generate(request, progress, sink.status):
+            meta = md.image_metadata(done.image)
+            postprocessed = bool((meta.get("image") or {}).get("postprocessing"))
+            yield ImageResult(md.png_bytes(done.image), meta, done.seed, done.plan.index, postprocessed,
+                              done.postprocess_error)
+
+    def postprocess(self, request: PostprocessRequest, sink: ProgressSink) -> ImageResult:
+        """Every pass of the request on its image, into one result."""
+        from ldm.invoke import metadata as md
+
+        gen = self.engine()
+        result = request.image.image.copy()
+        for step in request.steps:
+            sink.raise_if_canceled()
+            status = POSTPROCESS_STATUS[step.type]
+            sink.status(status)
+
+            def on_tile(done: int, total: int, status: str = status) -> None:
+                sink.raise_if_canceled()  # a cancel stops an upscale between tiles
+                sink.step(done, total, status)
+
+            result = gen.postprocess(result, step.type, step.engine_options(), progress=on_tile)
+        sink.status("Saving Image")
+        return ImageResult(md.png_bytes(result), md.image_metadata(result), request.seed, 0, postprocessed=True)
