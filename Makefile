@@ -58,6 +58,7 @@ test-python: $(STAMP)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ldm invokeai_gui tests scripts bench
+	$(VENV)/bin/lint-imports
 
 test: sysdeps $(STAMP) web-check
 	$(MAKE) lint

@@ -151,7 +151,9 @@ def main(argv: Sequence[str] | None = None) -> int:
             from invokeai_gui.desktop.window import run as run_window
         except ImportError as exc:
             return _missing("Desktop mode", "invokeai_gui.desktop.window", exc)
-        return _exit_past_lingering_threads(int(run_window(args) or 0))
+        on_close = getattr(args, "on_close", None)
+        default_port = args.port == build_parser().get_default("port")
+        return _exit_past_lingering_threads(int(run_window(server_config_from_args(args), on_close, default_port) or 0))
     try:
         from ldm.invoke.cli import main as cli_main
     except ImportError as exc:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -210,8 +211,14 @@ def test_init_image_mask_and_strength_switches_are_used_and_recorded(session, wo
     [(path, _)] = session.results()
     image = metadata(path)["image"]
     assert image["type"] == "inpaint"
-    assert image["init_image_path"] == str(workdir / "init.png")
-    assert image["mask_image_path"] == str(workdir / "mask.png")
+    # Files from outside the output folder are copied in and recorded by their outputs/ URL, so the
+    # web UI (and !fetch) can run the recipe too.
+    for key, folder, name in (("init_image_path", "init-images", "init"), ("mask_image_path", "mask-images", "mask")):
+        recorded = image[key]
+        assert recorded.startswith(f"outputs/{folder}/{name}.") and recorded.endswith(".png")
+        copied = session.outdir / recorded.removeprefix("outputs/")
+        assert copied.read_bytes() == (workdir / f"{name}.png").read_bytes()
+        assert image[key.replace("_path", "_hash")] == hashlib.sha256(copied.read_bytes()).hexdigest()
     assert (image["strength"], image["fit"], image["inpaint_replace"]) == (0.5, True, 0.3)
     # outside the mask the init image stays
     assert np.array_equal(pixels(path)[:, :4], pixels(workdir / "init.png")[:, :4])
@@ -363,7 +370,7 @@ def test_tab_completes_a_sampler_name(session):
     [(path, _)] = session.results()
     image = metadata(path)["image"]
     assert image["sampler"] == "k_euler" and image["threshold"] == 1.0
-    assert image["init_image_path"].endswith("init.png")
+    assert image["init_image_path"].startswith("outputs/init-images/init.")
 
 
 def test_switch_changes_the_model_and_models_lists_them(session):

@@ -3,7 +3,6 @@ the drop witness, the bridge's refusals and what it exposes. (The window itself:
 
 from __future__ import annotations
 
-import argparse
 import inspect
 import json
 import os
@@ -50,10 +49,10 @@ def test_a_saved_size_below_the_minimum_is_raised_to_it(tmp_path: Path) -> None:
 
 def test_on_close_comes_from_the_flag_else_the_settings_file() -> None:
     settings = DesktopSettings(on_close="finish")
-    assert window.on_close_choice(argparse.Namespace(), settings) == "finish"
-    assert window.on_close_choice(argparse.Namespace(on_close="cancel"), settings) == "cancel"
+    assert window.on_close_choice(None, settings) == "finish"
+    assert window.on_close_choice("cancel", settings) == "cancel"
     with pytest.raises(ValueError, match="--on_close must be one of cancel, finish"):
-        window.on_close_choice(argparse.Namespace(on_close="later"), settings)
+        window.on_close_choice("later", settings)
 
 
 # -- start-up -------------------------------------------------------------------------------------
@@ -180,5 +179,5 @@ def test_on_close_flag_reaches_the_window_from_the_command_line() -> None:
     from invokeai_gui.main import build_parser
 
     args = build_parser().parse_args(["--gui", "--on_close", "finish"])
-    assert window.on_close_choice(args, DesktopSettings(on_close="cancel")) == "finish"
-    assert window.on_close_choice(build_parser().parse_args(["--gui"]), DesktopSettings(on_close="finish")) == "finish"
+    assert window.on_close_choice(args.on_close, DesktopSettings(on_close="cancel")) == "finish"
+    assert window.on_close_choice(build_parser().parse_args(["--gui"]).on_close, DesktopSettings(on_close="finish")) == "finish"

@@ -10,7 +10,6 @@ default browser on the server instead and keeps serving.
 
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import signal
@@ -32,7 +31,8 @@ from .drops import DropWitness
 from .settings import MIN_SIZE, ON_CLOSE_CHOICES, DesktopSettings
 
 if TYPE_CHECKING:
-    from invokeai_gui.server import InvokeServer, ServerConfig
+    from invokeai_gui.server import InvokeServer
+    from invokeai_gui.server.config import ServerConfig
 
 log = logging.getLogger(__name__)
 
@@ -381,27 +381,26 @@ class DesktopApp:
         return 0
 
 
-def on_close_choice(args: argparse.Namespace, settings: DesktopSettings) -> str:
+def on_close_choice(requested: str | None, settings: DesktopSettings) -> str:
     """``--on_close`` when given, else the settings file's choice (default: cancel)."""
-    choice = getattr(args, "on_close", None) or settings.on_close
+    choice = requested or settings.on_close
     if choice not in ON_CLOSE_CHOICES:
         raise ValueError(f"--on_close must be one of {', '.join(ON_CLOSE_CHOICES)}, not {choice!r}.")
     return choice
 
 
-def run(args: argparse.Namespace) -> int:
-    """``invokeai --gui``: the server plus a native window (or the browser when none can open)."""
-    from invokeai_gui.main import build_parser, server_config_from_args
+def run(config: ServerConfig, on_close: str | None = None, free_port_ok: bool = False) -> int:
+    """``invokeai --gui``: the server plus a native window (or the browser when none can open).
+    ``main`` builds ``config`` from the flags; with ``free_port_ok`` a taken default port is no error."""
     from invokeai_gui.server import PortInUseError
 
-    config = server_config_from_args(args)
     settings = DesktopSettings.load(config.root)
     try:
-        on_close = on_close_choice(args, settings)
+        choice = on_close_choice(on_close, settings)
     except ValueError as exc:
         print(f"invokeai: {exc}", file=sys.stderr)
         return 2
-    app = DesktopApp(config, settings, on_close, free_port_ok=args.port == build_parser().get_default("port"))
+    app = DesktopApp(config, settings, choice, free_port_ok=free_port_ok)
     try:
         return app.run()
     except PortInUseError as exc:

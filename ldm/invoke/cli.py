@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import argparse
+import hashlib
 import logging
 import os
 import re
@@ -23,13 +24,23 @@ from .cli_args import (
     help_text,
     parse_generation_line,
     parse_switches,
+    request_from_switches,
     split_words,
     switch_names,
 )
 from .errors import InvokeError
+from .files import (
+    INIT_FOLDER,
+    MASK_FOLDER,
+    atomic_write,
+    is_output_url,
+    parse_result_name,
+    relative_to_output_url,
+    resolve_output_url,
+)
+from .request import GenerationRequest, ImageRef
 
 if TYPE_CHECKING:
-    from PIL import Image
 
     from .generate import Generate
 
@@ -43,7 +54,6 @@ DEMO_NOTICE = (
     "** Install Stable Diffusion 1.5 with `invokeai-configure`, then restart or `!switch` to it."
 )
 INTERRUPTED = "Interrupted."
-_SEED_IN_NAME = re.compile(r"^\d+\.(\d+)")
 
 
 # ---------------------------------------------------------------------------------------------
@@ -247,13 +257,34 @@ class InvokeCLI:
         if self.gen.is_demo_model:
             self.say(DEMO_NOTICE)
 
-    def find_image(self, name: str, field: str = "image") -> Path:
-        """A path as typed, else the same name in the output folder (where !fetch and !fix usually look)."""
+    def find_image(self, name: str, field: str = "image", outdir: Path | None = None) -> Path:
+        """An ``outputs/...`` URL (as recipes record them) inside the output folder, else a path as
+        typed, else the same name in the output folder (where !fetch and !fix usually look)."""
+        outdir = outdir or self.outdir
+        if is_output_url(name):
+            try:
+                return resolve_output_url(outdir, name)
+            except FileNotFoundError:
+                pass  # perhaps a folder of that name under the current one
         path = Path(name).expanduser()
-        for candidate in (path, self.outdir / path):
+        for candidate in (path, outdir / path):
             if candidate.is_file():
                 return candidate.resolve()
-        raise CommandLineError(f"No {field} file {name} (looked in {Path.cwd()} and {self.outdir})")
+        raise CommandLineError(f"No {field} file {name} (looked in {outdir}, {Path.cwd()} and {outdir / path})")
+
+    def input_image(self, name: str, field: str, folder: str, outdir: Path) -> ImageRef:
+        """An init image or mask by content, recorded by its ``outputs/...`` URL: a file from outside
+        the output folder is copied into ``folder`` first, so the web UI can run this recipe too."""
+        path = self.find_image(name, field, outdir)
+        data = path.read_bytes()
+        root = outdir.resolve()
+        if not path.is_relative_to(root):
+            digest = hashlib.sha256(data).hexdigest()[:8]
+            stem = re.sub(r"[^\w.-]+", "_", path.stem)[:80] or "image"
+            path = root / folder / f"{stem}.{digest}{path.suffix.lower() or '.png'}"
+            if not path.is_file() or path.read_bytes() != data:
+                atomic_write(data, path)
+        return ImageRef.from_bytes(data, relative_to_output_url(path.relative_to(root).as_posix()))
 
     def _one_path(self, rest: str, command: str, switches: bool) -> tuple[Path, list[str]]:
         words = split_words(rest)
@@ -275,6 +306,9 @@ class InvokeCLI:
         meta = read_metadata(path)
         recipe = meta.get("image") or (meta.get("images") or [None])[0]
         command = ""
+        if recipe and (recipe.get("init_image_path") or recipe.get("mask_image_path")):
+            # The recipe's inputs must still be there, inside the output folder, unchanged.
+            GenerationRequest.from_metadata(meta, lambda url: resolve_output_url(self.outdir, url).read_bytes())
         if recipe:
             try:
                 command = dream_command(recipe)
@@ -318,8 +352,8 @@ class InvokeCLI:
             image = self.gen.postprocess(image, tool, {"facetool_strength": face,
                                                        "codeformer_fidelity": options.get("codeformer_fidelity", 0.75)})
         # The seed in the name is the image's own (a variation's, not its base seed); keep it.
-        match = _SEED_IN_NAME.match(path.name)
-        seed = int(match.group(1)) if match else (read_metadata(path).get("image") or {}).get("seed") or 0
+        named = parse_result_name(path.name)
+        seed = named[1] if named else (read_metadata(path).get("image") or {}).get("seed") or 0
         outdir = Path(options["outdir"]) if options.get("outdir") else self.outdir
         saved = self.writer(outdir).save_image(image, int(seed), postprocessed=True)
         self.say(f"{saved}: !fix {rest}")
@@ -339,28 +373,30 @@ class InvokeCLI:
         }
 
     def generate(self, line: str) -> None:
+        from .generator.base import Progress
+
         parsed = parse_generation_line(line)
         options = dict(parsed.options)
         model = options.pop("model", None)
-        outdir = Path(options.pop("outdir")) if options.get("outdir") else self.outdir
-        for key, label in (("init_img", "init image"), ("init_mask", "mask")):
-            if options.get(key):
-                options[key] = str(self.find_image(options[key], label))
+        outdir = (Path(options.pop("outdir")) if options.get("outdir") else self.outdir).expanduser().resolve()
+        init = mask = None
+        if options.get("init_img"):
+            init = self.input_image(options.pop("init_img"), "init image", INIT_FOLDER, outdir)
+        if options.get("init_mask"):
+            mask = self.input_image(options.pop("init_mask"), "mask", MASK_FOLDER, outdir)
+        request = request_from_switches(parsed.prompt, {**self._defaults(), **options}, init, mask)
         if model and model != self.gen.model_name:
             self.switch_model(model)
-        params = {**self._defaults(), **options}
-        progress = _Progress(params["iterations"])
+        progress = _Progress(request.iterations)
         writer = self.writer(outdir)
-
-        def saved(image: Image.Image, seed: int, first_seed: int) -> None:
-            progress.close()
-            path = writer.save_image(image, seed)
-            self.say(f"{path}: {image.info.get('Dream', '')}")
-            progress.next_image()
-
         try:
-            self.gen.prompt2image(parsed.prompt, step_callback=progress.step, image_callback=saved,
-                                  status_callback=progress.status, preview_every=0, **params)
+            for done in self.gen.generate(request, Progress(progress.step, preview_every=0), progress.status):
+                progress.close()
+                path = writer.save_image(done.image, done.seed)
+                self.say(f"{path}: {done.image.info.get('Dream', '')}")
+                if done.postprocess_error:
+                    self.say(f"Error: {path.name} was saved without its postprocessing: {done.postprocess_error}")
+                progress.next_image()
         finally:
             progress.close()
 

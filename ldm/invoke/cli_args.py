@@ -1,4 +1,5 @@
-"""Parsing one ``invoke>`` line: a prompt followed by InvokeAI 2.x switches, into ``prompt2image`` arguments."""
+"""Parsing one ``invoke>`` line: a prompt followed by InvokeAI 2.x switches, translated into a
+``GenerationRequest`` (whose limits the switches take)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvokeError
+from .request import LIMITS, BoundingBox, GenerationRequest, ImageRef
 
 # A token that starts a switch: one or two dashes and a letter (so "-0.5" stays prompt text).
 _SWITCH = re.compile(r"^--?[A-Za-z]")
@@ -45,6 +47,20 @@ def _number(text: str) -> float:
         return float(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"expects a number, got {text!r}") from None
+
+
+def parse_box(text: str) -> dict[str, int]:
+    """``X,Y,W,H`` (the region an inpaint works on) into a bounding box."""
+    try:
+        x, y, w, h = (int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expects X,Y,WIDTH,HEIGHT in px, got {text!r}") from None
+    return {"x": x, "y": y, "width": w, "height": h}
+
+
+def _range(name: str) -> str:
+    limit = LIMITS[name]
+    return f"{limit.lo:g}-{limit.hi:g}"
 
 
 def parse_variations(text: str) -> list[tuple[int, float]]:
@@ -94,11 +110,11 @@ class Switch:
 
 # The switches of a generation line, in the order !help lists them.
 SWITCHES: tuple[Switch, ...] = (
-    Switch(("-s", "--steps"), "steps", "number of sampling steps", _whole, "STEPS"),
+    Switch(("-s", "--steps"), "steps", f"number of sampling steps ({_range('steps')})", _whole, "STEPS"),
     Switch(("-S", "--seed"), "seed", "seed (-1 or none: random)", _whole, "SEED"),
-    Switch(("-n", "--iterations"), "iterations", "how many images to make", _whole, "N"),
-    Switch(("-W", "--width"), "width", "image width, a multiple of 8", _whole, "PX"),
-    Switch(("-H", "--height"), "height", "image height, a multiple of 8", _whole, "PX"),
+    Switch(("-n", "--iterations"), "iterations", f"how many images to make ({_range('iterations')})", _whole, "N"),
+    Switch(("-W", "--width"), "width", f"image width, a multiple of 8 ({_range('width')})", _whole, "PX"),
+    Switch(("-H", "--height"), "height", f"image height, a multiple of 8 ({_range('height')})", _whole, "PX"),
     Switch(("-C", "--cfg_scale"), "cfg_scale", "how closely to follow the prompt", _number, "SCALE"),
     Switch(("-A", "--sampler"), "sampler_name", "sampler (TAB lists them)", str, "SAMPLER"),
     Switch(("-m", "--model"), "model", "switch to this model (it stays the current one)", str, "MODEL"),
@@ -111,8 +127,10 @@ SWITCHES: tuple[Switch, ...] = (
     Switch(("-M", "--init_mask"), "init_mask", "mask for inpainting (white: regenerate)", str, "FILE"),
     Switch(("-r", "--inpaint_replace"), "inpaint_replace", "how fully to replace the masked area (0-1)",
            _number, "AMOUNT"),
-    Switch(("--seam_size",), "seam_size", "px outside the mask where new pixels blend into old (0-64, default 8)",
-           _whole, "PX"),
+    Switch(("--seam_size",), "seam_size",
+           f"px outside the mask where new pixels blend into old ({_range('seam_size')}, default 8)", _whole, "PX"),
+    Switch(("--bounding_box",), "bounding_box", "inpaint only this region of the init image", parse_box,
+           "X,Y,W,H"),
     Switch(("-G", "--gfpgan_strength", "--facetool_strength"), "facetool_strength",
            "restore faces with this strength (0-1)", _number, "STRENGTH"),
     Switch(("-ft", "--facetool"), "facetool", "face tool: gfpgan or codeformer", str, "TOOL"),
@@ -271,3 +289,20 @@ def help_text() -> str:
         "A line's switches apply to that line only, except -m, which changes the current model.",
     ]
     return "\n".join(lines)
+
+
+def request_from_switches(prompt: str, options: dict[str, Any], init_image: ImageRef | None = None,
+                          init_mask: ImageRef | None = None) -> GenerationRequest:
+    """A generation line's switches (already parsed, defaults merged) as the request they mean; the
+    init image and mask come already read (the CLI decides where they live)."""
+    values = {k: v for k, v in options.items() if k not in ("init_img", "init_mask", "model", "outdir")}
+    if "with_variations" in values:
+        values["with_variations"] = tuple((int(s), float(w)) for s, w in values["with_variations"])
+    if "upscale" in values:
+        level, strength = values["upscale"]
+        values["upscale"] = (level, strength)
+    if "bounding_box" in values:
+        values["bounding_box"] = BoundingBox(**values["bounding_box"])
+    if values.get("seed") == -1:
+        values["seed"] = None
+    return GenerationRequest(prompt=prompt, init_image=init_image, init_mask=init_mask, **values).validate()
