@@ -159,6 +159,38 @@ def test_the_queue_survives_kill_9(processes, tmp_path, test_root, connect):
             im.load()
 
 
+def test_a_multi_image_job_killed_midway_resumes_with_the_next_image_and_no_duplicates(processes, tmp_path, test_root,
+                                                                                        connect):
+    root = private_root(test_root, tmp_path / "root")
+    outdir = tmp_path / "outputs"
+    args = ("--port", str(free_port()), "--root", str(root), "--outdir", str(outdir))
+    six = {**job("six of them", 3), "iterations": 6, "seed": -1}  # a random seed, fixed when the job is queued
+
+    first = processes(*args)
+    client = connect(first.wait_for_url())
+    job_id = client.call("generateImage", six, False, False)["jobId"]
+    made = client.wait_for("generationResult", lambda d: d.get("jobId") == job_id, count=2, timeout=240)
+    first.proc.kill()  # SIGKILL after two images (a third may be on its way to the disk)
+    first.proc.wait(30)
+    seed = made[0]["metadata"]["image"]["seed"]
+    before = {p.name for p in outdir.glob("*.png")}
+    assert len(before) >= 2
+
+    second = processes(*args)
+    client = connect(second.wait_for_url())
+    client.emit("resumeQueue")
+    client.wait_for("queueUpdate", lambda d: any(j["id"] == job_id and j["status"] == "done" for j in d["jobs"]),
+                    timeout=240)
+    resumed = sorted(outdir.glob("*.png"))
+    assert len(resumed) == 6, [p.name for p in resumed]
+
+    # The same job uninterrupted (its seed now given) makes byte-identical files.
+    again = client.call("generateImage", {**six, "seed": seed}, False, False)["jobId"]
+    uninterrupted = client.wait_for("generationResult", lambda d: d.get("jobId") == again, count=6, timeout=240)
+    expected = [(outdir / r["url"].removeprefix("outputs/")).read_bytes() for r in uninterrupted]
+    assert [p.read_bytes() for p in resumed] == expected
+
+
 def test_flags_become_the_server_settings(tmp_path):
     from invokeai_gui.main import build_parser, server_config_from_args
 
