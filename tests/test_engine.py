@@ -259,7 +259,7 @@ def test_the_seam_reaches_seam_size_px_in_every_direction_and_no_further():
     mask[20, 20] = True
     alpha = seam_alpha(mask, 8)
     assert alpha[20, 20] == 1 and alpha[20, 28] > 0 and alpha[20, 29] == 0  # 8 px straight out: blended
-    assert alpha[26, 26] == 0  # 6,6 is 8.5 px away: kept exactly, as SPEC's "more than 8 px" says
+    assert alpha[26, 26] == 0  # 6,6 is 8.5 px away: kept exactly, as "more than 8 px from the mask" promises
     assert alpha[25, 25] > 0  # 7.1 px away
     assert np.all(np.diff(alpha[20, 20:30]) <= 0)  # falls off smoothly outwards
 

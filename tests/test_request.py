@@ -20,7 +20,6 @@ from ldm.invoke import metadata as md
 from ldm.invoke.errors import InvalidParameterError
 from ldm.invoke.files import UnsafePathError, resolve_output_url
 from ldm.invoke.request import (
-    LIMITS,
     MAX_SEED,
     SAMPLER_IDS,
     BoundingBox,

@@ -1,4 +1,4 @@
-"""SPEC §8 against a real server: bad payloads, path escapes, hostile uploads, foreign origins, the LAN token."""
+"""Security against a real server: bad payloads, path escapes, hostile uploads, foreign origins, the LAN token."""
 
 from __future__ import annotations
 

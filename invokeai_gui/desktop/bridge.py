@@ -11,10 +11,8 @@ from __future__ import annotations
 import json
 import logging
 import os
-import shutil
 import subprocess
 import sys
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from invokeai_gui.server.gallery import is_image_name
 from invokeai_gui.server.security import UnsafePathError
 from invokeai_gui.server.uploads import UploadError
+from ldm.invoke.files import atomic_write
 
 from .drops import DropWitness
 
@@ -259,14 +258,5 @@ class DesktopBridge:
 
 
 def _copy_atomically(source: Path, target: Path) -> None:
-    """Copies into a temp file beside ``target``, then renames: the target is never half-written."""
-    fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
-    try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as src:
-            shutil.copyfileobj(src, out)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, target)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    """A byte-identical copy that is never half-written under the target's name."""
+    atomic_write(source.read_bytes(), target)

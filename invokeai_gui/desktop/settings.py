@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from ldm.invoke.files import atomic_write
 
 log = logging.getLogger(__name__)
 
@@ -78,10 +78,6 @@ class DesktopSettings:
         path = Path(root) / SETTINGS_FILE
         text = json.dumps(asdict(self), indent=2) + "\n"
         try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=f".{SETTINGS_FILE}.", dir=path.parent)
-            with os.fdopen(fd, "w", encoding="utf-8") as f:
-                f.write(text)
-            os.replace(tmp, path)
+            atomic_write(text.encode("utf-8"), path)
         except OSError as exc:
             log.warning("Could not save the window's size and position to %s: %s", path, exc)

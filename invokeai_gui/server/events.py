@@ -1,4 +1,4 @@
-"""The Socket.IO events of PROTOCOL.md: each handler validates its payload against one schema and delegates."""
+"""The Socket.IO events (InvokeAI 2.1's and ours): each handler validates one schema, then asks the studio."""
 
 from __future__ import annotations
 

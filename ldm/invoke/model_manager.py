@@ -26,6 +26,7 @@ import yaml
 
 from .demo_model import DEMO_DESCRIPTION, DEMO_MODEL_NAME, ensure_demo_model
 from .errors import ModelLoadError
+from .files import atomic_write
 from .globals import models_yaml
 
 log = logging.getLogger(__name__)
@@ -114,10 +115,7 @@ class ModelManager:
         return {str(k): v for k, v in data.items()}
 
     def _write_file(self, data: dict[str, Any]) -> None:
-        self.config_path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = self.config_path.with_suffix(".yaml.tmp")
-        tmp.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
-        os.replace(tmp, self.config_path)
+        atomic_write(yaml.safe_dump(data, sort_keys=False).encode("utf-8"), self.config_path)
 
     # -- the list ---------------------------------------------------------------------------
 
