@@ -4,7 +4,7 @@ import type { ImageInfo, Metadata } from '../../app/protocol';
 import { validateGenerateImageArgs } from '../../../test/protocolSchema';
 import {
   buildGenerationRequest,
-  initImageUrl,
+  outputImageUrl,
   invokeBlocker,
   metadataToOptions,
   parseSeedWeights,
@@ -277,9 +277,9 @@ describe('metadata → UI state (Use All)', () => {
   });
 
   it('maps stored init image paths to served URLs', () => {
-    expect(initImageUrl('outputs/init-images/a.png')).toBe('outputs/init-images/a.png');
-    expect(initImageUrl('/home/u/out/init-images/a.png')).toBe('outputs/init-images/a.png');
-    expect(initImageUrl('C:\\out\\init-images\\a.png')).toBe('outputs/init-images/a.png');
+    expect(outputImageUrl('outputs/init-images/a.png')).toBe('outputs/init-images/a.png');
+    expect(outputImageUrl('/home/u/out/init-images/a.png')).toBe('outputs/init-images/a.png');
+    expect(outputImageUrl('C:\\out\\init-images\\a.png')).toBe('outputs/init-images/a.png');
   });
 
   it('warns when precision or device differ from now', () => {
