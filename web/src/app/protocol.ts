@@ -51,7 +51,7 @@ export interface ImageMetadata {
   height?: number;
   seamless?: boolean;
   hires_fix?: boolean;
-  hires_strength?: number;
+  hires_strength?: number | null;
   strength?: number;
   fit?: boolean;
   init_image_path?: string;
