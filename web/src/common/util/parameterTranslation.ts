@@ -132,7 +132,6 @@ export function buildGenerationRequest(
 const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 const isBoolean = (value: unknown): value is boolean => typeof value === 'boolean';
 
-
 /** Folders of the output tree whose images a recipe may name (uploads, painted masks, composed frames). */
 const INPUT_FOLDERS = ['init-images', 'mask-images', 'canvas-images'] as const;
 
@@ -231,46 +230,47 @@ export function metadataToOptions(metadata: Metadata): Recall {
   const initPath = nonEmpty(image.init_image_path);
   if (initPath) {
     const url = outputImageUrl(initPath);
-    options.initialImage = {
-      url,
-      mtime: 0,
-      metadata: {},
-      width: options.width ?? 0,
-      height: options.height ?? 0,
-      category: 'user',
-    };
+    options.initialImage = { url, mtime: 0, metadata: {}, width: options.width ?? 0, height: options.height ?? 0, category: 'user' };
     tab = initImageTab(image);
-    if (tab === 'inpainting') {
-      const maskPath = nonEmpty(image.mask_image_path);
-      inpainting = {
-        initUrl: url,
-        maskUrl: maskPath ? outputImageUrl(maskPath) : null,
-        boundingBox: isBoundingBox(image.bounding_box) ? image.bounding_box : null,
-        seamSize: isNumber(image.seam_size) ? image.seam_size : null,
-        inpaintReplace: isNumber(image.inpaint_replace) ? image.inpaint_replace : null,
-      };
-    }
+    if (tab === 'inpainting') inpainting = inpaintingRecall(image, url);
   } else if (image.type === 'txt2img') {
     tab = 'txt2img';
   }
-  if (image.postprocessing !== undefined) {
-    const steps = image.postprocessing ?? [];
-    const upscale = steps.find((s) => s.type === 'esrgan');
-    const face = steps.find((s) => s.type === 'gfpgan' || s.type === 'codeformer');
-    options.shouldRunESRGAN = upscale !== undefined;
-    if (upscale) {
-      if (upscale.scale === 2 || upscale.scale === 4) options.upscalingLevel = upscale.scale;
-      if (isNumber(upscale.strength)) options.upscalingStrength = upscale.strength;
-    }
-    options.shouldRunFacetool = face !== undefined;
-    if (face) {
-      options.facetoolType = face.type === 'codeformer' ? 'codeformer' : 'gfpgan';
-      if (isNumber(face.strength)) options.facetoolStrength = face.strength;
-      if (isNumber(face.fidelity)) options.codeformerFidelity = face.fidelity;
-    }
-    if (upscale || face) options.showAdvancedOptions = true;
-  }
+  Object.assign(options, postprocessingOptions(image));
   return { options, tab, inpainting, model: nonEmpty(metadata.model_id), unsupported: unsupportedSettings(image) };
+}
+
+function inpaintingRecall(image: ImageMetadata, initUrl: string): InpaintingRecall {
+  const maskPath = nonEmpty(image.mask_image_path);
+  return {
+    initUrl,
+    maskUrl: maskPath ? outputImageUrl(maskPath) : null,
+    boundingBox: isBoundingBox(image.bounding_box) ? image.bounding_box : null,
+    seamSize: isNumber(image.seam_size) ? image.seam_size : null,
+    inpaintReplace: isNumber(image.inpaint_replace) ? image.inpaint_replace : null,
+  };
+}
+
+/** The Restore Face and Upscale settings from the recorded postprocessing steps (off when none ran). */
+function postprocessingOptions(image: ImageMetadata): MetadataOptions {
+  if (image.postprocessing === undefined) return {};
+  const options: MetadataOptions = {};
+  const steps = image.postprocessing ?? [];
+  const upscale = steps.find((s) => s.type === 'esrgan');
+  const face = steps.find((s) => s.type === 'gfpgan' || s.type === 'codeformer');
+  options.shouldRunESRGAN = upscale !== undefined;
+  if (upscale) {
+    if (upscale.scale === 2 || upscale.scale === 4) options.upscalingLevel = upscale.scale;
+    if (isNumber(upscale.strength)) options.upscalingStrength = upscale.strength;
+  }
+  options.shouldRunFacetool = face !== undefined;
+  if (face) {
+    options.facetoolType = face.type === 'codeformer' ? 'codeformer' : 'gfpgan';
+    if (isNumber(face.strength)) options.facetoolStrength = face.strength;
+    if (isNumber(face.fidelity)) options.codeformerFidelity = face.fidelity;
+  }
+  if (upscale || face) options.showAdvancedOptions = true;
+  return options;
 }
 
 /** What the image's recipe holds that this UI cannot send (so Invoke may give other pixels). */

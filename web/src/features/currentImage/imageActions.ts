@@ -28,7 +28,7 @@ export const hasParameters = (image: ImageInfo | null): boolean => image !== nul
 function recallWarnings(image: ImageInfo, recall: Recall, state: RootState): string[] {
   const notes: string[] = [];
   const config = state.system.config;
-  if (recall.model && config && !(recall.model in config.model_list)) {
+  if (recall.model && config && !Object.hasOwn(config.model_list, recall.model)) {
     notes.push(
       `This image was made with the model ${recall.model}, which is not installed here; Invoke uses ${activeModelName(config) ?? 'the current model'}, so its pixels will differ.`,
     );
@@ -47,7 +47,7 @@ const applyRecall =
     const config = state.system.config;
     dispatch(applyAllParameters(recall.options));
     // The model switch is a job queued before any Invoke that follows, so that Invoke uses it.
-    if (recall.model && config && recall.model in config.model_list && activeModelName(config) !== recall.model) {
+    if (recall.model && config && Object.hasOwn(config.model_list, recall.model) && activeModelName(config) !== recall.model) {
       dispatch(requestModelChange(recall.model));
     }
     if (recall.tab) dispatch(tabSelected(recall.tab));
