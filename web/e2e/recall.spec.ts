@@ -142,10 +142,10 @@ test('image to image: Use All brings back the initial image, strength and fit, a
   await setNumber(page, 'steps', 3);
   await setNumber(page, 'img2img-strength', 0.6);
   await setSwitch(page, 'fit', false); // the parrot's own 128×128
-  await setNumber(page, 'iterations', 2);
-  const [target] = await invokeAndWait(page, 2);
+  const [target] = await invokeAndWait(page, 1);
   const digest = await pixelDigest(page, target);
 
+  await setNumber(page, 'iterations', 2);
   await page.getByTestId('clear-init-image').click();
   await setNumber(page, 'img2img-strength', 0.3);
   await setSwitch(page, 'fit', true);
@@ -169,14 +169,14 @@ test('inpainting: Use All reopens the picture with its painted mask, and Invoke 
   await setNumber(page, 'canvas-strength', 0.8);
   await setNumber(page, 'inpaint-replace', 0.5);
   await setNumber(page, 'seam-size', 12);
-  await setNumber(page, 'iterations', 2);
   await paintStroke(page, [20, 30], [70, 50]);
   await expect(page.getByTestId('inpainting-mask-layer')).toHaveAttribute('data-strokes', '1');
   const painted = await canvasPixels(page, 'inpainting-mask-layer');
-  const [target] = await invokeAndWait(page, 2);
+  const [target] = await invokeAndWait(page, 1);
   const first = lastGeneration(sent);
   const digest = await pixelDigest(page, target);
 
+  await setNumber(page, 'iterations', 2);
   await page.getByTestId('mask-clear').click();
   await setNumber(page, 'canvas-strength', 0.3);
   await setNumber(page, 'inpaint-replace', 0);
@@ -194,7 +194,7 @@ test('inpainting: Use All reopens the picture with its painted mask, and Invoke 
   await expect(page.getByTestId('canvas-strength')).toHaveValue('0.8');
   const again = await invokeOnce(page);
   const second = lastGeneration(sent);
-  for (const key of ['init_img', 'bounding_box', 'inpaint_replace', 'seam_size', 'strength', 'width', 'height']) {
+  for (const key of ['init_img', 'bounding_box', 'inpaint_replace', 'seam_size', 'strength', 'seed', 'width', 'height']) {
     expect(second[key], key).toEqual(first[key]);
   }
   expect(maskBits(await servedPixels(page, String(second.init_mask)))).toEqual(maskBits(await servedPixels(page, String(first.init_mask))));
