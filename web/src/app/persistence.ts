@@ -10,10 +10,13 @@ export const THEME_KEY = 'invokeai.theme';
 /** The canvases under their own key: a canvas too large for the storage costs only itself. */
 export const CANVAS_KEY = 'invokeai.canvas.v1';
 
-/** The work on the Inpainting and Unified Canvas tabs: images placed, the box, masks, brush settings.
+/** The work on the Inpainting and Unified Canvas tabs: images placed, the boxes, masks, brush settings.
  * Undo history, staged results and uploads in flight are of the session and start empty. */
 export type PersistedCanvas = Partial<
-  Pick<CanvasState, 'layer' | 'box' | 'brushSize' | 'hardness' | 'seamSize' | 'inpaintReplace' | 'inpaintingSize'>
+  Pick<
+    CanvasState,
+    'layer' | 'box' | 'brushSize' | 'hardness' | 'seamSize' | 'inpaintReplace' | 'inpaintingSize' | 'inpaintingBox'
+  >
 > & { masks?: Partial<Record<keyof CanvasState['masks'], CanvasState['masks']['canvas']['past']>> };
 
 export interface PersistedState {
@@ -69,6 +72,7 @@ function loadCanvas(storage: Storage): PersistedCanvas {
     if (typeof parsed[key] === 'number') out[key] = parsed[key] as number;
   }
   if (isRecord(parsed.inpaintingSize)) out.inpaintingSize = parsed.inpaintingSize as unknown as CanvasState['inpaintingSize'];
+  if (isRecord(parsed.inpaintingBox)) out.inpaintingBox = parsed.inpaintingBox as unknown as CanvasState['inpaintingBox'];
   if (isRecord(parsed.masks)) {
     const masks = parsed.masks;
     out.masks = {};
@@ -81,7 +85,7 @@ function loadCanvas(storage: Storage): PersistedCanvas {
 }
 
 export function persistedCanvasOf(canvas: CanvasState): PersistedCanvas {
-  const { layer, box, brushSize, hardness, seamSize, inpaintReplace, inpaintingSize, masks } = canvas;
+  const { layer, box, brushSize, hardness, seamSize, inpaintReplace, inpaintingSize, inpaintingBox, masks } = canvas;
   return {
     layer,
     box,
@@ -90,6 +94,7 @@ export function persistedCanvasOf(canvas: CanvasState): PersistedCanvas {
     seamSize,
     inpaintReplace,
     inpaintingSize,
+    inpaintingBox,
     masks: { inpainting: masks.inpainting.past, canvas: masks.canvas.past },
   };
 }

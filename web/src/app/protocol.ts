@@ -51,10 +51,16 @@ export interface ImageMetadata {
   height?: number;
   seamless?: boolean;
   hires_fix?: boolean;
-  hires_strength?: number;
+  hires_strength?: number | null;
   strength?: number;
   fit?: boolean;
   init_image_path?: string;
+  /** Inpainting with a painted mask: the mask as the server stored it (white = regenerate). */
+  mask_image_path?: string | null;
+  bounding_box?: BoundingBox | null;
+  inpaint_replace?: number;
+  seam_size?: number;
+  clip_skip?: number;
   postprocessing?: PostprocessingStep[] | null;
   precision?: string;
   device?: string;
@@ -270,6 +276,9 @@ export interface PostprocessingParameters {
 export interface JobAck {
   jobId: string;
 }
+
+/** The seam size the server uses when a request names none. */
+export const SEAM_SIZE_DEFAULT = 8;
 
 /** Seeds the engine accepts: numpy's 32-bit range. */
 export const SEED_MIN = 0;

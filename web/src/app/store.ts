@@ -80,6 +80,7 @@ export function createStore(socket: Socket, storage: Storage | null) {
           lastCanvas.box !== canvas.box ||
           lastCanvas.masks !== canvas.masks ||
           lastCanvas.inpaintingSize !== canvas.inpaintingSize ||
+          lastCanvas.inpaintingBox !== canvas.inpaintingBox ||
           lastCanvas.brushSize !== canvas.brushSize ||
           lastCanvas.hardness !== canvas.hardness ||
           lastCanvas.seamSize !== canvas.seamSize ||

@@ -215,7 +215,7 @@ describe('persistence', () => {
     expect(preloadedState(loadPersistedState(storage)).options.prompt).toBe('');
   });
 
-  it('keeps the canvases (placed images, box, masks) across a reload, but not their undo history', () => {
+  it('keeps the canvases (placed images, boxes, masks) across a reload, but not their undo history', () => {
     const storage = new MemoryStorage();
     const base = preloadedState(null).canvas;
     const stroke = { kind: 'stroke' as const, tool: 'brush' as const, size: 24, hardness: 0.7, points: [10, 10, 40, 40] };
@@ -227,6 +227,7 @@ describe('persistence', () => {
         masks: { inpainting: { past: [], future: [] }, canvas: { past: [stroke], future: [{ kind: 'invert' }] } },
         canvasOrder: { past: ['layer', 'mask'], future: [] },
         seamSize: 16,
+        inpaintingBox: { url: 'outputs/init-images/a.png', box: { x: 0, y: 8, width: 64, height: 64 } },
       }),
     ).toBe(true);
     const restored = preloadedState(loadPersistedState(storage)).canvas;
@@ -235,6 +236,7 @@ describe('persistence', () => {
     expect(restored.masks.canvas).toEqual({ past: [stroke], future: [] });
     expect(restored.canvasOrder).toEqual({ past: [], future: [] });
     expect(restored.seamSize).toBe(16);
+    expect(restored.inpaintingBox).toEqual({ url: 'outputs/init-images/a.png', box: { x: 0, y: 8, width: 64, height: 64 } });
     expect(restored.staged).toEqual([]);
     storage.setItem(CANVAS_KEY, '[broken');
     expect(preloadedState(loadPersistedState(storage)).canvas.layer).toEqual([]);

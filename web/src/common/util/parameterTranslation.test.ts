@@ -4,7 +4,7 @@ import type { ImageInfo, Metadata } from '../../app/protocol';
 import { validateGenerateImageArgs } from '../../../test/protocolSchema';
 import {
   buildGenerationRequest,
-  initImageUrl,
+  outputImageUrl,
   invokeBlocker,
   metadataToOptions,
   parseSeedWeights,
@@ -267,6 +267,7 @@ describe('metadata → UI state (Use All)', () => {
 
   it('ignores what it does not understand and finds nothing in empty metadata', () => {
     expect(metadataToOptions({}).options).toEqual({});
+    expect(metadataToOptions({}).model).toBeNull();
     expect(metadataToOptions({ image: { sampler: 'not-a-sampler', steps: 'x' as unknown as number } }).options).toEqual({});
   });
 
@@ -276,10 +277,173 @@ describe('metadata → UI state (Use All)', () => {
     expect(promptToString('plain')).toBe('plain');
   });
 
-  it('maps stored init image paths to served URLs', () => {
-    expect(initImageUrl('outputs/init-images/a.png')).toBe('outputs/init-images/a.png');
-    expect(initImageUrl('/home/u/out/init-images/a.png')).toBe('outputs/init-images/a.png');
-    expect(initImageUrl('C:\\out\\init-images\\a.png')).toBe('outputs/init-images/a.png');
+  it('maps stored image paths to served URLs, whichever input folder they are in', () => {
+    expect(outputImageUrl('outputs/init-images/a.png')).toBe('outputs/init-images/a.png');
+    expect(outputImageUrl('/home/u/out/init-images/a.png')).toBe('outputs/init-images/a.png');
+    expect(outputImageUrl('C:\\out\\init-images\\a.png')).toBe('outputs/init-images/a.png');
+    expect(outputImageUrl('outputs/canvas-images/outpaint-192x128.1a2b3c4d.png')).toBe('outputs/canvas-images/outpaint-192x128.1a2b3c4d.png');
+    expect(outputImageUrl('/srv/out/canvas-images/canvas-region-x.png')).toBe('outputs/canvas-images/canvas-region-x.png');
+    expect(outputImageUrl('D:\\out\\mask-images\\mask.0f.png')).toBe('outputs/mask-images/mask.0f.png');
+    expect(outputImageUrl('mask-images/mask.0f.png')).toBe('outputs/mask-images/mask.0f.png');
+    // A folder name inside a file name is not a folder.
+    expect(outputImageUrl('/out/my-init-images.png')).toBe('/out/my-init-images.png');
+  });
+
+  it('text to image: opens Text to Image for one image, and names the model to switch to', () => {
+    const recall = metadataToOptions(metadata);
+    expect(recall.tab).toBe('txt2img');
+    expect(recall.options.iterations).toBe(1);
+    expect(recall.model).toBe('demo');
+    expect(recall.inpainting).toBeNull();
+    expect(recall.unsupported).toBeNull();
+    const gen = buildGenerationRequest({ ...options({ iterations: 4 }), ...recall.options }, settings, 'txt2img').generationParameters;
+    expect(gen.iterations).toBe(1);
+  });
+
+  it('image to image: an init image in the canvas folder is recalled as served, with strength and fit', () => {
+    const i2i: Metadata = {
+      image: {
+        ...metadata.image,
+        type: 'img2img',
+        strength: 0.5,
+        fit: false,
+        width: 128,
+        height: 128,
+        init_image_path: 'outputs/canvas-images/canvas-region-ab.12345678.png',
+      },
+    };
+    const recall = metadataToOptions(i2i);
+    expect(recall.tab).toBe('img2img');
+    expect(recall.inpainting).toBeNull();
+    const gen = buildGenerationRequest({ ...options(), ...recall.options }, settings, 'img2img').generationParameters;
+    expect(gen).toMatchObject({
+      init_img: 'outputs/canvas-images/canvas-region-ab.12345678.png',
+      strength: 0.5,
+      fit: false,
+      width: 128,
+      height: 128,
+      seed: 3025360737,
+    });
+    expect(validateGenerateImageArgs([gen, false, false])).toEqual([]);
+  });
+
+  it('inpainting with a painted mask: opens Inpainting with the picture, the mask, the region, seam size and replace', () => {
+    const inpaint: Metadata = {
+      image: {
+        ...metadata.image,
+        type: 'inpaint',
+        strength: 0.8,
+        fit: false,
+        width: 128,
+        height: 128,
+        init_image_path: 'outputs/init-images/parrot.0a1b2c3d.png',
+        mask_image_path: 'outputs/mask-images/mask.9f8e7d6c.png',
+        bounding_box: { x: 0, y: 0, width: 128, height: 128 },
+        inpaint_replace: 0.5,
+        seam_size: 12,
+      },
+    };
+    const recall = metadataToOptions(inpaint);
+    expect(recall.tab).toBe('inpainting');
+    expect(recall.inpainting).toEqual({
+      initUrl: 'outputs/init-images/parrot.0a1b2c3d.png',
+      maskUrl: 'outputs/mask-images/mask.9f8e7d6c.png',
+      boundingBox: { x: 0, y: 0, width: 128, height: 128 },
+      seamSize: 12,
+      inpaintReplace: 0.5,
+    });
+    expect(recall.options).toMatchObject({ img2imgStrength: 0.8, seed: 3025360737, iterations: 1 });
+    expect(recall.options.initialImage?.url).toBe('outputs/init-images/parrot.0a1b2c3d.png');
+  });
+
+  it('outpainting: a frame whose transparent pixels were the mask opens Inpainting with no mask file to fetch', () => {
+    const outpaint: Metadata = {
+      image: {
+        ...metadata.image,
+        type: 'inpaint',
+        strength: 1,
+        fit: false,
+        width: 192,
+        height: 128,
+        init_image_path: 'outputs/canvas-images/outpaint-192x128.5e6f7a8b.png',
+        mask_image_path: null,
+        bounding_box: { x: 0, y: 0, width: 192, height: 128 },
+        inpaint_replace: 0.25,
+        seam_size: 16,
+      },
+    };
+    const recall = metadataToOptions(outpaint);
+    expect(recall.tab).toBe('inpainting');
+    expect(recall.inpainting).toEqual({
+      initUrl: 'outputs/canvas-images/outpaint-192x128.5e6f7a8b.png',
+      maskUrl: null,
+      boundingBox: { x: 0, y: 0, width: 192, height: 128 },
+      seamSize: 16,
+      inpaintReplace: 0.25,
+    });
+    expect(recall.options.img2imgStrength).toBe(1);
+  });
+
+  it('a unified canvas region with its mask opens Inpainting like a painted mask', () => {
+    const region: Metadata = {
+      image: {
+        ...metadata.image,
+        type: 'inpaint',
+        strength: 0.75,
+        fit: false,
+        init_image_path: 'outputs/canvas-images/canvas-region-k2.aa11bb22.png',
+        mask_image_path: 'outputs/mask-images/mask.cc33dd44.png',
+        bounding_box: { x: 0, y: 0, width: 128, height: 128 },
+        inpaint_replace: 0,
+        seam_size: 8,
+      },
+    };
+    const recall = metadataToOptions(region);
+    expect(recall.tab).toBe('inpainting');
+    expect(recall.inpainting?.initUrl).toBe('outputs/canvas-images/canvas-region-k2.aa11bb22.png');
+    expect(recall.inpainting?.maskUrl).toBe('outputs/mask-images/mask.cc33dd44.png');
+  });
+
+  it('a transparent picture fitted to the output size stays in Image to Image, the one tab that fits', () => {
+    const fitted: Metadata = {
+      image: { ...metadata.image, type: 'inpaint', strength: 0.75, fit: true, init_image_path: 'outputs/init-images/parrot-transparent.png', seam_size: 8, inpaint_replace: 0 },
+    };
+    const recall = metadataToOptions(fitted);
+    expect(recall.tab).toBe('img2img');
+    expect(recall.inpainting).toBeNull();
+    expect(recall.options.shouldFitToWidthHeight).toBe(true);
+    expect(recall.unsupported).toBeNull();
+    expect(metadataToOptions({ image: { ...fitted.image, seam_size: 20 } }).unsupported).toMatch(/seam size 20/);
+  });
+
+  it('variations: a variation of a variation replays its whole chain from the base seed', () => {
+    const chained: Metadata = {
+      image: { ...metadata.image, seed: 4321, variations: [{ seed: 77, weight: 0.1 }, { seed: 9001, weight: 0.3 }] },
+    };
+    const recall = metadataToOptions(chained);
+    const gen = buildGenerationRequest(
+      { ...options({ variationAmount: 0.5, iterations: 3 }), ...recall.options },
+      settings,
+      'txt2img',
+    ).generationParameters;
+    expect(gen).toMatchObject({ seed: 4321, variation_amount: 0, iterations: 1 });
+    expect(gen.with_variations).toEqual([
+      [77, 0.1],
+      [9001, 0.3],
+    ]);
+  });
+
+  it('hires fix: the fix and its strength come back and are sent', () => {
+    const hires: Metadata = { image: { ...metadata.image, width: 576, height: 520, hires_fix: true, hires_strength: 0.6 } };
+    const recall = metadataToOptions(hires);
+    const gen = buildGenerationRequest({ ...options({ hiresStrength: 0.75 }), ...recall.options }, settings, 'txt2img').generationParameters;
+    expect(gen).toMatchObject({ hires_fix: true, hires_strength: 0.6, width: 576, height: 520 });
+    expect(metadataToOptions({ image: { ...metadata.image, hires_fix: false, hires_strength: null } }).options.hiresFix).toBe(false);
+  });
+
+  it('says which recorded settings this UI cannot send', () => {
+    expect(metadataToOptions({ image: { ...metadata.image, clip_skip: 2 } }).unsupported).toMatch(/clip skip 2/);
+    expect(metadataToOptions({ image: { ...metadata.image, clip_skip: 0 } }).unsupported).toBeNull();
   });
 
   it('warns when precision or device differ from now', () => {

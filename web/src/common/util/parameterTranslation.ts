@@ -1,11 +1,13 @@
 /** Translation between the control panel's state and the protocol: UI → generation_parameters, metadata → UI. */
 import {
   SAMPLERS,
+  SEAM_SIZE_DEFAULT,
   SEED_MAX,
+  type BoundingBox,
   type EsrganParameters,
   type FacetoolParameters,
   type GenerationParameters,
-  type ImageInfo,
+  type ImageMetadata,
   type Metadata,
   type MetadataPrompt,
   type SamplerName,
@@ -28,7 +30,7 @@ export interface GenerationRequest {
   facetoolParameters: FacetoolParameters | false;
 }
 
-/** What Use All may change in the options state, and which tab the image belongs to. */
+/** What Use All may change in the options state. */
 export type MetadataOptions = Partial<OptionsState>;
 
 export function randomSeed(rand: () => number = Math.random): number {
@@ -130,20 +132,70 @@ export function buildGenerationRequest(
 const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 const isBoolean = (value: unknown): value is boolean => typeof value === 'boolean';
 
-/** The URL of an init image recorded in metadata: `outputs/...` as served, whatever path form was stored. */
-export function initImageUrl(path: string): string {
+/** Folders of the output tree whose images a recipe may name (uploads, painted masks, composed frames). */
+const INPUT_FOLDERS = ['init-images', 'mask-images', 'canvas-images'] as const;
+
+/** The URL of an image a recipe names: `outputs/...` as served, whatever path form was stored (an older
+ * server or the CLI records file paths; an image under a known input folder is served from there). */
+export function outputImageUrl(path: string): string {
   const normalized = path.replace(/\\/g, '/');
-  if (/^(https?:|data:|\/?outputs\/)/.test(normalized)) return normalized;
-  const idx = normalized.lastIndexOf('init-images/');
-  if (idx >= 0) return `outputs/${normalized.slice(idx)}`;
-  return normalized;
+  if (/^(https?:|data:|blob:|\/?outputs\/)/.test(normalized)) return normalized;
+  const at = Math.max(...INPUT_FOLDERS.map((folder) => folderIndex(normalized, folder)));
+  return at >= 0 ? `outputs/${normalized.slice(at)}` : normalized;
 }
 
-/** Use All: every parameter an image's metadata records, as control-panel values, and its tab. */
-export function metadataToOptions(metadata: Metadata): { options: MetadataOptions; tab: ActiveTab | null } {
+/** Where `folder/` starts as a whole path segment of `path` (its last occurrence), or -1. */
+const folderIndex = (path: string, folder: string): number => `/${path}`.lastIndexOf(`/${folder}/`);
+
+/** What the Inpainting tab needs, besides the control panel's values, to regenerate an inpainted image. */
+export interface InpaintingRecall {
+  /** The picture that was inpainted, as served. */
+  initUrl: string;
+  /** The painted mask as served (white = regenerate), or null: the picture's transparent pixels were the mask. */
+  maskUrl: string | null;
+  /** The region worked on, when the recipe names one (null: the whole picture). */
+  boundingBox: BoundingBox | null;
+  seamSize: number | null;
+  inpaintReplace: number | null;
+}
+
+/** Use All: the control panel's values, the tab to open and what else the image's recipe needs. */
+export interface Recall {
+  options: MetadataOptions;
+  tab: ActiveTab | null;
+  /** Set when the image regenerated only part of its picture: it reopens in the Inpainting tab. */
+  inpainting: InpaintingRecall | null;
+  /** The model (its models.yaml name) the image was made with, when recorded. */
+  model: string | null;
+  /** Recorded settings this UI cannot send, as a sentence for the user, or null. */
+  unsupported: string | null;
+}
+
+const nonEmpty = (value: unknown): string | null => (typeof value === 'string' && value !== '' ? value : null);
+
+function isBoundingBox(value: unknown): value is BoundingBox {
+  if (typeof value !== 'object' || value === null) return false;
+  const box = value as Record<string, unknown>;
+  return ['x', 'y', 'width', 'height'].every((k) => isNumber(box[k]));
+}
+
+/**
+ * Which tab regenerates an image made from an init picture. An image whose recipe regenerated only
+ * part of the picture (a painted mask; or, without fit, the picture's transparent pixels: an
+ * outpainting frame, a transparent upload) reopens in Inpainting with that part as the mask. Image to
+ * Image is the only tab that fits the picture to the output size, so it keeps what was fitted.
+ */
+function initImageTab(image: ImageMetadata): 'img2img' | 'inpainting' {
+  if (nonEmpty(image.mask_image_path)) return 'inpainting';
+  return image.type === 'inpaint' && image.fit !== true ? 'inpainting' : 'img2img';
+}
+
+/** Use All: every parameter an image's metadata records, as control-panel values, its tab and inputs. */
+export function metadataToOptions(metadata: Metadata): Recall {
   const image = metadata.image ?? {};
   const options: MetadataOptions = {};
   let tab: ActiveTab | null = null;
+  let inpainting: InpaintingRecall | null = null;
   if (image.prompt !== undefined) options.prompt = promptToString(image.prompt);
   if (typeof image.sampler === 'string' && (SAMPLERS as readonly string[]).includes(image.sampler)) {
     options.sampler = image.sampler as SamplerName;
@@ -151,6 +203,8 @@ export function metadataToOptions(metadata: Metadata): { options: MetadataOption
   if (isNumber(image.seed)) {
     options.seed = image.seed;
     options.shouldRandomizeSeed = false;
+    // The recipe is of one image: Invoke makes that image, not a new batch around it.
+    options.iterations = 1;
   }
   if (isNumber(image.steps)) options.steps = image.steps;
   if (isNumber(image.cfg_scale)) options.cfgScale = image.cfg_scale;
@@ -173,39 +227,64 @@ export function metadataToOptions(metadata: Metadata): { options: MetadataOption
   }
   if (isNumber(image.strength)) options.img2imgStrength = image.strength;
   if (isBoolean(image.fit)) options.shouldFitToWidthHeight = image.fit;
-  if (typeof image.init_image_path === 'string' && image.init_image_path !== '') {
-    const url = initImageUrl(image.init_image_path);
-    const initialImage: ImageInfo = {
-      url,
-      mtime: 0,
-      metadata: {},
-      width: options.width ?? 0,
-      height: options.height ?? 0,
-      category: 'user',
-    };
-    options.initialImage = initialImage;
-    tab = 'img2img';
+  const initPath = nonEmpty(image.init_image_path);
+  if (initPath) {
+    const url = outputImageUrl(initPath);
+    options.initialImage = { url, mtime: 0, metadata: {}, width: options.width ?? 0, height: options.height ?? 0, category: 'user' };
+    tab = initImageTab(image);
+    if (tab === 'inpainting') inpainting = inpaintingRecall(image, url);
   } else if (image.type === 'txt2img') {
     tab = 'txt2img';
   }
-  if (image.postprocessing !== undefined) {
-    const steps = image.postprocessing ?? [];
-    const upscale = steps.find((s) => s.type === 'esrgan');
-    const face = steps.find((s) => s.type === 'gfpgan' || s.type === 'codeformer');
-    options.shouldRunESRGAN = upscale !== undefined;
-    if (upscale) {
-      if (upscale.scale === 2 || upscale.scale === 4) options.upscalingLevel = upscale.scale;
-      if (isNumber(upscale.strength)) options.upscalingStrength = upscale.strength;
-    }
-    options.shouldRunFacetool = face !== undefined;
-    if (face) {
-      options.facetoolType = face.type === 'codeformer' ? 'codeformer' : 'gfpgan';
-      if (isNumber(face.strength)) options.facetoolStrength = face.strength;
-      if (isNumber(face.fidelity)) options.codeformerFidelity = face.fidelity;
-    }
-    if (upscale || face) options.showAdvancedOptions = true;
+  Object.assign(options, postprocessingOptions(image));
+  return { options, tab, inpainting, model: nonEmpty(metadata.model_id), unsupported: unsupportedSettings(image) };
+}
+
+function inpaintingRecall(image: ImageMetadata, initUrl: string): InpaintingRecall {
+  const maskPath = nonEmpty(image.mask_image_path);
+  return {
+    initUrl,
+    maskUrl: maskPath ? outputImageUrl(maskPath) : null,
+    boundingBox: isBoundingBox(image.bounding_box) ? image.bounding_box : null,
+    seamSize: isNumber(image.seam_size) ? image.seam_size : null,
+    inpaintReplace: isNumber(image.inpaint_replace) ? image.inpaint_replace : null,
+  };
+}
+
+/** The Restore Face and Upscale settings from the recorded postprocessing steps (off when none ran). */
+function postprocessingOptions(image: ImageMetadata): MetadataOptions {
+  if (image.postprocessing === undefined) return {};
+  const options: MetadataOptions = {};
+  const steps = image.postprocessing ?? [];
+  const upscale = steps.find((s) => s.type === 'esrgan');
+  const face = steps.find((s) => s.type === 'gfpgan' || s.type === 'codeformer');
+  options.shouldRunESRGAN = upscale !== undefined;
+  if (upscale) {
+    if (upscale.scale === 2 || upscale.scale === 4) options.upscalingLevel = upscale.scale;
+    if (isNumber(upscale.strength)) options.upscalingStrength = upscale.strength;
   }
-  return { options, tab };
+  options.shouldRunFacetool = face !== undefined;
+  if (face) {
+    options.facetoolType = face.type === 'codeformer' ? 'codeformer' : 'gfpgan';
+    if (isNumber(face.strength)) options.facetoolStrength = face.strength;
+    if (isNumber(face.fidelity)) options.codeformerFidelity = face.fidelity;
+  }
+  if (upscale || face) options.showAdvancedOptions = true;
+  return options;
+}
+
+/** What the image's recipe holds that this UI cannot send (so Invoke may give other pixels). */
+function unsupportedSettings(image: ImageMetadata): string | null {
+  const problems: string[] = [];
+  if (isNumber(image.clip_skip) && image.clip_skip !== 0) problems.push(`clip skip ${image.clip_skip}`);
+  if (nonEmpty(image.mask_image_path) && image.fit === true) problems.push('a mask on a picture fitted to the output size');
+  if (initImageTab(image) === 'img2img' && image.type === 'inpaint') {
+    if (isNumber(image.seam_size) && image.seam_size !== SEAM_SIZE_DEFAULT) problems.push(`seam size ${image.seam_size}`);
+    if (isNumber(image.inpaint_replace) && image.inpaint_replace !== 0) problems.push(`inpaint replace ${image.inpaint_replace}`);
+    if (isBoundingBox(image.bounding_box)) problems.push('a bounding box');
+  }
+  if (problems.length === 0) return null;
+  return `This image was made with ${problems.join(' and ')}, which this UI cannot set; regenerating it may not give identical pixels.`;
 }
 
 /** The seed an image was made with, when its metadata records one. */

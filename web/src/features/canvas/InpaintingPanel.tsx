@@ -10,7 +10,8 @@ import { errorOccurred } from '../system/systemSlice';
 import { useImageChooser } from '../tabs/useImageChooser';
 import { CanvasStage } from './CanvasStage';
 import { BrushSettings, MaskButtons, ToolButtons, ZoomButtons, useCanvasHotkeys } from './CanvasToolbar';
-import { inpaintingImageSized } from './canvasSlice';
+import { inpaintingImageSized, type CanvasState } from './canvasSlice';
+import type { Rect } from './mask';
 import { fitView, type ViewTransform } from './geometry';
 import './canvas.css';
 
@@ -27,11 +28,20 @@ function useInpaintingImageChooser() {
   return { choose, input, onDrop };
 }
 
+/** The region Use All recalled for this image, when it is not the whole image (that needs no mention). */
+function partialBox(recalled: CanvasState['inpaintingBox'], url: string | undefined, size: CanvasState['inpaintingSize']): Rect | null {
+  if (!recalled || !size || recalled.url !== url) return null;
+  const { box } = recalled;
+  const whole = box.x <= 0 && box.y <= 0 && box.x + box.width >= size.width && box.y + box.height >= size.height;
+  return whole ? null : box;
+}
+
 export function InpaintingPanel() {
   const dispatch = useAppDispatch();
   const image = useAppSelector((s) => s.options.initialImage);
   const size = useAppSelector((s) => s.canvas.inpaintingSize);
   const current = useAppSelector((s) => s.gallery.currentImage);
+  const recalledBox = useAppSelector((s) => s.canvas.inpaintingBox);
   const [sizedUrl, setSizedUrl] = useState<string | null>(null);
   const [view, setView] = useState<ViewTransform>({ scale: 1, x: 0, y: 0 });
   const [viewport, setViewport] = useState({ width: 0, height: 0 });
@@ -73,6 +83,7 @@ export function InpaintingPanel() {
   }, [sizedUrl]);
 
   const result = current && !current.isBase64 && current.url !== image?.url ? current : null;
+  const box = partialBox(recalledBox, image?.url, size);
 
   return (
     <div className="current-image-panel canvas-panel" data-testid="inpainting-panel" onDragOver={(e) => e.preventDefault()} onDrop={chooser.onDrop}>
@@ -105,6 +116,11 @@ export function InpaintingPanel() {
           {size && (
             <span className="image-tag canvas-area__tag" data-testid="inpainting-size">
               {size.width}×{size.height}
+            </span>
+          )}
+          {box && (
+            <span className="image-tag canvas-area__tag canvas-area__tag--box" data-testid="inpainting-box">
+              Region {box.width}×{box.height} at {box.x},{box.y}
             </span>
           )}
           {result && (

@@ -7,6 +7,7 @@ import reducer, {
   canvasCleared,
   initialCanvasState,
   inpaintingImageSized,
+  inpaintingRecalled,
   layerItemAdded,
   maskOpAdded,
   maskRedone,
@@ -17,6 +18,7 @@ import reducer, {
   type CanvasState,
 } from './canvasSlice';
 import { pendingStemOf } from './invoke';
+import { rasterOp, renderMask } from './mask';
 
 const result = (url: string, jobId: string): ImageInfo => ({
   url,
@@ -129,6 +131,25 @@ describe('canvas state', () => {
     expect(s.canvasOrder.future).toEqual([]);
     s = reducer(s, maskUndone('inpainting')); // the Inpainting tab's undo leaves the canvas alone
     expect(s.layer).toHaveLength(2);
+  });
+
+  it("Use All's mask is the Inpainting history's one step: the picture loading next keeps it, undo empties it", () => {
+    const mask = rasterOp(renderMask([{ kind: 'invert' }], 192, 128));
+    let s = reducer(initialCanvasState, inpaintingImageSized({ width: 128, height: 128 }));
+    s = reducer(s, maskOpAdded({ tab: 'inpainting', op: { kind: 'invert' } }));
+    s = reducer(
+      s,
+      inpaintingRecalled({ url: 'outputs/canvas-images/f.png', size: { width: 192, height: 128 }, mask, box: { x: 0, y: 0, width: 96, height: 128 }, seamSize: 99.6, inpaintReplace: 0.25 }),
+    );
+    expect(s.masks.inpainting).toEqual({ past: [mask], future: [] });
+    expect(s.inpaintingBox).toEqual({ url: 'outputs/canvas-images/f.png', box: { x: 0, y: 0, width: 96, height: 128 } });
+    expect([s.seamSize, s.inpaintReplace]).toEqual([64, 0.25]);
+    s = reducer(s, inpaintingImageSized({ width: 192, height: 128 })); // the panel measures the same picture
+    expect(s.masks.inpainting.past).toEqual([mask]);
+    s = reducer(s, maskUndone('inpainting'));
+    expect(s.masks.inpainting.past).toEqual([]);
+    const none = reducer(s, inpaintingRecalled({ url: 'outputs/x.png', size: { width: 64, height: 64 }, mask, box: null, seamSize: null, inpaintReplace: null }));
+    expect([none.inpaintingBox, none.seamSize, none.inpaintReplace]).toEqual([null, 64, 0.25]);
   });
 
   it("finds which of the canvas's uploads came back", () => {

@@ -1,6 +1,6 @@
 /** State of the Inpainting and Unified Canvas tabs: tools, mask histories, the canvas's images, box and staging area. */
 import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
-import type { GenerationParameters, ImageInfo } from '../../app/protocol';
+import { SEAM_SIZE_DEFAULT, type GenerationParameters, type ImageInfo } from '../../app/protocol';
 import { generationQueued } from '../../app/socketio/actions';
 import { imageAdded } from '../gallery/gallerySlice';
 import { emptyHistory, pushHistory, redoHistory, undoHistory, type History } from './history';
@@ -46,6 +46,9 @@ export interface CanvasState {
   masks: Record<CanvasTab, History<MaskOp>>;
   /** Pixel size of the Inpainting tab's image once loaded (the mask is painted at this size). */
   inpaintingSize: { width: number; height: number } | null;
+  /** The region Invoke works on in the Inpainting tab, when Use All recalled one for that image;
+   * otherwise (or for another image) the whole image is the region. */
+  inpaintingBox: { url: string; box: Rect } | null;
   layer: LayerItem[];
   /** Images taken off the canvas by Undo, newest first, for Redo. */
   layerFuture: LayerItem[];
@@ -67,9 +70,10 @@ export const initialCanvasState: CanvasState = {
   hardness: 0.7,
   isMaskVisible: true,
   inpaintReplace: 0,
-  seamSize: 8,
+  seamSize: SEAM_SIZE_DEFAULT,
   masks: { inpainting: emptyHistory<MaskOp>(), canvas: emptyHistory<MaskOp>() },
   inpaintingSize: null,
+  inpaintingBox: null,
   layer: [],
   layerFuture: [],
   canvasOrder: emptyHistory<CanvasStep>(),
@@ -81,6 +85,18 @@ export const initialCanvasState: CanvasState = {
 };
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
+const clampSeam = (v: number) => clamp(Math.round(v), 0, 64);
+
+/** Use All on an inpainted image: its picture's size, its mask as the one step of the mask's history,
+ * and the region and blending it was made with. */
+export interface InpaintingRecalled {
+  url: string;
+  size: { width: number; height: number };
+  mask: MaskOp;
+  box: Rect | null;
+  seamSize: number | null;
+  inpaintReplace: number | null;
+}
 
 /** A new step on the Unified Canvas: recorded in the undo order, and whatever was undone is forgotten. */
 function recordCanvasStep(state: CanvasState, step: CanvasStep): void {
@@ -114,7 +130,16 @@ const canvasSlice = createSlice({
       state.inpaintReplace = clamp(action.payload, 0, 1);
     },
     seamSizeChanged: (state, action: PayloadAction<number>) => {
-      state.seamSize = clamp(Math.round(action.payload), 0, 64);
+      state.seamSize = clampSeam(action.payload);
+    },
+    inpaintingRecalled: (state, action: PayloadAction<InpaintingRecalled>) => {
+      const { url, size, mask, box, seamSize, inpaintReplace } = action.payload;
+      state.inpaintingSize = size;
+      state.masks.inpainting = { past: [mask], future: [] };
+      state.inpaintingBox = box ? { url, box } : null;
+      if (seamSize !== null) state.seamSize = clampSeam(seamSize);
+      if (inpaintReplace !== null) state.inpaintReplace = clamp(inpaintReplace, 0, 1);
+      state.isMaskVisible = true;
     },
     maskOpAdded: (state, action: PayloadAction<{ tab: CanvasTab; op: MaskOp }>) => {
       const { tab, op } = action.payload;
@@ -230,6 +255,7 @@ export const {
   maskVisibilityToggled,
   inpaintReplaceChanged,
   seamSizeChanged,
+  inpaintingRecalled,
   maskOpAdded,
   maskUndone,
   maskRedone,

@@ -82,7 +82,8 @@ function inpaintOptions(state: RootState, width: number, height: number): Partia
   };
 }
 
-/** Inpainting tab: the whole image is the bounding box, so the model sees all of it as context. */
+/** Inpainting tab: the whole image is the bounding box, so the model sees all of it as context (unless Use All
+ * recalled another box for this image). */
 async function invokeInpainting(dispatch: AppThunkDispatch, state: RootState): Promise<void> {
   const image = state.options.initialImage;
   if (!image) return;
@@ -92,6 +93,7 @@ async function invokeInpainting(dispatch: AppThunkDispatch, state: RootState): P
     dispatch(toastAdded({ kind: 'info', message: EMPTY_MASK_MESSAGE }));
     return;
   }
+  const recalled = state.canvas.inpaintingBox;
   dispatch(
     generateImage({
       overrides: {
@@ -99,7 +101,7 @@ async function invokeInpainting(dispatch: AppThunkDispatch, state: RootState): P
         init_img: image.url,
         init_mask: await maskToDataUrl(mask),
         is_mask_empty: false,
-        bounding_box: { x: 0, y: 0, width: size.width, height: size.height },
+        bounding_box: recalled?.url === image.url ? recalled.box : { x: 0, y: 0, width: size.width, height: size.height },
       },
     }),
   );

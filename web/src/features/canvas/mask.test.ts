@@ -1,5 +1,17 @@
 import { describe, expect, it } from 'vitest';
-import { applyMaskOp, brushFalloff, cropMask, isMaskEmpty, maskBounds, renderMask, type MaskOp } from './mask';
+import {
+  applyMaskOp,
+  brushFalloff,
+  cropMask,
+  isMaskEmpty,
+  maskBounds,
+  maskFromPixels,
+  maskFromTransparency,
+  rasterOp,
+  renderMask,
+  resizeNearest,
+  type MaskOp,
+} from './mask';
 import { emptyHistory, pushHistory, redoHistory, undoHistory } from './history';
 
 const stroke = (points: number[], tool: 'brush' | 'eraser' = 'brush', size = 10, hardness = 1): MaskOp => ({
@@ -93,5 +105,57 @@ describe('undo and redo of the mask', () => {
     let h = emptyHistory<number>();
     for (let i = 0; i < 10; i++) h = pushHistory(h, i, 4);
     expect(h.past).toEqual([6, 7, 8, 9]);
+  });
+});
+
+/** RGBA pixels, one [r, g, b, a] per pixel. */
+const rgba = (pixels: Array<[number, number, number, number]>) => pixels.flat();
+
+describe('a mask loaded from an image (Use All)', () => {
+  it('a raster step replays to exactly the mask it was made from, soft edges and all', () => {
+    const painted = renderMask([stroke([5, 5, 30, 12, 50, 40], 'brush', 9, 0.3), stroke([20, 30], 'eraser', 6)], 64, 48);
+    const op = rasterOp(painted);
+    expect(op.runs.length).toBeLessThan(painted.data.length); // runs, not one number per pixel
+    expect(Array.from(renderMask([op], 64, 48).data)).toEqual(Array.from(painted.data));
+    // It is JSON for the history and the saved canvas.
+    expect(Array.from(renderMask([JSON.parse(JSON.stringify(op)) as MaskOp], 64, 48).data)).toEqual(Array.from(painted.data));
+  });
+
+  it('replaces whatever was painted before it, and strokes after it edit it', () => {
+    const recalled = rasterOp(renderMask([stroke([10, 10, 40, 10], 'brush', 8)], 64, 64));
+    const mask = renderMask([stroke([50, 50], 'brush', 10), recalled, stroke([20, 10], 'eraser', 4)], 64, 64);
+    expect(mask.data[50 * 64 + 50]).toBe(0);
+    expect(mask.data[10 * 64 + 30]).toBe(255);
+    expect(mask.data[10 * 64 + 20]).toBe(0);
+  });
+
+  it('reads a mask file as the server does: by its alpha when it has one, else by its brightness', () => {
+    const pixels = rgba([
+      [255, 255, 255, 255],
+      [0, 0, 0, 255],
+      [255, 0, 0, 255],
+      [0, 255, 0, 255],
+      [0, 0, 255, 255],
+      [200, 200, 200, 0],
+    ]);
+    // PIL's convert("L"): red 76, green 150, blue 29.
+    expect(Array.from(maskFromPixels(pixels, 6, 1, false).data)).toEqual([255, 0, 76, 150, 29, 200]);
+    expect(Array.from(maskFromPixels(pixels, 6, 1, true).data)).toEqual([255, 255, 255, 255, 255, 0]);
+  });
+
+  it('a mask of another size is resized by nearest neighbour to the picture', () => {
+    const small = { width: 2, height: 2, data: new Uint8ClampedArray([255, 0, 0, 255]) };
+    expect(Array.from(resizeNearest(small, 4, 4).data)).toEqual([255, 255, 0, 0, 255, 255, 0, 0, 0, 0, 255, 255, 0, 0, 255, 255]);
+    expect(Array.from(maskFromPixels(rgba([[255, 255, 255, 255], [0, 0, 0, 255]]), 2, 1, false, { width: 4, height: 1 }).data)).toEqual([255, 255, 0, 0]);
+  });
+
+  it("a picture's transparent pixels (alpha below half) are the mask when no mask file was sent", () => {
+    const frame = rgba([
+      [10, 20, 30, 255],
+      [10, 20, 30, 128],
+      [0, 0, 0, 127],
+      [0, 0, 0, 0],
+    ]);
+    expect(Array.from(maskFromTransparency(frame, 4, 1).data)).toEqual([0, 0, 255, 255]);
   });
 });

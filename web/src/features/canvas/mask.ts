@@ -9,11 +9,21 @@ export interface MaskRaster {
 
 export type MaskTool = 'brush' | 'eraser';
 
-/** One undoable change of the mask. Strokes keep their points (x0, y0, x1, y1, ...) so history stays small. */
+/** One undoable change of the mask. Strokes keep their points (x0, y0, x1, y1, ...) so history stays small;
+ * a raster (a mask loaded from an image, as Use All does) keeps its pixels as runs of equal values. */
 export type MaskOp =
   | { kind: 'stroke'; tool: MaskTool; size: number; hardness: number; points: number[] }
   | { kind: 'clear' }
-  | { kind: 'invert' };
+  | { kind: 'invert' }
+  | RasterOp;
+
+/** A whole mask, row by row, as [value, count, value, count, ...]. */
+export interface RasterOp {
+  kind: 'raster';
+  width: number;
+  height: number;
+  runs: number[];
+}
 
 /** A rectangle of pixels touched by a change: what the overlay must redraw. */
 export interface Rect {
@@ -110,7 +120,83 @@ export function applyMaskOp(mask: MaskRaster, op: MaskOp): Rect | null {
     case 'invert':
       for (let i = 0; i < mask.data.length; i++) mask.data[i] = 255 - mask.data[i];
       return whole;
+    case 'raster':
+      applyRaster(mask, op);
+      return whole;
   }
+}
+
+/** A mask as a raster step of history: what Use All puts on the Inpainting tab. */
+export function rasterOp(mask: MaskRaster): RasterOp {
+  const runs: number[] = [];
+  const { data } = mask;
+  for (let i = 0; i < data.length; ) {
+    let j = i + 1;
+    while (j < data.length && data[j] === data[i]) j++;
+    runs.push(data[i], j - i);
+    i = j;
+  }
+  return { kind: 'raster', width: mask.width, height: mask.height, runs };
+}
+
+/** The raster's pixels replace the mask's; where the sizes differ, only the overlap is copied. */
+function applyRaster(mask: MaskRaster, op: RasterOp): void {
+  const full = createMask(op.width, op.height);
+  let at = 0;
+  for (let r = 0; r + 1 < op.runs.length && at < full.data.length; r += 2) {
+    full.data.fill(op.runs[r], at, Math.min(full.data.length, at + op.runs[r + 1]));
+    at += op.runs[r + 1];
+  }
+  if (op.width === mask.width && op.height === mask.height) {
+    mask.data.set(full.data);
+    return;
+  }
+  mask.data.fill(0);
+  const w = Math.min(op.width, mask.width);
+  for (let y = 0; y < Math.min(op.height, mask.height); y++) {
+    mask.data.set(full.data.subarray(y * op.width, y * op.width + w), y * mask.width);
+  }
+}
+
+/**
+ * A mask image's decoded RGBA pixels as mask values, read the way the server reads a mask: its alpha
+ * when the file has an alpha channel, else its luminance (PIL's `convert("L")`); then resized to the
+ * picture's size by nearest neighbour, as the server does when the sizes differ.
+ */
+export function maskFromPixels(
+  rgba: ArrayLike<number>,
+  width: number,
+  height: number,
+  hasAlpha: boolean,
+  target: { width: number; height: number } = { width, height },
+): MaskRaster {
+  const values = new Uint8ClampedArray(width * height);
+  for (let i = 0; i < values.length; i++) {
+    const o = i * 4;
+    values[i] = hasAlpha ? rgba[o + 3] : (rgba[o] * 19595 + rgba[o + 1] * 38470 + rgba[o + 2] * 7471 + 0x8000) >> 16;
+  }
+  return resizeNearest({ width, height, data: values }, target.width, target.height);
+}
+
+/** The region a picture's transparency marks, as the server reads it with no mask: alpha below half. */
+export function maskFromTransparency(rgba: ArrayLike<number>, width: number, height: number): MaskRaster {
+  const mask = createMask(width, height);
+  for (let i = 0; i < mask.data.length; i++) mask.data[i] = rgba[i * 4 + 3] < 128 ? 255 : 0;
+  return mask;
+}
+
+/** Nearest-neighbour resize that samples each target pixel's centre, as PIL's NEAREST does. */
+export function resizeNearest(mask: MaskRaster, width: number, height: number): MaskRaster {
+  if (mask.width === width && mask.height === height) return mask;
+  const out = createMask(width, height);
+  for (let y = 0; y < height; y++) {
+    const sy = Math.min(mask.height - 1, Math.floor(((y + 0.5) * mask.height) / height));
+    for (let x = 0; x < width; x++) {
+      const sx = Math.min(mask.width - 1, Math.floor(((x + 0.5) * mask.width) / width));
+      out.data[y * width + x] = mask.data[sy * mask.width + sx];
+    }
+  }
+  return out;
 }
 
 /** The mask a history describes, from scratch (after undo, or for export). */

@@ -1,6 +1,6 @@
 import { inflateSync } from 'node:zlib';
 import { describe, expect, it } from 'vitest';
-import { crc32, encodeMaskPng, maskToDataUrl } from './png';
+import { crc32, encodeMaskPng, maskToDataUrl, pngHasAlphaChannel } from './png';
 import { renderMask } from './mask';
 
 function chunks(png: Uint8Array) {
@@ -43,5 +43,18 @@ describe('mask export', () => {
   it('becomes a PNG data URL', async () => {
     const url = await maskToDataUrl(renderMask([], 8, 8));
     expect(url).toMatch(/^data:image\/png;base64,iVBORw0KGgo/);
+  });
+});
+
+describe('mask import', () => {
+  it('tells a PNG with an alpha channel from one without', async () => {
+    const grey = await encodeMaskPng(renderMask([], 8, 8));
+    expect(pngHasAlphaChannel(grey)).toBe(false);
+    const rgbaPng = grey.slice();
+    rgbaPng[25] = 6; // colour type RGBA
+    expect(pngHasAlphaChannel(rgbaPng)).toBe(true);
+    rgbaPng[25] = 4; // grey + alpha
+    expect(pngHasAlphaChannel(rgbaPng)).toBe(true);
+    expect(pngHasAlphaChannel(new TextEncoder().encode('GIF89a, not a PNG at all'))).toBe(false);
   });
 });

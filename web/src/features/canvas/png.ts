@@ -77,3 +77,13 @@ export function bytesToBase64(bytes: Uint8Array): string {
 export async function maskToDataUrl(mask: MaskRaster): Promise<string> {
   return `data:image/png;base64,${bytesToBase64(await encodeMaskPng(mask))}`;
 }
+
+const PNG_SIGNATURE = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
+
+/** Whether an image file's pixels carry an alpha channel: a PNG of colour type 4 (grey + alpha) or 6
+ * (RGBA). A mask with one is read by its alpha, any other by its brightness (as the server reads it). */
+export function pngHasAlphaChannel(bytes: Uint8Array): boolean {
+  if (bytes.length < 26 || PNG_SIGNATURE.some((b, i) => bytes[i] !== b)) return false;
+  const colourType = bytes[25];
+  return colourType === 4 || colourType === 6;
+}

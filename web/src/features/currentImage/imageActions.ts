@@ -2,12 +2,19 @@
 import type { ThunkAction, UnknownAction } from '@reduxjs/toolkit';
 import type { ImageInfo, PostprocessingType } from '../../app/protocol';
 import type { RootState } from '../../app/store';
-import { deleteImage, runPostprocessing } from '../../app/socketio/actions';
-import { metadataSeed, metadataToOptions, promptToString } from '../../common/util/parameterTranslation';
+import { deleteImage, requestModelChange, runPostprocessing } from '../../app/socketio/actions';
+import {
+  metadataSeed,
+  metadataToOptions,
+  promptToString,
+  reproducibilityWarning,
+  type Recall,
+} from '../../common/util/parameterTranslation';
 import { applyAllParameters, applyPrompt, applySeed, setInitialImage } from '../options/optionsSlice';
-import { toastAdded } from '../system/systemSlice';
+import { activeModelName, errorOccurred, toastAdded } from '../system/systemSlice';
 import { tabSelected } from '../tabs/tabsSlice';
-import { layerItemAdded } from '../canvas/canvasSlice';
+import { inpaintingRecalled, layerItemAdded } from '../canvas/canvasSlice';
+import { loadInpaintingRecall } from '../canvas/recall';
 import { outpaintSourceSet } from '../outpainting/outpaintingSlice';
 import { deleteConfirmationShown } from './currentImageSlice';
 
@@ -17,17 +24,59 @@ export const hasSeed = (image: ImageInfo | null): boolean => image !== null && m
 export const hasPrompt = (image: ImageInfo | null): boolean => image?.metadata.image?.prompt !== undefined;
 export const hasParameters = (image: ImageInfo | null): boolean => image !== null && image.metadata.image !== undefined;
 
+/** Use All's notes for the user: what will keep Invoke from giving the same pixels, if anything. */
+function recallWarnings(image: ImageInfo, recall: Recall, state: RootState): string[] {
+  const notes: string[] = [];
+  const config = state.system.config;
+  if (recall.model && config && !Object.hasOwn(config.model_list, recall.model)) {
+    notes.push(
+      `This image was made with the model ${recall.model}, which is not installed here; Invoke uses ${activeModelName(config) ?? 'the current model'}, so its pixels will differ.`,
+    );
+  }
+  const device = reproducibilityWarning(image.metadata, { precision: config?.precision, device: config?.device });
+  if (device) notes.push(device);
+  if (recall.unsupported) notes.push(recall.unsupported);
+  return notes;
+}
+
+/** Use All's last step: the control panel's values, the image's model and tab, and what the user should know. */
+const applyRecall =
+  (image: ImageInfo, recall: Recall): ImageThunk =>
+  (dispatch, getState) => {
+    const state = getState();
+    const config = state.system.config;
+    dispatch(applyAllParameters(recall.options));
+    // The model switch is a job queued before any Invoke that follows, so that Invoke uses it.
+    if (recall.model && config && Object.hasOwn(config.model_list, recall.model) && activeModelName(config) !== recall.model) {
+      dispatch(requestModelChange(recall.model));
+    }
+    if (recall.tab) dispatch(tabSelected(recall.tab));
+    dispatch(toastAdded({ kind: 'success', message: 'Loaded all parameters of this image.' }));
+    for (const message of recallWarnings(image, recall, state)) dispatch(toastAdded({ kind: 'info', message }));
+  };
+
+/** Use All: every parameter of the image, its model and its tab; an inpainted image also brings back its
+ * picture and mask into the Inpainting tab, so that Invoke regenerates the same pixels. */
 export const loadAllFrom =
   (image: ImageInfo): ImageThunk =>
   (dispatch) => {
-    const { options, tab } = metadataToOptions(image.metadata);
-    if (Object.keys(options).length === 0) {
+    const recall = metadataToOptions(image.metadata);
+    if (Object.keys(recall.options).length === 0) {
       dispatch(toastAdded({ kind: 'info', message: 'This image carries no generation parameters.' }));
       return;
     }
-    dispatch(applyAllParameters(options));
-    if (tab) dispatch(tabSelected(tab));
-    dispatch(toastAdded({ kind: 'success', message: 'Loaded all parameters of this image.' }));
+    if (!recall.inpainting) {
+      dispatch(applyRecall(image, recall));
+      return;
+    }
+    // The picture's size and the mask's pixels first: nothing changes until both are here.
+    loadInpaintingRecall(recall.inpainting).then(
+      ({ image: picture, recalled }) => {
+        dispatch(inpaintingRecalled(recalled));
+        dispatch(applyRecall(image, { ...recall, options: { ...recall.options, initialImage: picture } }));
+      },
+      (error: unknown) => dispatch(errorOccurred(error instanceof Error ? error.message : String(error))),
+    );
   };
 
 export const loadSeedFrom =

@@ -1,41 +1,12 @@
 import { configureStore } from '@reduxjs/toolkit';
 import type { Socket } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
-import type { JobAck, ModelList, SystemConfig } from '../../app/protocol';
+import type { ModelList, SystemConfig } from '../../app/protocol';
 import { deleteModel, importModel, scanModelFolder } from '../../app/socketio/actions';
 import { socketMiddleware } from '../../app/socketio/middleware';
 import { preloadedState, rootReducer } from '../../app/store';
 import { validateModelManagementArgs } from '../../../test/protocolSchema';
-
-/** A socket that records what the page sends and lets the test play the server's events. */
-class FakeSocket {
-  handlers = new Map<string, (...args: unknown[]) => void>();
-  sent: Array<{ event: string; args: unknown[] }> = [];
-  on(event: string, handler: (...args: unknown[]) => void) {
-    this.handlers.set(event, handler);
-    return this;
-  }
-  connect() {
-    return this;
-  }
-  emit(event: string, ...args: unknown[]) {
-    this.sent.push({ event, args });
-    return this;
-  }
-  serve(event: string, payload?: unknown) {
-    this.handlers.get(event)?.(payload);
-  }
-  /** The last request's arguments as they go over the wire (the ack callback travels as the packet's id). */
-  wireArgs() {
-    const { event, args } = this.sent[this.sent.length - 1];
-    return { event, args: args.slice(0, -1) };
-  }
-  /** Calls the acknowledgement callback of the last request sent. */
-  ack(answer?: JobAck) {
-    const args = this.sent[this.sent.length - 1].args;
-    (args[args.length - 1] as (a?: JobAck) => void)(answer);
-  }
-}
+import { FakeSocket } from '../../../test/fakeSocket';
 
 const models: ModelList = { demo: { status: 'active', description: 'demo' } };
 const config = (list: ModelList): SystemConfig => ({

@@ -1,6 +1,6 @@
 /** State of the Outpainting tab: the picture being grown, how far to extend each side, and the job in flight. */
 import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
-import type { ImageInfo } from '../../app/protocol';
+import { SEAM_SIZE_DEFAULT, type ImageInfo } from '../../app/protocol';
 import { generateOutpainting } from '../../app/socketio/actions';
 import { queueUpdated } from '../queue/queueSlice';
 import { disconnected, errorOccurred } from '../system/systemSlice';
@@ -21,7 +21,6 @@ export interface OutpaintingState {
   pending: { phase: OutpaintPhase; jobId: string | null } | null;
 }
 
-export const SEAM_SIZE_DEFAULT = 8;
 export const SEAM_SIZE_MAX = 64;
 const HISTORY_LIMIT = 20;
 
