@@ -101,6 +101,7 @@ class GenerationParameters(Schema):
     bounding_box: BoundingBox | None = None
     inpaint_replace: float = _limited("inpaint_replace", 0.0)
     seam_size: int = _limited("seam_size", 8)  # ours: px outside the mask where new pixels blend into old
+    clip_skip: int = _limited("clip_skip", 0)  # ours: text-encoder layers skipped (recipes record it)
 
     _pairs = field_validator("with_variations", mode="before")(_as_pairs)
 
@@ -149,7 +150,7 @@ class GenerateImage(Schema):
             with_variations=tuple((int(s), float(w)) for s, w in p.with_variations or ()),
             init_image=init_image, init_mask=init_mask, strength=p.strength, fit=p.fit,
             bounding_box=RequestBox(box.x, box.y, box.width, box.height) if box and init_image else None,
-            inpaint_replace=p.inpaint_replace, seam_size=p.seam_size,
+            inpaint_replace=p.inpaint_replace, seam_size=p.seam_size, clip_skip=p.clip_skip,
             upscale=(esrgan.level, esrgan.strength) if esrgan else None,
             facetool=face.type if face else "gfpgan", facetool_strength=face.strength if face else 0.0,
             codeformer_fidelity=face.codeformer_fidelity if face else 0.75,
