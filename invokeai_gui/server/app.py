@@ -39,6 +39,9 @@ class InvokeServer:
             max_http_buffer_size=config.max_upload_bytes + 1024 * 1024,
             ping_interval=25,
             ping_timeout=60,
+            # One client's events are handled in the order it sent them, on that client's own
+            # connection thread (so a slow handler of one client never holds up another's).
+            async_handlers=False,
         )
         # Outermost layer, so the Host and token checks also cover the Socket.IO handshake.
         self.flask_app.wsgi_app = AccessGuard(self.flask_app.wsgi_app, config)  # type: ignore[method-assign]

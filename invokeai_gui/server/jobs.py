@@ -80,29 +80,72 @@ class JobQueue:
         self._db: sqlite3.Connection | None = None
         self._seq = 0
         self._closed = False
+        self._bad_rows: list[Any] = []
 
     # -- persistence ----------------------------------------------------------------------------
 
     def _open(self) -> None:
         """Opens the database and takes over what the last session left (only when the server starts,
-        so a second process that fails to bind its port never touches a running server's queue)."""
+        so a second process that fails to bind its port never touches a running server's queue).
+        A database that cannot be read is moved aside (``queue.sqlite3.corrupt-DATE``) and a new one
+        started; rows that cannot be read are skipped, each named in the log."""
         self._db_path.parent.mkdir(parents=True, exist_ok=True)
-        db = sqlite3.connect(str(self._db_path), check_same_thread=False, isolation_level=None)
-        db.execute("PRAGMA journal_mode=WAL")
-        db.execute(
-            "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, kind TEXT NOT NULL, "
-            "payload TEXT NOT NULL, summary TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL)"
-        )
-        rows = db.execute("SELECT id, seq, kind, payload, summary, status, created FROM jobs ORDER BY seq").fetchall()
-        for job_id, seq, kind, payload, summary, status, created in rows:
-            self._seq = max(self._seq, seq)
-            if status in ACTIVE:
-                self._jobs[job_id] = Job(job_id, kind, json.loads(payload), summary, seq, "paused", created=created)
+        try:
+            db, rows = self._connect()
+        except sqlite3.DatabaseError as exc:
+            aside = self._db_path.with_name(f"{self._db_path.name}.corrupt-{time.strftime('%Y%m%d-%H%M%S')}")
+            for suffix in ("", "-wal", "-shm"):
+                part = Path(f"{self._db_path}{suffix}")
+                if part.exists():
+                    part.replace(f"{aside}{suffix}")
+            log.warning("The queue database %s could not be read (%s); it was moved to %s and a new, empty "
+                        "queue started.", self._db_path, exc, aside.name)
+            db, rows = self._connect()
+        rows.sort(key=lambda r: r[1] if isinstance(r[1], int) else 0)
+        for row in rows:
+            job = self._restored(row)
+            if job is not None:
+                self._seq = max(self._seq, job.seq)
+                if job.status in ACTIVE:
+                    job.status = "paused"
+                    self._jobs[job.id] = job
         db.execute("DELETE FROM jobs WHERE status NOT IN ('queued', 'running', 'paused')")
+        db.executemany("DELETE FROM jobs WHERE id = ?", [(i,) for i in self._bad_rows])
         db.execute("UPDATE jobs SET status = 'paused'")
         self._db = db
         if self._jobs:
             log.warning("%d job(s) from the last session are paused; resume them from the queue.", len(self._jobs))
+
+    def _connect(self) -> tuple[sqlite3.Connection, list[tuple]]:
+        db = sqlite3.connect(str(self._db_path), check_same_thread=False, isolation_level=None)
+        try:
+            db.execute("PRAGMA journal_mode=WAL")
+            db.execute(
+                "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, kind TEXT NOT NULL, "
+                "payload TEXT NOT NULL, summary TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL)"
+            )
+            rows = db.execute("SELECT id, seq, kind, payload, summary, status, created FROM jobs").fetchall()
+        except sqlite3.DatabaseError:
+            db.close()
+            raise
+        return db, rows
+
+    def _restored(self, row: tuple) -> Job | None:
+        """A saved row as a job, or None (and one log line naming it) when it cannot be read."""
+        job_id, seq, kind, payload, summary, status, created = row
+        try:
+            data = json.loads(payload)
+            if not isinstance(data, dict) or not isinstance(job_id, str) or not isinstance(seq, int):
+                raise ValueError("not a job")
+            if kind not in self._handlers:
+                raise ValueError(f"no such kind of job {kind!r}")
+            return Job(job_id, str(kind), data, str(summary), seq, str(status),
+                       created=float(created) if isinstance(created, (int, float)) else time.time())
+        except (TypeError, ValueError) as exc:
+            log.warning("Skipped the saved job %s (%s): it cannot be read (%s).", job_id, summary, exc)
+            if self._db is None:
+                self._bad_rows.append(job_id)
+            return None
 
     def _save(self, job: Job) -> None:
         if not job.persist or self._db is None or self._closed:

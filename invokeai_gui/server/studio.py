@@ -5,6 +5,7 @@ back into the output tree and the gallery. No Flask here: it talks to clients th
 from __future__ import annotations
 
 import logging
+import sqlite3
 import threading
 from pathlib import Path
 from typing import Any
@@ -95,6 +96,7 @@ class Studio:
             "samplers": [{"id": s, "name": SAMPLERS_BY_ID[s].name, "a1111": SAMPLERS_BY_ID[s].a1111}
                          for s in available if s in SAMPLERS_BY_ID],
             "limits": limits_for_clients(),
+            "model_error": facts.get("model_error"),  # why the model named by model_id failed to load
             "postprocessors": facts.get("postprocessors", {}),
             "outdir": str(self.outdir),
         }
@@ -109,14 +111,23 @@ class Studio:
         return self.config.outdir  # type: ignore[return-value]
 
     def _open_gallery(self, outdir: Path) -> GalleryIndex:
+        """The folder's index. It is a cache of the disk: one that cannot be read is rebuilt."""
         outdir.mkdir(parents=True, exist_ok=True)
         digest = folder_digest(outdir)
-        return GalleryIndex(
-            outdir,
-            self.config.databases_dir / f"gallery-{digest}.sqlite3",
-            self.config.root / "thumbnails" / digest,
-            page_size=self.config.page_size,
-        )
+        db_path = self.config.databases_dir / f"gallery-{digest}.sqlite3"
+
+        def open_index() -> GalleryIndex:
+            return GalleryIndex(outdir, db_path, self.config.root / "thumbnails" / digest,
+                                page_size=self.config.page_size)
+
+        try:
+            return open_index()
+        except sqlite3.DatabaseError as exc:
+            log.warning("The gallery index %s could not be read (%s); it is rebuilt from the images on disk.",
+                        db_path, exc)
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{db_path}{suffix}").unlink(missing_ok=True)
+            return open_index()
 
     def set_outdir(self, path: str | Path) -> Path:
         """Switches the output folder (results and gallery), re-indexes it and tells every client."""
@@ -290,7 +301,6 @@ class Studio:
         report = ProgressReport(self.publisher, job.id, 0, 0)
         report.set_status("Loading Model")
         try:
-            self._ensure_loaded()
             self.worker.change_model(name)
         except Exception:
             model_list = self.worker.facts().get("model_list", {})

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 
 from PIL import Image
 
-from ldm.invoke.errors import InvalidParameterError
+from ldm.invoke.errors import InvalidParameterError, InvokeError, ModelLoadError
 from ldm.invoke.request import GenerationRequest, PostprocessRequest
 
 log = logging.getLogger(__name__)
@@ -70,6 +70,7 @@ class Worker:
         self._generate: Any = None  # ldm.invoke.generate.Generate, created on first use
         self._facts_lock = threading.Lock()
         self._facts: dict[str, Any] = {}
+        self._load_error: str | None = None
         self.loaded = threading.Event()
 
     # -- model facts --------------------------------------------------------------------------
@@ -87,6 +88,7 @@ class Worker:
             "is_demo_model": gen.is_demo_model,
             "precision": gen.precision,
             "device": gen.device,
+            "model_error": self._load_error,
         }
         try:
             from ldm.invoke.samplers import available_samplers
@@ -104,31 +106,49 @@ class Worker:
 
     # -- models -------------------------------------------------------------------------------
 
-    def engine(self) -> Any:
-        """The ``Generate`` object with its model loaded, created on first use."""
+    def _engine_object(self) -> Any:
         if self._generate is None:
             from ldm.invoke.generate import Generate
 
             s = self.settings
             self._generate = Generate(model=s.model, root=s.root, precision=s.precision, device=s.device,
                                       free_gpu_mem=s.free_gpu_mem)
-        if not self.loaded.is_set():
-            try:
-                self._generate.load_model()
-            finally:
-                self._refresh_facts()
-            self.loaded.set()
-            log.info("Model %s loaded on %s (%s).", self._generate.model_name, self._generate.device,
-                     self._generate.precision)
         return self._generate
 
-    def change_model(self, name: str) -> None:
-        """Switches the model; on failure the previous one stays (the facts say which is active)."""
-        try:
-            self.engine().set_model(name)
-        finally:
-            if self._generate is not None:
+    def engine(self) -> Any:
+        """The ``Generate`` object with its model loaded, created on first use. When the model cannot
+        be loaded the error says which and why, and ``change_model`` can still switch to another."""
+        gen = self._engine_object()
+        if not self.loaded.is_set():
+            try:
+                gen.load_model()
+            except Exception as exc:
+                self._load_error = f"The model {gen.model_name} could not be loaded: {exc}"
+                if isinstance(exc, InvokeError) and gen.model_name not in str(exc):
+                    raise ModelLoadError(f"{self._load_error}. Choose another model in the Models dialog.") from exc
+                raise
+            finally:
                 self._refresh_facts()
+            self._loaded_now()
+        return gen
+
+    def _loaded_now(self) -> None:
+        self._load_error = None
+        self.loaded.set()
+        self._refresh_facts()
+        log.info("Model %s loaded on %s (%s).", self._generate.model_name, self._generate.device,
+                 self._generate.precision)
+
+    def change_model(self, name: str) -> None:
+        """Switches the model; on failure the previous one stays (the facts say which is active). It
+        does not load the default first, so a default that cannot load never blocks the switch."""
+        gen = self._engine_object()
+        try:
+            gen.set_model(name)
+        finally:
+            self._refresh_facts()
+        if not self.loaded.is_set():
+            self._loaded_now()
 
     def manage_models(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
         """``import`` / ``scan`` / ``delete`` / ``default`` on models.yaml; returns what changed."""
