@@ -135,11 +135,13 @@ def test_an_unloadable_default_model_leaves_the_studio_usable(server_factory, te
     })
     server = server_factory(root=root)
     client = connect(server.url)
-    error = client.wait_for("error", timeout=120)[0]
-    assert "moved-away" in error["message"]
+    assert server.studio.jobs.wait_idle(120)  # the start-up load has failed by now
     client.emit("requestSystemConfig")
-    config = client.wait_for("systemConfig", lambda d: d.get("model_error"))[0]
+    config = client.wait_for("systemConfig")[0]
     assert "moved-away" in config["model_error"] and not config["model_loaded"]
+    doomed = client.call("generateImage", params(steps=2), False, False)["jobId"]
+    error = client.wait_for("error", lambda d: d.get("jobId") == doomed, timeout=120)[0]
+    assert "moved-away" in error["message"] and "does not exist" in error["message"]
 
     client.emit("requestModelChange", "demo")
     changed = client.wait_for("modelChanged", timeout=120)[0]
