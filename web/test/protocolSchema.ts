@@ -1,4 +1,4 @@
-/** PROTOCOL.md's client → server payloads as a schema, checked field by field (names, types, ranges). */
+/** The protocol's client → server payloads as a schema, checked field by field (names, types, ranges). */
 
 type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'seedWeightList' | 'boundingBox';
 
@@ -95,7 +95,7 @@ export function validate(value: unknown, schema: ObjectSchema, where: string): s
   const errors: string[] = [];
   const record = value as Record<string, unknown>;
   for (const key of Object.keys(record)) {
-    if (!(key in schema)) errors.push(`${where}.${key} is not a PROTOCOL.md field`);
+    if (!(key in schema)) errors.push(`${where}.${key} is not a protocol field`);
   }
   for (const [key, spec] of Object.entries(schema)) {
     if (!(key in record) || record[key] === undefined) {

@@ -44,7 +44,7 @@ export const test = base.extend<Fixtures, { server: InvokeServer }>({
     { scope: 'worker', timeout: 240_000 },
   ],
 
-  /** Every Socket.IO event the page sends; generateImage/runPostprocessing must match PROTOCOL.md. */
+  /** Every Socket.IO event the page sends; generateImage/runPostprocessing must match the protocol. */
   sent: async ({ page }, use) => {
     const sent: SentEvent[] = [];
     page.on('websocket', (ws: WebSocket) => {

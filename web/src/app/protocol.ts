@@ -1,4 +1,4 @@
-/** Types of the Socket.IO payloads exchanged with the server, as PROTOCOL.md defines them. */
+/** Types of the Socket.IO payloads exchanged with the server, as the InvokeAI 2.1 protocol (and our additions) defines them. */
 
 export type GalleryCategory = 'result' | 'user';
 

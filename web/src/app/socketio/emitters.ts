@@ -1,4 +1,4 @@
-/** The only code that sends protocol events: one function per client → server event of PROTOCOL.md. */
+/** The only code that sends protocol events: one function per client → server event of the protocol. */
 import type {
   EsrganParameters,
   FacetoolParameters,

@@ -119,7 +119,7 @@ describe('socket listeners → state', () => {
   });
 });
 
-describe('emitters send PROTOCOL.md payloads', () => {
+describe('emitters send protocol payloads', () => {
   it('pages the gallery with earliest_mtime and earliest_url', () => {
     const { socket, emitters } = setup();
     emitters.requestImages('result');
@@ -165,7 +165,7 @@ describe('emitters send PROTOCOL.md payloads', () => {
       expect.arrayContaining([
         expect.stringMatching(/iterations/),
         expect.stringMatching(/height=65/),
-        expect.stringMatching(/sampler is not a PROTOCOL.md field/),
+        expect.stringMatching(/sampler is not a protocol field/),
         expect.stringMatching(/sampler_name is missing/),
         expect.stringMatching(/with_variations/),
       ]),

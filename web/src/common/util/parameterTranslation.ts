@@ -78,7 +78,7 @@ export function invokeBlocker(options: OptionsState, tab: ActiveTab): string | n
   return null;
 }
 
-/** Builds the three `generateImage` arguments from the control panel, exactly as PROTOCOL.md names them. */
+/** Builds the three `generateImage` arguments from the control panel, exactly as the protocol names them. */
 export function buildGenerationRequest(
   options: OptionsState,
   settings: GenerationSettings,

@@ -9,7 +9,7 @@ export const NO_EXTENSION: Extension = { top: 0, right: 0, bottom: 0, left: 0 };
 export const EXTENSION_STEP = 8;
 export const EXTENSION_MAX = 512;
 export const EXTENSION_PRESETS = [64, 128, 256] as const;
-/** The server's size limits (PROTOCOL.md: width and height are multiples of 8, 64–2048). */
+/** The server's size limits (the protocol: width and height are multiples of 8, 64–2048). */
 export const IMAGE_MIN = 64;
 export const IMAGE_MAX = 2048;
 

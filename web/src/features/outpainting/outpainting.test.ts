@@ -56,7 +56,7 @@ describe('outpainting state', () => {
     expect(reducer(uploading, errorOccurred('too big')).pending).toBeNull();
   });
 
-  it('sends the composite as init_img at its own size with the whole picture as the box, as PROTOCOL.md names it', () => {
+  it('sends the composite as init_img at its own size with the whole picture as the box, as the protocol names it', () => {
     const options = { ...initialOptionsState, prompt: 'a lighthouse', steps: 4, hiresFix: true, shouldRunESRGAN: true };
     const settings = { previewStyle: 'latents' as const, saveIntermediatesInterval: 5 };
     const request = buildOutpaintingRequest(
