@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ldm.invoke import APP_NAME, __version__
+from ldm.invoke.flags import add_engine_flags
 
 if TYPE_CHECKING:
     from invokeai_gui.server.config import ServerConfig
@@ -42,16 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--no-auth", dest="no_auth", action="store_true",
                      help="do not require the access token on a non-loopback --host (anyone on the network may use it)")
 
-    engine = parser.add_argument_group("engine")
-    engine.add_argument("--root", help="the runtime root dir (default: $INVOKEAI_ROOT or the per-user data folder)")
-    engine.add_argument("--outdir", "-o", help="where images are written and the gallery reads "
-                        "(default: outputs/img-samples under the root dir)")
-    engine.add_argument("--model", help="the models.yaml entry to load (default: the one marked default)")
-    engine.add_argument("--precision", default="auto", choices=["auto", "float32", "float16", "bfloat16"])
-    engine.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    engine.add_argument("--free_gpu_mem", action="store_true", help="move models off the GPU between jobs")
-    engine.add_argument("--seamless", action="store_true", help="seamless tiling by default")
-    engine.add_argument("--from_file", metavar="FILE", help="run the prompts in FILE (one per line) and exit")
+    add_engine_flags(parser.add_argument_group("engine"))
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
     return parser
 

@@ -18,8 +18,8 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from invokeai_gui.server.gallery import is_image_name
-from invokeai_gui.server.security import UnsafePathError
 from invokeai_gui.server.uploads import UploadError
+from ldm.invoke.errors import UserError, user_message
 from ldm.invoke.files import atomic_write
 
 from .drops import DropWitness
@@ -36,7 +36,7 @@ IMAGE_FILE_TYPES = ("Images (*.png;*.jpg;*.jpeg;*.webp)",)
 EXPOSED_CALLS = ("openImage", "chooseOutputFolder", "saveImageAs", "revealInFolder")
 
 
-class DesktopError(Exception):
+class DesktopError(UserError):
     """A bridge call that could not be done; the message is a sentence for the user."""
 
 
@@ -204,9 +204,10 @@ class DesktopBridge:
         def answer(call: Callable[[], Any]) -> Any:
             try:
                 return call()
-            except (DesktopError, UploadError, UnsafePathError, FileNotFoundError) as exc:
-                bridge._report(str(exc))
-                return {"error": str(exc)}
+            except UserError as exc:
+                message = user_message(exc)
+                bridge._report(message)
+                return {"error": message}
             except Exception:
                 log.exception("A desktop bridge call failed.")
                 message = "The desktop window could not do that; the log has the details."

@@ -258,7 +258,7 @@ class DesktopApp:
             prepare_for_qt()
         window = self._create_window(url)
         signal.signal(signal.SIGTERM, lambda signum, frame: window.destroy())
-        threading.Thread(target=self._watch_model, name="window-title", daemon=True).start()
+        self._follow_model()
         storage = self.config.root / WEBVIEW_STORAGE
         print(f">> Opening the desktop window on {url}" + (" (as root, without Chromium's sandbox)" if as_root else ""),
               flush=True)
@@ -321,16 +321,20 @@ class DesktopApp:
         model = model or self.config.model
         return f"{APP_NAME} — {model}" if model else APP_NAME
 
-    def _watch_model(self) -> None:
-        """Keeps the title on the model the engine has loaded (it loads after the window opens)."""
+    def _follow_model(self) -> None:
+        """Keeps the title on the model the engine has loaded (it loads after the window opens, and
+        the user may switch): the title follows the studio's systemConfig broadcasts."""
         assert self._server is not None
-        shown = self.config.model
-        while not self._stop_watching.wait(0.5):
-            facts = self._server.studio.system_config()
-            model = facts.get("model_id") if facts.get("model_loaded") else None
-            if model and model != shown and self._window is not None:
-                shown = model
+        shown = [self.config.model]
+
+        def show(facts: Any) -> None:
+            model = facts.get("model_id") if isinstance(facts, dict) and facts.get("model_loaded") else None
+            if model and model != shown[0] and self._window is not None and not self._stop_watching.is_set():
+                shown[0] = model
                 self._window.set_title(self.title(model))
+
+        self._server.publisher.subscribe(lambda event, data: show(data) if event == "systemConfig" else None)
+        show(self._server.studio.system_config())  # it may have loaded already
 
     def _moved(self, x: int, y: int) -> None:
         if not self._placement.maximized:

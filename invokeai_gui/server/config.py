@@ -6,6 +6,8 @@ import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ldm.invoke.globals import outputs_dir
+
 LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "::1", "[::1]")
 VITE_DEV_ORIGIN = "http://localhost:5173"
 DEFAULT_FRONTEND_DIR = Path(__file__).resolve().parent.parent / "frontend" / "dist"
@@ -62,7 +64,7 @@ class ServerConfig:
     def __post_init__(self) -> None:
         self.root = Path(self.root).expanduser().resolve()
         if self.outdir is None:
-            self.outdir = self.root / "outputs" / "img-samples"
+            self.outdir = outputs_dir(self.root)
         self.outdir = Path(self.outdir).expanduser()
         if not self.outdir.is_absolute():
             self.outdir = self.root / self.outdir

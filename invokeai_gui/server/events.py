@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 from flask import request
 from flask_socketio import SocketIO
 
-from ldm.invoke.errors import InvokeError
+from ldm.invoke.errors import UserError, user_message
 from ldm.invoke.files import MASK_FOLDER, WORK_FOLDER
 
 from .schemas import (
@@ -29,23 +29,14 @@ from .schemas import (
     UploadImage,
     parse_event,
 )
-from .security import UnsafePathError, output_url_to_relative
-from .studio import describe_failure
-from .uploads import WORK_DESTINATIONS, UploadError
+from .security import output_url_to_relative
+from .uploads import WORK_DESTINATIONS
 
 if TYPE_CHECKING:
     from .publisher import Publisher
     from .studio import Studio
 
 log = logging.getLogger(__name__)
-
-
-def user_message(exc: BaseException) -> str:
-    if isinstance(exc, RequestError):
-        return exc.message
-    if isinstance(exc, InvokeError):
-        return describe_failure(exc)
-    return str(exc)
 
 
 def _delete_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
@@ -73,7 +64,7 @@ def register_events(socketio: SocketIO, studio: Studio, publisher: Publisher) ->
                 try:
                     parsed = parse_event(schema, event, adapt(args) if adapt else args, names)
                     return handle(sid, parsed)
-                except (RequestError, UploadError, UnsafePathError, InvokeError, FileNotFoundError) as exc:
+                except UserError as exc:
                     log.info("%s refused: %s", event, exc)
                     error = {"message": user_message(exc)}
                     if isinstance(exc, RequestError) and exc.field:
@@ -81,7 +72,7 @@ def register_events(socketio: SocketIO, studio: Studio, publisher: Publisher) ->
                     publisher.reply(sid, "error", error)
                 except Exception as exc:  # the server keeps running whatever a client sends
                     log.exception("%s failed", event)
-                    publisher.reply(sid, "error", {"message": f"The server could not handle {event}: {exc}"})
+                    publisher.reply(sid, "error", {"message": user_message(exc, f"The server's {event} handler")})
                 return None
 
             socketio.on_event(event, handler)

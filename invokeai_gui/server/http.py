@@ -17,10 +17,12 @@ from werkzeug.serving import (
     select_address_family,
 )
 
+from ldm.invoke.errors import UserError
+
 from .config import ServerConfig
 
 
-class PortInUseError(OSError):
+class PortInUseError(UserError, OSError):
     """The port is taken; the message is the one line the command line prints."""
 
 

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ldm.invoke.errors import GenerationCanceled, InvokeError
+from ldm.invoke.errors import GenerationCanceled, is_user_error
 
 log = logging.getLogger(__name__)
 
@@ -302,7 +302,7 @@ class JobQueue:
         except Exception as exc:  # a failing job must never take the worker down
             job.status = "failed"
             job.message = str(exc) or type(exc).__name__
-            log.warning("Job %s (%s) failed: %s", job.id, job.summary, exc, exc_info=not _is_user_error(exc))
+            log.warning("Job %s (%s) failed: %s", job.id, job.summary, exc, exc_info=not is_user_error(exc))
             self._safely(self._on_failure, job, exc)
 
     @staticmethod
@@ -319,8 +319,3 @@ class JobQueue:
 
     def _changed(self) -> None:
         self._safely(self._on_change, self.snapshot())
-
-
-def _is_user_error(exc: BaseException) -> bool:
-    """Errors whose message says it all; anything else is logged with its traceback."""
-    return isinstance(exc, (InvokeError, ValueError, FileNotFoundError))

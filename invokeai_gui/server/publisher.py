@@ -4,11 +4,16 @@
 from __future__ import annotations
 
 import base64
+import logging
+import threading
 import time
+from collections.abc import Callable
 from io import BytesIO
 from typing import Any, Protocol
 
 from PIL import Image
+
+log = logging.getLogger(__name__)
 
 
 class Emitter(Protocol):
@@ -17,13 +22,39 @@ class Emitter(Protocol):
     def emit(self, event: str, data: Any = None, **kwargs: Any) -> None: ...
 
 
+Listener = Callable[[str, Any], None]
+
+
 class Publisher:
+    """Sends to Socket.IO clients; in-process listeners (the desktop window) may follow broadcasts too."""
+
     def __init__(self, emitter: Emitter) -> None:
         self._emitter = emitter
+        self._listeners: list[Listener] = []
+        self._lock = threading.Lock()
+
+    def subscribe(self, listener: Listener) -> Callable[[], None]:
+        """Calls ``listener(event, data)`` after each broadcast; returns the function that stops it."""
+        with self._lock:
+            self._listeners.append(listener)
+
+        def unsubscribe() -> None:
+            with self._lock:
+                if listener in self._listeners:
+                    self._listeners.remove(listener)
+
+        return unsubscribe
 
     def broadcast(self, event: str, data: Any = None, skip_sid: str | None = None) -> None:
         """Job and image events go to every client, so all open windows stay in step."""
         self._emitter.emit(event, data, skip_sid=skip_sid)
+        with self._lock:
+            listeners = list(self._listeners)
+        for listener in listeners:
+            try:
+                listener(event, data)
+            except Exception:
+                log.exception("A listener of %s failed.", event)
 
     def reply(self, sid: str, event: str, data: Any = None) -> None:
         """Answers to one client's request go to that client only."""

@@ -10,6 +10,7 @@ from typing import Annotated, Any, Literal, TypeVar, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from ldm.invoke.errors import UserError
 from ldm.invoke.request import (
     LIMITS,
     MAX_PROMPT_CHARS,
@@ -41,7 +42,7 @@ def _limited(name: str, default: Any, **extra: Any) -> Any:
     return Field(default, ge=extra.pop("ge", lo), le=hi, **extra)
 
 
-class RequestError(ValueError):
+class RequestError(UserError, ValueError):
     """A request that failed validation; ``field`` names the offending field, ``message`` is for users."""
 
     def __init__(self, message: str, field: str = "") -> None:

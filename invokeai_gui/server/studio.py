@@ -14,7 +14,7 @@ from PIL import Image
 
 from ldm.invoke import APP_ID, __version__
 from ldm.invoke import metadata as md
-from ldm.invoke.errors import InvalidParameterError, InvokeError
+from ldm.invoke.errors import InvalidParameterError, MissingFileError, user_message
 from ldm.invoke.files import INIT_FOLDER, MASK_FOLDER, UnsafePathError, parse_result_name
 from ldm.invoke.request import (
     SAMPLERS_BY_ID,
@@ -35,18 +35,6 @@ from .uploads import UploadError, UploadLimits, check_image, decode_base64_image
 from .worker import Worker, WorkerSettings
 
 log = logging.getLogger(__name__)
-
-
-def describe_failure(exc: BaseException) -> str:
-    """A sentence for the user: our errors already are; others get their type and a hint."""
-    if isinstance(exc, InvalidParameterError):
-        return f"Invalid {exc.field}: {exc.message.rstrip('.')}."
-    if isinstance(exc, InvokeError):
-        return str(exc)
-    if type(exc).__name__ == "OutOfMemoryError":
-        return ("The GPU ran out of memory. Try a smaller image size, fewer images at once, or "
-                "--free_gpu_mem; the server is still running.")
-    return f"The job failed: {type(exc).__name__}: {exc}"
 
 
 class Studio:
@@ -200,7 +188,7 @@ class Studio:
         """An image of the output tree named by its ``outputs/...`` URL, by content."""
         try:
             path = self.resolve_output_url(url)
-        except (UnsafePathError, FileNotFoundError) as exc:
+        except (UnsafePathError, MissingFileError) as exc:
             raise InvalidParameterError(field, str(exc)) from None
         return ImageRef.from_bytes(path.read_bytes(), self.outputs.url_of(path))
 
@@ -274,7 +262,7 @@ class Studio:
     # -- job handlers (on the queue's worker thread) ------------------------------------------
 
     def _job_failed(self, job: Job, exc: BaseException) -> None:
-        self.publisher.broadcast("error", {"message": describe_failure(exc), "jobId": job.id})
+        self.publisher.broadcast("error", {"message": user_message(exc), "jobId": job.id})
         ProgressReport(self.publisher, job.id, 0, 0).finish("Error", has_error=True)
 
     def _job_canceled(self, job: Job) -> None:
@@ -361,7 +349,7 @@ class Studio:
         except Exception as exc:
             raise InvalidParameterError(
                 "job", f"the job “{job.summary}” was saved by an earlier version and cannot be resumed "
-                       f"({describe_failure(exc)})") from None
+                       f"({user_message(exc)})") from None
         job.payload = {"generation": request.to_json(), "done": 0}
         self.jobs.record(job)
         return request
@@ -381,7 +369,7 @@ class Studio:
             except Exception as exc:
                 raise InvalidParameterError(
                     "job", f"the job “{job.summary}” was saved by an earlier version and cannot be resumed "
-                           f"({describe_failure(exc)})") from None
+                           f"({user_message(exc)})") from None
         report = ProgressReport(self.publisher, job.id, 1, 0)
         report.set_status(_STATUS[request.steps[0].type])
         self._ensure_loaded()
@@ -448,4 +436,4 @@ def _seed_of(image: ImageRef) -> int:
     return parsed[1] if parsed else 0
 
 
-__all__ = ["Studio", "describe_failure"]
+__all__ = ["Studio"]

@@ -12,6 +12,7 @@ from pathlib import Path
 from PIL import Image, UnidentifiedImageError
 from werkzeug.utils import secure_filename
 
+from ldm.invoke.errors import UserError
 from ldm.invoke.files import atomic_write
 
 # Pillow's format name → the extension the stored file gets (the client's extension is not trusted).
@@ -23,7 +24,7 @@ ACCEPTED_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
 WORK_DESTINATIONS = frozenset({"outpainting", "canvas-region"})
 
 
-class UploadError(ValueError):
+class UploadError(UserError, ValueError):
     """An upload that is refused; the message tells the user why."""
 
 

@@ -38,6 +38,7 @@ from .files import (
     relative_to_output_url,
     resolve_output_url,
 )
+from .flags import add_engine_flags
 from .request import GenerationRequest, ImageRef
 
 if TYPE_CHECKING:
@@ -526,15 +527,7 @@ def build_arg_parser() -> argparse.ArgumentParser:
         prog="invokeai",
         description="The invoke> command line: type a prompt and InvokeAI 2.x switches; !help lists them.",
     )
-    parser.add_argument("--root", help="runtime root dir (models.yaml, models, outputs); default: INVOKEAI_ROOT "
-                                       "or your platform's data folder")
-    parser.add_argument("--outdir", "-o", help="where images are written (default: outputs/img-samples in the root)")
-    parser.add_argument("--model", help="model name from models.yaml (default: its default model)")
-    parser.add_argument("--precision", default="auto", choices=("auto", "float32", "float16", "bfloat16"))
-    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
-    parser.add_argument("--free_gpu_mem", action="store_true", help="free GPU memory after each generation")
-    parser.add_argument("--seamless", action="store_true", help="tile seamlessly by default")
-    parser.add_argument("--from_file", metavar="FILE", help="run the lines of FILE (- for stdin), then exit")
+    add_engine_flags(parser)
     return parser
 
 

@@ -10,7 +10,7 @@ import threading
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from urllib.parse import quote, unquote, urlsplit
 
-from .errors import InvokeError
+from .errors import InvokeError, MissingFileError
 
 # Folders of the output tree (``--outdir``); results sit at its top level.
 INIT_FOLDER = "init-images"  # the user's uploads (the gallery's "user" category)
@@ -153,5 +153,5 @@ def resolve_output_url(outdir: Path, url: str) -> Path:
     when there is no such file."""
     path = relative_inside(outdir, output_url_to_relative(url))
     if not path.is_file():
-        raise FileNotFoundError(f"The image {url} does not exist (it may have been deleted).")
+        raise MissingFileError(f"The image {url} does not exist (it may have been deleted).")
     return path

@@ -1,0 +1,22 @@
+"""The engine's command-line flags, defined once for ``invokeai`` and ``python -m ldm.invoke.cli``."""
+
+from __future__ import annotations
+
+import argparse
+
+PRECISIONS = ("auto", "float32", "float16", "bfloat16")
+
+
+def add_engine_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
+    """--root, --outdir, --model, --precision, --device, --free_gpu_mem, --seamless, --from_file."""
+    parser.add_argument("--root", help="the runtime root dir: models.yaml, models, outputs (default: "
+                                       "$INVOKEAI_ROOT or the per-user data folder)")
+    parser.add_argument("--outdir", "-o", help="where images are written and the gallery reads "
+                                               "(default: outputs/img-samples under the root dir)")
+    parser.add_argument("--model", help="the models.yaml entry to load (default: the one marked default)")
+    parser.add_argument("--precision", default="auto", choices=PRECISIONS)
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda, cuda:N or mps")
+    parser.add_argument("--free_gpu_mem", action="store_true", help="move models off the GPU between jobs")
+    parser.add_argument("--seamless", action="store_true", help="seamless tiling by default")
+    parser.add_argument("--from_file", metavar="FILE", help="run the lines of FILE (one prompt each; - for stdin), "
+                                                            "then exit")
