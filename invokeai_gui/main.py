@@ -40,6 +40,9 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--web_develop", action="store_true",
                      help="development mode: the UI comes from the Vite dev server, whose origin is allowed")
     web.add_argument("--web_verbose", action="store_true", help="verbose Socket.IO / Engine.IO logging")
+    web.add_argument("--require-token", dest="require_token", action="store_true",
+                     help="ask for the access token on loopback too (on a machine other users log in to, any of "
+                          "them can reach a loopback port); the printed URL and the desktop window carry it")
     web.add_argument("--no-auth", dest="no_auth", action="store_true",
                      help="do not require the access token on a non-loopback --host (anyone on the network may use it)")
 
@@ -62,6 +65,7 @@ def server_config_from_args(args: argparse.Namespace) -> ServerConfig:
         web_develop=args.web_develop,
         web_verbose=args.web_verbose,
         no_auth=args.no_auth,
+        require_token=args.require_token,
         model=args.model,
         precision=args.precision,
         device=args.device,
@@ -81,6 +85,7 @@ def _setup_logging(verbose: bool) -> None:
 
 def run_web(args: argparse.Namespace) -> int:
     from invokeai_gui.server import PortInUseError, create_app
+    from invokeai_gui.server.config import is_loopback
 
     config = server_config_from_args(args)
     server = create_app(config)
@@ -91,7 +96,8 @@ def run_web(args: argparse.Namespace) -> int:
         return 1
     print(f">> {APP_NAME} {__version__}; images go to {config.outdir}", flush=True)
     if config.requires_token:
-        print(">> Listening on the network: the address below carries an access token; "
+        where = "Listening on the network" if not is_loopback(config.host) else "--require-token"
+        print(f">> {where}: the address below carries an access token; "
               "share it only with people who may use this server.", flush=True)
     elif config.no_auth and config.host not in ("127.0.0.1", "localhost", "::1"):
         print(">> WARNING: --no-auth: anyone on your network can use this server.", flush=True)

@@ -82,3 +82,17 @@ def test_the_desktop_window_is_given_a_server_config_not_the_command_line():
 
     assert list(inspect.signature(window.run).parameters) == ["config", "on_close", "free_port_ok"]
     assert "invokeai_gui.main" not in Path(window.__file__).read_text()
+
+
+def test_require_token_makes_loopback_ask_for_the_access_token(server_factory):
+    import requests
+    import socketio
+
+    server = server_factory(require_token=True, load_model_at_start=False)
+    base = f"http://127.0.0.1:{server.port}"
+    assert server.url.startswith(base + "/?token=")
+    assert requests.get(base + "/", timeout=10).status_code == 401
+    with pytest.raises(socketio.exceptions.ConnectionError):
+        socketio.Client(reconnection=False).connect(base, wait_timeout=10)
+    session = requests.Session()
+    assert session.get(server.url, timeout=10).status_code == 200  # the printed URL signs in

@@ -44,6 +44,7 @@ class ServerConfig:
     web_develop: bool = False
     web_verbose: bool = False
     no_auth: bool = False
+    require_token: bool = False  # loopback asks for the token too (a machine other people log in to)
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     frontend_dir: Path = DEFAULT_FRONTEND_DIR
 
@@ -77,6 +78,8 @@ class ServerConfig:
     @property
     def requires_token(self) -> bool:
         """A server reachable from the network asks every client for the access token."""
+        if self.require_token:
+            return True
         return not is_loopback(self.host) and not self.no_auth
 
     @property
