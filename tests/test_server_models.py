@@ -25,9 +25,11 @@ def test_scan_import_switch_and_delete_models_over_the_protocol(server_factory, 
     client, other = connect(server.url), connect(server.url)
 
     client.emit("scanModelFolder", str(a1111_tree / "models"))
-    changed = other.wait_for("modelListChanged", timeout=120)[0]  # every client hears of it
-    client.wait_for("modelListChanged", timeout=60)
+    changed = other.wait_for("modelListChanged", timeout=120)[0]  # every client hears of the new list
+    asked = client.wait_for("modelListChanged", timeout=60)[0]
     assert changed["operation"] == "scan" and "tiny-scanned" in changed["model_list"]
+    # ...but only the asker learns what the scan found on this disk
+    assert asked["report"]["added"] == ["tiny-scanned"] and changed["report"] == {}
 
     mark = client.mark()
     client.emit("importModel", (str(a1111_tree / "loose" / "tiny-imported.safetensors"), "imported"))
@@ -68,7 +70,8 @@ def test_scan_import_switch_and_delete_models_over_the_protocol(server_factory, 
                                   ("scanModelFolder", 7, "path"),
                                   ("deleteModel", "tiny-scanned", "model_name"),
                                   ("setDefaultModel", "no-such-model", "model_name")]:
-        mark = client.mark()
+        mark, other_mark = client.mark(), other.mark()
         client.emit(event, payload)
         message = client.wait_for("error", after=mark, timeout=60)[0]["message"]
         assert field in message, message
+        assert "nope.safetensors" not in str(other.events[other_mark:])  # whether a path exists is the asker's

@@ -94,19 +94,19 @@ def register_events(socketio: SocketIO, studio: Studio, publisher: Publisher) ->
 
     @on("importModel", ModelImport, ("path", "name", "make_default"))
     def import_model(sid: str, req: ModelImport) -> dict:
-        return {"jobId": studio.manage_models("import", req.model_dump()).id}
+        return {"jobId": studio.manage_models("import", req.model_dump(), sid).id}
 
     @on("scanModelFolder", ModelScan, ("path",))
     def scan_model_folder(sid: str, req: ModelScan) -> dict:
-        return {"jobId": studio.manage_models("scan", req.model_dump()).id}
+        return {"jobId": studio.manage_models("scan", req.model_dump(), sid).id}
 
     @on("deleteModel", ModelDelete, ("model_name",))
     def delete_model(sid: str, req: ModelDelete) -> dict:
-        return {"jobId": studio.manage_models("delete", req.model_dump()).id}
+        return {"jobId": studio.manage_models("delete", req.model_dump(), sid).id}
 
     @on("setDefaultModel", ModelDelete, ("model_name",))
     def set_default_model(sid: str, req: ModelDelete) -> dict:
-        return {"jobId": studio.manage_models("default", req.model_dump()).id}
+        return {"jobId": studio.manage_models("default", req.model_dump(), sid).id}
 
     @on("requestImages", RequestImages, ("category", "earliest_mtime", "earliest_url"))
     def request_images(sid: str, req: RequestImages) -> None:

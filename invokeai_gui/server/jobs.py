@@ -35,6 +35,7 @@ class Job:
     seq: int
     status: str = "queued"
     persist: bool = True  # model changes are not worth resuming after a crash; generations are
+    private: bool = False  # its failure message is for the client that asked, not every queue panel
     message: str = ""
     created: float = field(default_factory=time.time)
     cancel_requested: threading.Event = field(default_factory=threading.Event, repr=False)
@@ -46,7 +47,7 @@ class Job:
     def public(self) -> dict[str, Any]:
         """The job as ``queueUpdate`` lists it."""
         out = {"id": self.id, "status": self.status, "summary": self.summary, "kind": self.kind}
-        if self.message:
+        if self.message and not self.private:
             out["message"] = self.message
         return out
 
@@ -163,12 +164,13 @@ class JobQueue:
     def register(self, kind: str, handler: Handler) -> None:
         self._handlers[kind] = handler
 
-    def submit(self, kind: str, payload: dict[str, Any], summary: str, persist: bool = True) -> Job:
+    def submit(self, kind: str, payload: dict[str, Any], summary: str, persist: bool = True,
+               private: bool = False) -> Job:
         if kind not in self._handlers:
             raise KeyError(f"no handler for job kind {kind!r}")
         with self._cond:
             self._seq += 1
-            job = Job(uuid.uuid4().hex[:16], kind, payload, summary, self._seq, persist=persist)
+            job = Job(uuid.uuid4().hex[:16], kind, payload, summary, self._seq, persist=persist, private=private)
             self._jobs[job.id] = job
             self._save(job)
             self._cond.notify_all()

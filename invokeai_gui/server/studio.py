@@ -232,11 +232,12 @@ class Studio:
         return self.jobs.submit("change_model", {"model_name": model_name}, f"Switch to model {model_name}",
                                 persist=False)
 
-    def manage_models(self, operation: str, request: dict) -> Job:
-        """Import, scan or delete models.yaml entries on the worker (which owns the model manager)."""
-        target = request.get("path") or request.get("model_name")
-        return self.jobs.submit("manage_models", {"operation": operation, **request},
-                                f"Models: {operation} {target}", persist=False)
+    def manage_models(self, operation: str, request: dict, asker: str | None = None) -> Job:
+        """Import, scan or delete models.yaml entries on the worker (which owns the model manager).
+        What the job learns of the disk (paths found, skipped, missing) goes to ``asker`` only."""
+        summary = f"Models: {operation} {request['model_name']}" if request.get("model_name") else f"Models: {operation}"
+        return self.jobs.submit("manage_models", {"operation": operation, **request, "asker": asker}, summary,
+                                persist=False, private=asker is not None)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -262,7 +263,12 @@ class Studio:
     # -- job handlers (on the queue's worker thread) ------------------------------------------
 
     def _job_failed(self, job: Job, exc: BaseException) -> None:
-        self.publisher.broadcast("error", {"message": user_message(exc), "jobId": job.id})
+        error = {"message": user_message(exc), "jobId": job.id}
+        asker = job.payload.get("asker") if job.kind == "manage_models" else None
+        if asker:  # "/some/path does not exist" is for the client that asked, not for everyone
+            self.publisher.reply(asker, "error", error)
+        else:
+            self.publisher.broadcast("error", error)
         ProgressReport(self.publisher, job.id, 0, 0).finish("Error", has_error=True)
 
     def _job_canceled(self, job: Job) -> None:
@@ -304,11 +310,15 @@ class Studio:
         then tell every client the new list (``modelListChanged``, then ``systemConfig``)."""
         request = dict(job.payload)
         operation = request.pop("operation")
+        asker = request.pop("asker", None)
         self._ensure_loaded()
         report = self.worker.manage_models(operation, request)
-        model_list = self.worker.facts().get("model_list", {})
-        self.publisher.broadcast("modelListChanged", {"operation": operation, "report": report,
-                                                      "model_list": model_list, "jobId": job.id})
+        changed = {"operation": operation, "model_list": self.worker.facts().get("model_list", {}), "jobId": job.id}
+        if asker:  # the list is everyone's news; the report of what is on this disk is the asker's
+            self.publisher.reply(asker, "modelListChanged", {**changed, "report": report})
+            self.publisher.broadcast("modelListChanged", {**changed, "report": {}}, skip_sid=asker)
+        else:
+            self.publisher.broadcast("modelListChanged", {**changed, "report": report})
         self.publisher.broadcast("systemConfig", self.system_config())
 
     def _generate(self, job: Job) -> None:
