@@ -128,3 +128,23 @@ def test_finished_jobs_are_forgotten_by_the_database(tmp_path, recorder):
     reopened.start()
     assert reopened.snapshot() == []
     reopened.stop()
+
+
+def test_a_caller_can_wait_for_one_job_to_finish(tmp_path):
+    from invokeai_gui.server.jobs import JobQueue
+
+    queue = JobQueue(tmp_path / "q.sqlite3")
+    queue.register("work", lambda job: job.results.append({"url": "outputs/x.png"}))
+    queue.register("wait", lambda job: time.sleep(0.3))
+    queue.start()
+    try:
+        blocker = queue.submit("wait", {}, "wait")
+        job = queue.submit("work", {}, "work")
+        dropped = queue.submit("work", {}, "dropped")
+        queue.cancel(dropped.id)
+        assert queue.wait_finished(dropped, timeout=5) and dropped.status == "canceled"
+        assert not queue.wait_finished(job, timeout=0.01)  # still behind the blocker
+        assert queue.wait_finished(job, timeout=10) and job.status == "done"
+        assert job.results == [{"url": "outputs/x.png"}] and blocker.status == "done"
+    finally:
+        queue.stop()

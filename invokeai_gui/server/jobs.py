@@ -39,6 +39,7 @@ class Job:
     message: str = ""
     created: float = field(default_factory=time.time)
     cancel_requested: threading.Event = field(default_factory=threading.Event, repr=False)
+    results: list[dict[str, Any]] = field(default_factory=list, repr=False)  # ImageInfo of what it made
 
     def raise_if_canceled(self) -> None:
         if self.cancel_requested.is_set():
@@ -192,6 +193,7 @@ class JobQueue:
             if job.status != "running":
                 job.status = "canceled"
                 self._save(job)
+                self._cond.notify_all()
         if job.status == "canceled":
             self._changed()
         return job
@@ -230,6 +232,17 @@ class JobQueue:
                 if job.status in counts:
                     counts[job.status] += 1
             return counts
+
+    def wait_finished(self, job: Job, timeout: float | None = None) -> bool:
+        """True once ``job`` is done, failed or canceled (a caller waiting for its answer, say an HTTP API)."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        with self._cond:
+            while job.status not in FINISHED:
+                left = None if deadline is None else deadline - time.monotonic()
+                if left is not None and left <= 0:
+                    return False
+                self._cond.wait(left)
+        return True
 
     def wait_idle(self, timeout: float | None = None) -> bool:
         """True once nothing is running or queued (paused jobs do not count)."""

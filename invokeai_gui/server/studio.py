@@ -341,6 +341,7 @@ class Studio:
             self.jobs.record(job)
             info = gallery.add(path)
             info["jobId"] = job.id
+            job.results.append(info)
             self.publisher.broadcast("generationResult", info)
             if result.error:
                 self.publisher.broadcast("error", {
@@ -389,6 +390,7 @@ class Studio:
             path = self.outputs.save_result(result.png, result.seed, postprocessed=True)
         info = gallery.add(path)
         info["jobId"] = job.id
+        job.results.append(info)
         self.publisher.broadcast("postprocessingResult", info)
         report.finish()
 
