@@ -7,6 +7,7 @@ from __future__ import annotations
 from flask import Flask
 
 from ..studio import Studio
+from .a1111 import register_a1111
 from .access import ApiAccess
 from .openai import register_openai
 from .runs import ApiRuns
@@ -15,6 +16,7 @@ from .runs import ApiRuns
 def register_apis(app: Flask, studio: Studio) -> ApiRuns:
     """Adds the API routes and puts ``ApiAccess`` in front of the app's (already guarded) WSGI app."""
     runs = ApiRuns(studio)
+    register_a1111(app, studio, runs)
     register_openai(app, studio, runs)
     guarded = app.wsgi_app
     inner = getattr(guarded, "app", guarded)  # the Flask app behind the AccessGuard
