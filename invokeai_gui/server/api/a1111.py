@@ -31,7 +31,7 @@ from ldm.invoke.request import (
 
 from ..config import is_loopback
 from ..studio import Studio
-from .runs import ApiRuns, Outcome
+from .runs import ApiRuns
 from .translate import image_bytes, open_image, request_infotext, resized, sampler_id, seeds_of, with_negative
 
 A1111_DEFAULT_SAMPLER = "k_euler_a"  # "Euler a"
