@@ -163,3 +163,24 @@ def test_set_options_switches_the_model_and_clip_skip(server, api):
     assert result.info["sd_model_name"] == "demo-alt"
     api.set_options({"sd_model_checkpoint": "demo", "CLIP_stop_at_last_layers": 1})
     assert api.get_options()["sd_model_checkpoint"] == "demo"
+
+
+def test_each_setting_changes_what_it_should(api):
+    def draw(**fields) -> webuiapi.WebUIApiResult:
+        return api.txt2img(prompt="a barn", seed=9, **{**SMALL, **fields})
+
+    def same(a, b) -> bool:
+        return np.array_equal(np.asarray(a.images[0]), np.asarray(b.images[0]))
+
+    baseline = draw()
+    assert same(baseline, draw())
+    assert not same(baseline, draw(tiling=True))
+    assert not same(baseline, draw(subseed=123, subseed_strength=0.5))
+    restored = draw(restore_faces=True)  # noise holds no face to change: the recipe records the pass
+    assert '"gfpgan"' in restored.images[0].info["sd-metadata"]
+    assert '"gfpgan"' not in baseline.images[0].info["sd-metadata"]
+    other = draw(override_settings={"sd_model_checkpoint": "demo-alt"})
+    assert other.info["sd_model_name"] == "demo-alt" and not same(baseline, other)
+    assert api.get_options()["sd_model_checkpoint"] == "demo", "override_settings applies to that job only"
+    hires = draw(enable_hr=True, hr_scale=2, denoising_strength=0.5)
+    assert hires.images[0].size == (128, 128)

@@ -215,6 +215,8 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         prompt, negative = body.prompt, body.negative_prompt
         made = [p.seed for p in outcome.pictures]
         all_seeds = made + seeds[len(made):]
+        if generation_request.model:
+            model = {"model_id": generation_request.model}  # its hash is not known here
         infotexts = [request_infotext(generation_request, prompt, negative, seed, model) for seed in all_seeds]
         variation = generation_request.with_variations[-1] if generation_request.with_variations else (-1, 0.0)
         info = {
@@ -227,7 +229,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
             "sampler_name": SAMPLERS_BY_ID[generation_request.sampler_name].a1111,
             "cfg_scale": generation_request.cfg_scale, "steps": generation_request.steps,
             "batch_size": body.batch_size, "restore_faces": bool(body.restore_faces),
-            "sd_model_name": model.get("model_id"), "sd_model_hash": (model.get("model_hash") or "")[:10] or None,
+            "sd_model_name": generation_request.model or model.get("model_id"), "sd_model_hash": (model.get("model_hash") or "")[:10] or None,
             "denoising_strength": generation_request.strength if init is not None else body.denoising_strength,
             "clip_skip": generation_request.clip_skip + 1, "index_of_first_image": 0, "infotexts": infotexts,
             "styles": body.styles or [], "job_timestamp": time.strftime("%Y%m%d%H%M%S"),

@@ -65,8 +65,14 @@ class ApiRuns:
     # -- running ----------------------------------------------------------------------------------
 
     def generate(self, request: GenerationRequest, save: bool, label: str = "") -> Outcome:
+        """Runs the request; a model it names is used for this job only (A1111's ``override_settings``
+        restore afterwards, as its default is): the studio's model is switched back after it."""
+        current = self.studio.system_config().get("model_id")
         job = self.studio.submit_generation(request, summary_prefix=SUMMARY_PREFIX + label, save=save)
-        return self._outcome(job)
+        outcome = self._outcome(job)
+        if request.model and current and request.model != current:
+            self.change_model(current)
+        return outcome
 
     def postprocess(self, request: PostprocessRequest, save: bool) -> Outcome:
         job = self.studio.submit_postprocessing(request, summary_prefix=SUMMARY_PREFIX, save=save)
