@@ -46,9 +46,22 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--no-auth", dest="no_auth", action="store_true",
                      help="do not require the access token on a non-loopback --host (anyone on the network may use it)")
 
+    web.add_argument("--api-auth", dest="api_auth", default=None, type=_api_auth, metavar="USER:PASS[,USER2:PASS2]",
+                     help="HTTP Basic credentials the HTTP APIs (/sdapi/v1, /v1) ask for, as AUTOMATIC1111's flag; "
+                          "applies on loopback too")
+
     add_engine_flags(parser.add_argument_group("engine"))
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
     return parser
+
+
+def _api_auth(text: str) -> list[tuple[str, str]]:
+    from invokeai_gui.server.config import parse_api_auth
+
+    try:
+        return parse_api_auth(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
 
 
 def server_config_from_args(args: argparse.Namespace) -> ServerConfig:
@@ -66,6 +79,7 @@ def server_config_from_args(args: argparse.Namespace) -> ServerConfig:
         web_verbose=args.web_verbose,
         no_auth=args.no_auth,
         require_token=args.require_token,
+        api_auth=args.api_auth or [],
         model=args.model,
         precision=args.precision,
         device=args.device,

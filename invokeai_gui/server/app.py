@@ -8,6 +8,7 @@ import logging
 from flask import Flask
 from flask_socketio import SocketIO
 
+from .api import register_apis
 from .config import ServerConfig, is_loopback
 from .events import register_events
 from .http import HttpServer, PortInUseError
@@ -49,6 +50,7 @@ class InvokeServer:
         self.studio = Studio(config, self.publisher)
         register_routes(self.flask_app, self.studio)
         register_events(self.socketio, self.studio, self.publisher)
+        register_apis(self.flask_app, self.studio)  # after the AccessGuard: it sits in front of it
         self.http = HttpServer(self.flask_app, config)
         self._stopped = False
 

@@ -32,6 +32,17 @@ def split_origins(values: list[str] | tuple[str, ...] | str | None) -> list[str]
     return origins
 
 
+def parse_api_auth(text: str | None) -> list[tuple[str, str]]:
+    """``user:pass,user2:pass2`` as (user, password) pairs; a password may itself hold colons."""
+    pairs: list[tuple[str, str]] = []
+    for item in (text or "").split(","):
+        user, sep, password = item.strip().partition(":")
+        if not sep or not user or not password:
+            raise ValueError(f"--api-auth takes user:password pairs separated by commas, got {item.strip()!r}")
+        pairs.append((user, password))
+    return pairs
+
+
 @dataclass
 class ServerConfig:
     """Everything ``create_app`` needs; nothing else is read from globals or the environment."""
@@ -46,6 +57,8 @@ class ServerConfig:
     no_auth: bool = False
     require_token: bool = False  # loopback asks for the token too (a machine other people log in to)
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
+    # --api-auth user:pass[,user2:pass2]: HTTP Basic on /sdapi and /v1, as AUTOMATIC1111's flag (loopback too).
+    api_auth: list[tuple[str, str]] = field(default_factory=list)
     frontend_dir: Path = DEFAULT_FRONTEND_DIR
 
     # The engine: passed to ldm.invoke.generate.Generate on the worker thread.
@@ -72,6 +85,8 @@ class ServerConfig:
         self.outdir = self.outdir.resolve()
         self.frontend_dir = Path(self.frontend_dir)
         self.cors = split_origins(self.cors)
+        if isinstance(self.api_auth, str):
+            self.api_auth = parse_api_auth(self.api_auth)
         if self.web_develop and VITE_DEV_ORIGIN not in self.cors:
             self.cors.append(VITE_DEV_ORIGIN)
 

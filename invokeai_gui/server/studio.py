@@ -206,12 +206,19 @@ class Studio:
             mask = ImageRef.from_bytes(checked.data, self.outputs.url_of(path))
         return event.to_request(init, mask, seamless_default=self.config.seamless).with_seed().validate()
 
-    def submit_generation(self, event: GenerateImage | GenerationRequest, summary_prefix: str = "") -> Job:
+    def submit_generation(self, event: GenerateImage | GenerationRequest, summary_prefix: str = "",
+                          save: bool = True) -> Job:
+        """Queues a generation. With ``save=False`` (an HTTP API caller that only wants the pictures)
+        nothing is written: each result stays in ``job.results`` as ``{"png", "seed"}``, and the job
+        is not persisted (nobody would be waiting for it after a restart)."""
         request = event if isinstance(event, GenerationRequest) else self.generation_request(event)
         request = request.with_seed().validate()
         summary = (f"{summary_prefix}{request.mode}: “{request.prompt[:60]}” — {request.iterations} × "
                    f"{request.width}×{request.height}, {request.steps} steps")
-        return self.jobs.submit("generate", {"generation": request.to_json(), "done": 0}, summary)
+        payload: dict[str, Any] = {"generation": request.to_json(), "done": 0}
+        if not save:
+            payload["save"] = False
+        return self.jobs.submit("generate", payload, summary, persist=save)
 
     def postprocess_request(self, event: RunPostprocessing) -> PostprocessRequest:
         params = event.postprocessing_parameters
@@ -222,11 +229,15 @@ class Studio:
                                          codeformer_fidelity=params.facetool.codeformer_fidelity))
         return PostprocessRequest(source, tuple(steps), _seed_of(source)).validate()
 
-    def submit_postprocessing(self, event: RunPostprocessing) -> Job:
-        request = self.postprocess_request(event)
-        name = (request.image.url or "").rpartition("/")[2]
-        return self.jobs.submit("postprocess", {"postprocess": request.to_json()},
-                                f"{request.steps[0].type}: {name}")
+    def submit_postprocessing(self, event: RunPostprocessing | PostprocessRequest, summary_prefix: str = "",
+                              save: bool = True) -> Job:
+        request = event.validate() if isinstance(event, PostprocessRequest) else self.postprocess_request(event)
+        name = (request.image.url or "").rpartition("/")[2] or "an image"
+        payload: dict[str, Any] = {"postprocess": request.to_json()}
+        if not save:
+            payload["save"] = False
+        return self.jobs.submit("postprocess", payload, f"{summary_prefix}{request.steps[0].type}: {name}",
+                                persist=save)
 
     def request_model_change(self, model_name: str) -> Job:
         return self.jobs.submit("change_model", {"model_name": model_name}, f"Switch to model {model_name}",
@@ -332,6 +343,11 @@ class Studio:
         self._ensure_loaded()
         sink = _JobSink(self, job, report, request)
         for result in self.worker.generate(request, sink):
+            if job.payload.get("save") is False:
+                job.payload["done"] = result.index + 1
+                job.results.append({"png": result.png, "seed": result.seed, "jobId": job.id})
+                report.next_iteration()
+                continue
             report.set_status("Saving Image")
             gallery = self.gallery  # looked up per image: the output folder may be switched while a job runs
             with gallery.writing("result"):
@@ -385,6 +401,10 @@ class Studio:
         report.set_status(_STATUS[request.steps[0].type])
         self._ensure_loaded()
         result = self.worker.postprocess(request, _JobSink(self, job, report, None))
+        if job.payload.get("save") is False:
+            job.results.append({"png": result.png, "seed": result.seed, "jobId": job.id})
+            report.finish()
+            return
         gallery = self.gallery
         with gallery.writing("result"):
             path = self.outputs.save_result(result.png, result.seed, postprocessed=True)
