@@ -5,14 +5,14 @@ import { generationQueued } from '../../app/socketio/actions';
 import { imageAdded } from '../gallery/gallerySlice';
 import { emptyHistory, pushHistory, redoHistory, undoHistory, type History } from './history';
 import type { MaskOp, Rect } from './mask';
-import { snapBox } from './geometry';
+import { snapBox, type SizeLimits } from './geometry';
 
 export type CanvasTab = 'inpainting' | 'canvas';
 export type CanvasTool = 'brush' | 'eraser' | 'hand' | 'box';
 /** What one undoable step of the Unified Canvas changed. */
 export type CanvasStep = 'mask' | 'layer';
 
-/** The unified canvas is a fixed working area this large; the box (at most 2048 px) always fits in it. */
+/** The unified canvas is a fixed working area this large; the box is kept inside it whatever the server's limits. */
 export const CANVAS_SIZE = 2048;
 
 /** An image drawn onto the unified canvas at a position, in the order placed. */
@@ -184,8 +184,12 @@ const canvasSlice = createSlice({
       if (old && (old.width !== width || old.height !== height)) state.masks.inpainting = emptyHistory();
       state.inpaintingSize = { width, height };
     },
-    boxChanged: (state, action: PayloadAction<Rect>) => {
-      state.box = snapBox(action.payload, CANVAS_SIZE, CANVAS_SIZE);
+    /** A new box, snapped to what the server accepts (`size`: its limits, today's until systemConfig says). */
+    boxChanged: {
+      reducer: (state, action: PayloadAction<Rect, string, SizeLimits | undefined>) => {
+        state.box = snapBox(action.payload, CANVAS_SIZE, CANVAS_SIZE, action.meta);
+      },
+      prepare: (rect: Rect, size?: SizeLimits) => ({ payload: rect, meta: size }),
     },
     layerItemAdded: (state, action: PayloadAction<LayerItem>) => {
       placeOnCanvas(state, action.payload);

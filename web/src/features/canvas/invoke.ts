@@ -7,6 +7,7 @@ import { invokeBlocker } from '../../common/util/parameterTranslation';
 import { toastAdded } from '../system/systemSlice';
 import { boxChanged, CANVAS_SIZE, layerItemAdded, uploadPending, uploadSettled, type CanvasTab, type LayerItem } from './canvasSlice';
 import { setOption } from '../options/optionsSlice';
+import { selectLimits } from '../system/limits';
 import { notAnImage } from '../tabs/useImageChooser';
 import { classifyRegion, invokeModeFor, unionWithEmpty } from './geometry';
 import { cropMask, isMaskEmpty, renderMask, type Rect } from './mask';
@@ -211,7 +212,7 @@ export const canvasUploadArrived =
 export const boxEdited =
   (rect: Rect): CanvasThunk =>
   (dispatch, getState) => {
-    dispatch(boxChanged(rect));
+    dispatch(boxChanged(rect, selectLimits(getState())));
     const { box } = getState().canvas;
     const { width, height } = getState().options;
     if (box.width !== width) dispatch(setOption('width', box.width));

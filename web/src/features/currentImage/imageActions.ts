@@ -1,5 +1,6 @@
 /** What the image buttons, gallery hover actions and shortcuts do with an image, in one place. */
 import type { ThunkAction, UnknownAction } from '@reduxjs/toolkit';
+import { selectSamplers } from '../system/limits';
 import type { ImageInfo, PostprocessingType } from '../../app/protocol';
 import type { RootState } from '../../app/store';
 import { deleteImage, requestModelChange, runPostprocessing } from '../../app/socketio/actions';
@@ -59,8 +60,8 @@ const applyRecall =
  * picture and mask into the Inpainting tab, so that Invoke regenerates the same pixels. */
 export const loadAllFrom =
   (image: ImageInfo): ImageThunk =>
-  (dispatch) => {
-    const recall = metadataToOptions(image.metadata);
+  (dispatch, getState) => {
+    const recall = metadataToOptions(image.metadata, selectSamplers(getState()));
     if (Object.keys(recall.options).length === 0) {
       dispatch(toastAdded({ kind: 'info', message: 'This image carries no generation parameters.' }));
       return;

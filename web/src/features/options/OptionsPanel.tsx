@@ -2,12 +2,13 @@
 import type { KeyboardEvent } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { cancelProcessing, generateImage } from '../../app/socketio/actions';
-import { SAMPLERS, SEED_MAX, SEED_MIN, type FacetoolType } from '../../app/protocol';
+import type { FacetoolType } from '../../app/protocol';
 import { NumberField, Section, SelectField, SwitchField } from '../../common/components/Fields';
 import { CancelIcon, ShuffleIcon, SparkIcon } from '../../common/components/Icons';
 import { Tooltip } from '../../common/components/Tooltip';
 import { invokeBlocker, parseSeedWeights, randomSeed } from '../../common/util/parameterTranslation';
 import { postprocessorAvailability } from '../system/systemSlice';
+import { selectLimits, selectSamplers } from '../system/limits';
 import { QueuePanel } from '../queue/QueuePanel';
 import { OutpaintingOptions } from '../outpainting/OutpaintingOptions';
 import { outpaintBlocker } from '../outpainting/outpaintingThunks';
@@ -147,17 +148,19 @@ function MainOptions() {
   const width = useOption('width');
   const height = useOption('height');
   const sampler = useOption('sampler');
+  const limits = useAppSelector(selectLimits);
+  const samplers = useAppSelector(selectSamplers);
   return (
     <div className="main-options">
       <div className="row row--3">
-        <NumberField label="Images" tooltip={TOOLTIPS.iterations} value={iterations} min={1} max={100} step={1} normalize={Math.round} onChange={(v) => dispatch(setOption('iterations', v))} testId="iterations" />
-        <NumberField label="Steps" tooltip={TOOLTIPS.steps} value={steps} min={1} max={500} step={1} normalize={Math.round} onChange={(v) => dispatch(setOption('steps', v))} testId="steps" />
-        <NumberField label="CFG Scale" tooltip={TOOLTIPS.cfgScale} value={cfgScale} min={1} max={200} step={0.5} onChange={(v) => dispatch(setOption('cfgScale', v))} testId="cfg-scale" />
+        <NumberField label="Images" tooltip={TOOLTIPS.iterations} value={iterations} min={limits.iterations.min} max={limits.iterations.max} step={1} normalize={Math.round} onChange={(v) => dispatch(setOption('iterations', v))} testId="iterations" />
+        <NumberField label="Steps" tooltip={TOOLTIPS.steps} value={steps} min={limits.steps.min} max={limits.steps.max} step={1} normalize={Math.round} onChange={(v) => dispatch(setOption('steps', v))} testId="steps" />
+        <NumberField label="CFG Scale" tooltip={TOOLTIPS.cfgScale} value={cfgScale} min={limits.cfg_scale.min} max={limits.cfg_scale.max} step={0.5} onChange={(v) => dispatch(setOption('cfgScale', v))} testId="cfg-scale" />
       </div>
       <div className="row row--3">
-        {showSize && <NumberField label="Width" tooltip={TOOLTIPS.width} value={width} min={64} max={2048} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('width', v))} testId="width" />}
-        {showSize && <NumberField label="Height" tooltip={TOOLTIPS.height} value={height} min={64} max={2048} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('height', v))} testId="height" />}
-        <SelectField label="Sampler" tooltip={TOOLTIPS.sampler} value={sampler} options={SAMPLERS.map((s) => ({ value: s, label: s }))} onChange={(v) => dispatch(setOption('sampler', v))} testId="sampler" />
+        {showSize && <NumberField label="Width" tooltip={TOOLTIPS.width} value={width} min={limits.width.min} max={limits.width.max} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('width', v))} testId="width" />}
+        {showSize && <NumberField label="Height" tooltip={TOOLTIPS.height} value={height} min={limits.height.min} max={limits.height.max} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('height', v))} testId="height" />}
+        <SelectField label="Sampler" tooltip={TOOLTIPS.sampler} value={sampler} options={samplers.map((s) => ({ value: s.id, label: s.name }))} onChange={(v) => dispatch(setOption('sampler', v))} testId="sampler" />
       </div>
       <datalist id="size-choices">
         {SIZE_CHOICES.map((v) => (
@@ -186,18 +189,19 @@ function SeedSection() {
   const seed = useOption('seed');
   const threshold = useOption('threshold');
   const perlin = useOption('perlin');
+  const limits = useAppSelector(selectLimits);
   return (
     <Section title="Seed" tooltip={TOOLTIPS.seedSection} testId="section-seed">
       <SwitchField label="Randomize Seed" tooltip={TOOLTIPS.randomizeSeed} checked={randomize} onChange={(v) => dispatch(setOption('shouldRandomizeSeed', v))} testId="randomize-seed" />
       <div className="seed-row">
-        <NumberField label="Seed" tooltip={TOOLTIPS.seed} value={seed} min={SEED_MIN} max={SEED_MAX} step={1} normalize={Math.round} disabled={randomize} onChange={(v) => dispatch(setOption('seed', v))} testId="seed" inline />
+        <NumberField label="Seed" tooltip={TOOLTIPS.seed} value={seed} min={limits.seed.min} max={limits.seed.max} step={1} normalize={Math.round} disabled={randomize} onChange={(v) => dispatch(setOption('seed', v))} testId="seed" inline />
         <Tooltip label={TOOLTIPS.shuffle}>
           <button type="button" className="button button--small" data-testid="shuffle-seed" disabled={randomize} onClick={() => dispatch(setOption('seed', randomSeed()))}>
             <ShuffleIcon size={14} /> Shuffle
           </button>
         </Tooltip>
       </div>
-      <NumberField label="Threshold" tooltip={TOOLTIPS.threshold} value={threshold} min={0} max={1000} step={0.1} onChange={(v) => dispatch(setOption('threshold', v))} testId="threshold" inline />
+      <NumberField label="Threshold" tooltip={TOOLTIPS.threshold} value={threshold} min={limits.threshold.min} max={limits.threshold.max} step={0.1} onChange={(v) => dispatch(setOption('threshold', v))} testId="threshold" inline />
       <NumberField label="Perlin Noise" tooltip={TOOLTIPS.perlin} value={perlin} min={0} max={1} step={0.01} onChange={(v) => dispatch(setOption('perlin', v))} testId="perlin" inline />
     </Section>
   );

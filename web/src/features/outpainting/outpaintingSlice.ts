@@ -21,7 +21,6 @@ export interface OutpaintingState {
   pending: { phase: OutpaintPhase; jobId: string | null } | null;
 }
 
-export const SEAM_SIZE_MAX = 64;
 const HISTORY_LIMIT = 20;
 
 export const initialOutpaintingState: OutpaintingState = {

@@ -5,6 +5,7 @@ import { uploadImage } from '../../app/socketio/actions';
 import { errorOccurred, toastAdded } from '../system/systemSlice';
 import { composeOutpaintImage } from './compose';
 import { planOutpaint, planProblem } from './geometry';
+import { selectLimits } from '../system/limits';
 import { outpaintPhaseChanged } from './outpaintingSlice';
 
 type Thunk = ThunkAction<void, RootState, unknown, UnknownAction>;
@@ -16,7 +17,7 @@ export function outpaintBlocker(state: RootState): string | null {
   if (state.options.prompt.trim() === '') return 'Type a prompt first: it describes what fills the new area.';
   if (!source) return 'Choose an image to outpaint first.';
   if (pending) return 'Wait for the current outpainting to finish: its result becomes the picture to extend.';
-  return planProblem(planOutpaint(source.width, source.height, extension), extension);
+  return planProblem(planOutpaint(source.width, source.height, extension), extension, selectLimits(state));
 }
 
 export const invokeOutpainting = (): Thunk => (dispatch, getState) => {
