@@ -1,7 +1,8 @@
 /** The page: header, tabs, control panel, current image and gallery, with shortcuts and drag-and-drop. */
 import { useCallback, useEffect, useState, type DragEvent } from 'react';
 import { useAppDispatch, useAppSelector } from './hooks';
-import { cancelProcessing, deleteImage, generateImage } from './socketio/actions';
+import { cancelProcessing, deleteImage } from './socketio/actions';
+import { invoke } from '../features/tabs/invoke';
 import { handleFileDrop, toUploadedImage } from './desktopBridge';
 import type { ImageInfo } from './protocol';
 import { SiteHeader } from '../features/system/SiteHeader';
@@ -135,7 +136,7 @@ export function App() {
       e.preventDefault();
       switch (hotkey.action) {
         case 'invoke':
-          dispatch(generateImage());
+          void dispatch(invoke());
           break;
         case 'cancel':
           dispatch(cancelProcessing(undefined));

@@ -1,8 +1,7 @@
 /** State of the Inpainting and Unified Canvas tabs: tools, mask histories, the canvas's images, box and staging area. */
 import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
-import { SEAM_SIZE_DEFAULT, type GenerationParameters, type ImageInfo } from '../../app/protocol';
-import { generationQueued } from '../../app/socketio/actions';
-import { imageAdded } from '../gallery/gallerySlice';
+import { SEAM_SIZE_DEFAULT, type ImageInfo } from '../../app/protocol';
+import { jobEventReceived } from '../jobs/jobTracker';
 import { emptyHistory, pushHistory, redoHistory, undoHistory, type History } from './history';
 import type { MaskOp, Rect } from './mask';
 import { snapBox, type SizeLimits } from './geometry';
@@ -30,12 +29,6 @@ export interface StagedImage {
   box: Rect;
 }
 
-/** An upload the canvas sent and waits for: the region of an Invoke, an image to place, or a save. */
-export type PendingUpload =
-  | { kind: 'invoke'; box: Rect; overrides: Partial<GenerationParameters> }
-  | { kind: 'place'; x: number; y: number }
-  | { kind: 'save' };
-
 export interface CanvasState {
   tool: CanvasTool;
   brushSize: number;
@@ -58,10 +51,8 @@ export interface CanvasState {
   box: Rect;
   staged: StagedImage[];
   stagedIndex: number;
-  /** Jobs whose results go to the staging area, with the box they were made for. */
+  /** Jobs whose results go to the staging area, by the job tracker's request id, with the box they were made for. */
   stagingJobs: Record<string, Rect>;
-  /** Uploads in flight, by the file-name stem the canvas gave them. */
-  pendingUploads: Record<string, PendingUpload>;
 }
 
 export const initialCanvasState: CanvasState = {
@@ -81,7 +72,6 @@ export const initialCanvasState: CanvasState = {
   staged: [],
   stagedIndex: 0,
   stagingJobs: {},
-  pendingUploads: {},
 };
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
@@ -230,22 +220,23 @@ const canvasSlice = createSlice({
       state.staged = [];
       state.stagedIndex = 0;
     },
-    uploadPending: (state, action: PayloadAction<{ stem: string; upload: PendingUpload }>) => {
-      state.pendingUploads[action.payload.stem] = action.payload.upload;
-    },
-    uploadSettled: (state, action: PayloadAction<string>) => {
-      delete state.pendingUploads[action.payload];
+    /** An Invoke whose results go to the staging area at `stage` (its request id is the job tracker's). */
+    stagingRequested: (state, action: PayloadAction<{ requestId: string; stage: Rect }>) => {
+      state.stagingJobs[action.payload.requestId] = action.payload.stage;
     },
   },
   extraReducers: (builder) => {
     builder
-      .addCase(generationQueued, (state, action) => {
-        if (action.payload.stage) state.stagingJobs[action.payload.jobId] = action.payload.stage;
-      })
-      .addCase(imageAdded, (state, action) => {
-        const { image } = action.payload;
-        const box = image.jobId ? state.stagingJobs[image.jobId] : undefined;
-        if (!box || image.isBase64 || state.staged.some((s) => s.image.url === image.url)) return;
+      .addCase(jobEventReceived, (state, action) => {
+        const { owner, requestId, event, payload } = action.payload;
+        if (owner !== 'canvas') return;
+        if (event === 'finished') {
+          delete state.stagingJobs[requestId];
+          return;
+        }
+        const image = payload as ImageInfo;
+        const box = state.stagingJobs[requestId];
+        if (event !== 'generationResult' || !box || image.isBase64 || state.staged.some((s) => s.image.url === image.url)) return;
         state.staged.push({ image, box });
         state.stagedIndex = state.staged.length - 1; // show the newest, as it arrives
       });
@@ -271,8 +262,7 @@ export const {
   stagedAccepted,
   stagedDiscarded,
   stagedAllDiscarded,
-  uploadPending,
-  uploadSettled,
+  stagingRequested,
 } = canvasSlice.actions;
 
 export const isCanvasTab = (tab: string): tab is CanvasTab => tab === 'inpainting' || tab === 'canvas';

@@ -1,7 +1,8 @@
 /** The control panel: prompt, Invoke, the main parameters and the Advanced Options sections. */
 import type { KeyboardEvent } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
-import { cancelProcessing, generateImage } from '../../app/socketio/actions';
+import { cancelProcessing } from '../../app/socketio/actions';
+import { invoke } from '../tabs/invoke';
 import type { FacetoolType } from '../../app/protocol';
 import { NumberField, Section, SelectField, SwitchField } from '../../common/components/Fields';
 import { CancelIcon, ShuffleIcon, SparkIcon } from '../../common/components/Icons';
@@ -73,7 +74,7 @@ function PromptInput() {
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.ctrlKey && !e.metaKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
-      dispatch(generateImage());
+      void dispatch(invoke());
     }
   };
   return (
@@ -112,7 +113,7 @@ function InvokeButtons() {
           className="invoke-button"
           data-testid="invoke"
           disabled={blocker !== null}
-          onClick={() => dispatch(generateImage())}
+          onClick={() => void dispatch(invoke())}
         >
           <SparkIcon size={18} />
           <span>{isProcessing ? 'Queue' : 'Invoke'}</span>
