@@ -28,10 +28,10 @@ export function makeListeners(dispatch: Dispatch, emitters: Emitters) {
   const received = (event: string, payload?: unknown) => dispatch(serverEventReceived({ event, payload }));
   const listeners: Record<string, (payload?: unknown) => void> = {
     connect: () => {
-      received('connect');
       // A client that connects asks for the configuration and the queue (the protocol's additions).
       void emitters.requestSystemConfig();
       void emitters.requestQueue();
+      received('connect');
     },
     disconnect: () => {
       emitters.connectionLost();
