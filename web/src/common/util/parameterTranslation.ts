@@ -13,9 +13,9 @@ import {
   type SeedWeightPair,
 } from '../../app/protocol';
 import type { OptionsState } from '../../features/options/optionsSlice';
+import type { ActiveTab } from '../../features/tabs/tabsSlice';
 import { FALLBACK_SAMPLERS } from '../../features/system/limits';
 
-export type ActiveTab = 'txt2img' | 'img2img' | 'inpainting' | 'outpainting' | 'canvas' | 'postprocessing';
 export type PreviewStyle = 'latents' | 'full' | 'none';
 
 /** The settings-dialog values that shape a request. */

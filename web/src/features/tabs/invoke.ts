@@ -1,6 +1,7 @@
 /** What Invoke does on each tab: one table, so the socket layer never looks at the active tab. */
 import type { AppThunk } from '../../app/store';
-import { invokeBlocker, type ActiveTab } from '../../common/util/parameterTranslation';
+import { invokeBlocker } from '../../common/util/parameterTranslation';
+import type { ActiveTab } from './tabsSlice';
 import { invokeCanvasTab } from '../canvas/invoke';
 import { generate } from '../options/generate';
 import { invokeOutpainting } from '../outpainting/outpaintingThunks';
