@@ -3,7 +3,6 @@ import type { KeyboardEvent } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { cancelProcessing } from '../../app/socketio/actions';
 import { invoke } from '../tabs/invoke';
-import type { FacetoolType } from '../../app/protocol';
 import { NumberField, Section, SelectField, SwitchField } from '../../common/components/Fields';
 import { CancelIcon, ShuffleIcon, SparkIcon } from '../../common/components/Icons';
 import { Tooltip } from '../../common/components/Tooltip';
@@ -14,7 +13,8 @@ import { QueuePanel } from '../queue/QueuePanel';
 import { OutpaintingOptions } from '../outpainting/OutpaintingOptions';
 import { outpaintBlocker } from '../outpainting/outpaintingThunks';
 import { CanvasOptions } from '../canvas/CanvasOptions';
-import { setOption, type OptionsState } from './optionsSlice';
+import { setFaceOptions, setOption, setUpscaleOptions, type OptionsState } from './optionsSlice';
+import { FaceRestoreFields, faceRestoreProblem, UpscaleFields } from '../postprocessing/PostprocessFields';
 
 const toMultipleOf8 = (v: number) => Math.round(v / 8) * 8;
 const SIZE_CHOICES = Array.from({ length: 32 }, (_, i) => (i + 1) * 64);
@@ -53,14 +53,7 @@ export const TOOLTIPS = {
     'Seed Weights: variations to combine, as seed:weight pairs separated by commas, e.g. 1234:0.1,5678:0.2.',
   faceSection:
     'Restore Face: fix mangled faces and eyes after each generation with GFPGAN or CodeFormer.',
-  facetoolType: 'Which face restorer to use: GFPGAN, or CodeFormer (which has a fidelity setting).',
-  facetoolStrength:
-    'Strength of face restoration, 0 to 1. High values can soften the face to an airbrushed look; 0.8 is usually enough.',
-  codeformerFidelity:
-    'CodeFormer fidelity: higher values stay closer to the original face, lower values give a stronger restoration.',
   upscaleSection: 'Upscale: enlarge each generated image with Real-ESRGAN while keeping it sharp.',
-  upscaleLevel: 'Upscale factor: 2x or 4x the width and height.',
-  upscaleStrength: 'Strength of upscaling, 0 to 1: how much the upscaled image replaces a plain resize.',
   otherSection: 'Seamless tiling and the high-resolution fix.',
   seamless: 'Seamless: make images that tile without visible seams, for textures and patterns.',
   hiresFix:
@@ -246,33 +239,10 @@ function FaceSection() {
   const dispatch = useAppDispatch();
   const postprocessors = useAppSelector((s) => s.system.config?.postprocessors);
   const on = useOption('shouldRunFacetool');
-  const type = useOption('facetoolType');
-  const strength = useOption('facetoolStrength');
-  const fidelity = useOption('codeformerFidelity');
-  const gfpgan = postprocessorAvailability(postprocessors, 'gfpgan');
-  const codeformer = postprocessorAvailability(postprocessors, 'codeformer');
-  const current = type === 'gfpgan' ? gfpgan : codeformer;
-  const reason = !gfpgan.available && !codeformer.available ? `Face restoration is unavailable: ${gfpgan.reason}` : null;
+  const value = { type: useOption('facetoolType'), strength: useOption('facetoolStrength'), fidelity: useOption('codeformerFidelity') };
   return (
-    <Section title="Restore Face" tooltip={TOOLTIPS.faceSection} enabled={on} onEnabledChange={(v) => dispatch(setOption('shouldRunFacetool', v))} disabledReason={reason} defaultOpen={false} testId="section-face">
-      <SelectField<FacetoolType>
-        label="Type"
-        tooltip={TOOLTIPS.facetoolType}
-        value={type}
-        options={[
-          { value: 'gfpgan', label: gfpgan.available ? 'GFPGAN' : 'GFPGAN (unavailable)', disabled: !gfpgan.available },
-          { value: 'codeformer', label: codeformer.available ? 'CodeFormer' : 'CodeFormer (unavailable)', disabled: !codeformer.available },
-        ]}
-        onChange={(v) => dispatch(setOption('facetoolType', v))}
-        disabled={!on || reason !== null}
-        testId="facetool-type"
-        inline
-      />
-      {!current.available && reason === null && <p className="section__reason">{current.reason}</p>}
-      <NumberField label="Strength" tooltip={TOOLTIPS.facetoolStrength} value={strength} min={0} max={1} step={0.05} slider disabled={!on || reason !== null} onChange={(v) => dispatch(setOption('facetoolStrength', v))} testId="facetool-strength" />
-      {type === 'codeformer' && (
-        <NumberField label="Fidelity" tooltip={TOOLTIPS.codeformerFidelity} value={fidelity} min={0} max={1} step={0.05} slider disabled={!on || reason !== null} onChange={(v) => dispatch(setOption('codeformerFidelity', v))} testId="codeformer-fidelity" />
-      )}
+    <Section title="Restore Face" tooltip={TOOLTIPS.faceSection} enabled={on} onEnabledChange={(v) => dispatch(setOption('shouldRunFacetool', v))} disabledReason={faceRestoreProblem(postprocessors)} defaultOpen={false} testId="section-face">
+      <FaceRestoreFields value={value} onChange={(change) => dispatch(setFaceOptions(change))} disabled={!on} inline />
     </Section>
   );
 }
@@ -281,26 +251,12 @@ function UpscaleSection() {
   const dispatch = useAppDispatch();
   const postprocessors = useAppSelector((s) => s.system.config?.postprocessors);
   const on = useOption('shouldRunESRGAN');
-  const level = useOption('upscalingLevel');
-  const strength = useOption('upscalingStrength');
+  const value = { level: useOption('upscalingLevel'), strength: useOption('upscalingStrength') };
   const esrgan = postprocessorAvailability(postprocessors, 'esrgan');
   const reason = esrgan.available ? null : `Upscaling is unavailable: ${esrgan.reason}`;
   return (
     <Section title="Upscale" tooltip={TOOLTIPS.upscaleSection} enabled={on} onEnabledChange={(v) => dispatch(setOption('shouldRunESRGAN', v))} disabledReason={reason} defaultOpen={false} testId="section-upscale">
-      <SelectField<2 | 4>
-        label="Scale"
-        tooltip={TOOLTIPS.upscaleLevel}
-        value={level}
-        options={[
-          { value: 2, label: '2x', disabled: !esrgan.scales.includes(2) },
-          { value: 4, label: '4x', disabled: !esrgan.scales.includes(4) },
-        ]}
-        onChange={(v) => dispatch(setOption('upscalingLevel', v))}
-        disabled={!on || reason !== null}
-        testId="upscale-level"
-        inline
-      />
-      <NumberField label="Strength" tooltip={TOOLTIPS.upscaleStrength} value={strength} min={0} max={1} step={0.05} slider disabled={!on || reason !== null} onChange={(v) => dispatch(setOption('upscalingStrength', v))} testId="upscale-strength" />
+      <UpscaleFields value={value} onChange={(change) => dispatch(setUpscaleOptions(change))} disabled={!on} inline />
     </Section>
   );
 }
