@@ -17,7 +17,6 @@ import {
 } from '../currentImage/imageActions';
 import { categoryShown, selectionCleared, selectModeToggled, thumbnailClicked } from './gallerySlice';
 import { clickMode } from './selection';
-import './gallerySelection.css';
 
 const GAP = 8;
 const MIN_THUMB = 96;
