@@ -15,11 +15,8 @@ export type UploadDestination =
   | 'outpainting'
   | 'outpainting-source';
 
-/** The socket's own happenings, beside the protocol's server → client events. */
-export type ConnectionEvent = 'connect' | 'disconnect' | 'connect_error';
-
 /**
- * A server → client event (or a connection change), as received. Features react to the events they
+ * A server → client event (or `connect` / `disconnect` / `connect_error`), as received. Features react to the events they
  * care about; job events reach the feature that sent the job through the job tracker.
  */
 export const serverEventReceived = createAction<{ event: string; payload?: unknown }>('socketio/serverEventReceived');
@@ -28,14 +25,3 @@ export const cancelProcessing = createAction<string | undefined>('socketio/cance
 export const resumeQueue = createAction('socketio/resumeQueue');
 export const requestModelChange = createAction<string>('socketio/requestModelChange');
 export const deleteImage = createAction<ImageInfo>('socketio/deleteImage');
-
-/** The payload of a server event of this name, when the action is one. */
-export function eventPayload<T>(action: unknown, event: string): T | undefined {
-  if (!serverEventReceived.match(action as never)) return undefined;
-  const { payload } = action as ReturnType<typeof serverEventReceived>;
-  return payload.event === event ? (payload.payload as T) : undefined;
-}
-
-/** True when the action is the server event of that name. */
-export const isServerEvent = (action: unknown, event: string): boolean =>
-  serverEventReceived.match(action as never) && (action as ReturnType<typeof serverEventReceived>).payload.event === event;

@@ -22,8 +22,6 @@ export const SERVER_EVENTS = [
   'error',
 ] as const;
 
-export type ServerEventName = (typeof SERVER_EVENTS)[number];
-
 export function makeListeners(dispatch: Dispatch, emitters: Emitters) {
   const received = (event: string, payload?: unknown) => dispatch(serverEventReceived({ event, payload }));
   const listeners: Record<string, (payload?: unknown) => void> = {

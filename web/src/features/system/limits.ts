@@ -66,13 +66,6 @@ export function samplersOf(config: SystemConfig | null | undefined): readonly Sa
   return Array.isArray(sent) && sent.length > 0 ? sent : FALLBACK_SAMPLERS;
 }
 
-/** A value brought inside a field's range (and onto its multiple, for sizes). */
-export function clampToLimit(value: number, limit: FieldLimit): number {
-  let v = Math.min(limit.max, Math.max(limit.min, value));
-  if (limit.multiple_of) v = Math.min(limit.max, Math.max(limit.min, Math.round(v / limit.multiple_of) * limit.multiple_of));
-  return limit.integer ? Math.round(v) : v;
-}
-
 /** Memoised per config object, so selectors hand components a stable value. */
 const cache = new WeakMap<SystemConfig, Limits>();
 export function selectLimits(state: { system: { config: SystemConfig | null } }): Limits {
