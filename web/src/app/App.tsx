@@ -1,7 +1,7 @@
 /** The page: header, tabs, control panel, current image and gallery, with shortcuts and drag-and-drop. */
 import { useCallback, useEffect, useState, type DragEvent } from 'react';
 import { useAppDispatch, useAppSelector } from './hooks';
-import { cancelProcessing, deleteImage, generateImage } from './socketio/actions';
+import { deleteImage } from './socketio/actions';
 import { handleFileDrop, toUploadedImage } from './desktopBridge';
 import type { ImageInfo } from './protocol';
 import { SiteHeader } from '../features/system/SiteHeader';
@@ -12,19 +12,12 @@ import { CurrentImagePanel, type PopoverSignals } from '../features/currentImage
 import { Gallery } from '../features/gallery/Gallery';
 import { InpaintingPanel } from '../features/canvas/InpaintingPanel';
 import { UnifiedCanvasPanel } from '../features/canvas/UnifiedCanvasPanel';
-import { galleryToggled, imageAdded, selectionMoved } from '../features/gallery/gallerySlice';
-import { deleteConfirmationShown, metadataToggled } from '../features/currentImage/currentImageSlice';
-import {
-  loadAllFrom,
-  loadPromptFrom,
-  loadSeedFrom,
-  requestDeletion,
-  SEND_TARGETS,
-  sendToImageToImage,
-  sendToTab,
-} from '../features/currentImage/imageActions';
-import { findHotkey } from '../features/system/hotkeys';
-import { settingChanged, themeSet } from '../features/system/systemSlice';
+import { galleryToggled, imageAdded } from '../features/gallery/gallerySlice';
+import { deleteConfirmationShown } from '../features/currentImage/currentImageSlice';
+import { SEND_TARGETS, sendToTab } from '../features/currentImage/imageActions';
+import { findHotkey } from '../features/tabs/hotkeys';
+import { runHotkey } from '../features/tabs/hotkeyActions';
+import { settingChanged } from '../features/system/systemSlice';
 import { tabSelected } from '../features/tabs/tabsSlice';
 import { setInitialImage } from '../features/options/optionsSlice';
 import { useInitImageUpload } from '../features/tabs/useImageChooser';
@@ -131,81 +124,21 @@ export function App() {
     const onKey = (e: KeyboardEvent) => {
       const hotkey = findHotkey(e);
       if (!hotkey || document.querySelector('[role="dialog"][aria-modal="true"]')) return;
-      const real = current && !current.isBase64 ? current : null;
       e.preventDefault();
-      switch (hotkey.action) {
-        case 'invoke':
-          dispatch(generateImage());
-          break;
-        case 'cancel':
-          dispatch(cancelProcessing(undefined));
-          break;
-        case 'focusPrompt':
-          document.querySelector<HTMLTextAreaElement>('[data-testid="prompt"]')?.focus();
-          break;
-        case 'useAll':
-          if (real) dispatch(loadAllFrom(real));
-          break;
-        case 'useSeed':
-          if (real) dispatch(loadSeedFrom(real));
-          break;
-        case 'usePrompt':
-          if (real) dispatch(loadPromptFrom(real));
-          break;
-        case 'restoreFaces':
-          setSignals((s) => ({ ...s, face: s.face + 1 }));
-          break;
-        case 'upscale':
-          setSignals((s) => ({ ...s, upscale: s.upscale + 1 }));
-          break;
-        case 'toggleMetadata':
-          dispatch(metadataToggled(undefined));
-          break;
-        case 'sendToImageToImage':
-          if (real) dispatch(sendToImageToImage(real));
-          break;
-        case 'deleteImage':
-          if (real) dispatch(requestDeletion(real));
-          break;
-        case 'toggleGallery':
-          if (isNarrow) setDrawerOpen((o) => !o);
-          else dispatch(galleryToggled(undefined));
-          break;
-        case 'previousImage':
-          dispatch(selectionMoved(-1));
-          break;
-        case 'nextImage':
-          dispatch(selectionMoved(1));
-          break;
-        case 'textToImageTab':
-          dispatch(tabSelected('txt2img'));
-          break;
-        case 'imageToImageTab':
-          dispatch(tabSelected('img2img'));
-          break;
-        case 'outpaintingTab':
-          dispatch(tabSelected('outpainting'));
-          break;
-        case 'postprocessingTab':
-          dispatch(tabSelected('postprocessing'));
-          break;
-        case 'inpaintingTab':
-          dispatch(tabSelected('inpainting'));
-          break;
-        case 'canvasTab':
-          dispatch(tabSelected('canvas'));
-          break;
-        case 'toggleTheme':
-          dispatch(themeSet(theme === 'dark' ? 'light' : 'dark'));
-          break;
-        case 'showHotkeys':
-          setHotkeysOpen(true);
-          break;
-      }
+      dispatch(
+        runHotkey(hotkey, {
+          image: current && !current.isBase64 ? current : null,
+          toggleGallery: () => (isNarrow ? setDrawerOpen((o) => !o) : dispatch(galleryToggled(undefined))),
+          openFaceRestore: () => setSignals((s) => ({ ...s, face: s.face + 1 })),
+          openUpscale: () => setSignals((s) => ({ ...s, upscale: s.upscale + 1 })),
+          showHotkeys: () => setHotkeysOpen(true),
+          focusPrompt: () => document.querySelector<HTMLTextAreaElement>('[data-testid="prompt"]')?.focus(),
+        }),
+      );
     };
     window.addEventListener('keydown', onKey);
     return () => window.removeEventListener('keydown', onKey);
-  }, [dispatch, current, isNarrow, theme]);
+  }, [dispatch, current, isNarrow]);
 
   const hasFiles = (e: DragEvent) => Array.from(e.dataTransfer.types).includes('Files');
   const onDragOver = (e: DragEvent<HTMLDivElement>) => {

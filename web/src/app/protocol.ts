@@ -2,22 +2,31 @@
 
 export type GalleryCategory = 'result' | 'user';
 
-export const SAMPLERS = [
-  'ddim',
-  'plms',
-  'k_lms',
-  'k_dpm_2',
-  'k_dpm_2_a',
-  'k_euler',
-  'k_euler_a',
-  'k_heun',
-  'k_dpmpp_2',
-  'k_dpmpp_2m',
-  'k_dpmpp_2m_karras',
-  'k_dpmpp_sde',
-  'unipc',
-] as const;
-export type SamplerName = (typeof SAMPLERS)[number];
+/** A sampler's id as `generation_parameters.sampler_name` carries it (e.g. 'k_euler_a'). */
+export type SamplerName = string;
+
+/** Ours, in `systemConfig.samplers`: a sampler this install can run, with its display and AUTOMATIC1111 names. */
+export interface SamplerInfo {
+  id: SamplerName;
+  name: string;
+  a1111?: string | null;
+}
+
+/** Ours, in `systemConfig.limits`: the range the server accepts for one numeric field. */
+export interface FieldLimit {
+  min: number;
+  max: number;
+  integer?: boolean;
+  multiple_of?: number;
+}
+
+/** Ours: `systemConfig.limits`, one entry per validated field (and a few counts). */
+export interface ServerLimits {
+  [field: string]: FieldLimit | { max: number } | number[] | undefined;
+  prompt_chars?: { max: number };
+  with_variations?: { max: number };
+  upscale_levels?: number[];
+}
 
 export type SeedWeightPair = [number, number];
 
@@ -126,6 +135,10 @@ export interface SystemConfig {
   postprocessors?: Postprocessors;
   precision?: string;
   device?: string;
+  /** Ours: what the server validates against, so the UI keeps no copies of its own. */
+  limits?: ServerLimits;
+  /** Ours: the samplers this install can run. */
+  samplers?: SamplerInfo[];
 }
 
 export interface ProgressUpdate {

@@ -1,6 +1,5 @@
 /** The Redux store: one slice per feature, the socket middleware, and persistence of the user's settings. */
-import { combineReducers, configureStore } from '@reduxjs/toolkit';
-import type { Socket } from 'socket.io-client';
+import { combineReducers, configureStore, type ThunkAction, type UnknownAction } from '@reduxjs/toolkit';
 import galleryReducer from '../features/gallery/gallerySlice';
 import optionsReducer from '../features/options/optionsSlice';
 import currentImageReducer from '../features/currentImage/currentImageSlice';
@@ -11,7 +10,10 @@ import modelsReducer from '../features/models/modelsSlice';
 import outpaintingReducer from '../features/outpainting/outpaintingSlice';
 import postprocessingReducer from '../features/postprocessing/postprocessingSlice';
 import canvasReducer from '../features/canvas/canvasSlice';
-import { socketMiddleware } from './socketio/middleware';
+import jobsReducer, { jobTrackerMiddleware } from '../features/jobs/jobTracker';
+import { createSocketLayer, type ListeningSocket } from './socketio/middleware';
+import type { Emitters } from './socketio/emitters';
+import { serverEventsMiddleware } from './serverEvents';
 import { loadPersistedState, savePersistedCanvas, savePersistedState, type PersistedState } from './persistence';
 
 export const rootReducer = combineReducers({
@@ -25,9 +27,16 @@ export const rootReducer = combineReducers({
   outpainting: outpaintingReducer,
   postprocessing: postprocessingReducer,
   canvas: canvasReducer,
+  jobs: jobsReducer,
 });
 
 export type RootState = ReturnType<typeof rootReducer>;
+
+/** What every thunk gets beside dispatch and getState: the socket's emitters (each returns the server's answer). */
+export interface ThunkExtra {
+  emitters: Emitters;
+}
+export type AppThunk<R = void> = ThunkAction<R, RootState, ThunkExtra, UnknownAction>;
 
 /** The defaults with whatever the user set last time laid over them. */
 export function preloadedState(persisted: PersistedState | null): RootState {
@@ -56,16 +65,16 @@ function restoreCanvas(base: RootState['canvas'], saved: PersistedState['canvas'
   };
 }
 
-export function createStore(socket: Socket, storage: Storage | null) {
+export function createStore(socket: ListeningSocket, storage: Storage | null) {
+  const { emitters, middleware: socketMiddleware } = createSocketLayer(socket);
   const store = configureStore({
     reducer: rootReducer,
     preloadedState: preloadedState(storage ? loadPersistedState(storage) : null),
     middleware: (getDefault) =>
       getDefault({
-        // Uploads carry the chosen file's Blob to the socket layer, which sends its bytes.
-        serializableCheck: { ignoredActions: ['socketio/uploadImage'] },
+        thunk: { extraArgument: { emitters } satisfies ThunkExtra },
         immutableCheck: { warnAfter: 200 },
-      }).concat(socketMiddleware(socket)),
+      }).concat(socketMiddleware, serverEventsMiddleware, jobTrackerMiddleware()),
   });
   if (storage) {
     let last: RootState | null = null;

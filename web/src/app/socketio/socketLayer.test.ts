@@ -1,9 +1,9 @@
-import { configureStore } from '@reduxjs/toolkit';
 import { describe, expect, it } from 'vitest';
-import { rootReducer, preloadedState, type RootState } from '../store';
+import { createStore, preloadedState } from '../store';
 import type { ImageInfo } from '../protocol';
 import { makeEmitters, type EmittingSocket } from './emitters';
-import { makeListeners } from './listeners';
+import { connectedStore, FakeSocket, flush } from '../../../test/fakeSocket';
+import { uploadPicture } from '../../features/tabs/useImageChooser';
 import { CANVAS_KEY, loadPersistedState, savePersistedCanvas, savePersistedState, STATE_KEY, THEME_KEY } from '../persistence';
 import { validateGenerateImageArgs, validateRunPostprocessingArgs } from '../../../test/protocolSchema';
 
@@ -11,7 +11,8 @@ import { validateGenerateImageArgs, validateRunPostprocessingArgs } from '../../
 class RecordingSocket implements EmittingSocket {
   sent: Array<{ event: string; args: unknown[] }> = [];
   emit(event: string, ...args: unknown[]) {
-    this.sent.push({ event, args });
+    // The acknowledgement callback travels as the packet's id, not as an argument.
+    this.sent.push({ event, args: args.filter((a) => typeof a !== 'function') });
     return this;
   }
 }
@@ -26,12 +27,24 @@ const image = (name: string, mtime: number, extra: Partial<ImageInfo> = {}): Ima
   ...extra,
 });
 
+/** The app's store on a fake socket; `listeners.X(payload)` plays the server's event X. */
 function setup() {
-  const store = configureStore({ reducer: rootReducer, preloadedState: preloadedState(null) });
-  const socket = new RecordingSocket();
-  const emitters = makeEmitters(socket);
-  const listeners = makeListeners(store.dispatch, store.getState as () => RootState, emitters);
-  return { store, socket, emitters, listeners };
+  const fake = new FakeSocket();
+  const store = createStore(fake, null);
+  const listeners = new Proxy({} as Record<string, (payload?: unknown) => void>, {
+    get: (_, event: string) => (payload?: unknown) => fake.serve(event, payload),
+  });
+  // What went over the wire, without the acknowledgement callbacks.
+  const socket = {
+    get sent(): Array<{ event: string; args: unknown[] }> {
+      return fake.wire();
+    },
+    set sent(_: Array<{ event: string; args: unknown[] }>) {
+      fake.sent = [];
+    },
+  };
+  const recording = new RecordingSocket();
+  return { store, socket, fake, listeners, emitters: makeEmitters(recording), recorded: recording };
 }
 
 describe('socket listeners → state', () => {
@@ -77,9 +90,14 @@ describe('socket listeners → state', () => {
     expect(store.getState().currentImage.intermediateImage).toBeNull();
   });
 
-  it('puts an uploaded init image into Image to Image', () => {
-    const { store, listeners } = setup();
-    listeners.imageUploaded({ url: 'outputs/init-images/x.png', mtime: 5, width: 64, height: 64, category: 'user', destination: 'img2img' });
+  it('puts an uploaded init image into Image to Image once the server has stored it', async () => {
+    const { store, socket } = connectedStore();
+    const upload = store.dispatch(uploadPicture(new File([new Uint8Array([137, 80, 78, 71])], 'x.png', { type: 'image/png' }), 'img2img'));
+    await flush(); // the file's bytes are read, then sent
+    expect(socket.wire().map((s) => s.event)).toEqual(['uploadImage']);
+    socket.serve('imageUploaded', { url: 'outputs/init-images/x.png', mtime: 5, width: 64, height: 64, category: 'user', destination: 'img2img' });
+    socket.ack();
+    await upload;
     const state = store.getState();
     expect(state.options.initialImage?.url).toBe('outputs/init-images/x.png');
     expect(state.tabs.activeTab).toBe('img2img');
@@ -121,7 +139,7 @@ describe('socket listeners → state', () => {
 
 describe('emitters send protocol payloads', () => {
   it('pages the gallery with earliest_mtime and earliest_url', () => {
-    const { socket, emitters } = setup();
+    const { recorded: socket, emitters } = setup();
     emitters.requestImages('result');
     emitters.requestImages('result', image('z.png', 7.5));
     expect(socket.sent).toEqual([
@@ -131,7 +149,7 @@ describe('emitters send protocol payloads', () => {
   });
 
   it('sends deleteImage, cancel with and without a job id, uploads as binary', () => {
-    const { socket, emitters } = setup();
+    const { recorded: socket, emitters } = setup();
     emitters.deleteImage(image('d.png', 1));
     emitters.cancel();
     emitters.cancel('job-3');
@@ -147,7 +165,7 @@ describe('emitters send protocol payloads', () => {
   });
 
   it('sends generateImage and runPostprocessing arguments that match the schema', () => {
-    const { socket, emitters } = setup();
+    const { recorded: socket, emitters } = setup();
     emitters.generateImage(
       { prompt: 'p', iterations: 1, steps: 2, cfg_scale: 7.5, threshold: 0, perlin: 0, height: 64, width: 64, sampler_name: 'ddim', seed: 1, seamless: false, hires_fix: false, progress_images: false, progress_latents: true, save_intermediates: 0, variation_amount: 0 },
       { level: 2, strength: 0.5 },

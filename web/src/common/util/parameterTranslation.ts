@@ -1,6 +1,5 @@
 /** Translation between the control panel's state and the protocol: UI → generation_parameters, metadata → UI. */
 import {
-  SAMPLERS,
   SEAM_SIZE_DEFAULT,
   SEED_MAX,
   type BoundingBox,
@@ -10,12 +9,13 @@ import {
   type ImageMetadata,
   type Metadata,
   type MetadataPrompt,
-  type SamplerName,
+  type SamplerInfo,
   type SeedWeightPair,
 } from '../../app/protocol';
 import type { OptionsState } from '../../features/options/optionsSlice';
+import type { ActiveTab } from '../../features/tabs/tabsSlice';
+import { FALLBACK_SAMPLERS } from '../../features/system/limits';
 
-export type ActiveTab = 'txt2img' | 'img2img' | 'inpainting' | 'outpainting' | 'canvas' | 'postprocessing';
 export type PreviewStyle = 'latents' | 'full' | 'none';
 
 /** The settings-dialog values that shape a request. */
@@ -191,14 +191,14 @@ function initImageTab(image: ImageMetadata): 'img2img' | 'inpainting' {
 }
 
 /** Use All: every parameter an image's metadata records, as control-panel values, its tab and inputs. */
-export function metadataToOptions(metadata: Metadata): Recall {
+export function metadataToOptions(metadata: Metadata, samplers: readonly SamplerInfo[] = FALLBACK_SAMPLERS): Recall {
   const image = metadata.image ?? {};
   const options: MetadataOptions = {};
   let tab: ActiveTab | null = null;
   let inpainting: InpaintingRecall | null = null;
   if (image.prompt !== undefined) options.prompt = promptToString(image.prompt);
-  if (typeof image.sampler === 'string' && (SAMPLERS as readonly string[]).includes(image.sampler)) {
-    options.sampler = image.sampler as SamplerName;
+  if (typeof image.sampler === 'string' && samplers.some((s) => s.id === image.sampler)) {
+    options.sampler = image.sampler;
   }
   if (isNumber(image.seed)) {
     options.seed = image.seed;

@@ -3,6 +3,7 @@ import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { NumberField } from '../../common/components/Fields';
 import { setOption } from '../options/optionsSlice';
 import { inpaintReplaceChanged, seamSizeChanged } from './canvasSlice';
+import { selectLimits } from '../system/limits';
 
 export const CANVAS_TOOLTIPS = {
   strength:
@@ -18,11 +19,12 @@ export function CanvasOptions() {
   const strength = useAppSelector((s) => s.options.img2imgStrength);
   const inpaintReplace = useAppSelector((s) => s.canvas.inpaintReplace);
   const seamSize = useAppSelector((s) => s.canvas.seamSize);
+  const seamMax = useAppSelector(selectLimits).seam_size.max;
   return (
     <div className="img2img-options canvas-options" data-testid="canvas-options">
       <NumberField label="Strength" tooltip={CANVAS_TOOLTIPS.strength} value={strength} min={0} max={0.99} step={0.01} slider onChange={(v) => dispatch(setOption('img2imgStrength', v))} testId="canvas-strength" />
       <NumberField label="Inpaint Replace" tooltip={CANVAS_TOOLTIPS.inpaintReplace} value={inpaintReplace} min={0} max={1} step={0.05} slider onChange={(v) => dispatch(inpaintReplaceChanged(v))} testId="inpaint-replace" />
-      <NumberField label="Seam Size" tooltip={CANVAS_TOOLTIPS.seamSize} value={seamSize} min={0} max={64} step={1} normalize={Math.round} slider onChange={(v) => dispatch(seamSizeChanged(v))} testId="seam-size" />
+      <NumberField label="Seam Size" tooltip={CANVAS_TOOLTIPS.seamSize} value={seamSize} min={0} max={seamMax} step={1} normalize={Math.round} slider onChange={(v) => dispatch(seamSizeChanged(v))} testId="seam-size" />
     </div>
   );
 }

@@ -3,7 +3,7 @@ import { useEffect, useId } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { IconButton } from '../../common/components/IconButton';
 import { Tooltip } from '../../common/components/Tooltip';
-import { findHotkey } from '../system/hotkeys';
+import { findHotkey } from '../tabs/hotkeys';
 import {
   brushSizeChanged,
   hardnessChanged,

@@ -1,5 +1,6 @@
 /** The Unified Canvas tab: a large working area with images, a mask, the bounding box and the staging area. */
 import { useCallback, useEffect, useRef, useState, type DragEvent, type PointerEvent as ReactPointerEvent } from 'react';
+import { selectLimits } from '../system/limits';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { IconButton } from '../../common/components/IconButton';
 import { ChevronLeftIcon, ChevronRightIcon, CloseIcon, ImageIcon, TrashIcon, UploadIcon } from '../../common/components/Icons';
@@ -131,6 +132,7 @@ function StagingArea({ view }: { view: ViewTransform }) {
 function BoxFields() {
   const dispatch = useAppDispatch();
   const box = useAppSelector((s) => s.canvas.box);
+  const limits = useAppSelector(selectLimits);
   const field = (key: keyof Rect, label: string, tooltip: string) => (
     <Tooltip label={tooltip}>
       <label className="box-field">
@@ -153,8 +155,8 @@ function BoxFields() {
     <div className="canvas-toolbar__group" role="group" aria-label="Bounding box">
       {field('x', 'X', 'Left edge of the bounding box, in canvas pixels (multiples of 8).')}
       {field('y', 'Y', 'Top edge of the bounding box, in canvas pixels (multiples of 8).')}
-      {field('width', 'W', 'Width of the bounding box: the size of the generated image (64–2048, multiples of 8).')}
-      {field('height', 'H', 'Height of the bounding box: the size of the generated image (64–2048, multiples of 8).')}
+      {field('width', 'W', `Width of the bounding box: the size of the generated image (${limits.width.min}–${limits.width.max}, multiples of 8).`)}
+      {field('height', 'H', `Height of the bounding box: the size of the generated image (${limits.height.min}–${limits.height.max}, multiples of 8).`)}
     </div>
   );
 }
@@ -166,6 +168,7 @@ export function UnifiedCanvasPanel() {
   const current = useAppSelector((s) => s.gallery.currentImage);
   const optWidth = useAppSelector((s) => s.options.width);
   const optHeight = useAppSelector((s) => s.options.height);
+  const limits = useAppSelector(selectLimits);
   const [view, setView] = useState<ViewTransform>({ scale: 1, x: 0, y: 0 });
   const [viewport, setViewport] = useState({ width: 0, height: 0 });
   const [confirmClear, setConfirmClear] = useState(false);
@@ -174,9 +177,9 @@ export function UnifiedCanvasPanel() {
 
   // The box is the image size: the control panel's width/height and the box follow each other.
   useEffect(() => {
-    dispatch(boxChanged({ ...box, width: optWidth, height: optHeight }));
+    dispatch(boxChanged({ ...box, width: optWidth, height: optHeight }, limits));
     // eslint-disable-next-line react-hooks/exhaustive-deps
-  }, [optWidth, optHeight, dispatch]);
+  }, [optWidth, optHeight, limits, dispatch]);
 
   // The view frames the box, following the window, until the user zooms or pans; Fit frames it again.
   const userView = useRef(false);

@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ImageInfo } from '../../app/protocol';
-import { generationQueued } from '../../app/socketio/actions';
-import { imageAdded } from '../gallery/gallerySlice';
+import { jobEventReceived } from '../jobs/jobTracker';
 import reducer, {
   boxChanged,
   canvasCleared,
@@ -16,8 +15,8 @@ import reducer, {
   stagedDiscarded,
   stagedMoved,
   type CanvasState,
+  stagingRequested,
 } from './canvasSlice';
-import { pendingStemOf } from './invoke';
 import { rasterOp, renderMask } from './mask';
 
 const result = (url: string, jobId: string): ImageInfo => ({
@@ -30,21 +29,25 @@ const result = (url: string, jobId: string): ImageInfo => ({
   jobId,
 });
 
+/** A result of the job with request id r<N> (job id j<N>), as the job tracker hands it to the canvas. */
+const canvasResult = (url: string, jobId: string) =>
+  jobEventReceived({ owner: 'canvas', requestId: jobId.replace('j', 'r'), jobId, event: 'generationResult', payload: result(url, jobId) });
+
 const box = { x: 64, y: 64, width: 128, height: 128 };
 
 function withThreeStaged(): CanvasState {
-  let s = reducer(initialCanvasState, generationQueued({ jobId: 'j1', stage: box }));
-  s = reducer(s, imageAdded({ image: result('outputs/a.png', 'j1'), select: true }));
-  s = reducer(s, imageAdded({ image: result('outputs/b.png', 'j1'), select: true }));
-  s = reducer(s, imageAdded({ image: result('outputs/c.png', 'j1'), select: true }));
+  let s = reducer(initialCanvasState, stagingRequested({ requestId: 'r1', stage: box }));
+  s = reducer(s, canvasResult('outputs/a.png', 'j1'));
+  s = reducer(s, canvasResult('outputs/b.png', 'j1'));
+  s = reducer(s, canvasResult('outputs/c.png', 'j1'));
   return s;
 }
 
 describe('the staging area', () => {
   it('collects only the results of staged jobs, showing the newest', () => {
     let s = withThreeStaged();
-    s = reducer(s, imageAdded({ image: result('outputs/other.png', 'j2'), select: true }));
-    s = reducer(s, imageAdded({ image: result('outputs/c.png', 'j1'), select: true }));
+    s = reducer(s, canvasResult('outputs/other.png', 'j2'));
+    s = reducer(s, canvasResult('outputs/c.png', 'j1'));
     expect(s.staged.map((x) => x.image.url)).toEqual(['outputs/a.png', 'outputs/b.png', 'outputs/c.png']);
     expect(s.stagedIndex).toBe(2);
     expect(s.staged[0].box).toEqual(box);
@@ -109,8 +112,8 @@ describe('canvas state', () => {
     const placed = { url: 'outputs/init-images/p.png', x: 0, y: 0, width: 128, height: 128 };
     let s = reducer(initialCanvasState, layerItemAdded(placed));
     s = reducer(s, maskOpAdded({ tab: 'canvas', op: { kind: 'invert' } }));
-    s = reducer(s, generationQueued({ jobId: 'j9', stage: box }));
-    s = reducer(s, imageAdded({ image: result('outputs/r.png', 'j9'), select: true }));
+    s = reducer(s, stagingRequested({ requestId: 'r9', stage: box }));
+    s = reducer(s, canvasResult('outputs/r.png', 'j9'));
     s = reducer(s, stagedAccepted());
     expect(s.layer.map((i) => i.url)).toEqual([placed.url, 'outputs/r.png']);
 
@@ -150,11 +153,5 @@ describe('canvas state', () => {
     expect(s.masks.inpainting.past).toEqual([]);
     const none = reducer(s, inpaintingRecalled({ url: 'outputs/x.png', size: { width: 64, height: 64 }, mask, box: null, seamSize: null, inpaintReplace: null }));
     expect([none.inpaintingBox, none.seamSize, none.inpaintReplace]).toEqual([null, 64, 0.25]);
-  });
-
-  it("finds which of the canvas's uploads came back", () => {
-    const pending = { 'canvas-region-abc': {}, 'canvas-place-x': {} };
-    expect(pendingStemOf('outputs/init-images/canvas-region-abc.1a2b3c4d.png', pending)).toBe('canvas-region-abc');
-    expect(pendingStemOf('outputs/init-images/canvas-region-abcd.1a2b3c4d.png', pending)).toBe(null);
   });
 });

@@ -1,18 +1,17 @@
 /** State of the Inpainting and Unified Canvas tabs: tools, mask histories, the canvas's images, box and staging area. */
 import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
-import { SEAM_SIZE_DEFAULT, type GenerationParameters, type ImageInfo } from '../../app/protocol';
-import { generationQueued } from '../../app/socketio/actions';
-import { imageAdded } from '../gallery/gallerySlice';
+import { SEAM_SIZE_DEFAULT, type ImageInfo } from '../../app/protocol';
+import { jobEventReceived } from '../jobs/jobTracker';
 import { emptyHistory, pushHistory, redoHistory, undoHistory, type History } from './history';
 import type { MaskOp, Rect } from './mask';
-import { snapBox } from './geometry';
+import { snapBox, type SizeLimits } from './geometry';
 
 export type CanvasTab = 'inpainting' | 'canvas';
 export type CanvasTool = 'brush' | 'eraser' | 'hand' | 'box';
 /** What one undoable step of the Unified Canvas changed. */
 export type CanvasStep = 'mask' | 'layer';
 
-/** The unified canvas is a fixed working area this large; the box (at most 2048 px) always fits in it. */
+/** The unified canvas is a fixed working area this large; the box is kept inside it whatever the server's limits. */
 export const CANVAS_SIZE = 2048;
 
 /** An image drawn onto the unified canvas at a position, in the order placed. */
@@ -29,12 +28,6 @@ export interface StagedImage {
   image: ImageInfo;
   box: Rect;
 }
-
-/** An upload the canvas sent and waits for: the region of an Invoke, an image to place, or a save. */
-export type PendingUpload =
-  | { kind: 'invoke'; box: Rect; overrides: Partial<GenerationParameters> }
-  | { kind: 'place'; x: number; y: number }
-  | { kind: 'save' };
 
 export interface CanvasState {
   tool: CanvasTool;
@@ -58,10 +51,8 @@ export interface CanvasState {
   box: Rect;
   staged: StagedImage[];
   stagedIndex: number;
-  /** Jobs whose results go to the staging area, with the box they were made for. */
+  /** Jobs whose results go to the staging area, by the job tracker's request id, with the box they were made for. */
   stagingJobs: Record<string, Rect>;
-  /** Uploads in flight, by the file-name stem the canvas gave them. */
-  pendingUploads: Record<string, PendingUpload>;
 }
 
 export const initialCanvasState: CanvasState = {
@@ -81,7 +72,6 @@ export const initialCanvasState: CanvasState = {
   staged: [],
   stagedIndex: 0,
   stagingJobs: {},
-  pendingUploads: {},
 };
 
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
@@ -184,8 +174,12 @@ const canvasSlice = createSlice({
       if (old && (old.width !== width || old.height !== height)) state.masks.inpainting = emptyHistory();
       state.inpaintingSize = { width, height };
     },
-    boxChanged: (state, action: PayloadAction<Rect>) => {
-      state.box = snapBox(action.payload, CANVAS_SIZE, CANVAS_SIZE);
+    /** A new box, snapped to what the server accepts (`size`: its limits, today's until systemConfig says). */
+    boxChanged: {
+      reducer: (state, action: PayloadAction<Rect, string, SizeLimits | undefined>) => {
+        state.box = snapBox(action.payload, CANVAS_SIZE, CANVAS_SIZE, action.meta);
+      },
+      prepare: (rect: Rect, size?: SizeLimits) => ({ payload: rect, meta: size }),
     },
     layerItemAdded: (state, action: PayloadAction<LayerItem>) => {
       placeOnCanvas(state, action.payload);
@@ -226,22 +220,23 @@ const canvasSlice = createSlice({
       state.staged = [];
       state.stagedIndex = 0;
     },
-    uploadPending: (state, action: PayloadAction<{ stem: string; upload: PendingUpload }>) => {
-      state.pendingUploads[action.payload.stem] = action.payload.upload;
-    },
-    uploadSettled: (state, action: PayloadAction<string>) => {
-      delete state.pendingUploads[action.payload];
+    /** An Invoke whose results go to the staging area at `stage` (its request id is the job tracker's). */
+    stagingRequested: (state, action: PayloadAction<{ requestId: string; stage: Rect }>) => {
+      state.stagingJobs[action.payload.requestId] = action.payload.stage;
     },
   },
   extraReducers: (builder) => {
     builder
-      .addCase(generationQueued, (state, action) => {
-        if (action.payload.stage) state.stagingJobs[action.payload.jobId] = action.payload.stage;
-      })
-      .addCase(imageAdded, (state, action) => {
-        const { image } = action.payload;
-        const box = image.jobId ? state.stagingJobs[image.jobId] : undefined;
-        if (!box || image.isBase64 || state.staged.some((s) => s.image.url === image.url)) return;
+      .addCase(jobEventReceived, (state, action) => {
+        const { owner, requestId, event, payload } = action.payload;
+        if (owner !== 'canvas') return;
+        if (event === 'finished') {
+          delete state.stagingJobs[requestId];
+          return;
+        }
+        const image = payload as ImageInfo;
+        const box = state.stagingJobs[requestId];
+        if (event !== 'generationResult' || !box || image.isBase64 || state.staged.some((s) => s.image.url === image.url)) return;
         state.staged.push({ image, box });
         state.stagedIndex = state.staged.length - 1; // show the newest, as it arrives
       });
@@ -267,8 +262,7 @@ export const {
   stagedAccepted,
   stagedDiscarded,
   stagedAllDiscarded,
-  uploadPending,
-  uploadSettled,
+  stagingRequested,
 } = canvasSlice.actions;
 
 export const isCanvasTab = (tab: string): tab is CanvasTab => tab === 'inpainting' || tab === 'canvas';

@@ -1,16 +1,21 @@
 /** Canvas geometry: the bounding box snapped to multiples of 8, the zoom/pan transform, and what a box covers. */
+import type { FieldLimit } from '../../app/protocol';
+import { FALLBACK_LIMITS } from '../system/limits';
 import type { Rect } from './mask';
 
-export const BOX_MIN = 64;
-export const BOX_MAX = 2048;
+/** The width and height range the server accepts (`systemConfig.limits`). */
+export interface SizeLimits {
+  width: FieldLimit;
+  height: FieldLimit;
+}
 
 const snap8 = (v: number) => Math.round(v / 8) * 8;
 const clamp = (v: number, lo: number, hi: number) => Math.min(hi, Math.max(lo, v));
 
-/** A box the generator accepts: position and size on multiples of 8, 64–2048 px, inside the canvas. */
-export function snapBox(box: Rect, canvasWidth: number, canvasHeight: number): Rect {
-  const width = clamp(snap8(box.width), BOX_MIN, Math.min(BOX_MAX, Math.floor(canvasWidth / 8) * 8));
-  const height = clamp(snap8(box.height), BOX_MIN, Math.min(BOX_MAX, Math.floor(canvasHeight / 8) * 8));
+/** A box the generator accepts: position and size on multiples of 8, within the server's size limits, inside the canvas. */
+export function snapBox(box: Rect, canvasWidth: number, canvasHeight: number, size: SizeLimits = FALLBACK_LIMITS): Rect {
+  const width = clamp(snap8(box.width), size.width.min, Math.min(size.width.max, Math.floor(canvasWidth / 8) * 8));
+  const height = clamp(snap8(box.height), size.height.min, Math.min(size.height.max, Math.floor(canvasHeight / 8) * 8));
   const x = clamp(snap8(box.x), 0, Math.floor((canvasWidth - width) / 8) * 8);
   const y = clamp(snap8(box.y), 0, Math.floor((canvasHeight - height) / 8) * 8);
   return { x, y, width, height };

@@ -1,19 +1,21 @@
 /** Invoke on the canvas tabs: the mask and region are made here, uploaded when needed, then sent with generateImage. */
-import type { ThunkAction, ThunkDispatch, UnknownAction } from '@reduxjs/toolkit';
-import type { GenerationParameters, ImageInfo } from '../../app/protocol';
-import type { RootState } from '../../app/store';
-import { generateImage, uploadImage } from '../../app/socketio/actions';
+import type { GenerationParameters } from '../../app/protocol';
+import type { AppThunk, RootState } from '../../app/store';
 import { invokeBlocker } from '../../common/util/parameterTranslation';
+import { uploadFile } from '../gallery/uploads';
+import { newRequestId } from '../jobs/jobTracker';
+import { generate } from '../options/generate';
 import { toastAdded } from '../system/systemSlice';
-import { boxChanged, CANVAS_SIZE, layerItemAdded, uploadPending, uploadSettled, type CanvasTab, type LayerItem } from './canvasSlice';
+import { boxChanged, CANVAS_SIZE, layerItemAdded, stagingRequested, type CanvasTab, type LayerItem } from './canvasSlice';
 import { setOption } from '../options/optionsSlice';
+import { selectLimits } from '../system/limits';
 import { notAnImage } from '../tabs/useImageChooser';
 import { classifyRegion, invokeModeFor, unionWithEmpty } from './geometry';
 import { cropMask, isMaskEmpty, renderMask, type Rect } from './mask';
 import { maskToDataUrl } from './png';
 
-export type AppThunkDispatch = ThunkDispatch<RootState, unknown, UnknownAction>;
-type CanvasThunk = ThunkAction<void, RootState, unknown, UnknownAction>;
+type AppThunkDispatch = Parameters<AppThunk>[0];
+type CanvasThunk = AppThunk;
 
 export const EMPTY_MASK_MESSAGE =
   'Nothing is masked yet: paint over the part of the image to regenerate, then Invoke. To change the whole image, use Image to Image.';
@@ -94,8 +96,8 @@ async function invokeInpainting(dispatch: AppThunkDispatch, state: RootState): P
     return;
   }
   const recalled = state.canvas.inpaintingBox;
-  dispatch(
-    generateImage({
+  await dispatch(
+    generate({
       overrides: {
         ...inpaintOptions(state, size.width, size.height),
         init_img: image.url,
@@ -117,7 +119,7 @@ async function invokeUnified(dispatch: AppThunkDispatch, state: RootState): Prom
   const mask = cropMask(renderMask(state.canvas.masks.canvas.past, CANVAS_SIZE, CANVAS_SIZE), box);
   const mode = invokeModeFor(classifyRegion(rgba), !isMaskEmpty(mask));
   if (mode === 'txt2img') {
-    dispatch(generateImage({ overrides: { width: box.width, height: box.height }, stage: box }));
+    await dispatch(generateStaged({ width: box.width, height: box.height }, box));
     return;
   }
   const overrides: Partial<GenerationParameters> =
@@ -129,23 +131,35 @@ async function invokeUnified(dispatch: AppThunkDispatch, state: RootState): Prom
           is_mask_empty: false,
           bounding_box: { x: 0, y: 0, width: box.width, height: box.height },
         };
-  const stem = `canvas-region-${nonce()}`;
-  dispatch(uploadPending({ stem, upload: { kind: 'invoke', box, overrides } }));
   const file = await region.convertToBlob({ type: 'image/png' });
-  dispatch(uploadImage({ file, name: `${stem}.png`, destination: 'canvas-region' }));
+  // A refused upload throws its sentence: no generation is sent without the region it needs.
+  const uploaded = await dispatch(uploadFile(file, `canvas-region-${nonce()}.png`, 'canvas-region'));
+  await dispatch(generateStaged({ ...overrides, init_img: uploaded.url }, box));
 }
 
+/** Generates with the results staged at `box`: the job tracker brings them back to the canvas. */
+const generateStaged =
+  (overrides: Partial<GenerationParameters>, box: Rect): AppThunk<Promise<void>> =>
+  async (dispatch) => {
+    const requestId = newRequestId('canvas');
+    dispatch(stagingRequested({ requestId, stage: box }));
+    await dispatch(generate({ overrides, owner: 'canvas', requestId }));
+  };
+
 export const invokeCanvasTab =
-  (tab: CanvasTab): CanvasThunk =>
-  (dispatch, getState) => {
+  (tab: CanvasTab): AppThunk<Promise<void>> =>
+  async (dispatch, getState) => {
     const state = getState();
     const blocker = invokeBlocker(state.options, tab);
     if (blocker) {
       dispatch(toastAdded({ kind: 'info', message: blocker }));
       return;
     }
-    const work = tab === 'inpainting' ? invokeInpainting(dispatch, state) : invokeUnified(dispatch, state);
-    work.catch((error: unknown) => fail(dispatch, error));
+    try {
+      await (tab === 'inpainting' ? invokeInpainting(dispatch, state) : invokeUnified(dispatch, state));
+    } catch (error: unknown) {
+      fail(dispatch, error);
+    }
   };
 
 /** Saves the canvas's images, flattened to one PNG, into the gallery's Uploads. */
@@ -156,13 +170,10 @@ export const saveCanvasToGallery = (): CanvasThunk => (dispatch, getState) => {
     dispatch(toastAdded({ kind: 'info', message: 'The canvas is empty: place or generate an image first.' }));
     return;
   }
-  const stem = `canvas-${nonce()}`;
   renderRegion(layer, bounds)
     .then((canvas) => canvas.convertToBlob({ type: 'image/png' }))
-    .then((file) => {
-      dispatch(uploadPending({ stem, upload: { kind: 'save' } }));
-      dispatch(uploadImage({ file, name: `${stem}.png`, destination: 'canvas' }));
-    })
+    .then((file) => dispatch(uploadFile(file, `canvas-${nonce()}.png`, 'canvas')))
+    .then(() => dispatch(toastAdded({ kind: 'success', message: 'The canvas was saved to the gallery (Uploads).' })))
     .catch((error: unknown) => fail(dispatch, error));
 };
 
@@ -176,33 +187,10 @@ export const uploadToCanvas =
       return;
     }
     const { box } = getState().canvas;
-    const stem = `canvas-place-${nonce()}`;
-    dispatch(uploadPending({ stem, upload: { kind: 'place', x: box.x, y: box.y } }));
-    dispatch(uploadImage({ file, name: `${stem}.png`, destination: 'canvas' }));
-  };
-
-/** `outputs/canvas-images/canvas-region-abc.1a2b3c4d.png` → the stem the canvas sent, if it is one of its own. */
-export function pendingStemOf(url: string, pending: Record<string, unknown>): string | null {
-  const name = url.split('/').pop() ?? '';
-  return Object.keys(pending).find((stem) => name.startsWith(`${stem}.`)) ?? null;
-}
-
-/** The server stored one of the canvas's uploads: carry on with what it was for. */
-export const canvasUploadArrived =
-  (image: ImageInfo): CanvasThunk =>
-  (dispatch, getState) => {
-    const pending = getState().canvas.pendingUploads;
-    const stem = pendingStemOf(image.url, pending);
-    if (!stem) return;
-    const upload = pending[stem];
-    dispatch(uploadSettled(stem));
-    if (upload.kind === 'invoke') {
-      dispatch(generateImage({ overrides: { ...upload.overrides, init_img: image.url }, stage: upload.box }));
-    } else if (upload.kind === 'place') {
-      dispatch(layerItemAdded({ url: image.url, x: upload.x, y: upload.y, width: image.width, height: image.height }));
-    } else {
-      dispatch(toastAdded({ kind: 'success', message: 'The canvas was saved to the gallery (Uploads).' }));
-    }
+    dispatch(uploadFile(file, `canvas-place-${nonce()}.png`, 'canvas')).then(
+      (image) => dispatch(layerItemAdded({ url: image.url, x: box.x, y: box.y, width: image.width, height: image.height })),
+      (error: unknown) => fail(dispatch, error),
+    );
   };
 
 /** The user moved or resized the bounding box: the Width/Height options follow its snapped size.
@@ -211,7 +199,7 @@ export const canvasUploadArrived =
 export const boxEdited =
   (rect: Rect): CanvasThunk =>
   (dispatch, getState) => {
-    dispatch(boxChanged(rect));
+    dispatch(boxChanged(rect, selectLimits(getState())));
     const { box } = getState().canvas;
     const { width, height } = getState().options;
     if (box.width !== width) dispatch(setOption('width', box.width));

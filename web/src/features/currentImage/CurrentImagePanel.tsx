@@ -3,7 +3,7 @@ import { useState } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import type { ImageInfo } from '../../app/protocol';
 import { IconButton } from '../../common/components/IconButton';
-import { NumberField, SelectField } from '../../common/components/Fields';
+import { FaceRestoreFields, UpscaleFields } from '../postprocessing/PostprocessFields';
 import {
   ChevronLeftIcon,
   ChevronRightIcon,
@@ -20,9 +20,8 @@ import {
 import { Popover } from '../../common/components/Popover';
 import { Tooltip } from '../../common/components/Tooltip';
 import { fileName } from '../../common/util/imageUrls';
-import type { FacetoolType } from '../../app/protocol';
 import { selectionMoved } from '../gallery/gallerySlice';
-import { setInitialImage, setOption } from '../options/optionsSlice';
+import { setFaceOptions, setInitialImage, setUpscaleOptions } from '../options/optionsSlice';
 import { postprocessorAvailability } from '../system/systemSlice';
 import { ProgressBar } from '../system/ProgressBar';
 import { useImageChooser } from '../tabs/useImageChooser';
@@ -76,39 +75,7 @@ function RestoreFacesPopover({ image, openSignal }: { image: ImageInfo; openSign
     >
       {(close) => (
         <div className="popover__form">
-          <SelectField<FacetoolType>
-            label="Type"
-            tooltip="Which face restorer to use: GFPGAN, or CodeFormer (which has a fidelity setting)."
-            value={type}
-            options={[
-              { value: 'gfpgan', label: 'GFPGAN', disabled: !gfpgan.available },
-              { value: 'codeformer', label: 'CodeFormer', disabled: !codeformer.available },
-            ]}
-            onChange={(v) => dispatch(setOption('facetoolType', v))}
-          />
-          <NumberField
-            label="Strength"
-            tooltip="How aggressively faces are restored, 0 to 1. High values soften the face; 0.8 is usually enough."
-            value={strength}
-            min={0}
-            max={1}
-            step={0.05}
-            slider
-            onChange={(v) => dispatch(setOption('facetoolStrength', v))}
-            testId="popover-facetool-strength"
-          />
-          {type === 'codeformer' && (
-            <NumberField
-              label="Fidelity"
-              tooltip="Higher values stay closer to the original face."
-              value={fidelity}
-              min={0}
-              max={1}
-              step={0.05}
-              slider
-              onChange={(v) => dispatch(setOption('codeformerFidelity', v))}
-            />
-          )}
+          <FaceRestoreFields value={{ type, strength, fidelity }} onChange={(change) => dispatch(setFaceOptions(change))} testIdPrefix="popover-" />
           {!chosen.available && <p className="section__reason">{chosen.reason}</p>}
           <button
             type="button"
@@ -151,27 +118,7 @@ function UpscalePopover({ image, openSignal }: { image: ImageInfo; openSignal: n
     >
       {(close) => (
         <div className="popover__form">
-          <SelectField<2 | 4>
-            label="Scale"
-            tooltip="Upscale factor: 2x or 4x the width and height."
-            value={level}
-            options={[
-              { value: 2, label: '2x', disabled: !esrgan.scales.includes(2) },
-              { value: 4, label: '4x', disabled: !esrgan.scales.includes(4) },
-            ]}
-            onChange={(v) => dispatch(setOption('upscalingLevel', v))}
-            testId="popover-upscale-level"
-          />
-          <NumberField
-            label="Strength"
-            tooltip="Strength of upscaling, 0 to 1."
-            value={strength}
-            min={0}
-            max={1}
-            step={0.05}
-            slider
-            onChange={(v) => dispatch(setOption('upscalingStrength', v))}
-          />
+          <UpscaleFields value={{ level, strength }} onChange={(change) => dispatch(setUpscaleOptions(change))} testIdPrefix="popover-" />
           <button
             type="button"
             className="button button--accent"

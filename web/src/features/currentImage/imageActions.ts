@@ -1,8 +1,8 @@
 /** What the image buttons, gallery hover actions and shortcuts do with an image, in one place. */
-import type { ThunkAction, UnknownAction } from '@reduxjs/toolkit';
-import type { ImageInfo, PostprocessingType } from '../../app/protocol';
-import type { RootState } from '../../app/store';
-import { deleteImage, requestModelChange, runPostprocessing } from '../../app/socketio/actions';
+import { selectSamplers } from '../system/limits';
+import type { ImageInfo, PostprocessingParameters, PostprocessingType } from '../../app/protocol';
+import type { AppThunk, RootState } from '../../app/store';
+import { deleteImage, requestModelChange } from '../../app/socketio/actions';
 import {
   metadataSeed,
   metadataToOptions,
@@ -18,7 +18,7 @@ import { loadInpaintingRecall } from '../canvas/recall';
 import { outpaintSourceSet } from '../outpainting/outpaintingSlice';
 import { deleteConfirmationShown } from './currentImageSlice';
 
-type ImageThunk = ThunkAction<void, RootState, unknown, UnknownAction>;
+type ImageThunk = AppThunk;
 
 export const hasSeed = (image: ImageInfo | null): boolean => image !== null && metadataSeed(image.metadata) !== null;
 export const hasPrompt = (image: ImageInfo | null): boolean => image?.metadata.image?.prompt !== undefined;
@@ -59,8 +59,8 @@ const applyRecall =
  * picture and mask into the Inpainting tab, so that Invoke regenerates the same pixels. */
 export const loadAllFrom =
   (image: ImageInfo): ImageThunk =>
-  (dispatch) => {
-    const recall = metadataToOptions(image.metadata);
+  (dispatch, getState) => {
+    const recall = metadataToOptions(image.metadata, selectSamplers(getState()));
     if (Object.keys(recall.options).length === 0) {
       dispatch(toastAdded({ kind: 'info', message: 'This image carries no generation parameters.' }));
       return;
@@ -140,10 +140,17 @@ export const requestDeletion =
 
 export const postprocess =
   (image: ImageInfo, type: PostprocessingType): ImageThunk =>
-  (dispatch, getState) => {
+  (dispatch, getState, { emitters }) => {
     if (!getState().system.isConnected) {
       dispatch(toastAdded({ kind: 'error', message: 'The server is not connected.' }));
       return;
     }
-    dispatch(runPostprocessing({ image, type }));
+    const o = getState().options;
+    const parameters: PostprocessingParameters = {
+      type,
+      upscale: [o.upscalingLevel, o.upscalingStrength],
+      facetool_strength: o.facetoolStrength,
+      codeformer_fidelity: o.codeformerFidelity,
+    };
+    void emitters.runPostprocessing(image, parameters);
   };

@@ -1,12 +1,8 @@
-import { configureStore } from '@reduxjs/toolkit';
-import type { Socket } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
 import type { ImageInfo, ModelList, SystemConfig } from '../../app/protocol';
-import { generateImage } from '../../app/socketio/actions';
-import { socketMiddleware } from '../../app/socketio/middleware';
-import { preloadedState, rootReducer } from '../../app/store';
+import { invoke } from '../tabs/invoke';
 import { metadataToOptions } from '../../common/util/parameterTranslation';
-import { FakeSocket } from '../../../test/fakeSocket';
+import { connectedStore } from '../../../test/fakeSocket';
 import { validateGenerateImageArgs } from '../../../test/protocolSchema';
 import { inpaintingRecalled } from '../canvas/canvasSlice';
 import { rasterOp, renderMask } from '../canvas/mask';
@@ -22,15 +18,8 @@ const models: ModelList = {
 const config: SystemConfig = { model: 'demo', model_id: 'demo', model_hash: '', app_id: 'x', app_version: '2.2.0', model_list: models };
 
 function setup() {
-  const socket = new FakeSocket();
-  const store = configureStore({
-    reducer: rootReducer,
-    preloadedState: preloadedState(null),
-    middleware: (getDefault) => getDefault().concat(socketMiddleware(socket as unknown as Socket)),
-  });
-  socket.serve('connect');
+  const { socket, store } = connectedStore();
   socket.serve('systemConfig', config);
-  socket.sent = [];
   return { socket, store };
 }
 
@@ -66,11 +55,11 @@ describe('Use All, through the store and the socket layer', () => {
   it("switches to the image's model first, so the Invoke after it is made with that model", () => {
     const { socket, store } = setup();
     store.dispatch(loadAllFrom(result(txt2img)));
-    store.dispatch(generateImage());
+    void store.dispatch(invoke());
     expect(socket.sent.map((s) => s.event)).toEqual(['requestModelChange', 'generateImage']);
-    expect(socket.sent[0].args).toEqual(['demo-alt']);
+    expect(socket.wire()[0].args).toEqual(['demo-alt']);
     expect(socket.sent[1].args[0]).toMatchObject({ prompt: 'strawberry sushi', seed: 99, steps: 3, sampler_name: 'k_euler', iterations: 1 });
-    expect(validateGenerateImageArgs(socket.sent[1].args)).toEqual([]);
+    expect(validateGenerateImageArgs(socket.wire()[1].args)).toEqual([]);
   });
 
   it('leaves the model alone when it is the one loaded, and says so when it is not installed', () => {
@@ -114,9 +103,9 @@ describe('Use All, through the store and the socket layer', () => {
     );
     store.dispatch(applyAllParameters(recall.options));
     store.dispatch(tabSelected('inpainting'));
-    store.dispatch(generateImage());
+    void store.dispatch(invoke());
     await flush();
-    const sent = socket.sent.filter((s) => s.event === 'generateImage');
+    const sent = socket.wire().filter((s) => s.event === 'generateImage');
     expect(sent).toHaveLength(1);
     expect(sent[0].args[0]).toMatchObject({
       init_img: 'outputs/canvas-images/outpaint-128x96.0a0b0c0d.png',

@@ -3,7 +3,7 @@ import { memo, useEffect, useLayoutEffect, useRef, useState } from 'react';
 import { useVirtualizer } from '@tanstack/react-virtual';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import type { GalleryCategory, ImageInfo } from '../../app/protocol';
-import { requestImages } from '../../app/socketio/actions';
+import { requestMoreImages } from './galleryThunks';
 import { CloseIcon, ImageIcon, LayersIcon, SeedIcon, TrashIcon } from '../../common/components/Icons';
 import { Tooltip } from '../../common/components/Tooltip';
 import { fileName, thumbnailUrl } from '../../common/util/imageUrls';
@@ -17,7 +17,6 @@ import {
 } from '../currentImage/imageActions';
 import { categoryShown, selectionCleared, selectModeToggled, thumbnailClicked } from './gallerySlice';
 import { clickMode } from './selection';
-import './gallerySelection.css';
 
 const GAP = 8;
 const MIN_THUMB = 96;
@@ -143,7 +142,7 @@ function GalleryGrid({ category }: { category: GalleryCategory }) {
   // Infinite scroll: ask for the next page when the last rows come into view (or the grid is not full).
   useEffect(() => {
     if (!isConnected || !cat.hasLoaded || cat.isFetching || !cat.areMoreImagesAvailable) return;
-    if (lastRow >= rows - 3) dispatch(requestImages(category));
+    if (lastRow >= rows - 3) dispatch(requestMoreImages(category));
   }, [lastRow, rows, cat.hasLoaded, cat.isFetching, cat.areMoreImagesAvailable, isConnected, category, dispatch]);
 
   return (
@@ -176,7 +175,7 @@ function GalleryGrid({ category }: { category: GalleryCategory }) {
       {cat.hasLoaded && cat.images.length > 0 && (
         <div className="gallery__footer">
           {cat.areMoreImagesAvailable ? (
-            <button type="button" className="button button--small" disabled={cat.isFetching || !isConnected} onClick={() => dispatch(requestImages(category))} data-testid="load-more">
+            <button type="button" className="button button--small" disabled={cat.isFetching || !isConnected} onClick={() => dispatch(requestMoreImages(category))} data-testid="load-more">
               {cat.isFetching ? 'Loading…' : 'Load More'}
             </button>
           ) : (

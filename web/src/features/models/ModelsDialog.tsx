@@ -1,7 +1,8 @@
 /** The Models dialog: every model with its status, Load and Remove, and forms to add a model or scan a folder. */
 import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
-import { deleteModel, importModel, requestModelChange, scanModelFolder, setDefaultModel } from '../../app/socketio/actions';
+import { requestModelChange } from '../../app/socketio/actions';
+import { deleteModel, importModel, scanModelFolder, setDefaultModel } from './modelsThunks';
 import { Modal } from '../../common/components/Modal';
 import { SwitchField } from '../../common/components/Fields';
 import { Tooltip } from '../../common/components/Tooltip';

@@ -8,6 +8,7 @@ import type {
   ModelScanSkip,
 } from '../../app/protocol';
 import { disconnected } from '../system/systemSlice';
+import { jobEventReceived } from '../jobs/jobTracker';
 import { diffModelLists, outcomeMessage } from './modelList';
 
 export interface PendingModelOperation {
@@ -123,6 +124,10 @@ const modelsSlice = createSlice({
       if (early?.changed) succeed(state, pending, early.changed);
       else if (early?.error !== undefined) fail(state, pending, early.error);
     },
+    /** The server answered without a job: it refused the request, with its sentence when it gave one. */
+    modelOperationRefused: (state, action: PayloadAction<string | null | undefined>) => {
+      if (state.pending && state.pending.jobId === null) fail(state, state.pending, action.payload || REFUSED_MESSAGE);
+    },
     modelListChangedReceived: (state, action: PayloadAction<ModelListChangedPayload>) => {
       const pending = state.pending;
       const jobId = action.payload.jobId;
@@ -148,6 +153,14 @@ const modelsSlice = createSlice({
     },
   },
   extraReducers: (builder) => {
+    builder.addCase(jobEventReceived, (state, action) => {
+      const { owner, jobId, event, payload } = action.payload;
+      const pending = state.pending;
+      if (owner !== 'models' || !pending || pending.jobId !== jobId) return;
+      if (event === 'modelListChanged') succeed(state, pending, payload as ModelListChangedPayload);
+      else if (event === 'error') fail(state, pending, (payload as { message?: string } | null)?.message ?? REFUSED_MESSAGE);
+      else if (event === 'finished' && (payload as { status?: string }).status !== 'done') fail(state, pending, 'The job ended without changing the list.');
+    });
     builder.addCase(disconnected, (state) => {
       if (state.pending) fail(state, state.pending, CONNECTION_LOST_MESSAGE);
       state.early = [];
@@ -172,6 +185,7 @@ export const {
   modelsDialogClosed,
   modelOperationRequested,
   modelOperationAcknowledged,
+  modelOperationRefused,
   modelListChangedReceived,
   modelErrorReceived,
   modelOutcomeDismissed,

@@ -1,12 +1,8 @@
-import { configureStore } from '@reduxjs/toolkit';
-import type { Socket } from 'socket.io-client';
 import { describe, expect, it } from 'vitest';
 import type { ModelList, SystemConfig } from '../../app/protocol';
-import { deleteModel, importModel, scanModelFolder } from '../../app/socketio/actions';
-import { socketMiddleware } from '../../app/socketio/middleware';
-import { preloadedState, rootReducer } from '../../app/store';
+import { deleteModel, importModel, scanModelFolder } from './modelsThunks';
 import { validateModelManagementArgs } from '../../../test/protocolSchema';
-import { FakeSocket } from '../../../test/fakeSocket';
+import { connectedStore, flush } from '../../../test/fakeSocket';
 
 const models: ModelList = { demo: { status: 'active', description: 'demo' } };
 const config = (list: ModelList): SystemConfig => ({
@@ -14,20 +10,13 @@ const config = (list: ModelList): SystemConfig => ({
 });
 
 function setup() {
-  const socket = new FakeSocket();
-  const store = configureStore({
-    reducer: rootReducer,
-    preloadedState: preloadedState(null),
-    middleware: (getDefault) => getDefault().concat(socketMiddleware(socket as unknown as Socket)),
-  });
-  socket.serve('connect');
+  const { socket, store } = connectedStore();
   socket.serve('systemConfig', config(models));
-  socket.sent = [];
   return { socket, store };
 }
 
 describe('model management over the socket layer', () => {
-  it('sends importModel(path, name, make_default) and toasts what was added', () => {
+  it('sends importModel(path, name, make_default) and toasts what was added', async () => {
     const { socket, store } = setup();
     store.dispatch(importModel({ path: '/m/tiny.safetensors', name: 'tiny', makeDefault: true }));
     expect(socket.sent).toHaveLength(1);
@@ -40,6 +29,8 @@ describe('model management over the socket layer', () => {
     expect(socket.sent).toHaveLength(1);
 
     socket.ack({ jobId: 'j1' });
+
+    await flush();
     const after = { ...models, tiny: { status: 'not loaded' as const, description: 'SD 1.x' } };
     socket.serve('modelListChanged', { operation: 'import', report: { added: ['tiny'] }, model_list: after, jobId: 'j1' });
     socket.serve('systemConfig', config(after));
@@ -49,12 +40,13 @@ describe('model management over the socket layer', () => {
     expect(Object.keys(state.system.config?.model_list ?? {})).toEqual(['demo', 'tiny']);
   });
 
-  it("sends an empty name as null and shows the server's error for a bad path", () => {
+  it("sends an empty name as null and shows the server's error for a bad path", async () => {
     const { socket, store } = setup();
     store.dispatch(importModel({ path: '/nope.safetensors', makeDefault: false }));
     expect(socket.sent[0].args.slice(0, 3)).toEqual(['/nope.safetensors', null, false]);
     expect(validateModelManagementArgs('importModel', socket.wireArgs().args)).toEqual([]);
     socket.ack({ jobId: 'j2' });
+    await flush();
     socket.serve('error', { message: 'path: /nope.safetensors does not exist', jobId: 'j2' });
     expect(store.getState().models).toMatchObject({
       pending: null,
@@ -64,7 +56,7 @@ describe('model management over the socket layer', () => {
     expect(store.getState().system.toasts.map((t) => t.kind)).toContain('error');
   });
 
-  it('sends scanModelFolder(path) and deleteModel(name) with an acknowledgement callback', () => {
+  it('sends scanModelFolder(path) and deleteModel(name) with an acknowledgement callback', async () => {
     const { socket, store } = setup();
     store.dispatch(scanModelFolder('/a1111/models'));
     expect(socket.sent[0].event).toBe('scanModelFolder');
@@ -72,6 +64,7 @@ describe('model management over the socket layer', () => {
     expect(typeof socket.sent[0].args[1]).toBe('function');
     expect(validateModelManagementArgs('scanModelFolder', socket.wireArgs().args)).toEqual([]);
     socket.ack(undefined);
+    await flush();
     expect(store.getState().models.outcome?.kind).toBe('error');
 
     store.dispatch(deleteModel('old'));
@@ -80,7 +73,7 @@ describe('model management over the socket layer', () => {
     expect(validateModelManagementArgs('deleteModel', socket.wireArgs().args)).toEqual([]);
   });
 
-  it('has a schema that catches wrong model-management arguments', () => {
+  it('has a schema that catches wrong model-management arguments', async () => {
     expect(validateModelManagementArgs('importModel', ['', 'n', 'yes'])).toEqual([
       'importModel.path should be 1 to 4096 characters long',
       'importModel.make_default should be boolean, got "yes"',

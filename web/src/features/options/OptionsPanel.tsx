@@ -1,18 +1,20 @@
 /** The control panel: prompt, Invoke, the main parameters and the Advanced Options sections. */
 import type { KeyboardEvent } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
-import { cancelProcessing, generateImage } from '../../app/socketio/actions';
-import { SAMPLERS, SEED_MAX, SEED_MIN, type FacetoolType } from '../../app/protocol';
+import { cancelProcessing } from '../../app/socketio/actions';
+import { invoke } from '../tabs/invoke';
 import { NumberField, Section, SelectField, SwitchField } from '../../common/components/Fields';
 import { CancelIcon, ShuffleIcon, SparkIcon } from '../../common/components/Icons';
 import { Tooltip } from '../../common/components/Tooltip';
 import { invokeBlocker, parseSeedWeights, randomSeed } from '../../common/util/parameterTranslation';
 import { postprocessorAvailability } from '../system/systemSlice';
+import { selectLimits, selectSamplers } from '../system/limits';
 import { QueuePanel } from '../queue/QueuePanel';
 import { OutpaintingOptions } from '../outpainting/OutpaintingOptions';
 import { outpaintBlocker } from '../outpainting/outpaintingThunks';
 import { CanvasOptions } from '../canvas/CanvasOptions';
-import { setOption, type OptionsState } from './optionsSlice';
+import { setFaceOptions, setOption, setUpscaleOptions, type OptionsState } from './optionsSlice';
+import { FaceRestoreFields, faceRestoreProblem, UpscaleFields } from '../postprocessing/PostprocessFields';
 
 const toMultipleOf8 = (v: number) => Math.round(v / 8) * 8;
 const SIZE_CHOICES = Array.from({ length: 32 }, (_, i) => (i + 1) * 64);
@@ -51,14 +53,7 @@ export const TOOLTIPS = {
     'Seed Weights: variations to combine, as seed:weight pairs separated by commas, e.g. 1234:0.1,5678:0.2.',
   faceSection:
     'Restore Face: fix mangled faces and eyes after each generation with GFPGAN or CodeFormer.',
-  facetoolType: 'Which face restorer to use: GFPGAN, or CodeFormer (which has a fidelity setting).',
-  facetoolStrength:
-    'Strength of face restoration, 0 to 1. High values can soften the face to an airbrushed look; 0.8 is usually enough.',
-  codeformerFidelity:
-    'CodeFormer fidelity: higher values stay closer to the original face, lower values give a stronger restoration.',
   upscaleSection: 'Upscale: enlarge each generated image with Real-ESRGAN while keeping it sharp.',
-  upscaleLevel: 'Upscale factor: 2x or 4x the width and height.',
-  upscaleStrength: 'Strength of upscaling, 0 to 1: how much the upscaled image replaces a plain resize.',
   otherSection: 'Seamless tiling and the high-resolution fix.',
   seamless: 'Seamless: make images that tile without visible seams, for textures and patterns.',
   hiresFix:
@@ -72,7 +67,7 @@ function PromptInput() {
   const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
     if (e.key === 'Enter' && !e.shiftKey && !e.ctrlKey && !e.metaKey && !e.nativeEvent.isComposing) {
       e.preventDefault();
-      dispatch(generateImage());
+      void dispatch(invoke());
     }
   };
   return (
@@ -111,7 +106,7 @@ function InvokeButtons() {
           className="invoke-button"
           data-testid="invoke"
           disabled={blocker !== null}
-          onClick={() => dispatch(generateImage())}
+          onClick={() => void dispatch(invoke())}
         >
           <SparkIcon size={18} />
           <span>{isProcessing ? 'Queue' : 'Invoke'}</span>
@@ -147,17 +142,19 @@ function MainOptions() {
   const width = useOption('width');
   const height = useOption('height');
   const sampler = useOption('sampler');
+  const limits = useAppSelector(selectLimits);
+  const samplers = useAppSelector(selectSamplers);
   return (
     <div className="main-options">
       <div className="row row--3">
-        <NumberField label="Images" tooltip={TOOLTIPS.iterations} value={iterations} min={1} max={100} step={1} normalize={Math.round} onChange={(v) => dispatch(setOption('iterations', v))} testId="iterations" />
-        <NumberField label="Steps" tooltip={TOOLTIPS.steps} value={steps} min={1} max={500} step={1} normalize={Math.round} onChange={(v) => dispatch(setOption('steps', v))} testId="steps" />
-        <NumberField label="CFG Scale" tooltip={TOOLTIPS.cfgScale} value={cfgScale} min={1} max={200} step={0.5} onChange={(v) => dispatch(setOption('cfgScale', v))} testId="cfg-scale" />
+        <NumberField label="Images" tooltip={TOOLTIPS.iterations} value={iterations} min={limits.iterations.min} max={limits.iterations.max} step={1} normalize={Math.round} onChange={(v) => dispatch(setOption('iterations', v))} testId="iterations" />
+        <NumberField label="Steps" tooltip={TOOLTIPS.steps} value={steps} min={limits.steps.min} max={limits.steps.max} step={1} normalize={Math.round} onChange={(v) => dispatch(setOption('steps', v))} testId="steps" />
+        <NumberField label="CFG Scale" tooltip={TOOLTIPS.cfgScale} value={cfgScale} min={limits.cfg_scale.min} max={limits.cfg_scale.max} step={0.5} onChange={(v) => dispatch(setOption('cfgScale', v))} testId="cfg-scale" />
       </div>
       <div className="row row--3">
-        {showSize && <NumberField label="Width" tooltip={TOOLTIPS.width} value={width} min={64} max={2048} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('width', v))} testId="width" />}
-        {showSize && <NumberField label="Height" tooltip={TOOLTIPS.height} value={height} min={64} max={2048} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('height', v))} testId="height" />}
-        <SelectField label="Sampler" tooltip={TOOLTIPS.sampler} value={sampler} options={SAMPLERS.map((s) => ({ value: s, label: s }))} onChange={(v) => dispatch(setOption('sampler', v))} testId="sampler" />
+        {showSize && <NumberField label="Width" tooltip={TOOLTIPS.width} value={width} min={limits.width.min} max={limits.width.max} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('width', v))} testId="width" />}
+        {showSize && <NumberField label="Height" tooltip={TOOLTIPS.height} value={height} min={limits.height.min} max={limits.height.max} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('height', v))} testId="height" />}
+        <SelectField label="Sampler" tooltip={TOOLTIPS.sampler} value={sampler} options={samplers.map((s) => ({ value: s.id, label: s.name }))} onChange={(v) => dispatch(setOption('sampler', v))} testId="sampler" />
       </div>
       <datalist id="size-choices">
         {SIZE_CHOICES.map((v) => (
@@ -186,18 +183,19 @@ function SeedSection() {
   const seed = useOption('seed');
   const threshold = useOption('threshold');
   const perlin = useOption('perlin');
+  const limits = useAppSelector(selectLimits);
   return (
     <Section title="Seed" tooltip={TOOLTIPS.seedSection} testId="section-seed">
       <SwitchField label="Randomize Seed" tooltip={TOOLTIPS.randomizeSeed} checked={randomize} onChange={(v) => dispatch(setOption('shouldRandomizeSeed', v))} testId="randomize-seed" />
       <div className="seed-row">
-        <NumberField label="Seed" tooltip={TOOLTIPS.seed} value={seed} min={SEED_MIN} max={SEED_MAX} step={1} normalize={Math.round} disabled={randomize} onChange={(v) => dispatch(setOption('seed', v))} testId="seed" inline />
+        <NumberField label="Seed" tooltip={TOOLTIPS.seed} value={seed} min={limits.seed.min} max={limits.seed.max} step={1} normalize={Math.round} disabled={randomize} onChange={(v) => dispatch(setOption('seed', v))} testId="seed" inline />
         <Tooltip label={TOOLTIPS.shuffle}>
           <button type="button" className="button button--small" data-testid="shuffle-seed" disabled={randomize} onClick={() => dispatch(setOption('seed', randomSeed()))}>
             <ShuffleIcon size={14} /> Shuffle
           </button>
         </Tooltip>
       </div>
-      <NumberField label="Threshold" tooltip={TOOLTIPS.threshold} value={threshold} min={0} max={1000} step={0.1} onChange={(v) => dispatch(setOption('threshold', v))} testId="threshold" inline />
+      <NumberField label="Threshold" tooltip={TOOLTIPS.threshold} value={threshold} min={limits.threshold.min} max={limits.threshold.max} step={0.1} onChange={(v) => dispatch(setOption('threshold', v))} testId="threshold" inline />
       <NumberField label="Perlin Noise" tooltip={TOOLTIPS.perlin} value={perlin} min={0} max={1} step={0.01} onChange={(v) => dispatch(setOption('perlin', v))} testId="perlin" inline />
     </Section>
   );
@@ -241,33 +239,10 @@ function FaceSection() {
   const dispatch = useAppDispatch();
   const postprocessors = useAppSelector((s) => s.system.config?.postprocessors);
   const on = useOption('shouldRunFacetool');
-  const type = useOption('facetoolType');
-  const strength = useOption('facetoolStrength');
-  const fidelity = useOption('codeformerFidelity');
-  const gfpgan = postprocessorAvailability(postprocessors, 'gfpgan');
-  const codeformer = postprocessorAvailability(postprocessors, 'codeformer');
-  const current = type === 'gfpgan' ? gfpgan : codeformer;
-  const reason = !gfpgan.available && !codeformer.available ? `Face restoration is unavailable: ${gfpgan.reason}` : null;
+  const value = { type: useOption('facetoolType'), strength: useOption('facetoolStrength'), fidelity: useOption('codeformerFidelity') };
   return (
-    <Section title="Restore Face" tooltip={TOOLTIPS.faceSection} enabled={on} onEnabledChange={(v) => dispatch(setOption('shouldRunFacetool', v))} disabledReason={reason} defaultOpen={false} testId="section-face">
-      <SelectField<FacetoolType>
-        label="Type"
-        tooltip={TOOLTIPS.facetoolType}
-        value={type}
-        options={[
-          { value: 'gfpgan', label: gfpgan.available ? 'GFPGAN' : 'GFPGAN (unavailable)', disabled: !gfpgan.available },
-          { value: 'codeformer', label: codeformer.available ? 'CodeFormer' : 'CodeFormer (unavailable)', disabled: !codeformer.available },
-        ]}
-        onChange={(v) => dispatch(setOption('facetoolType', v))}
-        disabled={!on || reason !== null}
-        testId="facetool-type"
-        inline
-      />
-      {!current.available && reason === null && <p className="section__reason">{current.reason}</p>}
-      <NumberField label="Strength" tooltip={TOOLTIPS.facetoolStrength} value={strength} min={0} max={1} step={0.05} slider disabled={!on || reason !== null} onChange={(v) => dispatch(setOption('facetoolStrength', v))} testId="facetool-strength" />
-      {type === 'codeformer' && (
-        <NumberField label="Fidelity" tooltip={TOOLTIPS.codeformerFidelity} value={fidelity} min={0} max={1} step={0.05} slider disabled={!on || reason !== null} onChange={(v) => dispatch(setOption('codeformerFidelity', v))} testId="codeformer-fidelity" />
-      )}
+    <Section title="Restore Face" tooltip={TOOLTIPS.faceSection} enabled={on} onEnabledChange={(v) => dispatch(setOption('shouldRunFacetool', v))} disabledReason={faceRestoreProblem(postprocessors)} defaultOpen={false} testId="section-face">
+      <FaceRestoreFields value={value} onChange={(change) => dispatch(setFaceOptions(change))} disabled={!on} inline />
     </Section>
   );
 }
@@ -276,26 +251,12 @@ function UpscaleSection() {
   const dispatch = useAppDispatch();
   const postprocessors = useAppSelector((s) => s.system.config?.postprocessors);
   const on = useOption('shouldRunESRGAN');
-  const level = useOption('upscalingLevel');
-  const strength = useOption('upscalingStrength');
+  const value = { level: useOption('upscalingLevel'), strength: useOption('upscalingStrength') };
   const esrgan = postprocessorAvailability(postprocessors, 'esrgan');
   const reason = esrgan.available ? null : `Upscaling is unavailable: ${esrgan.reason}`;
   return (
     <Section title="Upscale" tooltip={TOOLTIPS.upscaleSection} enabled={on} onEnabledChange={(v) => dispatch(setOption('shouldRunESRGAN', v))} disabledReason={reason} defaultOpen={false} testId="section-upscale">
-      <SelectField<2 | 4>
-        label="Scale"
-        tooltip={TOOLTIPS.upscaleLevel}
-        value={level}
-        options={[
-          { value: 2, label: '2x', disabled: !esrgan.scales.includes(2) },
-          { value: 4, label: '4x', disabled: !esrgan.scales.includes(4) },
-        ]}
-        onChange={(v) => dispatch(setOption('upscalingLevel', v))}
-        disabled={!on || reason !== null}
-        testId="upscale-level"
-        inline
-      />
-      <NumberField label="Strength" tooltip={TOOLTIPS.upscaleStrength} value={strength} min={0} max={1} step={0.05} slider disabled={!on || reason !== null} onChange={(v) => dispatch(setOption('upscalingStrength', v))} testId="upscale-strength" />
+      <UpscaleFields value={value} onChange={(change) => dispatch(setUpscaleOptions(change))} disabled={!on} inline />
     </Section>
   );
 }

@@ -94,10 +94,23 @@ const optionsSlice = createSlice({
       Object.assign(state, action.payload);
     },
     resetOptions: () => initialOptionsState,
+    /** The face-restore fields' change (FaceRestoreFields), in the options' names. */
+    setFaceOptions: (state, action: PayloadAction<Partial<{ type: FacetoolType; strength: number; fidelity: number }>>) => {
+      const { type, strength, fidelity } = action.payload;
+      if (type !== undefined) state.facetoolType = type;
+      if (strength !== undefined) state.facetoolStrength = strength;
+      if (fidelity !== undefined) state.codeformerFidelity = fidelity;
+    },
+    /** The upscale fields' change (UpscaleFields), in the options' names. */
+    setUpscaleOptions: (state, action: PayloadAction<Partial<{ level: 2 | 4; strength: number }>>) => {
+      const { level, strength } = action.payload;
+      if (level !== undefined) state.upscalingLevel = level;
+      if (strength !== undefined) state.upscalingStrength = strength;
+    },
   },
 });
 
-export const { setInitialImage, applySeed, applyPrompt, applyAllParameters, resetOptions } =
+export const { setInitialImage, applySeed, applyPrompt, applyAllParameters, resetOptions, setFaceOptions, setUpscaleOptions } =
   optionsSlice.actions;
 
 /** Sets one control's value, typed by the key so a width can never receive a string. */

@@ -11,7 +11,8 @@ import {
   snapExtension,
   type Side,
 } from './geometry';
-import { extensionReset, extensionSet, outpaintSettingChanged, SEAM_SIZE_MAX } from './outpaintingSlice';
+import { extensionReset, extensionSet, outpaintSettingChanged } from './outpaintingSlice';
+import { selectLimits } from '../system/limits';
 import './outpainting.css';
 
 export const OUTPAINT_TOOLTIPS = {
@@ -35,6 +36,7 @@ export function OutpaintingOptions() {
   const source = useAppSelector((s) => s.outpainting.source);
   const strength = useAppSelector((s) => s.outpainting.strength);
   const seamSize = useAppSelector((s) => s.outpainting.seamSize);
+  const seamMax = useAppSelector(selectLimits).seam_size.max;
   const inpaintReplace = useAppSelector((s) => s.outpainting.inpaintReplace);
   const plan = source ? planOutpaint(source.width, source.height, extension) : null;
   return (
@@ -83,7 +85,7 @@ export function OutpaintingOptions() {
         </Tooltip>
       </div>
       <NumberField label="Strength" tooltip={OUTPAINT_TOOLTIPS.strength} value={strength} min={0} max={1} step={0.01} slider onChange={(v) => dispatch(outpaintSettingChanged({ strength: v }))} testId="outpaint-strength" />
-      <NumberField label="Seam Size" tooltip={OUTPAINT_TOOLTIPS.seamSize} value={seamSize} min={0} max={SEAM_SIZE_MAX} step={1} normalize={Math.round} slider onChange={(v) => dispatch(outpaintSettingChanged({ seamSize: v }))} testId="seam-size" />
+      <NumberField label="Seam Size" tooltip={OUTPAINT_TOOLTIPS.seamSize} value={seamSize} min={0} max={seamMax} step={1} normalize={Math.round} slider onChange={(v) => dispatch(outpaintSettingChanged({ seamSize: v }))} testId="seam-size" />
       <NumberField label="Replace" tooltip={OUTPAINT_TOOLTIPS.inpaintReplace} value={inpaintReplace} min={0} max={1} step={0.01} slider onChange={(v) => dispatch(outpaintSettingChanged({ inpaintReplace: v }))} testId="inpaint-replace" />
     </div>
   );

@@ -9,9 +9,8 @@ export const NO_EXTENSION: Extension = { top: 0, right: 0, bottom: 0, left: 0 };
 export const EXTENSION_STEP = 8;
 export const EXTENSION_MAX = 512;
 export const EXTENSION_PRESETS = [64, 128, 256] as const;
-/** The server's size limits (the protocol: width and height are multiples of 8, 64–2048). */
-export const IMAGE_MIN = 64;
-export const IMAGE_MAX = 2048;
+import { FALLBACK_LIMITS } from '../system/limits';
+import type { SizeLimits } from '../canvas/geometry';
 
 /** A pixel count snapped to the nearest multiple of 8 within 0..EXTENSION_MAX. */
 export function snapExtension(px: number): number {
@@ -92,13 +91,13 @@ export function planOutpaint(sourceWidth: number, sourceHeight: number, ext: Ext
 }
 
 /** Why this plan cannot be sent, as a sentence for the user, or null when it can. */
-export function planProblem(plan: OutpaintPlan, requested: Extension): string | null {
+export function planProblem(plan: OutpaintPlan, requested: Extension, size: SizeLimits = FALLBACK_LIMITS): string | null {
   if (!hasExtension(requested)) return 'Choose how many pixels to add on at least one side.';
-  if (plan.width > IMAGE_MAX || plan.height > IMAGE_MAX) {
-    return `The outpainted image would be ${plan.width}×${plan.height}; at most ${IMAGE_MAX} px per side is allowed.`;
+  if (plan.width > size.width.max || plan.height > size.height.max) {
+    return `The outpainted image would be ${plan.width}×${plan.height}; at most ${size.width.max}×${size.height.max} px is allowed.`;
   }
-  if (plan.width < IMAGE_MIN || plan.height < IMAGE_MIN) {
-    return `The outpainted image would be ${plan.width}×${plan.height}; at least ${IMAGE_MIN} px per side is needed.`;
+  if (plan.width < size.width.min || plan.height < size.height.min) {
+    return `The outpainted image would be ${plan.width}×${plan.height}; at least ${size.width.min}×${size.height.min} px is needed.`;
   }
   return null;
 }

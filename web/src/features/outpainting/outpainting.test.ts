@@ -1,9 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ImageInfo } from '../../app/protocol';
-import { generateOutpainting } from '../../app/socketio/actions';
+import { jobEventReceived } from '../jobs/jobTracker';
 import { initialOptionsState } from '../options/optionsSlice';
-import { queueUpdated } from '../queue/queueSlice';
-import { errorOccurred } from '../system/systemSlice';
 import { validateGenerateImageArgs } from '../../../test/protocolSchema';
 import reducer, {
   extensionSet,
@@ -33,7 +31,7 @@ describe('outpainting state', () => {
     expect(s.extension.right).toBe(64);
     s = reducer(s, outpaintPhaseChanged('composing'));
     s = reducer(s, outpaintPhaseChanged('uploading'));
-    s = reducer(s, generateOutpainting(image('init-images/c.png', 192, 128)));
+    s = reducer(s, outpaintPhaseChanged('generating'));
     expect(s.pending).toEqual({ phase: 'generating', jobId: null });
     s = reducer(s, outpaintJobAcknowledged('job1'));
     // Someone else's result changes nothing.
@@ -47,13 +45,12 @@ describe('outpainting state', () => {
     expect(s.source?.url).toBe('outputs/a.png');
   });
 
-  it('a failed job, a refused request or a refused upload lets the user invoke again', () => {
+  it('a finished job or a refused request lets the user invoke again', () => {
     const generating = { ...initialOutpaintingState, pending: { phase: 'generating' as const, jobId: 'j' } };
-    expect(reducer(generating, queueUpdated({ jobs: [{ id: 'j', status: 'failed', summary: '' }] })).pending).toBeNull();
-    expect(reducer(generating, queueUpdated({ jobs: [{ id: 'j', status: 'running', summary: '' }] })).pending).not.toBeNull();
+    const finished = jobEventReceived({ owner: 'outpainting', requestId: 'r', jobId: 'j', event: 'finished', payload: { status: 'failed' } });
+    expect(reducer(generating, finished).pending).toBeNull();
+    expect(reducer(generating, { ...finished, payload: { ...finished.payload, owner: 'canvas' } }).pending).not.toBeNull();
     expect(reducer({ ...generating, pending: { phase: 'generating', jobId: null } }, outpaintJobAcknowledged(null)).pending).toBeNull();
-    const uploading = { ...initialOutpaintingState, pending: { phase: 'uploading' as const, jobId: null } };
-    expect(reducer(uploading, errorOccurred('too big')).pending).toBeNull();
   });
 
   it('sends the composite as init_img at its own size with the whole picture as the box, as the protocol names it', () => {

@@ -1,9 +1,8 @@
 /** State of the Outpainting tab: the picture being grown, how far to extend each side, and the job in flight. */
 import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
 import { SEAM_SIZE_DEFAULT, type ImageInfo } from '../../app/protocol';
-import { generateOutpainting } from '../../app/socketio/actions';
-import { queueUpdated } from '../queue/queueSlice';
-import { disconnected, errorOccurred } from '../system/systemSlice';
+import { jobEventReceived } from '../jobs/jobTracker';
+import { disconnected } from '../system/systemSlice';
 import { NO_EXTENSION, snapExtension, type Extension, type Side } from './geometry';
 
 export type OutpaintPhase = 'composing' | 'uploading' | 'generating';
@@ -21,7 +20,6 @@ export interface OutpaintingState {
   pending: { phase: OutpaintPhase; jobId: string | null } | null;
 }
 
-export const SEAM_SIZE_MAX = 64;
 const HISTORY_LIMIT = 20;
 
 export const initialOutpaintingState: OutpaintingState = {
@@ -36,8 +34,17 @@ export const initialOutpaintingState: OutpaintingState = {
   pending: null,
 };
 
-// A result arrives before its job reports done; a job that ends without one must not block Invoke.
-const FINISHED = new Set(['done', 'failed', 'canceled']);
+/** `ours`: the job tracker says the image is this tab's job's (its acknowledgement may still be on its way). */
+function takeResult(state: OutpaintingState, image: ImageInfo, ours = false): void {
+  if (!state.pending || (!ours && (!state.pending.jobId || image.jobId !== state.pending.jobId))) return;
+  if (state.source) {
+    state.history.push(state.source);
+    if (state.history.length > HISTORY_LIMIT) state.history.shift();
+  }
+  state.source = image;
+  state.extension = NO_EXTENSION;
+  state.pending = null;
+}
 
 const outpaintingSlice = createSlice({
   name: 'outpainting',
@@ -80,32 +87,17 @@ const outpaintingSlice = createSlice({
       else state.pending = null; // refused: the server's error event says why
     },
     /** A generation result: when it is our job's, it becomes the picture, so outpainting again grows it. */
-    outpaintResultReceived: (state, action: PayloadAction<ImageInfo>) => {
-      const image = action.payload;
-      if (!state.pending?.jobId || image.jobId !== state.pending.jobId) return;
-      if (state.source) {
-        state.history.push(state.source);
-        if (state.history.length > HISTORY_LIMIT) state.history.shift();
-      }
-      state.source = image;
-      state.extension = NO_EXTENSION;
-      state.pending = null;
-    },
+    outpaintResultReceived: (state, action: PayloadAction<ImageInfo>) => takeResult(state, action.payload),
   },
   extraReducers: (builder) => {
     builder
-      .addCase(generateOutpainting, (state) => {
-        if (state.pending) state.pending = { phase: 'generating', jobId: null };
-      })
-      .addCase(queueUpdated, (state, action) => {
-        const jobId = state.pending?.jobId;
-        if (!jobId) return;
-        const job = action.payload.jobs.find((j) => j.id === jobId);
-        if (job && FINISHED.has(job.status)) state.pending = null;
-      })
-      .addCase(errorOccurred, (state) => {
-        // An upload the server refused never gets a job; let the user try again.
-        if (state.pending && state.pending.phase !== 'generating') state.pending = null;
+      .addCase(jobEventReceived, (state, action) => {
+        const { owner, event, payload } = action.payload;
+        if (owner !== 'outpainting') return;
+        // One outpainting at a time: the tracked job is the pending one.
+        if (event === 'generationResult') takeResult(state, payload as ImageInfo, true);
+        // A result arrives before its job reports done; a job that ends without one must not block Invoke.
+        else if (event === 'finished') state.pending = null;
       })
       .addCase(disconnected, (state) => {
         state.pending = null;

@@ -1,13 +1,14 @@
 /** Invoke on the Outpainting tab: check, compose the grown picture with its transparent frame, upload it. */
-import type { ThunkAction, UnknownAction } from '@reduxjs/toolkit';
-import type { RootState } from '../../app/store';
-import { uploadImage } from '../../app/socketio/actions';
+import type { ImageInfo } from '../../app/protocol';
+import type { AppThunk, RootState } from '../../app/store';
+import { uploadFile } from '../gallery/uploads';
+import { generate } from '../options/generate';
+import { buildOutpaintingRequest } from './request';
 import { errorOccurred, toastAdded } from '../system/systemSlice';
 import { composeOutpaintImage } from './compose';
 import { planOutpaint, planProblem } from './geometry';
-import { outpaintPhaseChanged } from './outpaintingSlice';
-
-type Thunk = ThunkAction<void, RootState, unknown, UnknownAction>;
+import { selectLimits } from '../system/limits';
+import { outpaintJobAcknowledged, outpaintPhaseChanged } from './outpaintingSlice';
 
 /** Why Invoke cannot outpaint now, as a sentence for the user, or null when it can. */
 export function outpaintBlocker(state: RootState): string | null {
@@ -16,10 +17,14 @@ export function outpaintBlocker(state: RootState): string | null {
   if (state.options.prompt.trim() === '') return 'Type a prompt first: it describes what fills the new area.';
   if (!source) return 'Choose an image to outpaint first.';
   if (pending) return 'Wait for the current outpainting to finish: its result becomes the picture to extend.';
-  return planProblem(planOutpaint(source.width, source.height, extension), extension);
+  return planProblem(planOutpaint(source.width, source.height, extension), extension, selectLimits(state));
 }
 
-export const invokeOutpainting = (): Thunk => (dispatch, getState) => {
+/**
+ * Compose the grown picture, upload it, and generate on it once the server has stored it; a failed
+ * upload stops here with the server's sentence.
+ */
+export const invokeOutpainting = (): AppThunk<Promise<void>> => async (dispatch, getState) => {
   const state = getState();
   const blocker = outpaintBlocker(state);
   const source = state.outpainting.source;
@@ -28,15 +33,19 @@ export const invokeOutpainting = (): Thunk => (dispatch, getState) => {
     return;
   }
   dispatch(outpaintPhaseChanged('composing'));
-  composeOutpaintImage(source.url, state.outpainting.extension).then(
-    ({ blob, plan }) => {
-      dispatch(outpaintPhaseChanged('uploading'));
-      const name = `outpaint-${plan.width}x${plan.height}.png`;
-      dispatch(uploadImage({ file: blob, name, destination: 'outpainting' }));
-    },
-    (error: unknown) => {
-      dispatch(outpaintPhaseChanged(null));
-      dispatch(errorOccurred(error instanceof Error ? error.message : 'The outpainting image could not be prepared.'));
-    },
-  );
+  let uploaded: ImageInfo;
+  try {
+    const { blob, plan } = await composeOutpaintImage(source.url, state.outpainting.extension);
+    dispatch(outpaintPhaseChanged('uploading'));
+    uploaded = await dispatch(uploadFile(blob, `outpaint-${plan.width}x${plan.height}.png`, 'outpainting'));
+  } catch (error: unknown) {
+    dispatch(outpaintPhaseChanged(null));
+    dispatch(errorOccurred(error instanceof Error ? error.message : 'The outpainting image could not be prepared.'));
+    return;
+  }
+  dispatch(outpaintPhaseChanged('generating'));
+  const now = getState();
+  const request = buildOutpaintingRequest(now.options, now.system, now.outpainting, uploaded);
+  const answer = await dispatch(generate({ request, owner: 'outpainting' }));
+  dispatch(outpaintJobAcknowledged(answer.ack?.jobId ?? null));
 };

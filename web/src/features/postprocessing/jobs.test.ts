@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ImageInfo, QueueJob } from '../../app/protocol';
-import { progressUpdated } from '../system/systemSlice';
+import { jobEventReceived } from '../jobs/jobTracker';
 import { validateRunPostprocessingArgs } from '../../../test/protocolSchema';
 import { activeCount, buildPostprocessingParameters, jobView, resultNote, settingsProblem, type PostprocessingSettings } from './jobs';
 import reducer, {
@@ -14,8 +14,15 @@ import reducer, {
 const base: PostprocessingSettings = initialPostprocessingState.settings;
 const original = { url: 'outputs/000001.1.png' };
 
+/** A progress event of this tab's job, as the job tracker hands it over. */
 const progress = (jobId: string, currentStatus: string) =>
-  progressUpdated({ currentStep: 0, totalSteps: 0, currentIteration: 1, totalIterations: 1, currentStatus, isProcessing: true, currentStatusHasSteps: false, hasError: false, jobId });
+  jobEventReceived({
+    owner: 'postprocessing',
+    requestId: jobId.replace('j', 'r'),
+    jobId,
+    event: 'progressUpdate',
+    payload: { currentStep: 0, totalSteps: 0, currentIteration: 1, totalIterations: 1, currentStatus, isProcessing: true, currentStatusHasSteps: false, hasError: false, jobId },
+  });
 
 describe('postprocessing parameters', () => {
   it('upscale only, faces only, and both in one esrgan job with a facetool', () => {

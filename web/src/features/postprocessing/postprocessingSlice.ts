@@ -1,7 +1,7 @@
 /** State of the Postprocessing tab: what to run on the selected images and the jobs it sent. */
 import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
 import type { ImageInfo } from '../../app/protocol';
-import { progressUpdated } from '../system/systemSlice';
+import { jobEventReceived } from '../jobs/jobTracker';
 import { resultFromImage, type JobResult, type PostprocessingSettings, type TrackedJob } from './jobs';
 
 export interface PostprocessingState {
@@ -65,9 +65,12 @@ const postprocessingSlice = createSlice({
     },
   },
   extraReducers: (builder) => {
-    builder.addCase(progressUpdated, (state, action) => {
-      const { jobId, currentStatus } = action.payload;
-      if (jobId && state.jobs.some((j) => j.jobId === jobId || j.jobId === null)) state.progress[jobId] = currentStatus;
+    // The tracker hands this tab its own jobs' events only, even those that beat the acknowledgement.
+    builder.addCase(jobEventReceived, (state, action) => {
+      const { owner, jobId, event, payload } = action.payload;
+      if (owner !== 'postprocessing') return;
+      if (event === 'progressUpdate') state.progress[jobId] = (payload as { currentStatus: string }).currentStatus;
+      else if (event === 'postprocessingResult') state.results[jobId] = resultFromImage(payload as ImageInfo);
     });
   },
 });

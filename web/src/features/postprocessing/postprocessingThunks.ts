@@ -1,13 +1,10 @@
 /** Run on the Postprocessing tab: one runPostprocessing job per selected gallery image. */
-import type { ThunkAction, UnknownAction } from '@reduxjs/toolkit';
-import type { RootState } from '../../app/store';
-import { runPostprocessingJob } from '../../app/socketio/actions';
+import type { AppThunk, RootState } from '../../app/store';
+import { newRequestId, submitJob } from '../jobs/jobTracker';
 import { selectedImages } from '../gallery/gallerySlice';
 import { toastAdded } from '../system/systemSlice';
 import { buildPostprocessingParameters, describeSettings, settingsProblem } from './jobs';
-import { postprocessingJobsRequested } from './postprocessingSlice';
-
-type Thunk = ThunkAction<void, RootState, unknown, UnknownAction>;
+import { postprocessingJobAcknowledged, postprocessingJobsRequested } from './postprocessingSlice';
 
 /** Why Run cannot start now, as a sentence for the user, or null when it can. */
 export function runBlocker(state: RootState): string | null {
@@ -18,7 +15,8 @@ export function runBlocker(state: RootState): string | null {
   return settingsProblem(state.postprocessing.settings, state.system.config?.postprocessors);
 }
 
-export const runPostprocessingOnSelection = (): Thunk => (dispatch, getState) => {
+/** One job per selected image; each is tracked by its request id until the server's acknowledgement names it. */
+export const runPostprocessingOnSelection = (): AppThunk<Promise<void>> => async (dispatch, getState) => {
   const state = getState();
   const blocker = runBlocker(state);
   if (blocker) {
@@ -28,11 +26,12 @@ export const runPostprocessingOnSelection = (): Thunk => (dispatch, getState) =>
   const settings = state.postprocessing.settings;
   const parameters = buildPostprocessingParameters(settings);
   const summary = describeSettings(settings);
-  const batch = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 8)}`;
-  const requests = selectedImages(state.gallery).map((image, i) => ({
-    requestId: `${batch}-${i}`,
-    image,
-  }));
+  const requests = selectedImages(state.gallery).map((image) => ({ requestId: newRequestId('postprocessing'), image }));
   dispatch(postprocessingJobsRequested(requests.map((r) => ({ requestId: r.requestId, sourceUrl: r.image.url, summary }))));
-  for (const { requestId, image } of requests) dispatch(runPostprocessingJob({ requestId, image, parameters }));
+  await Promise.all(
+    requests.map(async ({ requestId, image }) => {
+      const answer = await dispatch(submitJob('postprocessing', (e) => e.runPostprocessing(image, parameters), requestId));
+      dispatch(postprocessingJobAcknowledged({ requestId, jobId: answer.ack?.jobId ?? null }));
+    }),
+  );
 };

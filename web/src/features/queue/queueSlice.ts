@@ -1,6 +1,7 @@
 /** State of the server's job queue, as its `queueUpdate` events describe it. */
 import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
 import type { QueueJob, QueueUpdate } from '../../app/protocol';
+import { cancelProcessing } from '../../app/socketio/actions';
 
 export interface QueueState {
   jobs: QueueJob[];
@@ -26,6 +27,11 @@ const queueSlice = createSlice({
     jobCancelRequested: (state, action: PayloadAction<string>) => {
       if (!state.cancelRequested.includes(action.payload)) state.cancelRequested.push(action.payload);
     },
+  },
+  extraReducers: (builder) => {
+    builder.addCase(cancelProcessing, (state, action) => {
+      if (action.payload && !state.cancelRequested.includes(action.payload)) state.cancelRequested.push(action.payload);
+    });
   },
 });
 

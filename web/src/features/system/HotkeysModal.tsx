@@ -1,6 +1,6 @@
 /** The help panel listing every keyboard shortcut. */
 import { Modal } from '../../common/components/Modal';
-import { HOTKEYS } from './hotkeys';
+import { HOTKEYS } from '../tabs/hotkeys';
 
 export function HotkeysModal({ onClose }: { onClose: () => void }) {
   return (

@@ -14,7 +14,7 @@ import reducer, {
 import queueReducer, { jobCancelRequested, queueUpdated, initialQueueState } from '../queue/queueSlice';
 import optionsReducer, { applyAllParameters, applySeed, initialOptionsState, setOption } from '../options/optionsSlice';
 import { formatEta } from './ProgressBar';
-import { findHotkey, HOTKEYS } from './hotkeys';
+import { findHotkey, HOTKEYS } from '../tabs/hotkeys';
 
 describe('system reducers', () => {
   it('tracks connection state', () => {

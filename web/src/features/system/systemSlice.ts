@@ -1,5 +1,6 @@
 /** State of the connection, the server's configuration, the running job's progress, settings and toasts. */
 import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
+import { requestModelChange } from '../../app/socketio/actions';
 import type {
   ModelChangePayload,
   ModelList,
@@ -188,6 +189,12 @@ const systemSlice = createSlice({
     settingChanged: (state, action: PayloadAction<Partial<SystemSettings>>) => {
       Object.assign(state, action.payload);
     },
+  },
+  extraReducers: (builder) => {
+    builder.addCase(requestModelChange, (state) => {
+      state.isModelChanging = true;
+      state.currentStatus = 'Loading model';
+    });
   },
 });
 

@@ -6,7 +6,6 @@ import { OutpaintingIcon } from '../outpainting/OutpaintingIcon';
 import { PostprocessingIcon } from '../postprocessing/PostprocessingIcon';
 import { InpaintingIcon, UnifiedCanvasIcon } from '../canvas/icons';
 import { TABS, tabSelected } from './tabsSlice';
-import './tabBar.css';
 
 const ICONS = {
   txt2img: TextToImageIcon,

@@ -1,6 +1,8 @@
 /** State of the tab bar: which mode (Text to Image, Image to Image, Inpainting, Outpainting, Unified Canvas, Postprocessing) the workspace shows. */
 import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
-import type { ActiveTab } from '../../common/util/parameterTranslation';
+
+/** The workspace's modes, one per tab. */
+export type ActiveTab = 'txt2img' | 'img2img' | 'inpainting' | 'outpainting' | 'canvas' | 'postprocessing';
 
 export interface TabsState {
   activeTab: ActiveTab;

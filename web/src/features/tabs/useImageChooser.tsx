@@ -3,7 +3,8 @@
 import { useCallback, useRef, type ReactNode } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { hasDesktopBridge, openImageNative } from '../../app/desktopBridge';
-import { uploadImage } from '../../app/socketio/actions';
+import type { AppThunk } from '../../app/store';
+import { uploadFile } from '../gallery/uploads';
 import { sendToImageToImage, sendToTab } from '../currentImage/imageActions';
 import { imageAdded } from '../gallery/gallerySlice';
 import { errorOccurred } from '../system/systemSlice';
@@ -19,6 +20,18 @@ export function notAnImage(file: File): string | null {
   return file.type.startsWith('image/') ? null : `${file.name} is not an image: choose a PNG, JPEG or WebP file.`;
 }
 
+/** Uploads a picture for a tab and, once the server has stored it, makes it that tab's picture. */
+export const uploadPicture =
+  (file: File, target: ChooserTarget): AppThunk<Promise<void>> =>
+  async (dispatch) => {
+    try {
+      const image = await dispatch(uploadFile(file, file.name, DESTINATION[target]));
+      dispatch(target === 'img2img' ? sendToImageToImage(image) : sendToTab(image, target));
+    } catch (error: unknown) {
+      dispatch(errorOccurred(error instanceof Error ? error.message : String(error)));
+    }
+  };
+
 /** Uploads a dropped or chosen file as the `target` tab's picture; refuses what is not an image. */
 export function useImageUpload(target: ChooserTarget) {
   const dispatch = useAppDispatch();
@@ -29,7 +42,7 @@ export function useImageUpload(target: ChooserTarget) {
         dispatch(errorOccurred(problem));
         return;
       }
-      dispatch(uploadImage({ file, name: file.name, destination: DESTINATION[target] }));
+      void dispatch(uploadPicture(file, target));
     },
     [dispatch, target],
   );

@@ -1,4 +1,6 @@
 /** The keyboard shortcuts: one table that both the key handler and the help panel read. */
+import type { ActiveTab } from './tabsSlice';
+
 export type HotkeyAction =
   | 'invoke'
   | 'cancel'
@@ -38,6 +40,8 @@ export interface Hotkey {
   action: HotkeyAction;
   keys: string;
   description: string;
+  /** A tab's shortcut: it selects this tab. */
+  tab?: ActiveTab;
   /** Also fires while typing in a text field. */
   inInputs?: boolean;
   match: (e: KeyboardEvent) => boolean;
@@ -77,12 +81,12 @@ export const HOTKEYS: ReadonlyArray<Hotkey> = [
   { action: 'toggleGallery', keys: 'G', description: 'Show or hide the gallery', match: key('g') },
   { action: 'previousImage', keys: '←', description: 'Previous (newer) image in the gallery', match: (e) => plain(e) && e.key === 'ArrowLeft' },
   { action: 'nextImage', keys: '→', description: 'Next (older) image in the gallery', match: (e) => plain(e) && e.key === 'ArrowRight' },
-  { action: 'textToImageTab', keys: '1', description: 'Text to Image tab', match: key('1') },
-  { action: 'imageToImageTab', keys: '2', description: 'Image to Image tab', match: key('2') },
-  { action: 'inpaintingTab', keys: '3', description: 'Inpainting tab', match: key('3') },
-  { action: 'outpaintingTab', keys: '4', description: 'Outpainting tab', match: key('4') },
-  { action: 'canvasTab', keys: '5', description: 'Unified Canvas tab', match: key('5') },
-  { action: 'postprocessingTab', keys: '6', description: 'Postprocessing tab', match: key('6') },
+  { action: 'textToImageTab', tab: 'txt2img', keys: '1', description: 'Text to Image tab', match: key('1') },
+  { action: 'imageToImageTab', tab: 'img2img', keys: '2', description: 'Image to Image tab', match: key('2') },
+  { action: 'inpaintingTab', tab: 'inpainting', keys: '3', description: 'Inpainting tab', match: key('3') },
+  { action: 'outpaintingTab', tab: 'outpainting', keys: '4', description: 'Outpainting tab', match: key('4') },
+  { action: 'canvasTab', tab: 'canvas', keys: '5', description: 'Unified Canvas tab', match: key('5') },
+  { action: 'postprocessingTab', tab: 'postprocessing', keys: '6', description: 'Postprocessing tab', match: key('6') },
   {
     action: 'maskUndo',
     keys: 'Ctrl+Z',

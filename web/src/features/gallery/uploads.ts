@@ -1,0 +1,19 @@
+/** Uploading a picture: its bytes go to the server, and the thunk resolves with the stored image or fails with the server's sentence. */
+import type { UploadDestination } from '../../app/socketio/actions';
+import type { ImageInfo } from '../../app/protocol';
+import type { AppThunk } from '../../app/store';
+
+/** Uploads `file` as `name`; resolves with the ImageInfo the server stored, rejects with its reason. */
+export const uploadFile =
+  (file: Blob, name: string, destination: UploadDestination): AppThunk<Promise<ImageInfo>> =>
+  async (_dispatch, _getState, { emitters }) => {
+    let bytes: ArrayBuffer;
+    try {
+      bytes = await file.arrayBuffer();
+    } catch {
+      throw new Error(`Could not read the file ${name}.`);
+    }
+    const answer = await emitters.uploadImage(bytes, name, destination);
+    if (answer.uploaded) return answer.uploaded;
+    throw new Error(answer.error ?? `The server did not store ${name}.`);
+  };

@@ -1,0 +1,33 @@
+/** Invoke with the control panel's settings: one generateImage request, optionally tracked for the feature that sends it. */
+import type { JobAck } from '../../app/protocol';
+import type { Answer } from '../../app/socketio/emitters';
+import type { AppThunk } from '../../app/store';
+import { buildGenerationRequest, type GenerationRequest } from '../../common/util/parameterTranslation';
+import { submitJob, type JobOwner } from '../jobs/jobTracker';
+import { setOption } from './optionsSlice';
+
+export interface GenerateOptions {
+  /** What only the sending tab knows (init image, mask, sizes), laid over the panel's parameters. */
+  overrides?: Partial<GenerationRequest['generationParameters']>;
+  /** The whole request, when the tab builds it itself (outpainting). */
+  request?: GenerationRequest;
+  /** The feature whose job this is: its events go to it through the job tracker. */
+  owner?: JobOwner;
+  /** The tracked job's request id, when the owner keeps something under it before the job is acknowledged. */
+  requestId?: string;
+}
+
+/** Sends generateImage; resolves with the server's answer (no job id: refused, and its error was shown). */
+export const generate =
+  ({ overrides, request: given, owner, requestId }: GenerateOptions = {}): AppThunk<Promise<Answer<JobAck>>> =>
+  async (dispatch, getState, { emitters }) => {
+    const state = getState();
+    const request = given ?? buildGenerationRequest(state.options, state.system, state.tabs.activeTab);
+    Object.assign(request.generationParameters, overrides);
+    const { generationParameters: g, esrganParameters, facetoolParameters } = request;
+    const send = () => emitters.generateImage(g, esrganParameters, facetoolParameters);
+    const answer = owner ? dispatch(submitJob(owner, send, requestId)) : send();
+    // Show the seed actually used, so Use Seed / reproduction needs no metadata lookup.
+    if (state.options.shouldRandomizeSeed) dispatch(setOption('seed', g.seed));
+    return answer;
+  };
