@@ -96,3 +96,20 @@ def test_require_token_makes_loopback_ask_for_the_access_token(server_factory):
         socketio.Client(reconnection=False).connect(base, wait_timeout=10)
     session = requests.Session()
     assert session.get(server.url, timeout=10).status_code == 200  # the printed URL signs in
+
+
+def test_uploads_and_refusals_answer_in_their_acknowledgement_too(server_factory, connect):
+    from io import BytesIO
+
+    from PIL import Image
+
+    server = server_factory(load_model_at_start=False)
+    client = connect(server.url)
+    buffer = BytesIO()
+    Image.new("RGB", (16, 16)).save(buffer, format="PNG")
+    info = client.call("uploadImage", buffer.getvalue(), "a.png", "img2img")
+    assert info["url"].startswith("outputs/init-images/a.") and info["destination"] == "img2img"
+    assert client.wait_for("imageUploaded")[0]["url"] == info["url"]  # the 2.1 reply is still sent
+    refused = client.call("uploadImage", b"not an image", "b.png", "img2img")
+    assert "not an image" in refused["error"]
+    assert client.call("generateImage", {"prompt": 5})["error"].startswith("The field 'generation_parameters.prompt'")

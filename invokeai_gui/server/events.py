@@ -70,10 +70,12 @@ def register_events(socketio: SocketIO, studio: Studio, publisher: Publisher) ->
                     if isinstance(exc, RequestError) and exc.field:
                         error["field"] = exc.field
                     publisher.reply(sid, "error", error)
+                    return {"error": error["message"]}  # ours: the ack says it too (2.1 clients ignore acks)
                 except Exception as exc:  # the server keeps running whatever a client sends
                     log.exception("%s failed", event)
-                    publisher.reply(sid, "error", {"message": user_message(exc, f"The server's {event} handler")})
-                return None
+                    message = user_message(exc, f"The server's {event} handler")
+                    publisher.reply(sid, "error", {"message": message})
+                    return {"error": message}
 
             socketio.on_event(event, handler)
             return handle
@@ -140,25 +142,29 @@ def register_events(socketio: SocketIO, studio: Studio, publisher: Publisher) ->
         publisher.broadcast("imageDeleted", {"url": req.url, "uuid": req.uuid, "category": req.category})
 
     @on("uploadImage", UploadImage, ("bytes", "name", "destination"))
-    def upload_image(sid: str, req: UploadImage) -> None:
+    def upload_image(sid: str, req: UploadImage) -> dict:
+        """Answered with ``imageUploaded`` (2.1) and, ours, the same ImageInfo as the ack."""
         if req.destination in WORK_DESTINATIONS:
-            info = studio.store_upload(req.bytes, req.name, folder=WORK_FOLDER)
-            publisher.reply(sid, "imageUploaded", {**info, "destination": req.destination})
-            return
+            info = {**studio.store_upload(req.bytes, req.name, folder=WORK_FOLDER), "destination": req.destination}
+            publisher.reply(sid, "imageUploaded", info)
+            return info
         info = studio.store_upload(req.bytes, req.name)
         publisher.reply(sid, "imageUploaded", {**info, "destination": req.destination})
         publisher.broadcast("galleryImages", {"images": [info], "category": "user"}, skip_sid=sid)
+        return {**info, "destination": req.destination}
 
     @on("uploadMaskImage", UploadImage, ("bytes", "name"))
-    def upload_mask_image(sid: str, req: UploadImage) -> None:
+    def upload_mask_image(sid: str, req: UploadImage) -> dict:
         info = studio.store_upload(req.bytes, req.name, folder=MASK_FOLDER)
         publisher.reply(sid, "maskImageUploaded", info)
+        return info
 
     @on("uploadInitialImage", UploadImage, ("bytes", "name"))
-    def upload_initial_image(sid: str, req: UploadImage) -> None:
+    def upload_initial_image(sid: str, req: UploadImage) -> dict:
         info = studio.store_upload(req.bytes, req.name)
         publisher.reply(sid, "initialImageUploaded", info)
         publisher.broadcast("galleryImages", {"images": [info], "category": "user"}, skip_sid=sid)
+        return info
 
     @on("resumeQueue", Empty, ())
     def resume_queue(sid: str, _: Empty) -> None:
