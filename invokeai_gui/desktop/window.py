@@ -395,6 +395,7 @@ def run(args: argparse.Namespace) -> int:
     from invokeai_gui.server import PortInUseError
 
     config = server_config_from_args(args)
+    config.allow_eval = True  # pywebview's bridge evaluates strings in the page (see routes.content_security_policy)
     settings = DesktopSettings.load(config.root)
     try:
         on_close = on_close_choice(args, settings)

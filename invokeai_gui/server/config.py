@@ -44,6 +44,9 @@ class ServerConfig:
     no_auth: bool = False
     token: str = field(default_factory=lambda: secrets.token_urlsafe(24))
     frontend_dir: Path = DEFAULT_FRONTEND_DIR
+    # The desktop window's pywebview bridge evaluates strings in the page: its UI page then allows
+    # 'unsafe-eval' (a browser on the same server gets the same page; everything else is unchanged).
+    allow_eval: bool = False
 
     # The engine: passed to ldm.invoke.generate.Generate on the worker thread.
     model: str | None = None
