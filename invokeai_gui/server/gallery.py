@@ -273,7 +273,7 @@ class GalleryIndex:
         if where is not None:
             with self._transaction() as db:
                 db.execute("DELETE FROM images WHERE category = ? AND name = ?", where)
-        (self.thumbnails_dir / f"{relative}.webp").unlink(missing_ok=True)
+        self.thumbnail_path(relative).unlink(missing_ok=True)
 
     # -- reading pages --------------------------------------------------------------------------
 
@@ -409,12 +409,21 @@ class GalleryIndex:
 
     # -- thumbnails -----------------------------------------------------------------------------
 
+    def thumbnail_path(self, relative: str) -> Path:
+        """Where the thumbnail of ``relative`` is cached: the same path plus ``.webp``, or for a name
+        too long to take that suffix (a 252-255 byte file name), one derived from its digest."""
+        cached = self.thumbnails_dir / f"{relative}.webp"
+        if len(os.fsencode(cached.name)) > 255:
+            digest = hashlib.sha1(os.fsencode(cached.name)).hexdigest()
+            cached = cached.with_name(f"{os.fsencode(cached.name)[:64].decode(errors='ignore')}.{digest}.webp")
+        return cached
+
     def thumbnail(self, relative: str) -> Path:
         """A WebP no larger than 256 px for an image of the output tree, made once and cached on disk."""
         source = relative_inside(self.outdir, relative)
         if not is_image_name(source.name) or not source.is_file():
             raise FileNotFoundError(relative)
-        cached = self.thumbnails_dir / f"{source.relative_to(self.outdir).as_posix()}.webp"
+        cached = self.thumbnail_path(source.relative_to(self.outdir).as_posix())
         source_mtime = source.stat().st_mtime_ns
         try:
             # The thumbnail carries its source's mtime, so any change to the source (even one

@@ -121,9 +121,9 @@ def register_routes(app: Flask, server: InvokeServer) -> None:
             return thumbnail_response(name)
         try:
             path = relative_inside(server.outdir, name)
-        except UnsafePathError:
-            abort(404)
-        if not path.is_file():
+            if not path.is_file():
+                abort(404)
+        except (UnsafePathError, OSError):  # outside the folder, or a name the disk cannot hold
             abort(404)
         return send_file(path, max_age=0, conditional=True)
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 from collections.abc import Callable, Iterable
 from http.cookies import SimpleCookie
 from pathlib import Path, PurePosixPath, PureWindowsPath
@@ -22,6 +23,20 @@ class UnsafePathError(ValueError):
     """A URL or path that points outside the output folder, or at nothing."""
 
 
+# Longer names cannot exist on the disk (ENAMETOOLONG): they are refused before the file system is asked.
+NAME_MAX = 255  # bytes per path component on Linux, macOS and Windows file systems alike
+PATH_MAX = 4096
+
+
+def _too_long(root: Path, relative: PurePosixPath) -> bool:
+    try:
+        name_max = os.pathconf(root, "PC_NAME_MAX") if hasattr(os, "pathconf") else NAME_MAX
+    except (OSError, ValueError):
+        name_max = NAME_MAX
+    return (any(len(os.fsencode(part)) > name_max for part in relative.parts)
+            or len(os.fsencode(str(root / relative))) >= PATH_MAX)
+
+
 def relative_inside(base: Path, relative: str) -> Path:
     """``base/relative`` resolved, refusing ``..``, absolute paths and symlinks that lead out of ``base``."""
     if not relative or "\x00" in relative or "\\" in relative:
@@ -30,6 +45,8 @@ def relative_inside(base: Path, relative: str) -> Path:
     if pure.is_absolute() or PureWindowsPath(relative).drive or ".." in pure.parts:
         raise UnsafePathError("Paths with '..' or absolute paths are not allowed.")
     root = base.resolve()
+    if _too_long(root, pure):
+        raise UnsafePathError("That file name is too long to exist in the output folder.")
     # resolve() follows symlinks, so a link inside the folder that points elsewhere is caught here.
     candidate = (root / pure).resolve()
     if candidate != root and not candidate.is_relative_to(root):
