@@ -69,6 +69,22 @@ def relative_to_output_url(relative: str) -> str:
     return OUTPUTS_PREFIX + quote(relative)
 
 
+def same_site_location(path: str) -> str:
+    """A redirect target on this server for a request path: one leading slash, whatever the path held.
+
+    ``PATH_INFO`` arrives percent-decoded, so ``/%2F%2Fevil.example/`` is ``//evil.example/`` here,
+    which a browser would read as another site (and ``/\\evil.example`` too). Every leading slash
+    or backslash is folded into one and the rest is percent-encoded (``\\`` included). WSGI paths
+    are bytes decoded as latin-1, so they are encoded back to those bytes first.
+    """
+    rest = path.lstrip("/\\")
+    try:
+        raw: str | bytes = rest.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = rest
+    return "/" + quote(raw, safe="/")
+
+
 def _hostname(host_header: str) -> str:
     if host_header.startswith("["):
         return host_header[: host_header.find("]") + 1]
@@ -138,7 +154,7 @@ class AccessGuard:
         if self._token_ok(query_token) and not path.startswith("/socket.io"):
             # Trade the token in the address bar for a cookie, then show the page without it.
             rest = urlencode([(k, v) for k, v in query if k != "token"])
-            location = quote(path) + (f"?{rest}" if rest else "")
+            location = same_site_location(path) + (f"?{rest}" if rest else "")
             cookie_header = f"{TOKEN_COOKIE}={self.config.token}; Path=/; HttpOnly; SameSite=Strict"
             return self._reply(
                 start_response,
