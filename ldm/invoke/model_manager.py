@@ -270,7 +270,10 @@ class ModelManager:
         report = ScanReport()
         lora_dirs: set[Path] = set()
         embedding_dirs: set[Path] = set()
-        for current, dirs, files in os.walk(top):
+        def unreadable_folder(error: OSError) -> None:
+            report.skipped.append((str(error.filename or top), f"the folder cannot be read ({error.strerror or error})"))
+
+        for current, dirs, files in os.walk(top, onerror=unreadable_folder):
             here = Path(current)
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             if (here / "model_index.json").is_file():
@@ -283,8 +286,8 @@ class ModelManager:
                     continue
                 try:
                     probe = probe_path(path)
-                except ModelLoadError as e:
-                    report.skipped.append((str(path), str(e)))
+                except Exception as e:  # noqa: BLE001 - one unreadable file is reported, never ends the scan
+                    report.skipped.append((str(path), _unreadable(path, e)))
                     continue
                 if probe.kind == "checkpoint":
                     self._scan_one(path, report, probe)
@@ -314,8 +317,8 @@ class ModelManager:
             return
         try:
             entry = self._entry_for(path, probe=probe)
-        except ModelLoadError as e:
-            report.skipped.append((str(path), str(e)))
+        except Exception as e:  # noqa: BLE001 - reported with the file's name; the scan goes on
+            report.skipped.append((str(path), _unreadable(path, e)))
             return
         name = self._name_for(path, self.config())
         self.add_model(name, entry)
@@ -556,6 +559,13 @@ class ModelManager:
         except OSError:
             pass
         return value
+
+
+def _unreadable(path: Path, exc: BaseException) -> str:
+    """Why a file was skipped: our own errors say it already; anything else gets its type and message."""
+    if isinstance(exc, ModelLoadError):
+        return str(exc)
+    return f"{path.name} could not be read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'})"
 
 
 def demo_entry() -> dict[str, Any]:
