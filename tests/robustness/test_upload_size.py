@@ -45,3 +45,25 @@ def test_one_byte_over_the_limit_answers_an_error_with_both_sizes(server_factory
 def test_up_to_twice_the_limit_answers_an_error_and_stays_connected(server_factory, connect) -> None:
     error, connected = _upload_answer(server_factory, connect, LIMIT * 3 // 2)
     assert "the limit is 52.4 MB" in error["message"] and connected
+
+
+def test_the_ui_refuses_a_too_big_file_before_sending_it(server_factory, tmp_path) -> None:
+    from .browser import chromium_page
+
+    server = server_factory(load_model_at_start=False)
+    big = tmp_path / "big.png"
+    with open(big, "wb") as f:
+        f.truncate(60 * 1024 * 1024)
+    with chromium_page(tmp_path / "chromium") as page:
+        page.send("Page.navigate", url=f"http://127.0.0.1:{server.port}/")
+        page.wait_for("document.querySelector('[data-testid=\"connection-status\"]')?.textContent === 'Connected'",
+                      timeout=60, what="the UI to connect")
+        page.evaluate("document.querySelector('[data-testid=\"tab-img2img\"]').click(), true")
+        page.wait_for("!!document.querySelector('input[type=file]')", what="the image chooser")
+        handle = page.send("Runtime.evaluate", expression="document.querySelector('input[type=file]')")
+        page.send("DOM.setFileInputFiles", files=[str(big)], objectId=handle["result"]["objectId"])
+        toast = page.wait_for("document.querySelector('[data-testid=\"toast-error\"]')?.textContent", what="the toast")
+        assert "big.png is 62.9 MB; the limit is 52.4 MB" in toast, toast
+        assert page.evaluate("document.querySelector('[data-testid=\"connection-status\"]').textContent") == "Connected"
+    uploads = server.outdir / "init-images"
+    assert not (uploads.exists() and list(uploads.iterdir())), "nothing reached the server"

@@ -120,6 +120,8 @@ export interface SystemConfig {
   postprocessors?: Postprocessors;
   precision?: string;
   device?: string;
+  /** Ours: the largest upload the server accepts, in bytes (the UI checks before sending). */
+  max_upload_bytes?: number;
 }
 
 export interface ProgressUpdate {

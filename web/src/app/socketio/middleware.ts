@@ -4,6 +4,7 @@ import { io, type Socket } from 'socket.io-client';
 import type { ModelOperation, PostprocessingParameters } from '../protocol';
 import type { RootState } from '../store';
 import { makeEmitters, type AckHandler } from './emitters';
+import { oversizeMessage, uploadLimit } from './uploadLimit';
 import { dispatchModelsAction, makeListeners, refreshGallery } from './listeners';
 import {
   cancelProcessing,
@@ -127,6 +128,11 @@ export function socketMiddleware(socket: Socket): Middleware<object, RootState> 
         emitters.deleteImage(action.payload);
       } else if (uploadImage.match(action)) {
         const { file, name, destination } = action.payload;
+        const tooBig = oversizeMessage(name, file.size, uploadLimit(state.system.config));
+        if (tooBig) {
+          store.dispatch(toastAdded({ kind: 'error', message: tooBig }));
+          return next(action);
+        }
         file.arrayBuffer().then(
           (bytes) => emitters.uploadImage(bytes, name, destination),
           () => store.dispatch(errorOccurred(`Could not read the file ${name}.`)),
