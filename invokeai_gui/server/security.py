@@ -54,6 +54,31 @@ def relative_inside(base: Path, relative: str) -> Path:
     return candidate
 
 
+def entry_inside(base: Path, relative: str) -> Path:
+    """The directory entry ``base/relative`` itself: a symlink is returned as the link, not followed.
+
+    For removing things: deleting a link inside the output folder must remove the link, never the
+    file it points to (which may be anywhere). The folders on the way are resolved and must stay
+    inside ``base``; only the last component is left as it is. Raises FileNotFoundError when there
+    is no such entry (a dangling link is an entry).
+    """
+    if not relative or "\x00" in relative or "\\" in relative:
+        raise UnsafePathError("That path is not a file name inside the output folder.")
+    pure = PurePosixPath(relative)
+    if pure.is_absolute() or PureWindowsPath(relative).drive or ".." in pure.parts or pure.name in ("", "."):
+        raise UnsafePathError("Paths with '..' or absolute paths are not allowed.")
+    root = base.resolve()
+    if _too_long(root, pure):
+        raise UnsafePathError("That file name is too long to exist in the output folder.")
+    folder = (root / pure.parent).resolve()
+    if folder != root and not folder.is_relative_to(root):
+        raise UnsafePathError("That path leads outside the output folder.")
+    entry = folder / pure.name
+    if not entry.is_symlink() and not entry.exists():
+        raise FileNotFoundError(f"{relative} does not exist (it may have been deleted).")
+    return entry
+
+
 def output_url_to_relative(url: str) -> str:
     """``outputs/NAME``, ``/outputs/NAME`` or ``http://host/outputs/NAME`` → ``NAME`` (still unchecked)."""
     if not isinstance(url, str) or not url:
