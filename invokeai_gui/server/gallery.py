@@ -112,9 +112,12 @@ class GalleryIndex:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
-        self._thumb_lock = threading.Lock()
+        # Reentrant: a build that is already done when its callback is added runs the callback at once,
+        # on this thread, which takes the lock again (see thumbnail).
+        self._thumb_lock = threading.RLock()
         self._thumb_builds: dict[str, Future[Path]] = {}
         self._thumb_pool: ThreadPoolExecutor | None = None
+        self._pixel_budget = ByteBudget(THUMBNAIL_DECODE_BYTES)
         self.thumbnails_built = 0  # how many thumbnails this index has made (not answered from the cache)
 
     # -- paths and URLs -----------------------------------------------------------------------
@@ -430,8 +433,8 @@ class GalleryIndex:
 
         A cached, fresh thumbnail is answered at once. Otherwise the build runs on this gallery's
         small pool (``THUMBNAIL_WORKERS`` threads); requests for a file whose thumbnail is being
-        built wait for that same build, and decoding waits its turn in a process-wide pixel budget
-        (``PIXEL_BUDGET``), so six first-time requests of an 8192² picture decode it once and six
+        built wait for that same build, and decoding waits its turn in a budget of decoded bytes
+        (``THUMBNAIL_DECODE_BYTES``), so six first-time requests of an 8192² picture decode it once and six
         different ones decode one at a time.
         """
         source = relative_inside(self.outdir, relative)
@@ -463,7 +466,7 @@ class GalleryIndex:
             with Image.open(source) as im:
                 im.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))  # JPEG decodes at a fraction of full size
                 # Formats without a reduced decode (PNG, WebP) are decoded whole: that is what the budget counts.
-                with PIXEL_BUDGET.reserve(decoded_bytes(im)):
+                with self._pixel_budget.reserve(decoded_bytes(im)):
                     im.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))  # in place: no full-size copy
                     small = im.copy()
             # Turned after shrinking (the copy keeps the EXIF), so no full-size copy is ever made.
@@ -558,7 +561,7 @@ def release_free_memory() -> None:
 
 
 # One 8192x8191 RGB picture decodes to 268 MB: the budget holds one of those, or many small ones.
-PIXEL_BUDGET = ByteBudget(300 * 1024 * 1024)
+THUMBNAIL_DECODE_BYTES = 300 * 1024 * 1024
 RETURN_MEMORY_ABOVE = 32 * 1024 * 1024
 THUMBNAIL_WORKERS = 2
 THUMBNAIL_TIMEOUT = 300.0

@@ -86,24 +86,19 @@ class MalformedFrameFilter(logging.Filter):
         return True
 
 
-_installed: TokenRedactor | None = None
-_frames = MalformedFrameFilter()
-
-
 def install_log_filters(token: str | None = None) -> TokenRedactor:
     """Adds (once) the redacting filter to the root logger's handlers and to those of the web
     libraries' loggers (``token`` is also removed wherever it appears), and the malformed-frame
     filter to Werkzeug's logger. Call after logging is set up, and again once the token is known."""
-    global _installed
-    if _installed is None:
-        _installed = TokenRedactor()
+    loggers = (logging.getLogger(), *(logging.getLogger(n) for n in _NAMED))
+    handlers = [h for logger in loggers for h in logger.handlers]
+    redactor = next((f for h in handlers for f in h.filters if isinstance(f, TokenRedactor)), None) or TokenRedactor()
     if token:
-        _installed.add(token)
-    for logger in (logging.getLogger(), *(logging.getLogger(n) for n in _NAMED)):
-        for handler in logger.handlers:
-            if _installed not in handler.filters:
-                handler.addFilter(_installed)
+        redactor.add(token)
+    for handler in handlers:
+        if redactor not in handler.filters:
+            handler.addFilter(redactor)
     werkzeug = logging.getLogger("werkzeug")
-    if _frames not in werkzeug.filters:
-        werkzeug.addFilter(_frames)
-    return _installed
+    if not any(isinstance(f, MalformedFrameFilter) for f in werkzeug.filters):
+        werkzeug.addFilter(MalformedFrameFilter())
+    return redactor
