@@ -76,3 +76,30 @@ def test_a_malformed_engineio_frame_logs_one_line(lan_server) -> None:
     assert not [line for line in after if "Traceback" in line], "\n".join(after)
     assert len([line for line in after if "Ignored a malformed Engine.IO message" in line]) == 1, "\n".join(after)
     assert requests.get(f"{base}/healthz", timeout=10).status_code == 200
+
+
+def test_sigterm_keeps_the_waiting_jobs_and_they_come_back_paused(test_root, tmp_path, connect) -> None:
+    from tests.test_server_cli import job
+
+    root = private_root(test_root, tmp_path / "root")
+    args = ("--port", str(free_port()), "--root", str(root), "--outdir", str(tmp_path / "outputs"))
+    first = ServerProcess(*args)
+    try:
+        client = connect(first.wait_for_url())
+        ids = [client.call("generateImage", job(f"job {n}", 50 if n == 0 else 2), False, False)["jobId"]
+               for n in range(3)]
+        client.wait_for("progressUpdate", lambda d: d.get("jobId") == ids[0] and d["currentStep"] >= 1, timeout=180)
+        first.proc.send_signal(signal.SIGTERM)
+        assert first.proc.wait(60) == 0
+    finally:
+        first.stop()
+    assert any(">> Stopped." in line for line in first.lines)
+    second = ServerProcess(*args)
+    try:
+        client = connect(second.wait_for_url())
+        client.emit("requestQueue")
+        queue = client.wait_for("queueUpdate", timeout=30)[0]["jobs"]
+        status = {j["id"]: j["status"] for j in queue}
+        assert [status.get(i) for i in ids[1:]] == ["paused", "paused"], queue
+    finally:
+        second.stop()
