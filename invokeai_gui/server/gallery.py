@@ -275,8 +275,10 @@ class GalleryIndex:
         return self.image_info(where[0], where[1], st.st_mtime, width, height, json.loads(metadata))
 
     def remove(self, path: Path) -> None:
-        """Forgets a file (after the server deleted it) and drops its cached thumbnail."""
-        relative = Path(path).resolve().relative_to(self.outdir).as_posix()
+        """Forgets a file (after the server deleted it) and drops its cached thumbnail. The last part
+        of ``path`` is not followed: a deleted symlink is forgotten as the link."""
+        path = Path(path)
+        relative = (path.parent.resolve() / path.name).relative_to(self.outdir).as_posix()
         where = category_of(relative)
         if where is not None:
             with self._transaction() as db:
