@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import signal
 import sys
 import threading
 from collections.abc import Sequence
@@ -95,14 +96,19 @@ def _setup_logging(verbose: bool) -> None:
     if verbose:
         for name in ("werkzeug", "engineio", "socketio"):
             logging.getLogger(name).setLevel(logging.INFO)
+    from invokeai_gui.server.logfilters import install_log_filters
+
+    install_log_filters()  # ?token= values and the token cookie never reach the log
 
 
 def run_web(args: argparse.Namespace) -> int:
     from invokeai_gui.server import PortInUseError, create_app
     from invokeai_gui.server.config import is_loopback
+    from invokeai_gui.server.logfilters import install_log_filters
 
     config = server_config_from_args(args)
     server = create_app(config)
+    install_log_filters(config.token)  # after create_app: Engine.IO may have added a handler of its own
     try:
         server.bind()
     except PortInUseError as exc:
@@ -116,12 +122,21 @@ def run_web(args: argparse.Namespace) -> int:
     elif config.no_auth and config.host not in ("127.0.0.1", "localhost", "::1"):
         print(">> WARNING: --no-auth: anyone on your network can use this server.", flush=True)
     print(f">> Point your browser at {server.url}", flush=True)
+    # SIGTERM (kill, systemd, docker stop) stops the server as Ctrl-C does: the running job is
+    # canceled, waiting jobs stay in the queue database and come back paused next start.
+    previous = signal.signal(signal.SIGTERM, _interrupt)
     try:
         server.serve_forever()  # returns on Ctrl-C (Werkzeug turns it into a clean stop)
     except KeyboardInterrupt:
         pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
     print(">> Stopped.", flush=True)
     return 0
+
+
+def _interrupt(signum: int, frame: object) -> None:
+    raise KeyboardInterrupt
 
 
 def _exit_past_lingering_threads(code: int) -> int:

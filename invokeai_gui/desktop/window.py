@@ -398,6 +398,7 @@ def run(config: ServerConfig, on_close: str | None = None, free_port_ok: bool = 
     ``main`` builds ``config`` from the flags; with ``free_port_ok`` a taken default port is no error."""
     from invokeai_gui.server import PortInUseError
 
+    config.allow_eval = True  # pywebview's bridge evaluates strings in the page (see routes.content_security_policy)
     settings = DesktopSettings.load(config.root)
     try:
         choice = on_close_choice(on_close, settings)

@@ -36,8 +36,10 @@ class InvokeServer:
             cors_allowed_origins=OriginPolicy(config.cors),
             logger=config.web_verbose,
             engineio_logger=config.web_verbose,
-            # Uploads arrive as Socket.IO binary messages; leave room for the framing.
-            max_http_buffer_size=config.max_upload_bytes + 1024 * 1024,
+            # Uploads arrive as Socket.IO binary messages. Up to twice the limit they are read and
+            # refused with an `error` naming both sizes; beyond that Engine.IO drops the message
+            # (the UI checks the size before sending). Leave room for the framing.
+            max_http_buffer_size=2 * config.max_upload_bytes + 1024 * 1024,
             ping_interval=25,
             ping_timeout=60,
             # One client's events are handled in the order it sent them, on that client's own

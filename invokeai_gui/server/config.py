@@ -60,6 +60,9 @@ class ServerConfig:
     # --api-auth user:pass[,user2:pass2]: HTTP Basic on /sdapi and /v1, as AUTOMATIC1111's flag (loopback too).
     api_auth: list[tuple[str, str]] = field(default_factory=list)
     frontend_dir: Path = DEFAULT_FRONTEND_DIR
+    # The desktop window's pywebview bridge evaluates strings in the page: its UI page then allows
+    # 'unsafe-eval' (a browser on the same server gets the same page; everything else is unchanged).
+    allow_eval: bool = False
 
     # The engine: passed to ldm.invoke.generate.Generate on the worker thread.
     model: str | None = None

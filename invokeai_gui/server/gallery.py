@@ -10,7 +10,8 @@ import sqlite3
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -110,6 +111,13 @@ class GalleryIndex:
         self._stop = threading.Event()
         self._wake = threading.Event()
         self._thread: threading.Thread | None = None
+        # Reentrant: a build that is already done when its callback is added runs the callback at once,
+        # on this thread, which takes the lock again (see thumbnail).
+        self._thumb_lock = threading.RLock()
+        self._thumb_builds: dict[str, Future[Path]] = {}
+        self._thumb_pool: ThreadPoolExecutor | None = None
+        self._pixel_budget = ByteBudget(THUMBNAIL_DECODE_BYTES)
+        self.thumbnails_built = 0  # how many thumbnails this index has made (not answered from the cache)
 
     # -- paths and URLs -----------------------------------------------------------------------
 
@@ -266,13 +274,15 @@ class GalleryIndex:
         return self.image_info(where[0], where[1], st.st_mtime, width, height, json.loads(metadata))
 
     def remove(self, path: Path) -> None:
-        """Forgets a file (after the server deleted it) and drops its cached thumbnail."""
-        relative = Path(path).resolve().relative_to(self.outdir).as_posix()
+        """Forgets a file (after the server deleted it) and drops its cached thumbnail. The last part
+        of ``path`` is not followed: a deleted symlink is forgotten as the link."""
+        path = Path(path)
+        relative = (path.parent.resolve() / path.name).relative_to(self.outdir).as_posix()
         where = category_of(relative)
         if where is not None:
             with self._transaction() as db:
                 db.execute("DELETE FROM images WHERE category = ? AND name = ?", where)
-        (self.thumbnails_dir / f"{relative}.webp").unlink(missing_ok=True)
+        self.thumbnail_path(relative).unlink(missing_ok=True)
 
     # -- reading pages --------------------------------------------------------------------------
 
@@ -401,6 +411,8 @@ class GalleryIndex:
     def close(self) -> None:
         self._stop.set()
         self._wake.set()
+        if self._thumb_pool is not None:
+            self._thumb_pool.shutdown(wait=False, cancel_futures=True)
         if self._thread is not None:
             self._thread.join(timeout=10)
         with self._lock:
@@ -408,43 +420,159 @@ class GalleryIndex:
 
     # -- thumbnails -----------------------------------------------------------------------------
 
+    def thumbnail_path(self, relative: str) -> Path:
+        """Where the thumbnail of ``relative`` is cached: the same path plus ``.webp``, or for a name
+        too long to take that suffix (a 252-255 byte file name), one derived from its digest."""
+        cached = self.thumbnails_dir / f"{relative}.webp"
+        if len(os.fsencode(cached.name)) > 255:
+            digest = hashlib.sha1(os.fsencode(cached.name)).hexdigest()
+            cached = cached.with_name(f"{os.fsencode(cached.name)[:64].decode(errors='ignore')}.{digest}.webp")
+        return cached
+
     def thumbnail(self, relative: str) -> Path:
-        """A WebP no larger than 256 px for an image of the output tree, made once and cached on disk."""
+        """A WebP no larger than 256 px for an image of the output tree, made once and cached on disk.
+
+        A cached, fresh thumbnail is answered at once. Otherwise the build runs on this gallery's
+        small pool (``THUMBNAIL_WORKERS`` threads); requests for a file whose thumbnail is being
+        built wait for that same build, and decoding waits its turn in a budget of decoded bytes
+        (``THUMBNAIL_DECODE_BYTES``), so six first-time requests of an 8192² picture decode it once and six
+        different ones decode one at a time.
+        """
         source = relative_inside(self.outdir, relative)
         if not is_image_name(source.name) or not source.is_file():
             raise FileNotFoundError(relative)
-        cached = self.thumbnails_dir / f"{source.relative_to(self.outdir).as_posix()}.webp"
+        cached = self.thumbnail_path(source.relative_to(self.outdir).as_posix())
         source_mtime = source.stat().st_mtime_ns
+        if _fresh(cached, source_mtime):
+            return cached
+        key = str(cached)
+        with self._thumb_lock:
+            future = self._thumb_builds.get(key)
+            if future is None:
+                if self._thumb_pool is None:
+                    self._thumb_pool = ThreadPoolExecutor(THUMBNAIL_WORKERS, thread_name_prefix="thumbnail")
+                future = self._thumb_pool.submit(self._build_thumbnail, source, cached, source_mtime)
+                self._thumb_builds[key] = future
+                future.add_done_callback(lambda _f, key=key: self._forget_build(key))
+        return future.result(timeout=THUMBNAIL_TIMEOUT)
+
+    def _forget_build(self, key: str) -> None:
+        with self._thumb_lock:
+            self._thumb_builds.pop(key, None)
+
+    def _build_thumbnail(self, source: Path, cached: Path, source_mtime: int) -> Path:
+        if _fresh(cached, source_mtime):  # built by an earlier request that finished meanwhile
+            return cached
         try:
-            # The thumbnail carries its source's mtime, so any change to the source (even one
-            # that sets an older time) makes it stale.
-            if cached.stat().st_mtime_ns == source_mtime:
-                return cached
-        except FileNotFoundError:
-            pass
-        with Image.open(source) as im:
-            im.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))  # JPEG decodes at a fraction of full size
-            im = ImageOps.exif_transpose(im)
-            im.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))
-            if im.mode not in ("RGB", "RGBA"):
-                im = im.convert("RGBA" if "A" in im.getbands() or "transparency" in im.info else "RGB")
-            cached.parent.mkdir(parents=True, exist_ok=True)
-            fd, tmp = tempfile.mkstemp(prefix=".thumb.", suffix=".tmp", dir=cached.parent)
-            try:
-                with os.fdopen(fd, "wb") as f:
-                    im.save(f, format="WEBP", quality=80, method=4)
-                os.utime(tmp, ns=(source_mtime, source_mtime))
-                os.replace(tmp, cached)
-            finally:
-                if os.path.exists(tmp):
-                    os.unlink(tmp)
+            with Image.open(source) as im:
+                im.draft("RGB", (THUMBNAIL_SIZE, THUMBNAIL_SIZE))  # JPEG decodes at a fraction of full size
+                # Formats without a reduced decode (PNG, WebP) are decoded whole: that is what the budget counts.
+                with self._pixel_budget.reserve(decoded_bytes(im)):
+                    im.thumbnail((THUMBNAIL_SIZE, THUMBNAIL_SIZE))  # in place: no full-size copy
+                    small = im.copy()
+            # Turned after shrinking (the copy keeps the EXIF), so no full-size copy is ever made.
+            small = ImageOps.exif_transpose(small)
+            if small.mode not in ("RGB", "RGBA"):
+                small = small.convert("RGBA" if "A" in small.getbands() or "transparency" in small.info else "RGB")
+        except Image.DecompressionBombError as exc:
+            raise ThumbnailError(f"{source.name} has too many pixels for a thumbnail ({exc})") from None
+        except (SyntaxError, ValueError) as exc:
+            raise ThumbnailError(f"{source.name} cannot be decoded ({exc})") from None
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(prefix=".thumb.", suffix=".tmp", dir=cached.parent)
+        try:
+            with os.fdopen(fd, "wb") as f:
+                small.save(f, format="WEBP", quality=80, method=4)
+            os.utime(tmp, ns=(source_mtime, source_mtime))
+            os.replace(tmp, cached)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+        self.thumbnails_built += 1
         return cached
+
+
+class ThumbnailError(OSError):
+    """An image of the output tree that cannot be made into a thumbnail (answered as 404)."""
+
+
+def _fresh(cached: Path, source_mtime: int) -> bool:
+    """The thumbnail carries its source's mtime, so any change to the source (even one that sets an
+    older time) makes it stale."""
+    try:
+        return cached.stat().st_mtime_ns == source_mtime
+    except FileNotFoundError:
+        return False
+
+
+def decoded_bytes(im: Image.Image) -> int:
+    """What decoding ``im`` at its (possibly draft-reduced) size holds in memory: Pillow keeps RGB
+    and most multi-band modes at 4 bytes a pixel."""
+    per_pixel = {"1": 1, "L": 1, "P": 1, "LA": 4, "PA": 4, "I;16": 2, "I;16B": 2, "I;16L": 2}.get(im.mode, 4)
+    return im.size[0] * im.size[1] * per_pixel
+
+
+class ByteBudget:
+    """At most ``limit`` bytes of decoded pictures at once across the process; a picture bigger than
+    the whole budget runs alone. Waiters are served in turn, so a big picture is not starved."""
+
+    def __init__(self, limit: int) -> None:
+        self.limit = limit
+        self.in_use = 0
+        self._cond = threading.Condition()
+        self._queue: list[object] = []
+
+    @contextmanager
+    def reserve(self, amount: int) -> Iterator[None]:
+        ticket = object()
+        with self._cond:
+            self._queue.append(ticket)
+            while self._queue[0] is not ticket or (self.in_use and self.in_use + amount > self.limit):
+                self._cond.wait()
+            self._queue.pop(0)
+            self.in_use += amount
+            self._cond.notify_all()
+        try:
+            yield
+        finally:
+            if amount >= RETURN_MEMORY_ABOVE:
+                release_free_memory()
+            with self._cond:
+                self.in_use -= amount
+                self._cond.notify_all()
+
+
+def _malloc_trim() -> Callable[[int], int] | None:
+    try:
+        import ctypes
+
+        return ctypes.CDLL(None).malloc_trim  # glibc
+    except (OSError, AttributeError):
+        return None
+
+
+_TRIM = _malloc_trim() if os.name == "posix" else None
+
+
+def release_free_memory() -> None:
+    """Hands freed heap memory back to the OS. glibc keeps what a big decode freed in the thread's
+    malloc arena, so without this each pool thread would go on holding a whole picture's worth."""
+    if _TRIM is not None:
+        _TRIM(0)
+
+
+# One 8192x8191 RGB picture decodes to 268 MB: the budget holds one of those, or many small ones.
+THUMBNAIL_DECODE_BYTES = 300 * 1024 * 1024
+RETURN_MEMORY_ABOVE = 32 * 1024 * 1024
+THUMBNAIL_WORKERS = 2
+THUMBNAIL_TIMEOUT = 300.0
 
 
 __all__ = [
     "CATEGORY_FOLDERS",
     "GalleryIndex",
     "ReconcileStats",
+    "ThumbnailError",
     "UnsafePathError",
     "category_of",
     "folder_digest",

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
+import re
 from typing import TYPE_CHECKING
 
 from flask import Flask, Response, abort, jsonify, redirect, request, send_file, send_from_directory
@@ -26,6 +29,58 @@ MISSING_UI = """<!doctype html>
 
 YEAR = 365 * 24 * 3600
 
+# Anti-framing, for every response: no other page may put the studio (or one of its images) in a frame.
+FRAME_HEADERS = {"X-Frame-Options": "DENY"}
+NO_FRAMING = "frame-ancestors 'none'"
+_INLINE_SCRIPT = re.compile(rb"<script\b(?![^>]*\bsrc\s*=)[^>]*>(.*?)</script\s*>", re.IGNORECASE | re.DOTALL)
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]+)?$|^\[[0-9A-Fa-f:.]+\](:[0-9]+)?$")
+
+
+def inline_script_hashes(html: bytes) -> list[str]:
+    """CSP source expressions (``'sha256-...'``) for each inline ``<script>`` of a page."""
+    return [
+        "'sha256-" + base64.b64encode(hashlib.sha256(body).digest()).decode() + "'"
+        for body in _INLINE_SCRIPT.findall(html)
+    ]
+
+
+def content_security_policy(html: bytes, host: str = "", allow_eval: bool = False) -> str:
+    """The policy for one HTML page the studio serves (the UI, the missing-UI page, a future /docs).
+
+    Scripts: the page's own files plus exactly its inline scripts (by hash), so an injected inline
+    script never runs. ``allow_eval`` adds ``'unsafe-eval'`` for the desktop window, whose pywebview
+    bridge evaluates strings in the page (its API stubs and every call's return value).
+    Styles may be inline (React's style attributes); images, fetches and workers may be data: and
+    blob: URLs, which the canvas and the outpainting composer make. The WebSocket's own origin is
+    named explicitly for WebKit versions whose ``'self'`` does not cover ws:.
+    """
+    script = ["'self'", *inline_script_hashes(html)] + (["'unsafe-eval'"] if allow_eval else [])
+    connect = ["'self'", "data:", "blob:"]
+    if host and _HOST.match(host):
+        connect += [f"ws://{host}", f"wss://{host}"]
+    return "; ".join([
+        "default-src 'self'",
+        "script-src " + " ".join(script),
+        "style-src 'self' 'unsafe-inline'",
+        "img-src 'self' data: blob:",
+        "font-src 'self' data:",
+        "connect-src " + " ".join(connect),
+        "worker-src 'self' blob:",
+        "object-src 'none'",
+        "base-uri 'self'",
+        "form-action 'self'",
+        NO_FRAMING,
+    ])
+
+
+def html_page(html: str | bytes, allow_eval: bool = False) -> Response:
+    """An HTML response carrying the page's own Content-Security-Policy (see content_security_policy)."""
+    body = html.encode() if isinstance(html, str) else html
+    response = Response(body, mimetype="text/html")
+    response.headers["Content-Security-Policy"] = content_security_policy(body, request.host, allow_eval)
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
 
 def register_routes(app: Flask, studio: Studio) -> None:
     config = studio.config
@@ -33,6 +88,10 @@ def register_routes(app: Flask, studio: Studio) -> None:
     @app.after_request
     def headers(response: Response) -> Response:
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
+        for name, value in FRAME_HEADERS.items():
+            response.headers.setdefault(name, value)
+        # Pages get their full policy from html_page; anything else at least refuses to be framed.
+        response.headers.setdefault("Content-Security-Policy", NO_FRAMING)
         origin = request.headers.get("Origin")
         if origin and origin in config.cors:  # only origins the user named with --cors
             response.headers["Access-Control-Allow-Origin"] = origin
@@ -45,11 +104,11 @@ def register_routes(app: Flask, studio: Studio) -> None:
         if config.web_develop:
             return redirect(VITE_DEV_ORIGIN + "/")  # type: ignore[return-value]
         page = config.frontend_dir / "index.html"
-        if page.is_file():
-            response = send_file(page, max_age=0)
-            response.headers["Cache-Control"] = "no-cache"
-            return response
-        return Response(MISSING_UI.format(path=config.frontend_dir), mimetype="text/html")
+        try:
+            html = page.read_bytes()
+        except OSError:
+            return html_page(MISSING_UI.format(path=config.frontend_dir))
+        return html_page(html, allow_eval=config.allow_eval)
 
     @app.get("/assets/<path:name>")
     def assets(name: str) -> Response:
@@ -62,9 +121,9 @@ def register_routes(app: Flask, studio: Studio) -> None:
             return thumbnail_response(name)
         try:
             path = relative_inside(studio.outdir, name)
-        except UnsafePathError:
-            abort(404)
-        if not path.is_file():
+            if not path.is_file():
+                abort(404)
+        except (UnsafePathError, OSError):  # outside the folder, or a name the disk cannot hold
             abort(404)
         return send_file(path, max_age=0, conditional=True)
 
@@ -95,4 +154,6 @@ def register_routes(app: Flask, studio: Studio) -> None:
     @app.get("/<path:name>")
     def bundle_file(name: str) -> Response:
         """Files at the bundle's top level (favicon, locales, ...)."""
+        if name == "index.html":
+            return index()
         return send_from_directory(config.frontend_dir, name)

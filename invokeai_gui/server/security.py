@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import logging
+import os
 from collections.abc import Callable, Iterable
 from http.cookies import SimpleCookie
 from typing import Any
@@ -12,6 +13,7 @@ from urllib.parse import parse_qsl, quote, urlencode
 from ldm.invoke.files import (  # re-exported: the server's path checks are the engine's
     OUTPUTS_PREFIX,
     UnsafePathError,
+    entry_inside,
     output_url_to_relative,
     relative_inside,
     relative_to_output_url,
@@ -22,8 +24,24 @@ from .config import LOOPBACK_HOSTS, ServerConfig, is_loopback
 log = logging.getLogger(__name__)
 
 TOKEN_COOKIE = "invokeai_token"
-__all__ = ["OUTPUTS_PREFIX", "AccessGuard", "OriginPolicy", "UnsafePathError", "output_url_to_relative",
-           "relative_inside", "relative_to_output_url"]
+__all__ = ["OUTPUTS_PREFIX", "AccessGuard", "OriginPolicy", "UnsafePathError", "entry_inside",
+           "output_url_to_relative", "relative_inside", "relative_to_output_url", "same_site_location"]
+
+
+def same_site_location(path: str) -> str:
+    """A redirect target on this server for a request path: one leading slash, whatever the path held.
+
+    ``PATH_INFO`` arrives percent-decoded, so ``/%2F%2Fevil.example/`` is ``//evil.example/`` here,
+    which a browser would read as another site (and ``/\\evil.example`` too). Every leading slash
+    or backslash is folded into one and the rest is percent-encoded (``\\`` included). WSGI paths
+    are bytes decoded as latin-1, so they are encoded back to those bytes first.
+    """
+    rest = path.lstrip("/\\")
+    try:
+        raw: str | bytes = rest.encode("latin-1")
+    except UnicodeEncodeError:
+        raw = rest
+    return "/" + quote(raw, safe="/")
 
 
 def _hostname(host_header: str) -> str:
@@ -95,7 +113,7 @@ class AccessGuard:
         if self._token_ok(query_token) and not path.startswith("/socket.io"):
             # Trade the token in the address bar for a cookie, then show the page without it.
             rest = urlencode([(k, v) for k, v in query if k != "token"])
-            location = quote(path) + (f"?{rest}" if rest else "")
+            location = same_site_location(path) + (f"?{rest}" if rest else "")
             cookie_header = f"{TOKEN_COOKIE}={self.config.token}; Path=/; HttpOnly; SameSite=Strict"
             return self._reply(
                 start_response,

@@ -15,7 +15,14 @@ from PIL import Image
 from ldm.invoke import APP_ID, __version__
 from ldm.invoke import metadata as md
 from ldm.invoke.errors import InvalidParameterError, MissingFileError, user_message
-from ldm.invoke.files import INIT_FOLDER, MASK_FOLDER, UnsafePathError, parse_result_name
+from ldm.invoke.files import (
+    INIT_FOLDER,
+    MASK_FOLDER,
+    UnsafePathError,
+    entry_inside,
+    output_url_to_relative,
+    parse_result_name,
+)
 from ldm.invoke.request import (
     SAMPLERS_BY_ID,
     GenerationRequest,
@@ -31,7 +38,7 @@ from .jobs import Job, JobQueue
 from .outputs import OutputTree
 from .publisher import ProgressReport, Publisher, preview_data_url
 from .schemas import GenerateImage, RunPostprocessing
-from .uploads import UploadError, UploadLimits, check_image, decode_base64_image, human_size
+from .uploads import UploadError, UploadLimits, check_image, decode_base64_image, too_big_message
 from .worker import Worker, WorkerSettings
 
 log = logging.getLogger(__name__)
@@ -87,6 +94,7 @@ class Studio:
             "model_error": facts.get("model_error"),  # why the model named by model_id failed to load
             "postprocessors": facts.get("postprocessors", {}),
             "outdir": str(self.outdir),
+            "max_upload_bytes": self.limits.max_bytes,
         }
 
     def wait_until_loaded(self, timeout: float | None = None) -> bool:
@@ -159,7 +167,7 @@ class Studio:
         except OSError as exc:
             raise UploadError(f"Cannot read {source.name}: {exc.strerror or exc}.") from None
         if size > self.limits.max_bytes:
-            raise UploadError(f"{source.name} is {human_size(size)}; the limit is {human_size(self.limits.max_bytes)}.")
+            raise UploadError(too_big_message(source.name, size, self.limits.max_bytes))
         info = self.store_upload(source.read_bytes(), source.name)
         self.publisher.broadcast("galleryImages", {"images": [info], "category": "user"})
         return info
@@ -168,8 +176,9 @@ class Studio:
         """Moves an image of the output tree to the OS trash and forgets it."""
         from send2trash import send2trash
 
-        path = self.resolve_output_url(url)
-        if not is_image_name(path.name):
+        # The entry itself: deleting a link inside the folder trashes the link, never what it points to.
+        path = entry_inside(self.outdir, output_url_to_relative(url))
+        if not is_image_name(path.name) or path.is_dir():
             raise UnsafePathError("Only images can be deleted.")
         gallery = self.gallery
         where = category_of(path.relative_to(self.outdir).as_posix())

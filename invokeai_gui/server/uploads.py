@@ -54,6 +54,24 @@ def human_size(n: int) -> str:
     return f"{n / 1e6:.1f} MB".replace(".0 MB", " MB")
 
 
+def sizes_that_differ(n: int, limit: int) -> tuple[str, str]:
+    """``n`` and ``limit`` written so that different numbers never read the same: as ``human_size``
+    when that tells them apart, else with more decimals (52.43 MB), else in bytes (52,428,801 bytes)."""
+    if n == limit or human_size(n) != human_size(limit):
+        return human_size(n), human_size(limit)
+    for digits in (2, 3):
+        a, b = f"{n / 1e6:.{digits}f} MB", f"{limit / 1e6:.{digits}f} MB"
+        if a != b and n >= 1_000_000 and limit >= 1_000_000:
+            return a, b
+    return f"{n:,} bytes", f"{limit:,} bytes"
+
+
+def too_big_message(what: str, n: int, limit: int) -> str:
+    """``"{what} is 52,428,801 bytes; the limit is 52,428,800 bytes."`` with sizes that differ."""
+    size, most = sizes_that_differ(n, limit)
+    return f"{what} is {size}; the limit is {most}."
+
+
 def check_image(data: object, limits: UploadLimits) -> CheckedImage:
     """Decodes the whole image once, so a fake, truncated or oversized file never reaches the disk."""
     if isinstance(data, (bytearray, memoryview)):
@@ -63,7 +81,7 @@ def check_image(data: object, limits: UploadLimits) -> CheckedImage:
     if not data:
         raise UploadError("The uploaded file is empty.")
     if len(data) > limits.max_bytes:
-        raise UploadError(f"The uploaded file is {human_size(len(data))}; the limit is {human_size(limits.max_bytes)}.")
+        raise UploadError(too_big_message("The uploaded file", len(data), limits.max_bytes))
     try:
         with Image.open(BytesIO(data)) as im:
             fmt = im.format or ""

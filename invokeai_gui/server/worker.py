@@ -225,8 +225,8 @@ class Worker:
             sink.status(status)
 
             def on_tile(done: int, total: int, status: str = status) -> None:
-                sink.raise_if_canceled()  # a cancel stops an upscale between tiles
-                sink.step(done, total, status)
+                sink.raise_if_canceled()  # a cancel stops an upscale between tiles, a restoration between faces
+                sink.step(done, total, f"Restoring faces {done}/{total}" if status == "Restoring Faces" else status)
 
             result = gen.postprocess(result, step.type, step.engine_options(), progress=on_tile)
         sink.status("Saving Image")

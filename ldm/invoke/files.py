@@ -111,14 +111,35 @@ class ResultWriter:
 # Paths inside the tree
 
 
-def relative_inside(base: Path, relative: str) -> Path:
-    """``base/relative`` resolved, refusing ``..``, absolute paths and symlinks that lead out of ``base``."""
+# Longer names cannot exist on the disk (ENAMETOOLONG): they are refused before the file system is asked.
+NAME_MAX = 255  # bytes per path component on Linux, macOS and Windows file systems alike
+PATH_MAX = 4096
+
+
+def _too_long(root: Path, relative: PurePosixPath) -> bool:
+    try:
+        name_max = os.pathconf(root, "PC_NAME_MAX") if hasattr(os, "pathconf") else NAME_MAX
+    except (OSError, ValueError):
+        name_max = NAME_MAX
+    return (any(len(os.fsencode(part)) > name_max for part in relative.parts)
+            or len(os.fsencode(str(root / relative))) >= PATH_MAX)
+
+
+def _checked(relative: str) -> PurePosixPath:
     if not relative or "\x00" in relative or "\\" in relative:
         raise UnsafePathError("That path is not a file name inside the output folder.")
     pure = PurePosixPath(relative)
     if pure.is_absolute() or PureWindowsPath(relative).drive or ".." in pure.parts:
         raise UnsafePathError("Paths with '..' or absolute paths are not allowed.")
+    return pure
+
+
+def relative_inside(base: Path, relative: str) -> Path:
+    """``base/relative`` resolved, refusing ``..``, absolute paths and symlinks that lead out of ``base``."""
+    pure = _checked(relative)
     root = base.resolve()
+    if _too_long(root, pure):
+        raise UnsafePathError("That file name is too long to exist in the output folder.")
     # resolve() follows symlinks, so a link inside the folder that points elsewhere is caught here.
     try:
         candidate = (root / pure).resolve()
@@ -127,6 +148,29 @@ def relative_inside(base: Path, relative: str) -> Path:
     if candidate != root and not candidate.is_relative_to(root):
         raise UnsafePathError("That path leads outside the output folder.")
     return candidate
+
+
+def entry_inside(base: Path, relative: str) -> Path:
+    """The directory entry ``base/relative`` itself: a symlink is returned as the link, not followed.
+
+    For removing things: deleting a link inside the output folder must remove the link, never the
+    file it points to (which may be anywhere). The folders on the way are resolved and must stay
+    inside ``base``; only the last component is left as it is. Raises MissingFileError when there
+    is no such entry (a dangling link is an entry).
+    """
+    pure = _checked(relative)
+    if pure.name in ("", "."):
+        raise UnsafePathError("That path is not a file name inside the output folder.")
+    root = base.resolve()
+    if _too_long(root, pure):
+        raise UnsafePathError("That file name is too long to exist in the output folder.")
+    folder = (root / pure.parent).resolve()
+    if folder != root and not folder.is_relative_to(root):
+        raise UnsafePathError("That path leads outside the output folder.")
+    entry = folder / pure.name
+    if not entry.is_symlink() and not entry.exists():
+        raise MissingFileError(f"{relative} does not exist (it may have been deleted).")
+    return entry
 
 
 def output_url_to_relative(url: str) -> str:

@@ -40,7 +40,7 @@ from .generator.txt2img import Txt2Img
 from .globals import resolve_root
 from .model_manager import LoadedModel, ModelManager
 from .noise import SeededNoise
-from .request import SEAM, BoundingBox, GenerationRequest, ImagePlan, ImageRef, PostprocessStep, check_upscale
+from .request import MAX_FACES, SEAM, BoundingBox, GenerationRequest, ImagePlan, ImageRef, PostprocessStep, check_upscale
 
 log = logging.getLogger(__name__)
 
@@ -73,6 +73,7 @@ class Generate:
         device: str = "auto",
         free_gpu_mem: bool = False,
         max_cached_models: int = 2,
+        max_faces: int | None = None,
     ) -> None:
         self.root: Path = resolve_root(root)
         self.model_manager = ModelManager(self.root, max_cached=max_cached_models)
@@ -80,6 +81,8 @@ class Generate:
         self.device: str = self.torch_device.type
         self.precision: str = choose_precision(precision, self.torch_device)
         self.free_gpu_mem = free_gpu_mem
+        # Face restoration works on at most this many faces (the largest) per image.
+        self.max_faces = MAX_FACES if max_faces is None else max_faces
         self.requested_model = model
         self._loaded: LoadedModel | None = None
         self._postprocessors: Any = None
@@ -299,12 +302,15 @@ class Generate:
         elif kind in ("gfpgan", "codeformer"):
             strength = _unit("facetool_strength", params.get("facetool_strength", 0.75))
             fidelity = _unit("codeformer_fidelity", params.get("codeformer_fidelity", 0.75))
-            result = restorer.restore(image, kind, strength, fidelity)
+            result = restorer.restore(image, kind, strength, fidelity, progress=progress, max_faces=self.max_faces)
             out = result.image
             step = {"type": kind, "strength": strength, "faces": result.faces_found}
+            if result.faces_detected != result.faces_found:
+                step["faces_detected"] = result.faces_detected
             if kind == "codeformer":
                 step["fidelity"] = fidelity
             if result.note:
+                step["note"] = result.note
                 log.info("%s: %s", kind, result.note)
         else:
             raise InvalidParameterError("type", f"unknown postprocessing {kind!r}; use esrgan, gfpgan or codeformer")

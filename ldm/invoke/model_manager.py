@@ -71,6 +71,19 @@ class ScanReport:
                 "folders": self.folders, "skipped": [{"path": p, "reason": r} for p, r in self.skipped]}
 
 
+def _check_folders(path: Path, value: Any) -> None:
+    """``__folders__`` maps loras/embeddings to lists of folders."""
+    if value is None:
+        return
+    if not isinstance(value, dict):
+        raise ModelLoadError(f"{path}: the entry {FOLDERS_KEY!r} must map loras/embeddings to lists of folders, "
+                             f"not {type(value).__name__} {str(value)[:60]!r}")
+    for kind, folders in value.items():
+        if folders is not None and not (isinstance(folders, list) and all(isinstance(f, str) for f in folders)):
+            raise ModelLoadError(f"{path}: {FOLDERS_KEY}.{kind} must be a list of folder names, "
+                                 f"not {str(folders)[:60]!r}")
+
+
 def _mark_default(data: dict[str, Any], name: str) -> None:
     """models.yaml's entries with ``default: true`` on ``name`` and on no other."""
     for key, entry in data.items():
@@ -108,11 +121,25 @@ class ModelManager:
             return {}
         try:
             data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        except UnicodeDecodeError as e:
+            raise ModelLoadError(
+                f"{path} is not a text file (byte {e.start} is not UTF-8); fix it or move it aside, and "
+                "`invokeai-configure` writes a fresh one") from None
+        except OSError as e:
+            raise ModelLoadError(f"{path} cannot be read: {e.strerror or e}") from None
         except yaml.YAMLError as e:
-            raise ModelLoadError(f"{path} is not valid YAML: {e}") from e
+            raise ModelLoadError(f"{path} is not valid YAML: {e}") from None
         if not isinstance(data, dict):
-            raise ModelLoadError(f"{path} must map model names to settings")
-        return {str(k): v for k, v in data.items()}
+            raise ModelLoadError(f"{path} must map model names to settings, not hold a {type(data).__name__}")
+        out = {str(k): v for k, v in data.items()}
+        for name, entry in out.items():
+            if name == FOLDERS_KEY:
+                _check_folders(path, entry)
+            elif entry is not None and not isinstance(entry, dict):
+                raise ModelLoadError(
+                    f"{path}: the entry {name!r} must be a mapping of settings (format:, path:, ...), "
+                    f"not {type(entry).__name__} {str(entry)[:60]!r}")
+        return out
 
     def _write_file(self, data: dict[str, Any]) -> None:
         atomic_write(yaml.safe_dump(data, sort_keys=False).encode("utf-8"), self.config_path)
@@ -171,15 +198,84 @@ class ModelManager:
             self._cache.pop(name, None)  # a replaced entry must load afresh
 
     def set_default(self, name: str) -> None:
-        """Makes ``name`` the model loaded at start-up; the loaded models stay loaded."""
+        """Makes ``name`` the model loaded at start-up; the loaded models stay loaded.
+
+        Refused (ModelLoadError, with the reason) when the entry's files are missing or its format
+        probe fails (see ``check_loadable``): a default that cannot load would greet every start
+        with a failure."""
         with self._lock:
             data = self._read_file()
             if not any(not k.startswith("__") for k in data):
                 data.update(self.config())  # the implicit demo entry becomes explicit
             if name.startswith("__") or name not in data:
                 raise ModelLoadError(f"Unknown model {name!r}; models.yaml lists: {', '.join(self.config())}")
+            try:
+                self.check_loadable(name)
+            except ModelLoadError as e:
+                raise ModelLoadError(f"{name!r} cannot be the default model: {e}") from None
             _mark_default(data, name)
             self._write_file(data)
+
+    def check_loadable(self, name: str) -> None:
+        """Raises ModelLoadError saying why ``name`` cannot load, from its files alone: they exist,
+        and the format probe (tensor names and shapes; for a diffusers folder its model_index.json
+        and the component folders it lists) agrees with the entry. No pipeline is built."""
+        from .model_formats.probe import probe_path
+
+        entries = self.config()
+        if name not in entries:
+            raise ModelLoadError(f"Unknown model {name!r}; models.yaml lists: {', '.join(entries)}")
+        entry = entries[name]
+        fmt = self._format(entry)
+        if fmt not in self.loaders:
+            raise ModelLoadError(f"its format {fmt!r} is unknown (known: {', '.join(FORMATS)})")
+        if fmt == "demo":
+            return  # built from its seed whenever its folder is missing
+        path = self._model_path(entry)
+        if entry.get("vae") and not self._resolve(entry["vae"]).exists():
+            raise ModelLoadError(f"its VAE {self._resolve(entry['vae'])} does not exist")
+        if fmt == "checkpoint":
+            if path is None:
+                raise ModelLoadError("its entry names no checkpoint file ('path:')")
+            if not path.is_file():
+                raise ModelLoadError(f"its checkpoint file {path} does not exist")
+            try:
+                probe = probe_path(path)
+            except ModelLoadError:
+                raise
+            except Exception as e:  # noqa: BLE001 - any probe failure is a reason to refuse
+                raise ModelLoadError(_unreadable(path, e)) from None
+            if probe.kind != "checkpoint":
+                raise ModelLoadError(f"{path.name} is {probe.detail}, not a model")
+            return
+        if path is None:
+            if not entry.get("repo_id"):
+                raise ModelLoadError("its entry names neither a 'path' nor a 'repo_id'")
+            if os.environ.get("HF_HUB_OFFLINE") == "1" and _cached_hub_file(str(entry["repo_id"]), "model_index.json") is None:
+                raise ModelLoadError(f"{entry['repo_id']} is not downloaded (and the hub is offline); "
+                                     "run `invokeai-configure`")
+            return
+        if not path.is_dir():
+            raise ModelLoadError(f"its folder {path} does not exist")
+        index = path / "model_index.json"
+        try:
+            components = json.loads(index.read_text(encoding="utf-8"))
+        except OSError:
+            raise ModelLoadError(f"{path} has no model_index.json, so it is not a diffusers model folder") from None
+        except ValueError as e:
+            raise ModelLoadError(f"{index} is not valid JSON ({e})") from None
+        if not isinstance(components, dict):
+            raise ModelLoadError(f"{index} does not describe a pipeline")
+        missing = [key for key, value in components.items()
+                   if not key.startswith("_") and isinstance(value, list) and len(value) == 2 and value[0]
+                   and key not in ("safety_checker", "feature_extractor", "image_encoder")
+                   and not (path / key).is_dir()]
+        if missing:
+            raise ModelLoadError(f"{path} lacks the folder(s) {', '.join(missing)} that its model_index.json lists")
+        weightless = [key for key in ("unet", "vae", "text_encoder", "text_encoder_2") if (path / key).is_dir()
+                      and not any(f.suffix in (".safetensors", ".bin") for f in (path / key).iterdir())]
+        if weightless:
+            raise ModelLoadError(f"{path}: the folder(s) {', '.join(weightless)} hold no weight files")
 
     def delete_model(self, name: str) -> None:
         """Removes the entry from models.yaml and the cache. The model's files stay where they are."""
@@ -268,7 +364,10 @@ class ModelManager:
         report = ScanReport()
         lora_dirs: set[Path] = set()
         embedding_dirs: set[Path] = set()
-        for current, dirs, files in os.walk(top):
+        def unreadable_folder(error: OSError) -> None:
+            report.skipped.append((str(error.filename or top), f"the folder cannot be read ({error.strerror or error})"))
+
+        for current, dirs, files in os.walk(top, onerror=unreadable_folder):
             here = Path(current)
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
             if (here / "model_index.json").is_file():
@@ -281,8 +380,8 @@ class ModelManager:
                     continue
                 try:
                     probe = probe_path(path)
-                except ModelLoadError as e:
-                    report.skipped.append((str(path), str(e)))
+                except Exception as e:  # noqa: BLE001 - one unreadable file is reported, never ends the scan
+                    report.skipped.append((str(path), _unreadable(path, e)))
                     continue
                 if probe.kind == "checkpoint":
                     self._scan_one(path, report, probe)
@@ -312,8 +411,8 @@ class ModelManager:
             return
         try:
             entry = self._entry_for(path, probe=probe)
-        except ModelLoadError as e:
-            report.skipped.append((str(path), str(e)))
+        except Exception as e:  # noqa: BLE001 - reported with the file's name; the scan goes on
+            report.skipped.append((str(path), _unreadable(path, e)))
             return
         name = self._name_for(path, self.config())
         self.add_model(name, entry)
@@ -554,6 +653,13 @@ class ModelManager:
         except OSError:
             pass
         return value
+
+
+def _unreadable(path: Path, exc: BaseException) -> str:
+    """Why a file was skipped: our own errors say it already; anything else gets its type and message."""
+    if isinstance(exc, ModelLoadError):
+        return str(exc)
+    return f"{path.name} could not be read ({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else 'no detail'})"
 
 
 def demo_entry() -> dict[str, Any]:

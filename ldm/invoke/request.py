@@ -27,6 +27,7 @@ MAX_PROMPT_CHARS = 20000
 MAX_VARIATIONS = 100
 UPSCALE_LEVELS = (2, 4)
 FACETOOLS = ("gfpgan", "codeformer")
+MAX_FACES = 20  # face restoration works on at most this many faces (the largest) of a picture
 POSTPROCESSORS = ("esrgan",) + FACETOOLS
 # With an init image (and no fit) the picture's own size is used; it may be any size from this up.
 MIN_INIT_SIDE = 8

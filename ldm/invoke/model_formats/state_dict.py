@@ -56,9 +56,37 @@ def load_raw(path: str | Path) -> Any:
             # Files in torch's legacy (pre-zip) format cannot be memory-mapped.
             return torch.load(str(path), map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as e:
-        raise UnsafePickleError(path, str(e)) from None
-    except (RuntimeError, EOFError, OSError, ValueError) as e:
-        raise ModelLoadError(f"{path.name} could not be read as a PyTorch checkpoint ({e})") from e
+        if _names_code(str(e)):
+            raise UnsafePickleError(path, str(e)) from None
+        raise ModelLoadError(
+            f"{path.name} is damaged or not a PyTorch checkpoint (its pickle stops where torch's safe loader "
+            f"expects tensors: {_unpickler_detail(str(e))}); a .safetensors version of a model always loads"
+        ) from None
+    except MemoryError:
+        raise ModelLoadError(f"{path.name} could not be read: it needs more memory than is free") from None
+    except Exception as e:  # noqa: BLE001 - torch's loaders fail on junk in many ways (KeyError, IndexError, ...)
+        raise ModelLoadError(f"{path.name} could not be read as a PyTorch checkpoint ({_reason(e)})") from e
+
+
+def _names_code(detail: str) -> bool:
+    """torch's weights-only unpickler names the global a pickle wanted; junk bytes fail on other opcodes."""
+    return "global" in detail.lower()
+
+
+def _unpickler_detail(detail: str) -> str:
+    """The one useful line of torch's long weights-only message (e.g. ``Unsupported operand 149``)."""
+    _, _, after = detail.partition("WeightsUnpickler error:")
+    lines = [line.strip() for line in (after or detail).splitlines() if line.strip()]
+    return lines[0] if lines else "unreadable data"
+
+
+def _reason(exc: BaseException) -> str:
+    """The first line of an exception's message, or its type when the message is empty (a bare KeyError)."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    name = type(exc).__name__
+    if not text:
+        return f"{name}: the file ends or breaks where a checkpoint's data should be"
+    return text if isinstance(exc, (RuntimeError, OSError, ValueError, EOFError)) else f"{name}: {text}"
 
 
 def unwrap_state_dict(data: Any) -> dict[str, Any]:

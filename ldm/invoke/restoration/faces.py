@@ -2,8 +2,15 @@
 
 ``FaceRestorer(root, device).restore(image, tool, strength, fidelity=0.75)`` returns a
 ``RestoreResult``: ``.image`` (a PIL image of the input's size: RGB, or RGBA with the input's alpha),
-``.faces_found`` (how many faces were detected and restored; 0 means the image came back unchanged)
-and ``.note`` (a sentence for the user, e.g. "No face was found; the image is unchanged.").
+``.faces_found`` (how many faces were restored; 0 means the image came back unchanged),
+``.faces_detected`` (how many were found) and ``.note`` (a sentence for the user, e.g. "No face was
+found; the image is unchanged.").
+
+Each face costs a 512x512 network pass, and a busy picture (or a poor detector) can report dozens, so
+the work is bounded: at most ``max_faces`` faces (default ``MAX_FACES``, the largest ones) are
+restored, and the note says when more were found; ``progress(done, total)`` is called once the faces
+are known (``done`` 0) and after each face, and an exception raised from it (a cancel) stops the
+restoration between faces, as the upscaler's per-tile progress does.
 
 The pipeline is facexlib's: RetinaFace finds faces and their five landmarks, each face is aligned to a
 512x512 crop, restored by the chosen network, and pasted back through a soft ParseNet face mask.
@@ -17,6 +24,7 @@ import logging
 import re
 import threading
 import warnings
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -26,6 +34,7 @@ import torch
 from PIL import Image
 
 from ldm.invoke.errors import InvalidParameterError, ModelLoadError
+from ldm.invoke.request import MAX_FACES
 
 from . import _basicsr_compat  # noqa: F401  (must come before anything imports basicsr)
 from ._pixels import blend, has_alpha
@@ -39,6 +48,7 @@ MIN_EYE_DISTANCE = 5
 # Detection runs on a copy scaled to this short side when the image is larger (as CodeFormer does);
 # RetinaFace at full size on a big image is slow and finds nothing more.
 DETECTION_SIDE = 640
+# At most this many faces are restored in one picture (the largest); the rest are left as they are.
 
 
 @dataclass(frozen=True)
@@ -48,6 +58,22 @@ class RestoreResult:
     image: Image.Image
     faces_found: int
     note: str = ""
+    faces_detected: int = -1  # how many the detector found; -1 (unset) means faces_found
+
+    def __post_init__(self) -> None:
+        if self.faces_detected < 0:
+            object.__setattr__(self, "faces_detected", self.faces_found)
+
+
+def largest_faces(boxes: Sequence[Sequence[float]], limit: int) -> list[int]:
+    """Indexes (in detection order) of the ``limit`` largest boxes ``[x1, y1, x2, y2, score]``;
+    equal sizes go to the higher score, then to the earlier detection."""
+    def key(i: int) -> tuple[float, float, int]:
+        x1, y1, x2, y2 = (float(v) for v in boxes[i][:4])
+        score = float(boxes[i][4]) if len(boxes[i]) > 4 else 0.0
+        return (-(max(0.0, x2 - x1) * max(0.0, y2 - y1)), -score, i)
+
+    return sorted(sorted(range(len(boxes)), key=key)[: max(0, limit)])
 
 
 def _count(state_dict: dict[str, torch.Tensor], pattern: str) -> int:
@@ -120,10 +146,14 @@ class FaceRestorer:
         self._lock = threading.Lock()
 
     def restore(
-        self, image: Image.Image, tool: str, strength: float, fidelity: float = 0.75
+        self, image: Image.Image, tool: str, strength: float, fidelity: float = 0.75, *,
+        progress: Callable[[int, int], None] | None = None, max_faces: int = MAX_FACES,
     ) -> RestoreResult:
         """Restore the faces in `image` with `tool` ('gfpgan' or 'codeformer').
 
+        At most `max_faces` faces (the largest) are restored. `progress(done, total)` is called with
+        0 once the faces are found and after each face; whatever it raises (GenerationCanceled)
+        stops the restoration between faces and propagates, leaving the restorer ready for the next.
         Raises MissingWeightsError naming the first absent weight file the tool needs.
         """
         if tool not in self.TOOLS:
@@ -139,6 +169,8 @@ class FaceRestorer:
             raise InvalidParameterError(
                 "codeformer_fidelity", f"the CodeFormer fidelity must be between 0 and 1, not {fidelity!r}."
             )
+        if isinstance(max_faces, bool) or not isinstance(max_faces, int) or max_faces < 1:
+            raise InvalidParameterError("max_faces", f"at most how many faces: a whole number from 1, not {max_faces!r}.")
         if strength == 0.0:
             return RestoreResult(image.copy(), 0, "Face restoration strength is 0; the image is unchanged.")
         for key in FACE_TOOL_FILES[tool]:
@@ -146,7 +178,7 @@ class FaceRestorer:
 
         rgb, alpha = _split_alpha(image)
         with self._lock:
-            restored, faces = self._restore_rgb(np.asarray(rgb), tool, fidelity)
+            restored, faces, detected = self._restore_rgb(np.asarray(rgb), tool, fidelity, progress, max_faces)
         if faces == 0:
             note = "No face was found; the image is unchanged."
             log.info("%s: %s", tool, note)
@@ -157,8 +189,11 @@ class FaceRestorer:
             result.putalpha(alpha)
         name = {"gfpgan": "GFPGAN", "codeformer": "CodeFormer"}[tool]
         note = f"Restored {faces} face{'s' if faces != 1 else ''} with {name}."
+        if detected > faces:
+            note = (f"Restored the {faces} largest of {detected} faces found with {name} (at most {max_faces} "
+                    "are restored in one picture); the others are unchanged.")
         log.info(note)
-        return RestoreResult(result, faces, note)
+        return RestoreResult(result, faces, note, detected)
 
     def offload(self) -> None:
         """Move the loaded networks to the CPU (for --free_gpu_mem); the next restore moves them back."""
@@ -169,18 +204,25 @@ class FaceRestorer:
 
     # -- internals ------------------------------------------------------------------------------
 
-    def _restore_rgb(self, rgb: np.ndarray, tool: str, fidelity: float) -> tuple[np.ndarray, int]:
+    def _restore_rgb(
+        self, rgb: np.ndarray, tool: str, fidelity: float,
+        progress: Callable[[int, int], None] | None = None, max_faces: int = MAX_FACES,
+    ) -> tuple[np.ndarray, int, int]:
         # Load and place the networks outside inference mode: parameters created inside it could
         # not be moved between devices later (offload).
         network = self._network(tool)
         helper = self._face_helper()
         self._place(self.device)
-        with torch.inference_mode():
-            return self._detect_restore_paste(helper, network, rgb, tool, fidelity)
+        try:
+            with torch.inference_mode():
+                return self._detect_restore_paste(helper, network, rgb, tool, fidelity, progress, max_faces)
+        finally:
+            helper.clean_all()  # a cancel between faces must not leave faces for the next picture
 
     def _detect_restore_paste(
-        self, helper: Any, network: torch.nn.Module, rgb: np.ndarray, tool: str, fidelity: float
-    ) -> tuple[np.ndarray, int]:
+        self, helper: Any, network: torch.nn.Module, rgb: np.ndarray, tool: str, fidelity: float,
+        progress: Callable[[int, int], None] | None = None, max_faces: int = MAX_FACES,
+    ) -> tuple[np.ndarray, int, int]:
         # facexlib works on BGR arrays, as OpenCV does.
         helper.clean_all()
         helper.read_image(np.ascontiguousarray(rgb[:, :, ::-1]))
@@ -191,14 +233,24 @@ class FaceRestorer:
             eye_dist_threshold=MIN_EYE_DISTANCE,
         )
         if not faces:
-            return rgb, 0
+            return rgb, 0, 0
+        detected = len(helper.all_landmarks_5)
+        if detected > max_faces:
+            keep = largest_faces(helper.det_faces, max_faces)
+            helper.det_faces = [helper.det_faces[i] for i in keep]
+            helper.all_landmarks_5 = [helper.all_landmarks_5[i] for i in keep]
+            log.info("%d faces found; restoring the %d largest.", detected, max_faces)
+        total = len(helper.all_landmarks_5)
+        if progress is not None:
+            progress(0, total)
         helper.align_warp_face()
-        for cropped in helper.cropped_faces:
+        for done, cropped in enumerate(helper.cropped_faces, start=1):
             helper.add_restored_face(self._restore_face(network, tool, cropped, fidelity))
+            if progress is not None:
+                progress(done, total)
         helper.get_inverse_affine(None)
         pasted = helper.paste_faces_to_input_image()
-        helper.clean_all()
-        return np.ascontiguousarray(pasted[:, :, ::-1]), faces
+        return np.ascontiguousarray(pasted[:, :, ::-1]), total, detected
 
     def _restore_face(
         self, network: torch.nn.Module, tool: str, face_bgr: np.ndarray, fidelity: float

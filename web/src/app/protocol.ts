@@ -139,6 +139,8 @@ export interface SystemConfig {
   limits?: ServerLimits;
   /** Ours: the samplers this install can run. */
   samplers?: SamplerInfo[];
+  /** Ours: the largest upload the server accepts, in bytes (the UI checks before sending). */
+  max_upload_bytes?: number;
 }
 
 export interface ProgressUpdate {

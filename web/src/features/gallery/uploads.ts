@@ -2,11 +2,15 @@
 import type { UploadDestination } from '../../app/socketio/actions';
 import type { ImageInfo } from '../../app/protocol';
 import type { AppThunk } from '../../app/store';
+import { oversizeMessage, uploadLimit } from '../../app/socketio/uploadLimit';
 
 /** Uploads `file` as `name`; resolves with the ImageInfo the server stored, rejects with its reason. */
 export const uploadFile =
   (file: Blob, name: string, destination: UploadDestination): AppThunk<Promise<ImageInfo>> =>
-  async (_dispatch, _getState, { emitters }) => {
+  async (_dispatch, getState, { emitters }) => {
+    // A file over the server's limit never leaves: Engine.IO would drop the connection unanswered.
+    const tooBig = oversizeMessage(name, file.size, uploadLimit(getState().system.config));
+    if (tooBig) throw new Error(tooBig);
     let bytes: ArrayBuffer;
     try {
       bytes = await file.arrayBuffer();
