@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import hmac
 import logging
-import os
 from collections.abc import Callable, Iterable
 from http.cookies import SimpleCookie
 from typing import Any

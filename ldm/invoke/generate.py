@@ -40,7 +40,16 @@ from .generator.txt2img import Txt2Img
 from .globals import resolve_root
 from .model_manager import LoadedModel, ModelManager
 from .noise import SeededNoise
-from .request import MAX_FACES, SEAM, BoundingBox, GenerationRequest, ImagePlan, ImageRef, PostprocessStep, check_upscale
+from .request import (
+    MAX_FACES,
+    SEAM,
+    BoundingBox,
+    GenerationRequest,
+    ImagePlan,
+    ImageRef,
+    PostprocessStep,
+    check_upscale,
+)
 
 log = logging.getLogger(__name__)
 
