@@ -7,20 +7,27 @@ import json
 import logging
 import os
 import sqlite3
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
+from io import BytesIO
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
 
 from PIL import Image, ImageOps
 
-from ldm.invoke.files import INIT_FOLDER, UnsafePathError, relative_inside, relative_to_output_url
+from ldm.invoke.files import (
+    INIT_FOLDER,
+    UnsafePathError,
+    atomic_write,
+    is_temp_name,
+    relative_inside,
+    relative_to_output_url,
+)
 from ldm.invoke.metadata import metadata_from_info
 
 log = logging.getLogger(__name__)
@@ -105,6 +112,7 @@ class GalleryIndex:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._opened_at = time.time()
         self._folder_stamps: dict[str, int | None] = {}
         self._scan_lock = threading.Lock()  # one scan at a time; reads never wait for it
         self._ready = threading.Event()  # set once the index reflects the folder (or held data for it)
@@ -173,6 +181,16 @@ class GalleryIndex:
             )
         return stats
 
+    def _remove_stale_temp(self, entry: os.DirEntry) -> None:
+        """A temp file of ours older than this index is what a kill left between write and rename
+        (one written now is newer, and its writer is about to move it into place)."""
+        try:
+            if entry.is_file(follow_symlinks=False) and entry.stat(follow_symlinks=False).st_mtime < self._opened_at:
+                os.unlink(entry.path)
+                log.info("Removed %s, a temp file left by an interrupted write.", entry.name)
+        except OSError:
+            pass
+
     def _reconcile(self, category: str | None) -> ReconcileStats:
         stats = ReconcileStats()
         started = time.perf_counter()
@@ -184,6 +202,9 @@ class GalleryIndex:
             if stamp is not None:
                 with os.scandir(folder) as entries:
                     for entry in entries:
+                        if is_temp_name(entry.name):
+                            self._remove_stale_temp(entry)
+                            continue
                         if not is_image_name(entry.name):
                             continue
                         try:
@@ -478,16 +499,9 @@ class GalleryIndex:
             raise ThumbnailError(f"{source.name} has too many pixels for a thumbnail ({exc})") from None
         except (SyntaxError, ValueError) as exc:
             raise ThumbnailError(f"{source.name} cannot be decoded ({exc})") from None
-        cached.parent.mkdir(parents=True, exist_ok=True)
-        fd, tmp = tempfile.mkstemp(prefix=".thumb.", suffix=".tmp", dir=cached.parent)
-        try:
-            with os.fdopen(fd, "wb") as f:
-                small.save(f, format="WEBP", quality=80, method=4)
-            os.utime(tmp, ns=(source_mtime, source_mtime))
-            os.replace(tmp, cached)
-        finally:
-            if os.path.exists(tmp):
-                os.unlink(tmp)
+        encoded = BytesIO()
+        small.save(encoded, format="WEBP", quality=80, method=4)
+        atomic_write(encoded.getvalue(), cached, mtime_ns=source_mtime)
         self.thumbnails_built += 1
         return cached
 

@@ -50,10 +50,10 @@ def is_temp_name(name: str) -> bool:
 # Writing
 
 
-def atomic_write(data: bytes, final: Path, exclusive: bool = False) -> Path:
+def atomic_write(data: bytes, final: Path, exclusive: bool = False, mtime_ns: int | None = None) -> Path:
     """Writes ``data`` to a hidden temp file in the same folder, fsyncs it, then moves it into place,
     so a reader (or a crash) never sees half a file. With ``exclusive`` an existing file is never
-    replaced: FileExistsError instead."""
+    replaced: FileExistsError instead. ``mtime_ns`` stamps the file (a cache carrying its source's time)."""
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=TEMP_SUFFIX, dir=final.parent)
     tmp = Path(tmp_name)
@@ -62,6 +62,8 @@ def atomic_write(data: bytes, final: Path, exclusive: bool = False) -> Path:
             f.write(data)
             f.flush()
             os.fsync(f.fileno())
+        if mtime_ns is not None:
+            os.utime(tmp, ns=(mtime_ns, mtime_ns))
         if exclusive:
             os.link(tmp, final)
         else:

@@ -48,7 +48,7 @@ def _image(path: Path) -> None:
 
 def test_every_response_refuses_to_be_framed(server_factory) -> None:
     server = server_factory(load_model_at_start=False)
-    _image(server.outdir / "000001.1.png")
+    _image(server.studio.outdir / "000001.1.png")
     base = f"http://127.0.0.1:{server.port}"
     asset = next((server.config.frontend_dir / "assets").glob("*.js")).name
     for path in ["/", "/index.html", f"/assets/{asset}", "/outputs/000001.1.png", "/thumbnails/000001.1.png.webp",
@@ -76,7 +76,7 @@ def test_the_desktop_window_page_lets_the_pywebview_bridge_evaluate(server_facto
 
 def test_the_ui_loads_in_chromium_without_a_policy_violation(server_factory, tmp_path: Path) -> None:
     server = server_factory(load_model_at_start=False)
-    _image(server.outdir / "000001.1.png")
+    _image(server.studio.outdir / "000001.1.png")
     url = f"http://127.0.0.1:{server.port}/"
     with chromium_page(tmp_path / "chromium") as page:
         page.send("Page.navigate", url=url)

@@ -47,7 +47,7 @@ def test_importing_a_junk_file_directly_gives_the_same_reason(tree, tmp_path) ->
 def test_the_scan_over_the_protocol_reports_the_junk_and_goes_on(server_factory, connect, tree) -> None:
     top, junk = tree
     server = server_factory()
-    assert server.wait_until_loaded(120)
+    assert server.studio.wait_until_loaded(120)
     client = connect(server.url)
     client.emit("scanModelFolder", str(top))
     changed = client.wait_for("modelListChanged", timeout=120)[0]

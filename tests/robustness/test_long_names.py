@@ -35,7 +35,7 @@ def test_delete_image_with_a_long_name_answers_a_clear_error(server_factory, con
 def test_an_image_with_the_longest_allowed_name_gets_its_thumbnail(server_factory) -> None:
     server = server_factory(load_model_at_start=False)
     name = "c" * 251 + ".png"  # 255 bytes: the longest name the disk allows; its thumbnail's would be longer
-    Image.new("RGB", (40, 30), (10, 200, 10)).save(server.outdir / name)
+    Image.new("RGB", (40, 30), (10, 200, 10)).save(server.studio.outdir / name)
     r = requests.get(f"http://127.0.0.1:{server.port}/thumbnails/{name}.webp", timeout=10)
     assert r.status_code == 200 and r.headers["Content-Type"] == "image/webp"
     assert requests.get(f"http://127.0.0.1:{server.port}/outputs/{name}", timeout=10).status_code == 200

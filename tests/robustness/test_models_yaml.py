@@ -123,7 +123,7 @@ def test_set_default_refuses_an_entry_that_cannot_load(models_root, monkeypatch)
 def test_set_default_over_the_protocol_refuses_with_the_reason(server_factory, connect, test_root, models_root) -> None:
     root = private_root(test_root, models_root)
     server = server_factory(root=root)
-    assert server.wait_until_loaded(120)
+    assert server.studio.wait_until_loaded(120)
     client = connect(server.url)
     mark = client.mark()
     client.emit("setDefaultModel", "gone-ckpt")

@@ -201,3 +201,19 @@ def test_an_uploaded_mask_travels_by_content(server_factory, connect):
     assert image["type"] == "inpaint" and image["mask_image_path"].startswith("outputs/mask-images/")
     stored = server.studio.outdir / image["mask_image_path"].removeprefix("outputs/")
     assert hashlib.sha256(stored.read_bytes()).hexdigest() == image["mask_image_hash"]
+
+
+def test_temp_files_left_by_a_kill_are_removed_by_the_start_up_scan(server_factory, tmp_path):
+    outdir = tmp_path / "out"
+    (outdir / "init-images").mkdir(parents=True)
+    left = [outdir / ".000007.42.png.k3j2h1.tmp", outdir / "init-images" / ".photo.1a2b3c4d.png.x9y8.tmp"]
+    for path in left:
+        path.write_bytes(b"\x89PNG half a picture")
+        os.utime(path, (1_600_000_000, 1_600_000_000))  # written before this start
+    mine = outdir / ".000008.43.png.z1z2.tmp"  # as if being written right now
+    mine.write_bytes(b"")
+    os.utime(mine, (2_000_000_000, 2_000_000_000))
+    server = server_factory(outdir=outdir, load_model_at_start=False)
+    assert server.studio.gallery.wait_ready(30)
+    assert not any(path.exists() for path in left)
+    assert mine.exists()

@@ -49,8 +49,8 @@ def test_delete_image_of_a_link_trashes_the_link(server_factory, connect, tmp_pa
     server = server_factory(load_model_at_start=False)
     precious = tmp_path / "precious.png"
     Image.new("RGB", (8, 8), (9, 9, 9)).save(precious)
-    (server.outdir / "000001.1.png").symlink_to(precious)
+    (server.studio.outdir / "000001.1.png").symlink_to(precious)
     client = connect(f"http://127.0.0.1:{server.port}")
     client.emit("deleteImage", "outputs/000001.1.png", "u", "result")
     client.wait_for("imageDeleted", timeout=20)
-    assert not (server.outdir / "000001.1.png").is_symlink() and precious.exists()
+    assert not (server.studio.outdir / "000001.1.png").is_symlink() and precious.exists()

@@ -77,7 +77,7 @@ def _serve(server_factory, files: list[Path]) -> tuple[object, list[str]]:
     server = server_factory(load_model_at_start=False)
     names = []
     for path in files:
-        target = server.outdir / "init-images" / path.name
+        target = server.studio.outdir / "init-images" / path.name
         target.parent.mkdir(parents=True, exist_ok=True)
         target.write_bytes(path.read_bytes())
         names.append(f"init-images/{path.name}")
@@ -91,9 +91,9 @@ def test_six_first_time_requests_for_one_huge_png_build_it_once(server_factory, 
         answers = _get_all(urls * 6)
     assert [r.status_code for r in answers] == [200] * 6
     assert len({r.content for r in answers}) == 1
-    with Image.open(server.gallery.thumbnail_path("init-images/huge-0.png")) as thumb:
+    with Image.open(server.studio.gallery.thumbnail_path("init-images/huge-0.png")) as thumb:
         assert max(thumb.size) == 256
-    assert server.gallery.thumbnails_built == 1
+    assert server.studio.gallery.thumbnails_built == 1
     assert peak.bytes < 400 * MB, f"peak RSS grew by {peak.bytes / MB:.0f} MB"
 
 
@@ -102,7 +102,7 @@ def test_six_different_huge_pngs_at_once_stay_within_the_budget(server_factory, 
     with PeakGrowth() as peak:
         answers = _get_all(urls)
     assert [r.status_code for r in answers] == [200] * 6
-    assert server.gallery.thumbnails_built == 6
+    assert server.studio.gallery.thumbnails_built == 6
     assert peak.bytes < 1200 * MB, f"peak RSS grew by {peak.bytes / MB:.0f} MB"
 
 

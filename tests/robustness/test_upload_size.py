@@ -63,5 +63,5 @@ def test_the_ui_refuses_a_too_big_file_before_sending_it(server_factory, tmp_pat
         toast = page.wait_for("document.querySelector('[data-testid=\"toast-error\"]')?.textContent", what="the toast")
         assert "big.png is 62.9 MB; the limit is 52.4 MB" in toast, toast
         assert page.evaluate("document.querySelector('[data-testid=\"connection-status\"]').textContent") == "Connected"
-    uploads = server.outdir / "init-images"
+    uploads = server.studio.outdir / "init-images"
     assert not (uploads.exists() and list(uploads.iterdir())), "nothing reached the server"
