@@ -88,6 +88,14 @@ def module_server_factory(tmp_path_factory: pytest.TempPathFactory, test_root: P
     factory.stop_all()
 
 
+@pytest.fixture(scope="module")
+def server(module_server_factory):
+    """A server shared by a module's tests, with the demo model loaded (a module may define its own)."""
+    srv = module_server_factory()
+    assert srv.studio.wait_until_loaded(180), "the demo model did not load"
+    return srv
+
+
 class SocketRecorder:
     """A real ``socketio.Client`` that records every event it receives, with helpers to wait for them."""
 

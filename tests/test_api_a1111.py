@@ -18,13 +18,6 @@ pytestmark = pytest.mark.timeout(300)
 SMALL = {"width": 64, "height": 64, "steps": 2, "sampler_name": "Euler"}
 
 
-@pytest.fixture(scope="module")
-def server(module_server_factory):
-    srv = module_server_factory()
-    assert srv.studio.wait_until_loaded(180), "the demo model did not load"
-    return srv
-
-
 @pytest.fixture
 def api(server):
     return webuiapi.WebUIApi(host="127.0.0.1", port=server.port)

@@ -18,13 +18,6 @@ pytestmark = pytest.mark.timeout(300)
 SMALL = {"steps": 2, "sampler": "Euler"}  # our extensions, sent as extra_body
 
 
-@pytest.fixture(scope="module")
-def server(module_server_factory):
-    srv = module_server_factory()
-    assert srv.studio.wait_until_loaded(180), "the demo model did not load"
-    return srv
-
-
 @pytest.fixture
 def client(server):
     return openai.OpenAI(base_url=f"{server.url}v1", api_key="dummy", max_retries=0, timeout=120)

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from invokeai_gui.server.jobs import JOBS_TABLE
 from tests.conftest import private_root
 from tests.test_server_walkthrough import params, results_of, wait_status
 
@@ -32,13 +33,6 @@ def noise_picture(size=(64, 64), seed=0, alpha_hole: bool = False) -> Image.Imag
         alpha[:, size[0] * 2 // 3:] = 0
         image.putalpha(Image.fromarray(alpha))
     return image
-
-
-@pytest.fixture(scope="module")
-def server(module_server_factory):
-    srv = module_server_factory()
-    assert srv.studio.wait_until_loaded(180), "the demo model did not load"
-    return srv
 
 
 @pytest.fixture(scope="module")
@@ -136,8 +130,7 @@ def test_queue_rows_from_the_previous_version_resume_translated_or_are_reported_
     root = private_root(test_root, tmp_path / "root")
     (root / "databases").mkdir()
     db = sqlite3.connect(root / "databases" / "queue.sqlite3", isolation_level=None)
-    db.execute("CREATE TABLE jobs (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, kind TEXT NOT NULL, "
-               "payload TEXT NOT NULL, summary TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL)")
+    db.execute(JOBS_TABLE)
     generate = {"generation_parameters": {**params(seed=9, progress_latents=False), "generation_mode": None},
                 "esrgan_parameters": None, "facetool_parameters": None}
     generate["generation_parameters"].pop("generation_mode")

@@ -34,13 +34,6 @@ def png_bytes(size: tuple[int, int] = (64, 64), color: tuple[int, int, int] = (2
     return buffer.getvalue()
 
 
-@pytest.fixture(scope="module")
-def server(module_server_factory):
-    srv = module_server_factory()
-    assert srv.studio.wait_until_loaded(180), "the demo model did not load"
-    return srv
-
-
 @pytest.fixture
 def client(server, connect):
     return connect(server.url)

@@ -19,7 +19,9 @@ log = logging.getLogger(__name__)
 
 ACTIVE = ("queued", "running", "paused")
 FINISHED = ("done", "failed", "canceled")
-KEEP_FINISHED = 20  # finished jobs still listed in queueUpdate, newest last
+KEEP_FINISHED = 20
+JOBS_TABLE = ("CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, kind TEXT NOT NULL, "
+              "payload TEXT NOT NULL, summary TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL)")  # finished jobs still listed in queueUpdate, newest last
 
 Handler = Callable[["Job"], None]
 
@@ -122,10 +124,7 @@ class JobQueue:
         db = sqlite3.connect(str(self._db_path), check_same_thread=False, isolation_level=None)
         try:
             db.execute("PRAGMA journal_mode=WAL")
-            db.execute(
-                "CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, kind TEXT NOT NULL, "
-                "payload TEXT NOT NULL, summary TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL)"
-            )
+            db.execute(JOBS_TABLE)
             rows = db.execute("SELECT id, seq, kind, payload, summary, status, created FROM jobs").fetchall()
         except sqlite3.DatabaseError:
             db.close()

@@ -16,6 +16,7 @@ import numpy as np
 import yaml
 from PIL import Image
 
+from invokeai_gui.server.jobs import JOBS_TABLE
 from tests.conftest import private_root
 from tests.test_server_walkthrough import params, results_of, wait_status
 
@@ -93,8 +94,7 @@ def test_an_unreadable_queue_row_is_skipped_by_name_and_the_rest_come_back(serve
     root = private_root(test_root, tmp_path / "root")
     (root / "databases").mkdir()
     db = sqlite3.connect(root / "databases" / "queue.sqlite3", isolation_level=None)
-    db.execute("CREATE TABLE jobs (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, kind TEXT NOT NULL, "
-               "payload TEXT NOT NULL, summary TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL)")
+    db.execute(JOBS_TABLE)
     db.execute("INSERT INTO jobs VALUES ('bad', 1, 'generate', '{not json', 'the broken one', 'queued', 0)")
     db.execute("INSERT INTO jobs VALUES ('odd', 2, 'teleport', '{}', 'an unknown kind', 'queued', 0)")
     db.execute("INSERT INTO jobs VALUES ('fine', 3, 'load_model', '{}', 'a fine one', 'queued', 0)")
