@@ -180,3 +180,16 @@ def test_png_carries_the_worker(cluster):
     job = finished(studio, studio.submit_generation(request(seed=11)))
     image = Image.open(BytesIO(studio.resolve_output_url(job.results[0]["url"]).read_bytes()))
     assert '"torch_threads"' in image.info["sd-metadata"]
+
+
+def test_a_model_change_sets_the_current_model_and_its_jobs_go_to_the_worker_that_has_it(cluster):
+    studio = cluster.studio
+    change = finished(studio, studio.request_model_change("demo-alt"))
+    assert change.status == "done", change.message
+    try:
+        assert studio.pool.current_model == "demo-alt" and studio.system_config()["model_id"] == "demo-alt"
+        job = finished(studio, studio.submit_generation(request(seed=12)))
+        assert job.status == "done", job.message
+        assert job.slot == change.slot and job.results[0]["metadata"]["model_id"] == "demo-alt"
+    finally:
+        assert finished(studio, studio.request_model_change("demo")).status == "done"

@@ -199,6 +199,7 @@ class WorkerPool:
                          "free_gpu_mem": config.free_gpu_mem}
         self.actor_class: Any = None
         self._started_ray = False
+        self._stopped = False
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -245,6 +246,7 @@ class WorkerPool:
     def stop(self) -> None:
         import ray
 
+        self._stopped = True
         for worker in self.workers:
             try:
                 ray.kill(worker.actor)
@@ -296,7 +298,8 @@ class WorkerPool:
         return candidates[0]  # no worker has it: the job fails there, naming the model
 
     def revive(self, slot: int) -> None:
-        self.workers[slot].revive()
+        if not self._stopped:  # a worker killed by the studio's own shutdown stays dead
+            self.workers[slot].revive()
 
 
 def _default_of(worker: RemoteWorker) -> str | None:
