@@ -7,6 +7,7 @@ from __future__ import annotations
 import logging
 import os
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from io import BytesIO
@@ -90,9 +91,8 @@ class RemoteWorker:
         self.loaded.clear()
 
     def refresh(self, timeout: float = 300) -> None:
-        import ray
 
-        self._update(ray.get(self.actor.describe.remote(), timeout=timeout))
+        self._update(_get(self.actor.describe.remote(), timeout))
 
     def revive(self) -> None:
         """After a death: wait for Ray's restart, or start a fresh actor when it will not come back."""
@@ -118,7 +118,7 @@ class RemoteWorker:
         import ray
 
         try:
-            answer = ray.get(ref)
+            answer = _get(ref)
         except ray.exceptions.RayTaskError:
             raise
         except ray.exceptions.RayError as exc:
@@ -300,6 +300,17 @@ class WorkerPool:
     def revive(self, slot: int) -> None:
         if not self._stopped:  # a worker killed by the studio's own shutdown stays dead
             self.workers[slot].revive()
+
+
+def _get(ref: Any, timeout: float | None = None) -> Any:
+    """``ray.get`` in short waits, so that Ctrl-C still stops a studio waiting for a worker."""
+    import ray
+
+    deadline = None if timeout is None else time.monotonic() + timeout
+    while not ray.wait([ref], timeout=0.25)[0]:
+        if deadline is not None and time.monotonic() > deadline:
+            raise ray.exceptions.GetTimeoutError(f"no answer within {timeout} s")
+    return ray.get(ref)
 
 
 def _default_of(worker: RemoteWorker) -> str | None:
