@@ -50,6 +50,14 @@ def build_parser() -> argparse.ArgumentParser:
     web.add_argument("--api-auth", dest="api_auth", default=None, type=_api_auth, metavar="USER:PASS[,USER2:PASS2]",
                      help="HTTP Basic credentials the HTTP APIs (/sdapi/v1, /v1) ask for, as AUTOMATIC1111's flag; "
                           "applies on loopback too")
+    cluster = parser.add_argument_group("cluster (pip install \"invokeai-desktop[cluster]\")")
+    cluster.add_argument("--cluster", metavar="ADDRESS", default=None,
+                         help="run jobs on a pool of workers on Ray: 'local' (a private Ray on this machine, kept on "
+                              "127.0.0.1), 'auto' (RAY_ADDRESS) or a head's HOST:PORT as `ray start --head` prints it")
+    cluster.add_argument("--cluster-workers", dest="cluster_workers", type=int, default=None, metavar="N",
+                         help="how many workers (default: one per GPU, each holding one; else one)")
+    cluster.add_argument("--cluster-threads", dest="cluster_threads", type=int, default=None, metavar="T",
+                         help="torch threads per CPU worker (default: the CPUs shared among the workers)")
 
     add_engine_flags(parser.add_argument_group("engine"))
     parser.add_argument("--version", action="version", version=f"{APP_NAME} {__version__}")
@@ -86,6 +94,9 @@ def server_config_from_args(args: argparse.Namespace) -> ServerConfig:
         device=args.device,
         free_gpu_mem=args.free_gpu_mem,
         seamless=args.seamless,
+        cluster=getattr(args, "cluster", None),
+        cluster_workers=getattr(args, "cluster_workers", None),
+        cluster_threads=getattr(args, "cluster_threads", None),
     )
 
 
@@ -160,6 +171,20 @@ def _missing(what: str, module: str, exc: ImportError) -> int:
     return 1
 
 
+def _ray_available(address: str) -> bool:
+    """Ray is an optional extra; without it ``--cluster`` says, in one line, what to install."""
+    from invokeai_gui.server.pool import CLUSTER_EXTRA, keep_ray_on_loopback
+
+    if address == "local":
+        keep_ray_on_loopback()  # before Ray is imported
+    try:
+        import ray  # noqa: F401
+    except ImportError:
+        print(f"invokeai: --cluster: {CLUSTER_EXTRA}", file=sys.stderr)
+        return False
+    return True
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
     if "--configure" in raw:
@@ -171,6 +196,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return int(configure([a for a in raw if a != "--configure"]) or 0)
     args = build_parser().parse_args(argv)
     _setup_logging(args.web_verbose)
+    if (args.web or args.gui) and args.cluster and not _ray_available(args.cluster):
+        return 2
     if args.web:
         return _exit_past_lingering_threads(run_web(args))
     if args.gui:

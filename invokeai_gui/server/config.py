@@ -72,6 +72,11 @@ class ServerConfig:
     seamless: bool = False
     load_model_at_start: bool = True
 
+    # A pool of workers on Ray (pool.py): None runs the one worker in-process.
+    cluster: str | None = None  # "local", "auto" or a head's HOST:PORT
+    cluster_workers: int | None = None  # default: one per GPU, else one
+    cluster_threads: int | None = None  # torch threads per CPU worker (default: the CPUs shared out)
+
     # Limits on what clients may send.
     max_upload_bytes: int = 50 * 1024 * 1024
     max_upload_pixels: int = 64 * 1024 * 1024

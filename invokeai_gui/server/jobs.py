@@ -1,4 +1,5 @@
-"""The job queue: one worker thread runs requests in order, and the queue survives a crash in SQLite."""
+"""The job queue: worker slots (one in-process, or one per pool worker) run requests in order, and the
+queue survives a crash in SQLite."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ldm.invoke.errors import GenerationCanceled, is_user_error
+from ldm.invoke.errors import GenerationCanceled, UserError, is_user_error
 
 log = logging.getLogger(__name__)
 
@@ -24,6 +25,13 @@ JOBS_TABLE = ("CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, seq INTEGER
               "payload TEXT NOT NULL, summary TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL)")  # finished jobs still listed in queueUpdate, newest last
 
 Handler = Callable[["Job"], None]
+# Which of the idle slots should run a waiting job (None: none of them; the job waits for another).
+Chooser = Callable[["Job", list[int]], "int | None"]
+POISON_LIMIT = 2  # a job that has taken down this many workers is failed instead of killing another
+
+
+class WorkerLost(UserError):
+    """The worker process running a job died (killed, out of memory, its machine gone)."""
 
 
 @dataclass
@@ -42,6 +50,7 @@ class Job:
     created: float = field(default_factory=time.time)
     cancel_requested: threading.Event = field(default_factory=threading.Event, repr=False)
     results: list[dict[str, Any]] = field(default_factory=list, repr=False)  # ImageInfo of what it made
+    slot: int = 0  # the worker slot running it
 
     def raise_if_canceled(self) -> None:
         if self.cancel_requested.is_set():
@@ -56,12 +65,15 @@ class Job:
 
 
 class JobQueue:
-    """Runs jobs one at a time, in the order they came, on a single worker thread.
+    """Runs jobs in the order they came, one at a time per worker slot (one slot in-process; a pool
+    of workers has one slot each, and ``choose`` picks which idle slot takes a job).
 
     Jobs are written to SQLite as they are queued and forgotten once finished. Whatever is still
     there when the process starts (it died, or was closed with work waiting) comes back
     ``paused``: a job that crashed the process must not crash it again without being asked.
-    ``resume()`` queues paused jobs again.
+    ``resume()`` queues paused jobs again. A job whose worker died (``WorkerLost``) goes back to
+    the front of the queue and continues where it got to; one that has lost ``POISON_LIMIT``
+    workers fails.
     """
 
     def __init__(
@@ -70,6 +82,8 @@ class JobQueue:
         on_change: Callable[[list[dict[str, Any]]], None] = lambda jobs: None,
         on_failure: Callable[[Job, BaseException], None] = lambda job, exc: None,
         on_cancel: Callable[[Job], None] = lambda job: None,
+        choose: Chooser = lambda job, idle: idle[0],
+        on_worker_lost: Callable[[int], None] = lambda slot: None,
     ) -> None:
         self._handlers: dict[str, Handler] = {}
         self._on_change = on_change
@@ -77,9 +91,11 @@ class JobQueue:
         self._on_cancel = on_cancel
         self._cond = threading.Condition()
         self._jobs: dict[str, Job] = {}
-        self._running: Job | None = None
+        self._choose = choose
+        self._on_worker_lost = on_worker_lost
+        self._slots: list[Job | None] = []  # the job each slot runs (or was handed), None when idle
         self._stopping = False
-        self._thread: threading.Thread | None = None
+        self._threads: list[threading.Thread] = []
         self._db_path = db_path
         self._db: sqlite3.Connection | None = None
         self._seq = 0
@@ -185,7 +201,7 @@ class JobQueue:
     def cancel(self, job_id: str | None = None) -> Job | None:
         """Stops the running job at its next step (no id, or its id) or drops a waiting one."""
         with self._cond:
-            job = self._running if job_id is None else self._jobs.get(job_id)
+            job = self.running if job_id is None else self._jobs.get(job_id)
             if job is None or job.status in FINISHED:
                 return None
             job.cancel_requested.set()
@@ -222,7 +238,13 @@ class JobQueue:
 
     @property
     def running(self) -> Job | None:
-        return self._running
+        """The oldest running job."""
+        jobs = [j for j in self._slots if j is not None]
+        return min(jobs, key=lambda j: j.seq) if jobs else None
+
+    def running_jobs(self) -> list[Job]:
+        with self._cond:
+            return sorted((j for j in self._slots if j is not None), key=lambda j: j.seq)
 
     def counts(self) -> dict[str, int]:
         with self._cond:
@@ -247,7 +269,7 @@ class JobQueue:
         """True once nothing is running or queued (paused jobs do not count)."""
         deadline = None if timeout is None else time.monotonic() + timeout
         with self._cond:
-            while self._running is not None or any(j.status == "queued" for j in self._jobs.values()):
+            while any(j is not None for j in self._slots) or any(j.status == "queued" for j in self._jobs.values()):
                 left = None if deadline is None else deadline - time.monotonic()
                 if left is not None and left <= 0:
                     return False
@@ -256,60 +278,99 @@ class JobQueue:
 
     # -- the worker -------------------------------------------------------------------------------
 
-    def start(self) -> None:
-        """Restores the saved queue (paused) and starts the worker."""
-        if self._thread is None:
+    def start(self, workers: int = 1) -> None:
+        """Restores the saved queue (paused) and starts one thread per worker slot."""
+        if not self._threads:
             with self._cond:
                 self._open()
-            self._thread = threading.Thread(target=self._work, name="job-worker", daemon=True)
-            self._thread.start()
+                self._slots = [None] * max(1, workers)
+            for slot in range(len(self._slots)):
+                name = "job-worker" if len(self._slots) == 1 else f"job-worker-{slot}"
+                thread = threading.Thread(target=self._work, args=(slot,), name=name, daemon=True)
+                self._threads.append(thread)
+                thread.start()
 
     def stop(self, cancel_running: bool = True, timeout: float = 60.0) -> None:
-        """Stops the worker; the running job is canceled or finished first. Waiting jobs stay saved."""
+        """Stops the workers; running jobs are canceled or finished first. Waiting jobs stay saved."""
         with self._cond:
             self._stopping = True
-            if cancel_running and self._running is not None:
-                self._running.cancel_requested.set()
+            for job in self._slots:
+                if cancel_running and job is not None:
+                    job.cancel_requested.set()
             self._cond.notify_all()
-        if self._thread is not None:
-            self._thread.join(timeout)
-            self._thread = None
+        deadline = time.monotonic() + timeout
+        for thread in self._threads:
+            thread.join(max(0.0, deadline - time.monotonic()))
+        self._threads = []
         with self._cond:
             self._closed = True
             if self._db is not None:
                 self._db.close()
 
-    def _next(self) -> Job | None:
-        for job in sorted(self._jobs.values(), key=lambda j: j.seq):
-            if job.status == "queued":
-                return job
-        return None
+    def poke(self) -> None:
+        """Looks again for work to hand out (a worker came back, or learned which models it has)."""
+        with self._cond:
+            self._dispatch()
 
-    def _work(self) -> None:
+    def _dispatch(self) -> None:
+        if self._hand_out():
+            self._cond.notify_all()
+
+    def _hand_out(self) -> bool:
+        """Hands waiting jobs, oldest first, to idle slots (with the lock held): a slot is never idle
+        while a job it may run waits."""
+        handed = False
+        if self._stopping:
+            return handed
+        for job in sorted(self._jobs.values(), key=lambda j: j.seq):
+            idle = [i for i, running in enumerate(self._slots) if running is None]
+            if not idle:
+                return handed
+            if job.status != "queued":
+                continue
+            slot = self._choose(job, idle) if len(self._slots) > 1 else idle[0]
+            if slot is not None and slot in idle:
+                job.status, job.slot = "running", slot
+                self._slots[slot] = job
+                self._save(job)
+                handed = True
+        return handed
+
+    def _work(self, slot: int) -> None:
         while True:
             with self._cond:
-                while not self._stopping and self._next() is None:
+                self._dispatch()
+                while not self._stopping and self._slots[slot] is None:
                     self._cond.wait()
+                    self._dispatch()
                 if self._stopping:
+                    job = self._slots[slot]
+                    if job is not None and job.status == "running":  # handed out, never started
+                        job.status = "queued"
+                        self._save(job)
                     return
-                job = self._next()
+                job = self._slots[slot]
                 assert job is not None
-                job.status = "running"
-                self._running = job
-                self._save(job)
+                self._cond.notify_all()
             self._changed()
-            self._run(job)
+            lost = self._run(job)
+            if lost:
+                self._safely(self._on_worker_lost, slot)
             with self._cond:
-                self._running = None
+                self._slots[slot] = None
                 self._save(job)
                 self._forget_old()
+                self._dispatch()
                 self._cond.notify_all()
             self._changed()
 
-    def _run(self, job: Job) -> None:
+    def _run(self, job: Job) -> bool:
+        """Runs the job's handler; True when the worker died under it."""
         try:
             self._handlers[job.kind](job)
             job.status = "done"
+        except WorkerLost as exc:
+            return self._worker_lost(job, exc)
         except GenerationCanceled:
             job.status = "canceled"
             self._safely(self._on_cancel, job)
@@ -318,6 +379,28 @@ class JobQueue:
             job.message = str(exc) or type(exc).__name__
             log.warning("Job %s (%s) failed: %s", job.id, job.summary, exc, exc_info=not is_user_error(exc))
             self._safely(self._on_failure, job, exc)
+        return False
+
+    def _worker_lost(self, job: Job, exc: WorkerLost) -> bool:
+        lost_on = [*job.payload.get("lost_on", []), job.slot]
+        job.payload["lost_on"] = lost_on
+        if job.cancel_requested.is_set():
+            job.status = "canceled"
+            self._safely(self._on_cancel, job)
+        elif len(lost_on) >= POISON_LIMIT:
+            job.status = "failed"
+            job.message = (f"The job “{job.summary}” was stopped: the worker running it died {len(lost_on)} times "
+                           f"({exc}); it is not run again, so it cannot take down another worker.")
+            log.warning("Job %s failed: %s", job.id, job.message)
+            self._safely(self._on_failure, job, WorkerLost(job.message))
+        else:
+            log.warning("The worker running job %s died (%s); the job goes back to the front of the queue.",
+                        job.id, exc)
+            with self._cond:
+                job.status = "queued"  # it keeps its place (seq): the front of the queue
+                self._save(job)
+                self._dispatch()
+        return True
 
     @staticmethod
     def _safely(callback: Callable[..., None], *args: Any) -> None:

@@ -8,7 +8,7 @@ import logging
 import sqlite3
 import threading
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from PIL import Image
 
@@ -41,6 +41,9 @@ from .schemas import GenerateImage, RunPostprocessing
 from .uploads import UploadError, UploadLimits, check_image, decode_base64_image, too_big_message
 from .worker import Worker, WorkerSettings
 
+if TYPE_CHECKING:
+    from .pool import WorkerPool
+
 log = logging.getLogger(__name__)
 
 
@@ -54,13 +57,22 @@ class Studio:
         self._outdir_lock = threading.RLock()
         self.outputs = OutputTree(self.outdir)
         self.gallery = self._open_gallery(self.outdir)
-        self.worker = worker or Worker(WorkerSettings(root=config.root, model=config.model, precision=config.precision,
-                                                      device=config.device, free_gpu_mem=config.free_gpu_mem))
+        # --cluster: jobs run on a pool of workers on Ray; the pool stands in for the worker's facts.
+        self.pool: WorkerPool | None = None
+        if config.cluster and worker is None:
+            from .pool import WorkerPool
+
+            self.pool = WorkerPool(config)
+        self.worker: Any = worker or self.pool or Worker(WorkerSettings(
+            root=config.root, model=config.model, precision=config.precision, device=config.device,
+            free_gpu_mem=config.free_gpu_mem))
         self.jobs = JobQueue(
             config.databases_dir / "queue.sqlite3",
             on_change=lambda jobs: self.publisher.broadcast("queueUpdate", {"jobs": jobs}),
             on_failure=self._job_failed,
             on_cancel=self._job_canceled,
+            choose=self.pool.choose if self.pool else lambda job, idle: idle[0],
+            on_worker_lost=self.pool.revive if self.pool else lambda slot: None,
         )
         self.jobs.register("load_model", self._load_model)
         self.jobs.register("change_model", self._change_model)
@@ -227,6 +239,8 @@ class Studio:
         payload: dict[str, Any] = {"generation": request.to_json(), "done": 0}
         if not save:
             payload["save"] = False
+        if self.pool is not None:  # the studio's current model when it was asked for
+            payload["model"] = request.model or self.pool.current_model
         return self.jobs.submit("generate", payload, summary, persist=save)
 
     def postprocess_request(self, event: RunPostprocessing) -> PostprocessRequest:
@@ -267,7 +281,9 @@ class Studio:
             return
         self._started = True
         self.gallery.start(self.config.gallery_poll_seconds)
-        self.jobs.start()
+        if self.pool is not None:
+            self.pool.start()
+        self.jobs.start(workers=len(self.pool.workers) if self.pool else 1)
         if self.config.load_model_at_start:
             self.jobs.submit("load_model", {}, "Loading the model", persist=False)
 
@@ -276,6 +292,8 @@ class Studio:
         # A canceled generation stops within a step; a model still loading cannot be interrupted, and
         # the worker is a daemon thread, so do not hold the user's Ctrl-C hostage for long.
         self.jobs.stop(cancel_running=cancel_running, timeout=5 if cancel_running else 3600)
+        if self.pool is not None:
+            self.pool.stop()
 
     def close(self) -> None:
         self.gallery.close()
@@ -295,33 +313,43 @@ class Studio:
         self.publisher.broadcast("processingCanceled", {"jobId": job.id})
         ProgressReport(self.publisher, job.id, 0, 0).finish("Canceled")
 
-    def _ensure_loaded(self) -> None:
-        if self.worker.loaded.is_set():
+    def _worker_of(self, job: Job) -> Any:
+        """The worker running ``job``: the in-process one, or the pool's worker in the job's slot."""
+        return self.pool.workers[job.slot] if self.pool is not None else self.worker
+
+    def _ensure_loaded(self, worker: Any = None) -> None:
+        worker = worker or self.worker
+        if worker.loaded.is_set():
             return
         try:
-            self.worker.engine()
+            worker.engine()
         finally:
-            if self.worker.facts():
+            if worker.facts():
                 self.publisher.broadcast("systemConfig", self.system_config())
 
     def _load_model(self, job: Job) -> None:
         report = ProgressReport(self.publisher, job.id, 0, 0)
         report.set_status("Loading Model")
-        self._ensure_loaded()
+        self._ensure_loaded(self._worker_of(job))
         report.finish("Model Loaded")
 
     def _change_model(self, job: Job) -> None:
         name = job.payload["model_name"]
         report = ProgressReport(self.publisher, job.id, 0, 0)
         report.set_status("Loading Model")
+        worker = self._worker_of(job)
         try:
-            self.worker.change_model(name)
+            if self.pool is not None:
+                self.pool.check_model(name)
+            worker.change_model(name)
         except Exception:
-            model_list = self.worker.facts().get("model_list", {})
+            model_list = worker.facts().get("model_list", {})
             self.publisher.broadcast("modelChangeFailed", {"model_name": name, "model_list": model_list})
             raise
+        if self.pool is not None:  # the model new jobs get; this worker has it loaded now
+            self.pool.current_model = name
         report.finish("Model Changed")
-        model_list = self.worker.facts().get("model_list", {})
+        model_list = worker.facts().get("model_list", {})
         self.publisher.broadcast("modelChanged", {"model_name": name, "model_list": model_list})
         self.publisher.broadcast("systemConfig", self.system_config())
 
@@ -331,9 +359,10 @@ class Studio:
         request = dict(job.payload)
         operation = request.pop("operation")
         asker = request.pop("asker", None)
-        self._ensure_loaded()
-        report = self.worker.manage_models(operation, request)
-        changed = {"operation": operation, "model_list": self.worker.facts().get("model_list", {}), "jobId": job.id}
+        worker = self._worker_of(job)
+        self._ensure_loaded(worker)
+        report = worker.manage_models(operation, request)
+        changed = {"operation": operation, "model_list": worker.facts().get("model_list", {}), "jobId": job.id}
         if asker:  # the list is everyone's news; the report of what is on this disk is the asker's
             self.publisher.reply(asker, "modelListChanged", {**changed, "report": report})
             self.publisher.broadcast("modelListChanged", {**changed, "report": {}}, skip_sid=asker)
@@ -349,9 +378,13 @@ class Studio:
         report.current_iteration = min(done + 1, request.iterations)
         report.send()
         job.raise_if_canceled()
-        self._ensure_loaded()
+        worker = self._worker_of(job)
+        if self.pool is not None:
+            request = request.replace(model=request.model or job.payload.get("model"))
+            self.pool.check_model(request.model)
+        self._ensure_loaded(worker)
         sink = _JobSink(self, job, report, request)
-        for result in self.worker.generate(request, sink):
+        for result in worker.generate(request, sink):
             if job.payload.get("save") is False:
                 job.payload["done"] = result.index + 1
                 job.results.append({"png": result.png, "seed": result.seed, "jobId": job.id})
@@ -408,8 +441,9 @@ class Studio:
                            f"({user_message(exc)})") from None
         report = ProgressReport(self.publisher, job.id, 1, 0)
         report.set_status(_STATUS[request.steps[0].type])
-        self._ensure_loaded()
-        result = self.worker.postprocess(request, _JobSink(self, job, report, None))
+        worker = self._worker_of(job)
+        self._ensure_loaded(worker)
+        result = worker.postprocess(request, _JobSink(self, job, report, None))
         if job.payload.get("save") is False:
             job.results.append({"png": result.png, "seed": result.seed, "jobId": job.id})
             report.finish()

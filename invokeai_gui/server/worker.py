@@ -106,6 +106,10 @@ class Worker:
 
     # -- models -------------------------------------------------------------------------------
 
+    def model_list(self) -> dict[str, Any]:
+        """models.yaml's entries (what this worker could load), read without loading a model."""
+        return self._engine_object().model_manager.list_models()
+
     def _engine_object(self) -> Any:
         if self._generate is None:
             from ldm.invoke.generate import Generate

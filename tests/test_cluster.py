@@ -1,0 +1,195 @@
+"""--cluster: one studio over a pool of workers on a real local Ray kept on 127.0.0.1, with the demo model.
+
+Ray is part of the test extra: without it these tests fail (the import below), they do not skip."""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import subprocess
+import sys
+import time
+from io import BytesIO
+from pathlib import Path
+
+os.environ["RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER"] = "0"  # before Ray is imported: every socket on 127.0.0.1
+os.environ["RAY_USAGE_STATS_ENABLED"] = "0"
+
+import numpy as np
+import psutil
+import pytest
+import ray
+import torch
+from PIL import Image
+
+from ldm.invoke.request import GenerationRequest
+
+pytestmark = pytest.mark.timeout(240)
+
+THREADS = torch.get_num_threads()  # what an in-process job uses here: the cluster workers get the same
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One private Ray for the module's servers (a `--cluster local` studio joins it instead of starting one)."""
+    ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1", num_cpus=4 * THREADS,
+             num_gpus=0, log_to_driver=False, configure_logging=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(scope="module")
+def cluster(local_ray, module_server_factory):
+    srv = module_server_factory(cluster="local", cluster_workers=2, cluster_threads=THREADS)
+    assert srv.studio.wait_until_loaded(120), "no worker loaded the demo model"
+    return srv
+
+
+def request(**changes) -> GenerationRequest:
+    fields = {"prompt": "strawberry sushi", "width": 64, "height": 64, "steps": 2, "seed": 1234,
+              "sampler_name": "k_euler"}
+    fields.update(changes)
+    return GenerationRequest(**fields)
+
+
+def finished(studio, job, timeout: float = 120):
+    assert studio.jobs.wait_finished(job, timeout), f"{job.summary} still {job.status}"
+    return job
+
+
+def wait_until(condition, timeout: float = 60, what: str = "the condition") -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"waited {timeout}s for {what}"
+        time.sleep(0.02)
+
+
+def pixels(studio, info: dict) -> np.ndarray:
+    return np.asarray(Image.open(studio.resolve_output_url(info["url"])).convert("RGB"))
+
+
+def _loopback(ip: str) -> bool:
+    return ipaddress.ip_address(ip.removeprefix("::ffff:")).is_loopback
+
+
+def test_every_ray_socket_is_on_loopback(cluster):
+    ray_processes = [psutil.Process(), *psutil.Process().children(recursive=True)]
+    assert any("raylet" in " ".join(p.cmdline()) for p in ray_processes), "Ray's processes are not ours"
+    sockets = [c for p in ray_processes for c in p.net_connections("inet")]
+    listening = [c for c in sockets if c.status == psutil.CONN_LISTEN]
+    assert listening
+    assert [c for c in sockets if not _loopback(c.laddr.ip) or (c.raddr and not _loopback(c.raddr.ip))] == []
+
+
+def test_two_workers_run_two_jobs_at_the_same_time(cluster, connect):
+    client = connect(cluster.url)
+    studio = cluster.studio
+    jobs = [studio.submit_generation(request(seed=seed, steps=12, iterations=2)) for seed in (1, 2)]
+    for job in jobs:
+        assert finished(studio, job).status == "done", job.message
+        assert len(job.results) == 2
+    assert {job.slot for job in jobs} == {0, 1}
+    client.wait_for("progressUpdate", lambda d: d.get("jobId") == jobs[1].id and not d["isProcessing"])
+    steps = [(n, d["jobId"]) for n, (name, d) in enumerate(client.events)
+             if name == "progressUpdate" and d.get("currentStatusHasSteps")]
+    spans = [[n for n, job_id in steps if job_id == job.id] for job in jobs]
+    assert all(spans)
+    assert spans[0][0] < spans[1][-1] and spans[1][0] < spans[0][-1], "the two jobs did not run at once"
+    results = [r for r in client.of("generationResult") if r.get("jobId") in {j.id for j in jobs}]
+    assert len(results) == 4 and all((cluster.studio.outdir / r["url"].removeprefix("outputs/")).exists()
+                                     for r in results)
+
+
+def test_a_seed_gives_the_same_pixels_as_in_process(cluster, server_factory):
+    embedded = server_factory()
+    assert embedded.studio.wait_until_loaded(120)
+    here = finished(embedded.studio, embedded.studio.submit_generation(request(seed=77, iterations=2)))
+    there = finished(cluster.studio, cluster.studio.submit_generation(request(seed=77, iterations=2)))
+    assert here.status == there.status == "done", (here.message, there.message)
+    for a, b in zip(here.results, there.results, strict=True):
+        assert np.array_equal(pixels(embedded.studio, a), pixels(cluster.studio, b))
+        assert b["metadata"]["worker"]["torch_threads"] == THREADS
+        assert b["metadata"]["image"]["seed"] == a["metadata"]["image"]["seed"]
+
+
+def test_a_killed_worker_s_job_finishes_once_on_another_worker(cluster):
+    studio = cluster.studio
+    before = set(studio.outdir.glob("*.png"))
+    job = studio.submit_generation(request(seed=5, steps=40, iterations=3))
+    wait_until(lambda: job.payload.get("done", 0) >= 1 and job.status == "running", what="the first image")
+    victim = job.slot
+    ray.kill(studio.pool.workers[victim].actor)
+    assert finished(studio, job).status == "done", job.message
+    assert job.slot != victim and job.payload["lost_on"] == [victim]
+    made = set(studio.outdir.glob("*.png")) - before
+    assert len(job.results) == len(made) == 3
+    assert len({r["metadata"]["image"]["seed"] for r in job.results}) == 3
+    # The killed worker came back by itself and takes jobs again.
+    wait_until(lambda: studio.pool.workers[victim].description.get("pid"), what="the restarted worker")
+    studio.pool.workers[victim].refresh(timeout=60)
+
+
+def test_a_job_that_kills_two_workers_fails_and_the_pool_keeps_serving(cluster, connect):
+    client = connect(cluster.url)
+    studio = cluster.studio
+    job = studio.submit_generation(request(seed=9, steps=400))
+    for kill in range(2):
+        wait_until(lambda n=kill: job.status == "running" and len(job.payload.get("lost_on", [])) == n
+                   and studio.jobs.running is job, what=f"the job running (kill {kill + 1})")
+        time.sleep(0.3)
+        ray.kill(studio.pool.workers[job.slot].actor)
+    assert finished(studio, job).status == "failed"
+    assert "died 2 times" in job.message
+    errors = client.wait_for("error", lambda d: d.get("jobId") == job.id)
+    assert "died 2 times" in errors[0]["message"]
+    after = finished(studio, studio.submit_generation(request(seed=10)), timeout=180)
+    assert after.status == "done", after.message
+
+
+def test_a_job_for_a_model_no_worker_has_fails_naming_the_model(cluster):
+    studio = cluster.studio
+    job = finished(studio, studio.submit_generation(request(model="no-such-model")))
+    assert job.status == "failed"
+    assert "no-such-model" in job.message and "worker-0" in job.message
+
+
+def test_cancel_reaches_the_worker_between_steps(cluster, connect):
+    client = connect(cluster.url)
+    studio = cluster.studio
+    job = studio.submit_generation(request(seed=3, steps=300))
+    client.wait_for("progressUpdate", lambda d: d.get("jobId") == job.id and d["currentStep"] >= 2)
+    studio.jobs.cancel(job.id)
+    asked_at = max(d["currentStep"] for d in client.of("progressUpdate") if d.get("jobId") == job.id)
+    assert finished(studio, job, 60).status == "canceled"
+    last = max(d["currentStep"] for d in client.of("progressUpdate") if d.get("jobId") == job.id)
+    assert last - asked_at <= 3, f"asked at step {asked_at}, stopped after {last}"
+
+
+def test_cluster_flags_without_ray_print_the_extra_in_one_line(tmp_path: Path):
+    shim = ("import sys; sys.modules['ray'] = None; from invokeai_gui.main import main; "
+            f"sys.exit(main(['--web', '--cluster', 'local', '--root', {str(tmp_path)!r}]))")
+    done = subprocess.run([sys.executable, "-c", shim], capture_output=True, text=True, timeout=120,
+                          cwd=Path(__file__).resolve().parent.parent)
+    assert done.returncode == 2, done.stderr
+    lines = done.stderr.strip().splitlines()
+    assert len(lines) == 1 and 'invokeai-desktop[cluster]' in lines[0], done.stderr
+
+
+def test_png_carries_the_worker(cluster):
+    studio = cluster.studio
+    job = finished(studio, studio.submit_generation(request(seed=11)))
+    image = Image.open(BytesIO(studio.resolve_output_url(job.results[0]["url"]).read_bytes()))
+    assert '"torch_threads"' in image.info["sd-metadata"]
+
+
+def test_a_model_change_sets_the_current_model_and_its_jobs_go_to_the_worker_that_has_it(cluster):
+    studio = cluster.studio
+    change = finished(studio, studio.request_model_change("demo-alt"))
+    assert change.status == "done", change.message
+    try:
+        assert studio.pool.current_model == "demo-alt" and studio.system_config()["model_id"] == "demo-alt"
+        job = finished(studio, studio.submit_generation(request(seed=12)))
+        assert job.status == "done", job.message
+        assert job.slot == change.slot and job.results[0]["metadata"]["model_id"] == "demo-alt"
+    finally:
+        assert finished(studio, studio.request_model_change("demo")).status == "done"
