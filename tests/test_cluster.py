@@ -193,3 +193,33 @@ def test_a_model_change_sets_the_current_model_and_its_jobs_go_to_the_worker_tha
         assert job.slot == change.slot and job.results[0]["metadata"]["model_id"] == "demo-alt"
     finally:
         assert finished(studio, studio.request_model_change("demo")).status == "done"
+
+
+def test_ctrl_c_stops_a_studio_that_started_its_own_ray(tmp_path: Path):
+    """Ctrl-C in a terminal reaches the studio and the Ray processes it started; it is still a clean stop."""
+    import signal
+
+    from tests.conftest import free_port
+
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONUNBUFFERED": "1"}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "invokeai_gui", "--web", "--cluster", "local", "--cluster-workers", "1",
+         "--port", str(free_port()), "--root", str(tmp_path)],
+        cwd=Path(__file__).resolve().parent.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
+        text=True, start_new_session=True)
+    lines: list[str] = []
+    try:
+        assert process.stdout is not None
+        for line in process.stdout:
+            lines.append(line)
+            if "worker(s) on Ray" in line:
+                break
+        assert any("worker(s) on Ray" in line for line in lines), "".join(lines)
+        os.killpg(process.pid, signal.SIGINT)  # as a terminal sends Ctrl-C: to Ray's processes too
+        out, _ = process.communicate(timeout=90)
+        lines.append(out)
+    finally:
+        if process.poll() is None:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait()
+    assert process.returncode == 0 and ">> Stopped." in "".join(lines), "".join(lines)
