@@ -314,12 +314,12 @@ class Generate:
             result = restorer.restore(image, kind, strength, fidelity, progress=progress, max_faces=self.max_faces)
             out = result.image
             step = {"type": kind, "strength": strength, "faces": result.faces_found}
-            if result.faces_detected != result.faces_found:
-                step["faces_detected"] = result.faces_detected
             if kind == "codeformer":
                 step["fidelity"] = fidelity
-            if result.note:
+            if result.faces_detected > result.faces_found:  # more than MAX_FACES: the result says so
+                step["faces_detected"] = result.faces_detected
                 step["note"] = result.note
+            if result.note:
                 log.info("%s: %s", kind, result.note)
         else:
             raise InvalidParameterError("type", f"unknown postprocessing {kind!r}; use esrgan, gfpgan or codeformer")
