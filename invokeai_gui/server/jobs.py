@@ -160,8 +160,7 @@ class JobQueue:
                        created=float(created) if isinstance(created, (int, float)) else time.time())
         except (TypeError, ValueError) as exc:
             log.warning("Skipped the saved job %s (%s): it cannot be read (%s).", job_id, summary, exc)
-            if self._db is None:
-                self._bad_rows.append(job_id)
+            self._bad_rows.append(job_id)
             return None
 
     def _save(self, job: Job) -> None:

@@ -215,25 +215,33 @@ class Studio:
 
     # -- submitting ---------------------------------------------------------------------------
 
-    def generation_request(self, event: GenerateImage) -> GenerationRequest:
+    def generation_request(self, event: GenerateImage, mask_url: str | None = None) -> GenerationRequest:
         """A ``generateImage`` event as the request it means: its init image read by content, its
-        painted mask stored under mask-images/ (so the recipe can name it), its random seed fixed."""
+        random seed fixed, its painted mask stored under mask-images/ (so the recipe can name it) once
+        the request is known to be valid. ``mask_url`` names a mask stored already (an old queue row)."""
         params = event.generation_parameters
         init = self._input_image("init_img", params.init_img) if params.init_img else None
-        mask = None
-        if init is not None and params.init_mask and not params.is_mask_empty:
-            checked = decode_base64_image(params.init_mask, self.limits)
-            path = self.outputs.store(checked, "mask", MASK_FOLDER, "mask")
-            mask = ImageRef.from_bytes(checked.data, self.outputs.url_of(path))
-        return event.to_request(init, mask, seamless_default=self.config.seamless).with_seed().validate()
+        mask, painted = None, None
+        if init is not None and mask_url:
+            mask = self._input_image("init_mask", mask_url)
+        elif init is not None and params.init_mask and not params.is_mask_empty:
+            painted = decode_base64_image(params.init_mask, self.limits)
+            mask = ImageRef.from_bytes(painted.data)
+        request = event.to_request(init, mask, seamless_default=self.config.seamless).with_seed().validate()
+        if painted is not None:
+            path = self.outputs.store(painted, "mask", MASK_FOLDER, "mask")
+            request = request.replace(init_mask=ImageRef.from_bytes(painted.data, self.outputs.url_of(path)))
+        return request
 
     def submit_generation(self, event: GenerateImage | GenerationRequest, summary_prefix: str = "",
                           save: bool = True) -> Job:
         """Queues a generation. With ``save=False`` (an HTTP API caller that only wants the pictures)
         nothing is written: each result stays in ``job.results`` as ``{"png", "seed"}``, and the job
         is not persisted (nobody would be waiting for it after a restart)."""
-        request = event if isinstance(event, GenerationRequest) else self.generation_request(event)
-        request = request.with_seed().validate()
+        if isinstance(event, GenerationRequest):
+            request = event.with_seed().validate()
+        else:
+            request = self.generation_request(event)
         summary = (f"{summary_prefix}{request.mode}: “{request.prompt[:60]}” — {request.iterations} × "
                    f"{request.width}×{request.height}, {request.steps} steps")
         payload: dict[str, Any] = {"generation": request.to_json(), "done": 0}
@@ -414,20 +422,12 @@ class Studio:
             return GenerationRequest.from_json(job.payload["generation"])
         try:
             event = GenerateImage.model_validate(job.payload["request"])
-            request = self.generation_request_from_old_row(event, job.payload.get("mask_url"))
+            request = self.generation_request(event, job.payload.get("mask_url"))
         except Exception as exc:
-            raise InvalidParameterError(
-                "job", f"the job “{job.summary}” was saved by an earlier version and cannot be resumed "
-                       f"({user_message(exc)})") from None
+            raise _from_earlier_version(job, exc) from None
         job.payload = {"generation": request.to_json(), "done": 0}
         self.jobs.record(job)
         return request
-
-    def generation_request_from_old_row(self, event: GenerateImage, mask_url: str | None) -> GenerationRequest:
-        params = event.generation_parameters
-        init = self._input_image("init_img", params.init_img) if params.init_img else None
-        mask = self._input_image("init_mask", mask_url) if mask_url and init is not None else None
-        return event.to_request(init, mask, seamless_default=self.config.seamless).with_seed().validate()
 
     def _postprocess(self, job: Job) -> None:
         if "postprocess" in job.payload:
@@ -436,9 +436,7 @@ class Studio:
             try:
                 request = self.postprocess_request(RunPostprocessing.model_validate(job.payload["request"]))
             except Exception as exc:
-                raise InvalidParameterError(
-                    "job", f"the job “{job.summary}” was saved by an earlier version and cannot be resumed "
-                           f"({user_message(exc)})") from None
+                raise _from_earlier_version(job, exc) from None
         report = ProgressReport(self.publisher, job.id, 1, 0)
         report.set_status(_STATUS[request.steps[0].type])
         worker = self._worker_of(job)
@@ -492,6 +490,12 @@ class _JobSink:
         info = self.studio.gallery.describe(path)
         info["jobId"] = self.job.id
         self.studio.publisher.broadcast("intermediateResult", info)
+
+
+def _from_earlier_version(job: Job, exc: BaseException) -> InvalidParameterError:
+    """A queue row written before requests existed that cannot be translated, refused by name."""
+    return InvalidParameterError("job", f"the job “{job.summary}” was saved by an earlier version and cannot be "
+                                        f"resumed ({user_message(exc)})")
 
 
 def _first_step(kind: str, upscale: Any, facetool_strength: float | None, fidelity: float) -> PostprocessStep:

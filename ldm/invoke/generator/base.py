@@ -8,6 +8,7 @@ SDXL (two text encoders, pooled embeddings and size conditioning passed as ``add
 
 from __future__ import annotations
 
+import abc
 import contextlib
 import inspect
 from collections.abc import Callable, Iterator
@@ -72,7 +73,7 @@ class Conditioning:
 AfterStep = Callable[[int, torch.Tensor], torch.Tensor]
 
 
-class Generator:
+class Generator(abc.ABC):
     """One generation mode over a loaded diffusers pipeline's components."""
 
     def __init__(self, pipeline: Any, device: torch.device, dtype: torch.dtype) -> None:
@@ -153,10 +154,10 @@ class Generator:
         arr = ((rgb + 1) / 2).clamp(0, 1).mul(255).round().byte().numpy()
         return Image.fromarray(arr).resize((width, height), Image.Resampling.NEAREST)
 
+    @abc.abstractmethod
     def run(self, request: GenerationRequest, noise: SeededNoise, cond: Conditioning, progress: Progress
             ) -> Image.Image:
         """Makes one image of ``request`` from ``noise`` (each mode implements this)."""
-        raise NotImplementedError
 
     # -- sampling: from noise, or from latents at a strength -------------------------------
 
