@@ -97,6 +97,8 @@ export interface ImageInfo {
   category: GalleryCategory;
   isBase64?: boolean;
   jobId?: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
 }
 
 export interface ModelListEntry {
@@ -155,6 +157,8 @@ export interface ProgressUpdate {
   itPerSec?: number;
   eta?: number;
   jobId?: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
 }
 
 export interface GalleryImagesPayload {
@@ -166,6 +170,9 @@ export interface GalleryImagesPayload {
 export interface ModelChangePayload {
   model_name: string;
   model_list: ModelList;
+  jobId?: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
 }
 
 export interface ImageDeletedPayload {
@@ -189,6 +196,8 @@ export interface QueueJob {
   id: string;
   status: JobStatus;
   summary: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
 }
 export interface QueueUpdate {
   jobs: QueueJob[];
@@ -198,6 +207,8 @@ export interface ErrorPayload {
   message: string;
   /** The failed job, when the error came from one (ours). */
   jobId?: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
   /** The request field that was wrong, when the server names one (ours). */
   field?: string;
 }
@@ -223,6 +234,8 @@ export interface ModelListChangedPayload {
   report: ModelOperationReport;
   model_list: ModelList;
   jobId?: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
 }
 
 /** What `generateImage` carries as its first argument. */
@@ -290,6 +303,8 @@ export interface PostprocessingParameters {
 /** What the server acknowledges a queued job with. */
 export interface JobAck {
   jobId: string;
+  /** Ours: the request id the job was sent with, when it was sent with one. */
+  requestId?: string;
 }
 
 /** The seam size the server uses when a request names none. */
