@@ -218,12 +218,12 @@ export const MODEL_MANAGEMENT_ARGS: Record<string, ReadonlyArray<ArgSpec>> = {
   scanModelFolder: [{ name: 'path', optional: false, max: 4096, type: 'string' }, REQUEST_ID_ARG],
   deleteModel: [{ name: 'model_name', optional: false, max: 300, type: 'string' }, REQUEST_ID_ARG],
   setDefaultModel: [{ name: 'model_name', optional: false, max: 300, type: 'string' }, REQUEST_ID_ARG],
-  requestModelChange: [{ name: 'model_name', optional: false, max: 300, type: 'string' }, REQUEST_ID_ARG],
 };
+const MODEL_CHANGE_ARGS: ReadonlyArray<ArgSpec> = [{ name: 'model_name', optional: false, max: 300, type: 'string' }, REQUEST_ID_ARG];
 
 /** Every problem with a model-management event's arguments (the ack callback is not an argument). */
 export function validateModelManagementArgs(event: string, args: unknown[]): string[] {
-  const spec = MODEL_MANAGEMENT_ARGS[event];
+  const spec = event === 'requestModelChange' ? MODEL_CHANGE_ARGS : MODEL_MANAGEMENT_ARGS[event];
   if (!spec) return [`${event} is not a model-management event`];
   if (args.length > spec.length) return [`${event} takes at most ${spec.length} arguments, got ${args.length}`];
   const errors: string[] = [];

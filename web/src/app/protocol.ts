@@ -258,6 +258,8 @@ export interface GenerationParameters {
   save_intermediates: number;
   variation_amount: number;
   with_variations?: SeedWeightPair[];
+  /** Ours: text-encoder layers skipped from the end (0: none). */
+  clip_skip?: number;
   init_img?: string;
   strength?: number;
   fit?: boolean;
