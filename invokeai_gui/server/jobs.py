@@ -26,6 +26,7 @@ JOBS_TABLE = ("CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, seq INTEGER
               "payload TEXT NOT NULL, summary TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL)")  # finished jobs still listed in queueUpdate, newest last
 
 ADDED_COLUMNS = {"request_id": "TEXT"}  # the client's request id, echoed in the job's events
+
 Handler = Callable[["Job"], None]
 # Which of the idle slots should run a waiting job (None: none of them; the job waits for another).
 Chooser = Callable[["Job", list[int]], "int | None"]
