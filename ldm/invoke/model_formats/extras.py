@@ -27,6 +27,7 @@ from .state_dict import flatten, load_raw, load_tensors, shapes_of, unwrap_state
 log = logging.getLogger(__name__)
 
 FileIndex = Callable[[], dict[str, Path]]
+Folders = Callable[[], list[Path]]
 
 
 def _file_key(path: Path) -> tuple[str, int, int]:
@@ -53,11 +54,13 @@ def trigger_pattern(name: str) -> re.Pattern[str]:
 class PromptExtras:
     """Applies the LoRAs and embeddings a prompt names to the pipeline this object belongs to."""
 
-    def __init__(self, pipeline: Any, family: str | None, lora_files: FileIndex, embedding_files: FileIndex) -> None:
+    def __init__(self, pipeline: Any, family: str | None, lora_files: FileIndex, embedding_files: FileIndex,
+                 lora_folders: Folders | None = None) -> None:
         self.pipeline = pipeline
         self.family = family
         self.lora_files = lora_files
         self.embedding_files = embedding_files
+        self.lora_folders = lora_folders  # named in the warning about a LoRA that is not there
         self._loras: dict[str, tuple[str, int, int]] = {}  # adapter name -> file key
         self._embeddings: dict[str, tuple[str, int, int]] = {}  # trigger name -> file key
         self._tokens: dict[str, str] = {}  # trigger name -> token in the tokenizer
@@ -84,7 +87,7 @@ class PromptExtras:
         for name, weight in parsed.loras:
             path = files.get(name) or lowered.get(name.lower())
             if path is None:
-                self._warn(parsed, f"LoRA {name!r} was not found (looked in the loras folders); it was ignored")
+                self._warn(parsed, f"LoRA {name!r} was not found in {self._where()}; it was ignored")
                 continue
             wanted[adapter_name(name)] = (path, weight, name)
         applied = self._set_loras({a: p for a, (p, _, _) in wanted.items()}, parsed.warnings)
@@ -125,6 +128,10 @@ class PromptExtras:
                 self.pipeline.delete_adapters(adapter)
         except Exception:  # nothing was injected
             log.debug("no adapter %s to remove", adapter)
+
+    def _where(self) -> str:
+        folders = [str(f) for f in self.lora_folders()] if self.lora_folders else []
+        return ", ".join(folders) if folders else "the loras folders"
 
     # -- embeddings ----------------------------------------------------------------------------
 
