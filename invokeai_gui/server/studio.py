@@ -107,7 +107,20 @@ class Studio:
             "postprocessors": facts.get("postprocessors", {}),
             "outdir": str(self.outdir),
             "max_upload_bytes": self.limits.max_bytes,
+            **self.prompt_names(),  # "loras" and "embeddings": what the prompt box completes
         }
+
+    def prompt_names(self) -> dict[str, list[str]]:
+        """The LoRA names and embedding trigger words in the root's folders and the scanned ones, read
+        from disk each time (a file dropped in a folder counts at once); none when models.yaml is broken."""
+        from ldm.invoke.errors import ModelLoadError
+        from ldm.invoke.model_manager import ModelManager
+
+        try:
+            return ModelManager(self.config.root).prompt_names()
+        except (ModelLoadError, OSError) as exc:
+            log.warning("The LoRA and embedding folders could not be listed: %s", exc)
+            return {"loras": [], "embeddings": []}
 
     def wait_until_loaded(self, timeout: float | None = None) -> bool:
         return self.worker.loaded.wait(timeout)

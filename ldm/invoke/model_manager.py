@@ -477,6 +477,11 @@ class ModelManager:
         """Textual-inversion files by trigger word (the file name without extension)."""
         return self._files("embeddings")
 
+    def prompt_names(self) -> dict[str, list[str]]:
+        """What a prompt can name, sorted: LoRAs (``<lora:name:weight>``) and embedding trigger words."""
+        return {"loras": sorted(self.list_loras(), key=str.lower),
+                "embeddings": sorted(self.list_embeddings(), key=str.lower)}
+
     # -- loading ------------------------------------------------------------------------------
 
     @property

@@ -4,15 +4,12 @@ good LoRA in the same prompt is applied."""
 
 from __future__ import annotations
 
-import datetime
 from pathlib import Path
 
 import pytest
-import torch
 
-from ldm.invoke.demo_model import build_demo_pipeline
 from tests.conftest import private_root
-from tests.support.tiny_checkpoints import write_tiny_lora
+from tests.support.prompt_extras import write_prompt_extras
 
 GENERATE = {"iterations": 1, "steps": 2, "cfg_scale": 7.5, "threshold": 0, "perlin": 0, "width": 64,
             "height": 64, "sampler_name": "k_lms", "seed": 5, "seamless": False, "hires_fix": False,
@@ -20,20 +17,8 @@ GENERATE = {"iterations": 1, "steps": 2, "cfg_scale": 7.5, "threshold": 0, "perl
             "variation_amount": 0, "with_variations": []}
 
 
-def write_code_pickle(path: Path) -> Path:
-    """A .pt/.ckpt shaped like the real thing but holding an object torch's safe loader will not build."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    torch.save({"string_to_param": {"*": torch.zeros(1, 32)}, "made": datetime.date(2023, 1, 1)}, str(path))
-    return path
-
-
 def extras_root(test_root: Path, where: Path) -> Path:
-    root = private_root(test_root, where)
-    write_tiny_lora(build_demo_pipeline(0), root / "loras" / "goodlora.safetensors")
-    write_code_pickle(root / "loras" / "picklelora.ckpt")
-    write_code_pickle(root / "embeddings" / "picklestyle.pt")
-    (root / "loras" / "junklora.safetensors").write_bytes(b"not a safetensors file at all")
-    return root
+    return write_prompt_extras(private_root(test_root, where))
 
 
 @pytest.fixture(scope="module")
@@ -65,3 +50,19 @@ def test_missing_and_refused_loras_and_embeddings_are_told_on_the_askers_result(
     client.emit("generateImage", {**GENERATE, "prompt": "a cat <lora:goodlora:0.8>"}, False, False)
     clean = client.wait_for("generationResult", after=mark, timeout=180)[0]["metadata"]["image"]
     assert "warnings" not in clean and clean["loras"] == [{"name": "goodlora", "weight": 0.8}]
+
+
+def test_system_config_lists_lora_names_and_embedding_words_read_from_disk(extras_server, connect):
+    client = connect(extras_server.url)
+    client.emit("requestSystemConfig")
+    config = client.wait_for("systemConfig", timeout=30)[0]
+    assert config["loras"] == ["goodlora", "junklora", "picklelora"]
+    assert config["embeddings"] == ["picklestyle"]
+    # A file dropped into a folder while the studio runs is listed on the next systemConfig.
+    extra = extras_server.studio.config.root / "embeddings" / "nested" / "Late-Style.safetensors"
+    extra.parent.mkdir(parents=True, exist_ok=True)
+    extra.write_bytes(b"listed by name; read only when a prompt uses it")
+    mark = client.mark()
+    client.emit("requestSystemConfig")
+    assert client.wait_for("systemConfig", after=mark, timeout=30)[0]["embeddings"] == ["Late-Style", "picklestyle"]
+    extra.unlink()
