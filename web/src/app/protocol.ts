@@ -222,6 +222,10 @@ export interface ModelOperationReport {
   loras?: string[];
   embeddings?: string[];
   skipped?: ModelScanSkip[];
+  /** Ours, scans: how many of the candidate files it checked, and whether a cancel stopped it there. */
+  checked?: number;
+  total?: number;
+  canceled?: boolean;
 }
 export interface ModelListChangedPayload {
   operation: ModelOperation;

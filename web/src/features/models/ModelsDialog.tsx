@@ -1,7 +1,7 @@
 /** The Models dialog: every model with its status, Load and Remove, and forms to add a model or scan a folder. */
 import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
-import { requestModelChange } from '../../app/socketio/actions';
+import { cancelProcessing, requestModelChange } from '../../app/socketio/actions';
 import { deleteModel, importModel, scanModelFolder, setDefaultModel } from './modelsThunks';
 import { Modal } from '../../common/components/Modal';
 import { SwitchField } from '../../common/components/Fields';
@@ -135,6 +135,18 @@ function OperationStatus({ pending, outcome }: { pending: PendingModelOperation 
         <span>
           {PENDING_VERB[pending.operation]} <code>{pending.target}</code>…
         </span>
+        {pending.operation === 'scan' && pending.jobId && (
+          <Tooltip label="Stop the scan after the file it is reading; what it found so far stays in the list.">
+            <button
+              type="button"
+              className="button button--small models__cancel-scan"
+              data-testid="models-cancel-scan"
+              onClick={() => pending.jobId && dispatch(cancelProcessing(pending.jobId))}
+            >
+              Cancel scan
+            </button>
+          </Tooltip>
+        )}
       </div>
     );
   }
