@@ -552,7 +552,7 @@ class ModelManager:
                 raise ModelLoadError(f"Could not load model {name!r}: {e}") from e
             family = entry.get("family") or pipeline_family(pipeline)
             pipeline.invokeai_extras = PromptExtras(pipeline, family, self.list_loras, self.list_embeddings,
-                                                     lambda: self.folders("loras"))
+                                                     self.folders)
             loaded = LoadedModel(name, pipeline, self.model_hash(name, entry), {**entry, "format": fmt, "family": family})
             self._cache[name] = loaded
             while len(self._cache) > self.max_cached:

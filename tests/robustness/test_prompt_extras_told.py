@@ -31,7 +31,7 @@ def extras_server(module_server_factory, test_root, tmp_path_factory):
 def test_missing_and_refused_loras_and_embeddings_are_told_on_the_askers_result(extras_server, connect):
     client = connect(extras_server.url)
     root = extras_server.studio.config.root
-    prompt = ("a cat picklestyle <lora:missing:0.5> <lora:goodlora:0.8> <lora:picklelora:0.7> "
+    prompt = ("a cat picklestyle <nosuchstyle> <lora:missing:0.5> <lora:goodlora:0.8> <lora:picklelora:0.7> "
               "<lora:junklora:0.6>")
     client.emit("generateImage", {**GENERATE, "prompt": prompt}, False, False)
     result = client.wait_for("generationResult", timeout=180)[0]
@@ -42,7 +42,9 @@ def test_missing_and_refused_loras_and_embeddings_are_told_on_the_askers_result(
     assert any("picklestyle.pt was refused: it is a pickle" in w and "Embedding 'picklestyle'" in w
                for w in warnings), warnings
     assert any("junklora.safetensors is not a readable .safetensors file" in w for w in warnings), warnings
-    assert len(warnings) == 4, warnings
+    assert (f"Embedding 'nosuchstyle' was not found in {root / 'embeddings'}; <nosuchstyle> was left in the "
+            "prompt as text") in warnings
+    assert len(warnings) == 5, warnings
     assert image["loras"] == [{"name": "goodlora", "weight": 0.8}]  # the good one was applied
 
     # A clean prompt afterwards carries no warning: nothing leaks from one result into the next.
