@@ -30,7 +30,8 @@ test('the prompt box completes LoRA names and embedding words from the keyboard,
   await prompt.click();
   await prompt.pressSequentially('a cat <lora:go');
   await expect(options).toHaveText([/^goodlora/]);
-  await expect(prompt).toHaveAttribute('aria-expanded', 'true');
+  // Screen readers follow the highlighted suggestion while the focus stays in the box.
+  await expect(prompt).toHaveAttribute('aria-activedescendant', (await options.nth(0).getAttribute('id')) ?? 'missing');
   await screenshot(page, 'prompt-completion-lora');
   await prompt.press('Enter'); // takes the suggestion; it does not invoke
   await expect(prompt).toHaveValue('a cat <lora:goodlora:1>');
@@ -46,6 +47,7 @@ test('the prompt box completes LoRA names and embedding words from the keyboard,
   await prompt.press('ArrowUp');
   await prompt.press('ArrowUp'); // wraps round to the last
   await expect(options.nth(2)).toHaveAttribute('aria-selected', 'true');
+  await expect(prompt).toHaveAttribute('aria-activedescendant', (await options.nth(2).getAttribute('id')) ?? 'missing');
   await prompt.press('Tab');
   await expect(prompt).toHaveValue('a cat <lora:goodlora:1> <lora:picklelora:1>');
   await expect(prompt).toBeFocused();
@@ -54,6 +56,7 @@ test('the prompt box completes LoRA names and embedding words from the keyboard,
   await expect(options).toHaveText([/^picklestyle\s*embedding/]);
   await prompt.press('Escape'); // closes the list and keeps what was typed
   await expect(list).toBeHidden();
+  await expect(prompt).not.toHaveAttribute('aria-activedescendant');
   await expect(prompt).toHaveValue('a cat <lora:goodlora:1> <lora:picklelora:1> pick');
   await prompt.pressSequentially('lestyle <lora:missing:0.5>');
   await expect(list).toBeHidden();

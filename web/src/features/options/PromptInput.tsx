@@ -82,10 +82,8 @@ export function PromptInput({ tooltip }: { tooltip: string }) {
           placeholder="I'm dreaming of…"
           value={prompt}
           rows={4}
-          role="combobox"
           aria-autocomplete="list"
-          aria-expanded={open}
-          aria-controls={listId}
+          aria-controls={open ? listId : undefined}
           aria-activedescendant={open ? `${listId}-${chosen}` : undefined}
           onChange={(e) => {
             dispatch(setOption('prompt', e.target.value));
