@@ -3,9 +3,11 @@ import type { ModelList, ModelListChangedPayload } from '../../app/protocol';
 import { disconnected } from '../system/systemSlice';
 import { jobEventReceived } from '../jobs/jobTracker';
 import reducer, {
+  CANCELED_BEFORE_START_MESSAGE,
   CONNECTION_LOST_MESSAGE,
   REFUSED_MESSAGE,
   initialModelsState,
+  modelOperationAccepted,
   modelOperationRefused,
   modelOperationRequested,
   modelsDialogClosed,
@@ -30,6 +32,23 @@ function requested(requestId = 'models-1'): ModelsState {
 }
 
 describe('a model job from request to outcome', () => {
+  it('a scan canceled while it runs shows its report; one canceled while it waited says the list did not change', () => {
+    const finished = (requestId: string) =>
+      jobEventReceived({ owner: 'models', requestId, jobId: 'j', event: 'finished', payload: { status: 'canceled' } });
+    let s = reducer(requested(), modelOperationAccepted({ requestId: 'models-1', jobId: 'j1' }));
+    expect(s.pending?.jobId).toBe('j1'); // what its Cancel button cancels
+    const partial = { ...changed(), report: { added: ['tiny-scanned'], canceled: true, checked: 3, total: 50 } };
+    s = reducer(s, jobEvent('modelListChanged', partial));
+    s = reducer(s, finished('models-1'));
+    expect(s.outcome).toMatchObject({ kind: 'success', message: 'The scan was canceled after 3 of 50 files. Until then it added 1 model: tiny-scanned.' });
+
+    s = reducer(s, modelOperationRequested({ operation: 'scan', target: '/b', before, requestId: 'models-2' }));
+    s = reducer(s, modelOperationAccepted({ requestId: 'models-2', jobId: 'j2' }));
+    s = reducer(s, finished('models-2'));
+    expect(s.outcome).toMatchObject({ kind: 'error', message: CANCELED_BEFORE_START_MESSAGE });
+    expect(s.pending).toBeNull();
+  });
+
   it('is pending until its own modelListChanged, then shows what was added', () => {
     let s = requested();
     expect(s.pending).toMatchObject({ operation: 'scan', target: '/a1111/models', requestId: 'models-1' });
@@ -51,7 +70,7 @@ describe('a model job from request to outcome', () => {
   it("shows its job's error, and a job that ends without a new list as a failure", () => {
     let s = reducer(requested(), jobEvent('error', { message: 'path: /x is not a folder', jobId: 'j1' }));
     expect(s.outcome).toMatchObject({ kind: 'error', operation: 'scan', message: 'path: /x is not a folder' });
-    s = reducer(requested(), jobEvent('finished', { status: 'canceled' }));
+    s = reducer(requested(), jobEvent('finished', { status: 'failed' }));
     expect(s.outcome).toMatchObject({ kind: 'error', message: 'The job ended without changing the list.' });
   });
 

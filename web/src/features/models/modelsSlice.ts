@@ -11,6 +11,8 @@ export interface PendingModelOperation {
   target: string;
   /** The request id it was sent with: the job tracker hands this dialog the events of that job. */
   requestId: string;
+  /** Null until the acknowledgement or the job's first event names it (Cancel needs it). */
+  jobId: string | null;
   /** The list when the request was made, to show what the job added or removed. */
   before: ModelList;
 }
@@ -38,6 +40,7 @@ export const initialModelsState: ModelsState = {
 };
 
 export const REFUSED_MESSAGE = 'The server refused the request.';
+export const CANCELED_BEFORE_START_MESSAGE = 'Canceled before it started; the model list did not change.';
 export const CONNECTION_LOST_MESSAGE =
   'The connection to the server was lost before it answered; look at the list again once it reconnects.';
 
@@ -84,8 +87,12 @@ const modelsSlice = createSlice({
       action: PayloadAction<{ operation: ModelOperation; target: string; before: ModelList; requestId: string }>,
     ) => {
       if (state.pending) return; // one at a time: the dialog's buttons are disabled meanwhile
-      state.pending = action.payload;
+      state.pending = { ...action.payload, jobId: null };
       state.outcome = null;
+    },
+    /** The server queued the request as this job. */
+    modelOperationAccepted: (state, action: PayloadAction<{ requestId: string; jobId: string }>) => {
+      if (state.pending?.requestId === action.payload.requestId) state.pending.jobId = action.payload.jobId;
     },
     /** The server answered without a job: it refused the request, with its sentence when it gave one. */
     modelOperationRefused: (state, action: PayloadAction<{ requestId: string; message: string | null }>) => {
@@ -99,12 +106,19 @@ const modelsSlice = createSlice({
   extraReducers: (builder) => {
     // The job tracker hands this dialog its own job's events (by request id), those that beat the acknowledgement too.
     builder.addCase(jobEventReceived, (state, action) => {
-      const { owner, requestId, event, payload } = action.payload;
+      const { owner, requestId, jobId, event, payload } = action.payload;
       const pending = state.pending;
       if (owner !== 'models' || pending?.requestId !== requestId) return;
+      pending.jobId = jobId;
       if (event === 'modelListChanged') succeed(state, pending, payload as ModelListChangedPayload);
       else if (event === 'error') fail(state, pending, (payload as { message?: string } | null)?.message ?? REFUSED_MESSAGE);
-      else if (event === 'finished' && (payload as { status?: string }).status !== 'done') fail(state, pending, 'The job ended without changing the list.');
+      else if (event === 'finished') {
+        // A running scan that is canceled tells what it found first (modelListChanged); only a job
+        // canceled while it waited ends here.
+        const status = (payload as { status?: string }).status;
+        if (status === 'canceled') fail(state, pending, CANCELED_BEFORE_START_MESSAGE);
+        else if (status !== 'done') fail(state, pending, 'The job ended without changing the list.');
+      }
     });
     builder.addCase(disconnected, (state) => {
       if (state.pending) fail(state, state.pending, CONNECTION_LOST_MESSAGE);
@@ -116,6 +130,7 @@ export const {
   modelsDialogOpened,
   modelsDialogClosed,
   modelOperationRequested,
+  modelOperationAccepted,
   modelOperationRefused,
   modelOutcomeDismissed,
 } = modelsSlice.actions;

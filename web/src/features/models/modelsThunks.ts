@@ -3,7 +3,7 @@ import type { ModelOperation } from '../../app/protocol';
 import type { AppThunk, RootState } from '../../app/store';
 import { newRequestId, submitJob } from '../jobs/jobTracker';
 import { errorOccurred, toastAdded } from '../system/systemSlice';
-import { modelOperationRefused, modelOperationRequested } from './modelsSlice';
+import { modelOperationAccepted, modelOperationRefused, modelOperationRequested } from './modelsSlice';
 import type { Emitters } from '../../app/socketio/emitters';
 
 /** A model job's failure shows in the Models dialog while it is open (a toast would only cover it). */
@@ -28,10 +28,13 @@ const runModelOperation =
     dispatch(modelOperationRequested({ operation, target, before: state.system.config?.model_list ?? {}, requestId }));
     // The job's outcome (and its toast) comes through the job tracker, whether before or after this answer.
     const answer = await dispatch(submitJob('models', send, requestId));
-    if (typeof answer.ack?.jobId !== 'string') {
-      dispatch(modelOperationRefused({ requestId, message: answer.error }));
-      if (answer.error && !jobErrorShownInDialog(getState())) dispatch(errorOccurred(answer.error));
+    const jobId = answer.ack?.jobId;
+    if (typeof jobId === 'string') {
+      dispatch(modelOperationAccepted({ requestId, jobId }));
+      return;
     }
+    dispatch(modelOperationRefused({ requestId, message: answer.error }));
+    if (answer.error && !jobErrorShownInDialog(getState())) dispatch(errorOccurred(answer.error));
   };
 
 /** Ours: add a checkpoint file or diffusers folder by its path on the server machine. */

@@ -1,5 +1,4 @@
 /** The control panel: prompt, Invoke, the main parameters and the Advanced Options sections. */
-import type { KeyboardEvent } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { cancelProcessing } from '../../app/socketio/actions';
 import { invoke } from '../tabs/invoke';
@@ -14,6 +13,7 @@ import { OutpaintingOptions } from '../outpainting/OutpaintingOptions';
 import { outpaintBlocker } from '../outpainting/outpaintingThunks';
 import { CanvasOptions } from '../canvas/CanvasOptions';
 import { setFaceOptions, setOption, setUpscaleOptions, type OptionsState } from './optionsSlice';
+import { PromptInput } from './PromptInput';
 import { FaceRestoreFields, faceRestoreProblem, UpscaleFields } from '../postprocessing/PostprocessFields';
 
 const toMultipleOf8 = (v: number) => Math.round(v / 8) * 8;
@@ -62,31 +62,6 @@ export const TOOLTIPS = {
   clipSkip:
     "Clip Skip: how many of the text encoder's last layers to skip (0: none). Some anime-style models are made for 1, which AUTOMATIC1111 calls \"Clip skip 2\".",
 } as const;
-
-function PromptInput() {
-  const dispatch = useAppDispatch();
-  const prompt = useAppSelector((s) => s.options.prompt);
-  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.ctrlKey && !e.metaKey && !e.nativeEvent.isComposing) {
-      e.preventDefault();
-      void dispatch(invoke());
-    }
-  };
-  return (
-    <Tooltip label={TOOLTIPS.prompt} block placement="right">
-      <textarea
-        className="prompt"
-        aria-label="Prompt"
-        data-testid="prompt"
-        placeholder="I'm dreaming of…"
-        value={prompt}
-        rows={4}
-        onChange={(e) => dispatch(setOption('prompt', e.target.value))}
-        onKeyDown={onKeyDown}
-      />
-    </Tooltip>
-  );
-}
 
 function InvokeButtons() {
   const dispatch = useAppDispatch();
@@ -288,7 +263,7 @@ export function OptionsPanel() {
   const showAdvanced = useOption('showAdvancedOptions');
   return (
     <div className="options-panel" data-testid="options-panel">
-      <PromptInput />
+      <PromptInput tooltip={TOOLTIPS.prompt} />
       <InvokeButtons />
       <QueuePanel />
       <MainOptions />
