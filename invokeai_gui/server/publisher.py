@@ -64,9 +64,11 @@ class Publisher:
 class ProgressReport:
     """The ``progressUpdate`` payloads of one job, with ``itPerSec`` and ``eta`` added."""
 
-    def __init__(self, publisher: Publisher, job_id: str, total_iterations: int, total_steps: int) -> None:
+    def __init__(self, publisher: Publisher, job_id: str, total_iterations: int, total_steps: int,
+                 request_id: str | None = None) -> None:
         self.publisher = publisher
         self.job_id = job_id
+        self.request_id = request_id  # ours: the client's request id, echoed in each update
         self.current_step = 0
         self.total_steps = total_steps
         self.current_iteration = 1
@@ -85,7 +87,7 @@ class ProgressReport:
                 self.total_iterations - self.current_iteration
             ) * self.total_steps
         eta = remaining / self.it_per_sec if self.it_per_sec > 0 and self.processing else None
-        return {
+        payload: dict[str, Any] = {
             "currentStep": self.current_step,
             "totalSteps": self.total_steps,
             "currentIteration": self.current_iteration,
@@ -98,6 +100,9 @@ class ProgressReport:
             "eta": None if eta is None else round(eta, 2),
             "jobId": self.job_id,
         }
+        if self.request_id:
+            payload["requestId"] = self.request_id
+        return payload
 
     def send(self) -> None:
         self.publisher.broadcast("progressUpdate", self.payload())

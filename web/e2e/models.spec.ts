@@ -166,7 +166,7 @@ test('the Models dialog scans a folder, imports, loads and removes a model, and 
     ['deleteModel', 'deleteModel', 'importModel', 'importModel', 'scanModelFolder', 'scanModelFolder', 'setDefaultModel'],
   );
   for (const { event, args } of modelEvents) expect(validateModelManagementArgs(event, args), event).toEqual([]);
-  expect(modelEvents.find((s) => s.event === 'importModel')?.args).toEqual([looseFile, 'my-import', true]);
+  expect(modelEvents.find((s) => s.event === 'importModel')?.args).toEqual([looseFile, 'my-import', true, expect.stringMatching(/^models-/)]);
 });
 
 test('Settings opens the Models dialog, and the dialog is labelled for keyboard users', async ({ app: page }) => {

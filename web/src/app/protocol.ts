@@ -99,6 +99,8 @@ export interface ImageInfo {
   category: GalleryCategory;
   isBase64?: boolean;
   jobId?: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
 }
 
 export interface ModelListEntry {
@@ -160,6 +162,8 @@ export interface ProgressUpdate {
   itPerSec?: number;
   eta?: number;
   jobId?: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
 }
 
 export interface GalleryImagesPayload {
@@ -171,6 +175,9 @@ export interface GalleryImagesPayload {
 export interface ModelChangePayload {
   model_name: string;
   model_list: ModelList;
+  jobId?: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
 }
 
 export interface ImageDeletedPayload {
@@ -194,6 +201,8 @@ export interface QueueJob {
   id: string;
   status: JobStatus;
   summary: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
 }
 export interface QueueUpdate {
   jobs: QueueJob[];
@@ -203,6 +212,8 @@ export interface ErrorPayload {
   message: string;
   /** The failed job, when the error came from one (ours). */
   jobId?: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
   /** The request field that was wrong, when the server names one (ours). */
   field?: string;
 }
@@ -232,6 +243,8 @@ export interface ModelListChangedPayload {
   report: ModelOperationReport;
   model_list: ModelList;
   jobId?: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
 }
 
 /** What `generateImage` carries as its first argument. */
@@ -254,6 +267,8 @@ export interface GenerationParameters {
   save_intermediates: number;
   variation_amount: number;
   with_variations?: SeedWeightPair[];
+  /** Ours: text-encoder layers skipped from the end (0: none). */
+  clip_skip?: number;
   init_img?: string;
   strength?: number;
   fit?: boolean;
@@ -299,6 +314,8 @@ export interface PostprocessingParameters {
 /** What the server acknowledges a queued job with. */
 export interface JobAck {
   jobId: string;
+  /** Ours: the request id the job was sent with, when it was sent with one. */
+  requestId?: string;
 }
 
 /** The seam size the server uses when a request names none. */

@@ -54,11 +54,13 @@ export const TOOLTIPS = {
   faceSection:
     'Restore Face: fix mangled faces and eyes after each generation with GFPGAN or CodeFormer.',
   upscaleSection: 'Upscale: enlarge each generated image with Real-ESRGAN while keeping it sharp.',
-  otherSection: 'Seamless tiling and the high-resolution fix.',
+  otherSection: 'Seamless tiling, the high-resolution fix and clip skip.',
   seamless: 'Seamless: make images that tile without visible seams, for textures and patterns.',
   hiresFix:
     'High Resolution Fix: for sizes above 512, first generate at low resolution, then upscale with an image-to-image pass. Avoids repeated subjects.',
   hiresStrength: 'Strength of the high-resolution pass: how much it changes the first, low-resolution image.',
+  clipSkip:
+    "Clip Skip: how many of the text encoder's last layers to skip (0: none). Some anime-style models are made for 1, which AUTOMATIC1111 calls \"Clip skip 2\".",
 } as const;
 
 function InvokeButtons() {
@@ -241,6 +243,8 @@ function OtherSection() {
   const seamless = useOption('seamless');
   const hiresFix = useOption('hiresFix');
   const hiresStrength = useOption('hiresStrength');
+  const clipSkip = useOption('clipSkip');
+  const limits = useAppSelector(selectLimits);
   return (
     <Section title="Other Options" tooltip={TOOLTIPS.otherSection} defaultOpen={false} testId="section-other">
       <SwitchField label="Seamless tiling" tooltip={TOOLTIPS.seamless} checked={seamless} onChange={(v) => dispatch(setOption('seamless', v))} testId="seamless" />
@@ -248,6 +252,7 @@ function OtherSection() {
       {hiresFix && (
         <NumberField label="Hires Strength" tooltip={TOOLTIPS.hiresStrength} value={hiresStrength} min={0.01} max={0.99} step={0.01} slider onChange={(v) => dispatch(setOption('hiresStrength', v))} testId="hires-strength" />
       )}
+      <NumberField label="Clip Skip" tooltip={TOOLTIPS.clipSkip} value={clipSkip} min={limits.clip_skip.min} max={limits.clip_skip.max} step={1} normalize={Math.round} onChange={(v) => dispatch(setOption('clipSkip', v))} testId="clip-skip" inline />
     </Section>
   );
 }
