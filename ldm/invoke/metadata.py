@@ -25,10 +25,13 @@ DREAM = "Dream"
 # Building and reading our own metadata
 
 
-def prompt_list(prompt: str) -> list[dict[str, Any]]:
-    """The ``prompt`` field: InvokeAI 2.x stores a list of {prompt, weight} sub-prompts."""
+def prompt_list(prompt: str, syntax: str = "invoke") -> list[dict[str, Any]]:
+    """The ``prompt`` field: InvokeAI 2.x stores a list of {prompt, weight} sub-prompts (an A1111-syntax
+    prompt has none: it is kept as written)."""
     from .conditioning import split_negative, split_weighted_subprompts
 
+    if syntax != "invoke":
+        return [{"prompt": prompt, "weight": 1.0}]
     positive, negative = split_negative(prompt)
     parts = split_weighted_subprompts(positive)
     if len(parts) == 1 and parts[0][1] == 1.0:
