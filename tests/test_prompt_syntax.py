@@ -125,3 +125,203 @@ def test_editing_inside_emphasis_keeps_the_weight():
         (2, [approx_pieces([("a ", 1.0), ("b c", 1.5), (" e", 1.0)])]),
         (4, [approx_pieces([("a ", 1.0), ("b d", 1.5), (" e", 1.0)])]),
     ]
+
+
+# -- through the demo model (SD 1.x, random weights, loaded from disk) ----------------------------
+
+SMALL = {"width": 64, "height": 64, "steps": 4, "seed": 42}
+
+
+@pytest.fixture(scope="module")
+def gen(tmp_path_factory):
+    from ldm.invoke.generate import Generate
+
+    g = Generate(root=tmp_path_factory.mktemp("syntax-root"))
+    g.load_model()
+    return g
+
+
+def digest(image) -> str:
+    import hashlib
+
+    import numpy as np
+
+    return hashlib.sha256(np.asarray(image.convert("RGB")).tobytes()).hexdigest()[:16]
+
+
+def one(gen, prompt: str, **kw):
+    return gen.prompt2image(prompt, **{**SMALL, **kw})[0][0]
+
+
+# Pixels of the demo model made by main's code before A1111's syntax existed (same seeds and settings):
+# InvokeAI-syntax prompts must keep making exactly these images.
+BEFORE_A1111 = {
+    "plain": ("strawberry sushi", {}, "bb80c6ebdd4b84c5"),
+    "negative_weighted": ("strawberry sushi:1.5 a dog:0.5 [blurry, dark]", {"sampler_name": "k_euler_a", "cfg_scale": 12},
+                          "63b1682225d13d83"),
+    "clip_skip": ("strawberry sushi", {"clip_skip": 1}, "965c754a2db90d99"),
+    "hires": ("strawberry sushi", {"hires_fix": True, "width": 576, "height": 640, "steps": 2}, "691a8604d409277b"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BEFORE_A1111))
+def test_invoke_syntax_images_are_unchanged(gen, case):
+    prompt, kw, expected = BEFORE_A1111[case]
+    assert digest(one(gen, prompt, **kw)) == expected
+
+
+def test_invoke_syntax_img2img_is_unchanged(gen, tmp_path):
+    one(gen, "strawberry sushi").save(tmp_path / "init.png")
+    assert digest(one(gen, "a dog", init_img=str(tmp_path / "init.png"), strength=0.6)) == "1a3833aea7203a25"
+
+
+def test_a1111_plain_prompt_and_negative_field_mean_what_invoke_syntax_means(gen):
+    """No syntax used: A1111's window (BOS, tokens, EOS, padding) is the one our encoder always built."""
+    assert digest(one(gen, "strawberry sushi", prompt_syntax="a1111")) == BEFORE_A1111["plain"][2]
+    invoke = one(gen, "strawberry sushi [blurry, dark]", cfg_scale=12)
+    a1111 = one(gen, "strawberry sushi", cfg_scale=12, prompt_syntax="a1111", negative_prompt="blurry, dark")
+    assert digest(invoke) == digest(a1111)
+
+
+def test_a1111_square_brackets_are_de_emphasis_not_negative(gen):
+    invoke_negative = one(gen, "strawberry sushi [blurry]", cfg_scale=12)
+    a1111 = one(gen, "strawberry sushi [blurry]", cfg_scale=12, prompt_syntax="a1111")
+    with_word = one(gen, "strawberry sushi blurry", cfg_scale=12, prompt_syntax="a1111")
+    assert len({digest(invoke_negative), digest(a1111), digest(with_word)}) == 3
+
+
+def test_a1111_weights_change_the_image_and_weight_one_does_not(gen):
+    plain = digest(one(gen, "strawberry sushi", cfg_scale=12, prompt_syntax="a1111"))
+    assert digest(one(gen, "(strawberry:1.0) sushi", cfg_scale=12, prompt_syntax="a1111")) == plain
+    up = digest(one(gen, "(strawberry:1.6) sushi", cfg_scale=12, prompt_syntax="a1111"))
+    down = digest(one(gen, "[[strawberry]] sushi", cfg_scale=12, prompt_syntax="a1111"))
+    assert len({plain, up, down}) == 3
+
+
+def test_a1111_long_prompts_use_every_token_and_break_starts_a_window(gen, caplog):
+    long_prompt = "strawberry sushi, " * 30 + "a red dragon"  # > 75 tokens
+    a1111 = one(gen, long_prompt, prompt_syntax="a1111")
+    assert not any("longer than" in r.message for r in caplog.records)
+    cut = one(gen, "strawberry sushi, " * 30 + "a blue whale", prompt_syntax="a1111")
+    assert digest(a1111) != digest(cut)  # the words past token 75 still count
+    joined = one(gen, "strawberry sushi a red dragon", prompt_syntax="a1111")
+    broken = one(gen, "strawberry sushi BREAK a red dragon", prompt_syntax="a1111")
+    assert digest(joined) != digest(broken)
+
+
+def _hand_scheduled(gen, request, phases_of):
+    """Runs ``request`` with a schedule built by hand: [(until_step, prompt)] encoded one by one."""
+    import torch
+
+    from ldm.invoke.conditioning import Phase, parse_prompt
+    from ldm.invoke.devices import autocast_for, weights_dtype
+    from ldm.invoke.generator.base import Conditioning, Progress
+    from ldm.invoke.noise import SeededNoise
+
+    request = request.with_seed().validate()
+    model = gen._model()
+    with torch.inference_mode(), autocast_for(gen.precision, gen.torch_device):
+        g = gen._generator("txt2img", request, model, weights_dtype(gen.precision, gen.torch_device))
+        encoded = [(until, g.conditioning(parse_prompt(p, "a1111"), request.cfg_scale, 0.0, steps=request.steps))
+                   for until, p in phases_of]
+        phases = tuple(Phase(until, c.cond, c.uncond) for until, c in encoded)
+        cond = Conditioning(phases[0].cond, phases[0].uncond, request.cfg_scale, phases=phases)
+        return g.run(request, SeededNoise(request, request.plans()[0]), cond, Progress())
+
+
+def test_prompt_editing_switches_the_conditioning_at_the_middle_step(gen):
+    from ldm.invoke.request import GenerationRequest
+
+    edited = one(gen, "[cat:dog:0.5]", cfg_scale=12, prompt_syntax="a1111")
+    cat = one(gen, "cat", cfg_scale=12, prompt_syntax="a1111")
+    dog = one(gen, "dog", cfg_scale=12, prompt_syntax="a1111")
+    assert len({digest(edited), digest(cat), digest(dog)}) == 3
+    request = GenerationRequest("[cat:dog:0.5]", cfg_scale=12, prompt_syntax="a1111", **SMALL)
+    assert digest(_hand_scheduled(gen, request, [(2, "cat"), (4, "dog")])) == digest(edited)
+    assert digest(_hand_scheduled(gen, request, [(1, "cat"), (4, "dog")])) != digest(edited)
+    assert digest(_hand_scheduled(gen, request, [(3, "cat"), (4, "dog")])) != digest(edited)
+
+
+def test_alternation_changes_every_step(gen):
+    from ldm.invoke.request import GenerationRequest
+
+    alternating = one(gen, "[cat|dog]", cfg_scale=12, prompt_syntax="a1111")
+    request = GenerationRequest("[cat|dog]", cfg_scale=12, prompt_syntax="a1111", **SMALL)
+    every_step = [(1, "cat"), (2, "dog"), (3, "cat"), (4, "dog")]
+    assert digest(_hand_scheduled(gen, request, every_step)) == digest(alternating)
+    assert digest(_hand_scheduled(gen, request, [(2, "cat"), (4, "dog")])) != digest(alternating)
+
+
+def test_the_complex_prompt_generates_and_records_its_syntax(gen):
+    from ldm.invoke.metadata import read_metadata
+    from ldm.invoke.request import GenerationRequest
+
+    prompt = "((emphasis)), (emphasis1:1.1), [to:1], [from::2], [from:to:0.3], [alt|alt1]"
+    image = one(gen, prompt, prompt_syntax="a1111", negative_prompt="(blurry:1.2)", sampler_name="k_heun")
+    meta = read_metadata(image) if not hasattr(image, "info") or "sd-metadata" not in image.info else None
+    import json
+
+    meta = json.loads(image.info["sd-metadata"]) if meta is None else meta
+    assert meta["image"]["prompt_syntax"] == "a1111" and meta["image"]["negative_prompt"] == "(blurry:1.2)"
+    assert meta["image"]["prompt"] == [{"prompt": prompt, "weight": 1.0}]
+    recalled = GenerationRequest.from_metadata(meta)
+    assert (recalled.prompt, recalled.prompt_syntax, recalled.negative_prompt) == (prompt, "a1111", "(blurry:1.2)")
+    again = gen.prompt2image(recalled.prompt, width=64, height=64, steps=recalled.steps, seed=recalled.seed,
+                             sampler_name=recalled.sampler_name, prompt_syntax=recalled.prompt_syntax,
+                             negative_prompt=recalled.negative_prompt)[0][0]
+    assert digest(again) == digest(image)
+
+
+def test_an_unknown_syntax_is_refused_by_name(gen):
+    from ldm.invoke.errors import InvalidParameterError
+
+    with pytest.raises(InvalidParameterError) as info:
+        one(gen, "cat", prompt_syntax="comfy")
+    assert info.value.field == "prompt_syntax" and "a1111" in str(info.value)
+
+
+# -- SDXL: two encoders, pooled from the first window ---------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def sdxl(tmp_path_factory):
+    from diffusers import StableDiffusionXLPipeline
+
+    from tests.support.tiny_checkpoints import build_tiny_pipeline
+
+    folder = tmp_path_factory.mktemp("tiny-sdxl")
+    build_tiny_pipeline("sdxl").save_pretrained(folder)
+    pipe = StableDiffusionXLPipeline.from_pretrained(folder)
+    pipe.set_progress_bar_config(disable=True)
+    return pipe
+
+
+def test_sdxl_a1111_prompts_schedule_and_chunk(sdxl):
+    import numpy as np
+    import torch
+
+    from ldm.invoke.conditioning import parse_prompt
+    from ldm.invoke.generator.base import Progress
+    from ldm.invoke.generator.txt2img import Txt2Img
+    from ldm.invoke.noise import SeededNoise
+    from ldm.invoke.request import GenerationRequest
+
+    g = Txt2Img(sdxl, torch.device("cpu"), torch.float32)
+
+    def make(prompt: str, negative: str = ""):
+        request = GenerationRequest(prompt, prompt_syntax="a1111", negative_prompt=negative, cfg_scale=12,
+                                    **SMALL).validate()
+        with torch.inference_mode():
+            cond = g.conditioning(parse_prompt(prompt, "a1111", negative), 12, 0.0, steps=4)
+            image = g.run(request, SeededNoise(request, request.plans()[0]), cond, Progress())
+        return cond, np.asarray(image)
+
+    cond, _ = make("a cat " * 60)
+    assert cond.cond.shape[1] == 2 * 77 and cond.cond.shape[2] == 32 + 64  # two windows, both encoders side by side
+    assert not cond.uncond.any()  # an empty negative prompt is zeros, as SDXL was trained
+    first_window, _ = make("a cat " * 37 + "a")  # its first 75 tokens
+    assert torch.equal(cond.pooled, first_window.pooled)  # pooled from the first window only
+    edited, edited_pixels = make("[cat:dog:0.5]", "blurry")
+    assert len(edited.phases) == 2 and not torch.equal(edited.phases[0].pooled, edited.phases[1].pooled)
+    _, cat_pixels = make("cat", "blurry")
+    assert not np.array_equal(edited_pixels, cat_pixels)
