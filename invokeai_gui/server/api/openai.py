@@ -20,7 +20,7 @@ from ldm.invoke.request import GenerationRequest, ImageRef
 
 from ..studio import Studio
 from .runs import ApiRuns, Outcome
-from .translate import open_image, parse_size, sampler_id, uploaded_bytes, with_negative
+from .translate import open_image, parse_size, sampler_id, uploaded_bytes
 
 # Names OpenAI clients send by default; they mean "the studio's current model".
 OPENAI_MODELS = ("dall-e-2", "dall-e-3", "gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5")
@@ -87,7 +87,8 @@ def create_openai_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return int(entry.get("width", 512)), int(entry.get("height", 512))
 
     def base_request(options: ImageOptions, prompt: str) -> GenerationRequest:
-        values: dict[str, Any] = {"prompt": with_negative(prompt, options.negative_prompt), "iterations": options.n,
+        values: dict[str, Any] = {"prompt": prompt, "negative_prompt": options.negative_prompt or "",
+                                  "prompt_syntax": "a1111", "iterations": options.n,
                                   "model": model_name(options.model), "seed": options.seed, "clip_skip": runs.clip_skip}
         if options.steps is not None:
             values["steps"] = options.steps
