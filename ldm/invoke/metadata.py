@@ -69,6 +69,10 @@ def dream_command(image_meta: dict[str, Any]) -> str:
             parts.append(f"--hires_strength {float(m['hires_strength']):g}")
     if m.get("clip_skip"):
         parts.append(f"--clip_skip {int(m['clip_skip'])}")
+    if m.get("prompt_syntax", "invoke") != "invoke":
+        parts.append(f"--prompt_syntax {m['prompt_syntax']}")
+    if m.get("negative_prompt"):
+        parts.append(f"--negative_prompt {shlex.quote(str(m['negative_prompt']))}")
     if m.get("threshold"):
         parts.append(f"--threshold {m['threshold']:g}")
     if m.get("perlin"):
