@@ -47,6 +47,8 @@ export const GENERATION_PARAMETERS: ObjectSchema = {
   bounding_box: { type: 'boundingBox', required: false },
   inpaint_replace: { type: 'number', required: false, min: 0, max: 1 },
   seam_size: { type: 'integer', required: false, min: 0, max: 64 },
+  prompt_syntax: { type: 'string', required: false, oneOf: ['invoke', 'a1111'] },
+  negative_prompt: { type: 'string', required: false },
 };
 
 export const ESRGAN_PARAMETERS: ObjectSchema = {

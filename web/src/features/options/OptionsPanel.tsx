@@ -59,6 +59,8 @@ export const TOOLTIPS = {
   hiresFix:
     'High Resolution Fix: for sizes above 512, first generate at low resolution, then upscale with an image-to-image pass. Avoids repeated subjects.',
   hiresStrength: 'Strength of the high-resolution pass: how much it changes the first, low-resolution image.',
+  negativePrompt:
+    'What the image should not show, in AUTOMATIC1111 syntax ((word:1.3) weighs more). Settings › Prompt syntax switches back to InvokeAI syntax, where [words] in the prompt are the negative prompt.',
 } as const;
 
 function PromptInput() {
@@ -81,6 +83,27 @@ function PromptInput() {
         rows={4}
         onChange={(e) => dispatch(setOption('prompt', e.target.value))}
         onKeyDown={onKeyDown}
+      />
+    </Tooltip>
+  );
+}
+
+/** AUTOMATIC1111's syntax keeps the negative prompt apart (its [brackets] de-emphasise), so it gets a box. */
+function NegativePromptInput() {
+  const dispatch = useAppDispatch();
+  const syntax = useAppSelector((s) => s.options.promptSyntax);
+  const negative = useAppSelector((s) => s.options.negativePrompt);
+  if (syntax !== 'a1111') return null;
+  return (
+    <Tooltip label={TOOLTIPS.negativePrompt} block placement="right">
+      <textarea
+        className="prompt prompt--negative"
+        aria-label="Negative prompt"
+        data-testid="negative-prompt"
+        placeholder="Negative prompt (AUTOMATIC1111 syntax)"
+        value={negative}
+        rows={2}
+        onChange={(e) => dispatch(setOption('negativePrompt', e.target.value))}
       />
     </Tooltip>
   );
@@ -284,6 +307,7 @@ export function OptionsPanel() {
   return (
     <div className="options-panel" data-testid="options-panel">
       <PromptInput />
+      <NegativePromptInput />
       <InvokeButtons />
       <QueuePanel />
       <MainOptions />
