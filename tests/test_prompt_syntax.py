@@ -362,3 +362,29 @@ def test_cli_reads_a1111_lines_and_fetch_brings_back_syntax_and_negative(gen, tm
     assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(path)))
     with pytest.raises(AssertionError, match="prompt_syntax"):
         run("a cat --prompt_syntax comfy -s 1 -W 64 -H 64")
+
+
+# -- the studio over Socket.IO: generateImage carries the syntax, the result records it -----------
+
+
+def test_generate_image_over_socketio_with_a1111_syntax(server, connect, gen):
+    from tests.test_server_walkthrough import params, results_of
+
+    client = connect(server.url)
+    prompt = "[cat:dog:0.5], (fur:1.3)"
+    sent = params(prompt=prompt, prompt_syntax="a1111", negative_prompt="[blurry]", steps=4, seed=42, cfg_scale=12,
+                  sampler_name="k_lms", progress_latents=False)
+    job_id = client.call("generateImage", sent, False, False)["jobId"]
+    [result] = results_of(client, job_id, 1)
+    image = result["metadata"]["image"]
+    assert (image["prompt"], image["prompt_syntax"], image["negative_prompt"]) == (
+        [{"prompt": prompt, "weight": 1.0}], "a1111", "[blurry]")
+    from PIL import Image
+
+    made = Image.open(server.studio.outdir / result["url"].removeprefix("outputs/"))
+    assert digest(made) == digest(one(gen, prompt, cfg_scale=12, prompt_syntax="a1111", negative_prompt="[blurry]"))
+    client.emit("generateImage", params(prompt_syntax="comfy"), False, False)
+    message = client.wait_for("error")[0]["message"]
+    assert "prompt_syntax" in message
+    client.emit("requestSystemConfig")
+    assert client.wait_for("systemConfig")  # the server lives on
