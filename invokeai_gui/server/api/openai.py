@@ -154,12 +154,16 @@ def create_openai_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         body = ImageOptions.model_validate(_form())
         picture = _uploaded_image("image", studio)
         recipe = md.metadata_from_info(picture.info)
-        prompt = md.prompt_text(recipe["image"].get("prompt", "")) if isinstance(recipe.get("image"), dict) else ""
+        recorded = recipe["image"] if isinstance(recipe.get("image"), dict) else {}
+        prompt = md.prompt_text(recorded.get("prompt", ""))
         if body.size:
             picture = picture.resize(parse_size("size", body.size), Image.Resampling.LANCZOS)
         flat = picture.convert("RGB")  # transparent pixels would make it an inpaint
         generation = base_request(body, prompt).replace(
             init_image=ImageRef.from_image(flat), width=flat.width, height=flat.height, strength=VARIATION_STRENGTH)
+        if recorded:  # the recorded prompt is read as it was written (older recipes: InvokeAI syntax)
+            generation = generation.replace(prompt_syntax=str(recorded.get("prompt_syntax") or "invoke"),
+                                            negative_prompt=body.negative_prompt or str(recorded.get("negative_prompt") or ""))
         return run(body, generation)
 
     @bp.get("/models")
