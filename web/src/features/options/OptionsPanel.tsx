@@ -95,17 +95,22 @@ function NegativePromptInput() {
   const negative = useAppSelector((s) => s.options.negativePrompt);
   if (syntax !== 'a1111') return null;
   return (
-    <Tooltip label={TOOLTIPS.negativePrompt} block placement="right">
-      <textarea
-        className="prompt prompt--negative"
-        aria-label="Negative prompt"
-        data-testid="negative-prompt"
-        placeholder="Negative prompt (AUTOMATIC1111 syntax)"
-        value={negative}
-        rows={2}
-        onChange={(e) => dispatch(setOption('negativePrompt', e.target.value))}
-      />
-    </Tooltip>
+    <>
+      <label className="field__label" htmlFor="negative-prompt">
+        Negative prompt
+      </label>
+      <Tooltip label={TOOLTIPS.negativePrompt} block placement="right">
+        <textarea
+          id="negative-prompt"
+          className="prompt prompt--negative"
+          data-testid="negative-prompt"
+          placeholder="What the image should not show (AUTOMATIC1111 syntax)"
+          value={negative}
+          rows={2}
+          onChange={(e) => dispatch(setOption('negativePrompt', e.target.value))}
+        />
+      </Tooltip>
+    </>
   );
 }
 
