@@ -24,7 +24,9 @@ EMPHASIS = 1.1  # what one pair of round brackets multiplies by (square ones div
 BREAK = "BREAK"
 _BREAK_SPLIT = re.compile(r"\s*\bBREAK\b\s*")
 _WHEN = re.compile(r"^\s*(\d+(?:\.\d*)?|\.\d+)\s*$")
-_WEIGHT = re.compile(r":\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*\)")
+# One token of the attention stage: an escape, a bracket, ":weight)", a lone colon, or a run of plain text.
+_ATTENTION_TOKEN = re.compile(r"\\.?|[()\[\]]|:\s*([+-]?(?:\d+(?:\.\d*)?|\.\d+))\s*\)|:|[^\\()\[\]:]+", re.S)
+_PLAIN = re.compile(r"[^\\()\[\]:|]+")
 
 Piece = tuple[str, float]
 Chunks = list[list[Piece]]
@@ -67,12 +69,23 @@ class _ScheduleParser:
     def _sequence(self, stops: str, top: bool = False) -> list:
         nodes: list = []
         text = self.text
+
+        def add(piece: str) -> None:
+            if nodes and isinstance(nodes[-1], str):
+                nodes[-1] += piece
+            else:
+                nodes.append(piece)
+
         while self.pos < len(text):
             c = text[self.pos]
             if c in stops:
                 break
-            if c == "\\":
-                nodes.append(text[self.pos:self.pos + 2])
+            plain = _PLAIN.match(text, self.pos)
+            if plain is not None:
+                add(plain.group(0))
+                self.pos = plain.end()
+            elif c == "\\":
+                add(text[self.pos:self.pos + 2])
                 self.pos += 2
             elif c == "(":
                 self.pos += 1
@@ -80,14 +93,20 @@ class _ScheduleParser:
                 if self.pos >= len(text):
                     raise _Unbalanced
                 self.pos += 1
-                nodes += ["(", *inner, ")"]
+                add("(")
+                for node in inner:
+                    if isinstance(node, str):
+                        add(node)
+                    else:
+                        nodes.append(node)
+                add(")")
             elif c == "[":
                 self.pos += 1
                 nodes.append(self._square())
             elif c in ")]" and not top:
                 raise _Unbalanced  # a closing bracket of the wrong kind
             else:
-                nodes.append(c)
+                add(c)
                 self.pos += 1
         return nodes
 
@@ -201,37 +220,22 @@ def parse_attention(text: str) -> list[Piece]:
             if part:
                 pieces.append([part, 1.0])
 
-    pos, plain = 0, []
-    while pos < len(text):
-        c = text[pos]
-        weight = _WEIGHT.match(text, pos) if c == ":" and round_open else None
-        if c in "\\()[]" or weight is not None:
-            if plain:
-                add_text("".join(plain))
-                plain = []
-        if c == "\\":
-            pieces.append([text[pos + 1:pos + 2] or "\\", 1.0])
-            pos += 2
-            continue
-        if weight is not None:
-            multiply(round_open.pop(), float(weight.group(1)))
-            pos = weight.end()
-            continue
-        if c == "(":
+    for match in _ATTENTION_TOKEN.finditer(text):
+        token, weight = match.group(0), match.group(1)
+        if token.startswith("\\"):
+            pieces.append([token[1:] or "\\", 1.0])
+        elif weight is not None and round_open:
+            multiply(round_open.pop(), float(weight))
+        elif token == "(":
             round_open.append(len(pieces))
-        elif c == "[":
+        elif token == "[":
             square_open.append(len(pieces))
-        elif c == ")" and round_open:
+        elif token == ")" and round_open:
             multiply(round_open.pop(), EMPHASIS)
-        elif c == "]" and square_open:
+        elif token == "]" and square_open:
             multiply(square_open.pop(), 1 / EMPHASIS)
-        elif c in ")]":
-            pieces.append([c, 1.0])
         else:
-            plain.append(c)
-        pos += 1
-    if plain:
-        add_text("".join(plain))
+            add_text(token)
     for start in round_open:
         multiply(start, EMPHASIS)
     for start in square_open:
@@ -259,7 +263,13 @@ def chunks_of(text: str) -> Chunks:
 
 def schedule(prompt: str, steps: int) -> list[tuple[int, Chunks]]:
     """The prompt's conditioning schedule for ``steps`` steps: ``[(until_step, chunks)]``."""
-    return [(until, chunks_of(text)) for until, text in prompt_schedule(prompt, steps)]
+    read: dict[str, Chunks] = {}
+    out = []
+    for until, text in prompt_schedule(prompt, steps):
+        if text not in read:
+            read[text] = chunks_of(text)
+        out.append((until, read[text]))
+    return out
 
 
 __all__ = ["BREAK", "EMPHASIS", "Chunks", "Piece", "chunks_of", "parse_attention", "prompt_schedule", "schedule"]
