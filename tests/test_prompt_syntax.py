@@ -388,3 +388,14 @@ def test_generate_image_over_socketio_with_a1111_syntax(server, connect, gen):
     assert "prompt_syntax" in message
     client.emit("requestSystemConfig")
     assert client.wait_for("systemConfig")  # the server lives on
+
+
+def test_img2img_counts_steps_as_a1111_from_its_first_run_step(gen, tmp_path):
+    """The schedule spans the request's steps; an img2img pass of 2 of 4 steps runs steps 1 and 2 of it,
+    so [cat:dog:0.5] there is all cat, and [cat:dog:1] switches after its first step."""
+    one(gen, "strawberry sushi").save(tmp_path / "init.png")
+    init = {"init_img": str(tmp_path / "init.png"), "strength": 0.5, "cfg_scale": 12, "prompt_syntax": "a1111"}
+    cat, dog = digest(one(gen, "cat", **init)), digest(one(gen, "dog", **init))
+    assert cat != dog
+    assert digest(one(gen, "[cat:dog:0.5]", **init)) == cat
+    assert digest(one(gen, "[cat:dog:1]", **init)) not in (cat, dog)
