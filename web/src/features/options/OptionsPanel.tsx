@@ -1,5 +1,4 @@
 /** The control panel: prompt, Invoke, the main parameters and the Advanced Options sections. */
-import type { KeyboardEvent } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { cancelProcessing } from '../../app/socketio/actions';
 import { invoke } from '../tabs/invoke';
@@ -14,6 +13,8 @@ import { OutpaintingOptions } from '../outpainting/OutpaintingOptions';
 import { outpaintBlocker } from '../outpainting/outpaintingThunks';
 import { CanvasOptions } from '../canvas/CanvasOptions';
 import { setFaceOptions, setOption, setUpscaleOptions, type OptionsState } from './optionsSlice';
+import { PromptInput } from './PromptInput';
+import { NegativePromptInput } from './NegativePromptInput';
 import { FaceRestoreFields, faceRestoreProblem, UpscaleFields } from '../postprocessing/PostprocessFields';
 
 const toMultipleOf8 = (v: number) => Math.round(v / 8) * 8;
@@ -62,57 +63,6 @@ export const TOOLTIPS = {
   negativePrompt:
     'What the image should not show, in AUTOMATIC1111 syntax ((word:1.3) weighs more). Settings › Prompt syntax switches back to InvokeAI syntax, where [words] in the prompt are the negative prompt.',
 } as const;
-
-function PromptInput() {
-  const dispatch = useAppDispatch();
-  const prompt = useAppSelector((s) => s.options.prompt);
-  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.ctrlKey && !e.metaKey && !e.nativeEvent.isComposing) {
-      e.preventDefault();
-      void dispatch(invoke());
-    }
-  };
-  return (
-    <Tooltip label={TOOLTIPS.prompt} block placement="right">
-      <textarea
-        className="prompt"
-        aria-label="Prompt"
-        data-testid="prompt"
-        placeholder="I'm dreaming of…"
-        value={prompt}
-        rows={4}
-        onChange={(e) => dispatch(setOption('prompt', e.target.value))}
-        onKeyDown={onKeyDown}
-      />
-    </Tooltip>
-  );
-}
-
-/** AUTOMATIC1111's syntax keeps the negative prompt apart (its [brackets] de-emphasise), so it gets a box. */
-function NegativePromptInput() {
-  const dispatch = useAppDispatch();
-  const syntax = useAppSelector((s) => s.options.promptSyntax);
-  const negative = useAppSelector((s) => s.options.negativePrompt);
-  if (syntax !== 'a1111') return null;
-  return (
-    <>
-      <label className="field__label" htmlFor="negative-prompt">
-        Negative prompt
-      </label>
-      <Tooltip label={TOOLTIPS.negativePrompt} block placement="right">
-        <textarea
-          id="negative-prompt"
-          className="prompt prompt--negative"
-          data-testid="negative-prompt"
-          placeholder="What the image should not show (AUTOMATIC1111 syntax)"
-          value={negative}
-          rows={2}
-          onChange={(e) => dispatch(setOption('negativePrompt', e.target.value))}
-        />
-      </Tooltip>
-    </>
-  );
-}
 
 function InvokeButtons() {
   const dispatch = useAppDispatch();
@@ -311,8 +261,8 @@ export function OptionsPanel() {
   const showAdvanced = useOption('showAdvancedOptions');
   return (
     <div className="options-panel" data-testid="options-panel">
-      <PromptInput />
-      <NegativePromptInput />
+      <PromptInput tooltip={TOOLTIPS.prompt} />
+      <NegativePromptInput tooltip={TOOLTIPS.negativePrompt} />
       <InvokeButtons />
       <QueuePanel />
       <MainOptions />
