@@ -194,6 +194,8 @@ def test_a1111_prompt_syntax_complex_prompt_and_editing(server, api):
     recipe = json.loads(Image.open(saved).info["sd-metadata"])["image"]
     assert recipe["prompt"] == [{"prompt": complex_prompt, "weight": 1.0}]
     assert (recipe["prompt_syntax"], recipe["negative_prompt"]) == ("a1111", "(fog:1.3), [rain]")
+    # png-info gives the prompt back as written, the negative prompt on its own line
+    assert api.png_info(Image.open(saved)).info.startswith(complex_prompt + "\nNegative prompt: (fog:1.3), [rain]\n")
 
     def pixels(prompt: str, negative: str = "") -> bytes:
         made = api.txt2img(prompt=prompt, negative_prompt=negative, seed=5, cfg_scale=12, **{**SMALL, "steps": 4})
