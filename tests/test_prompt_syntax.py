@@ -180,6 +180,9 @@ def test_invoke_syntax_img2img_is_unchanged(gen, tmp_path):
 def test_a1111_plain_prompt_and_negative_field_mean_what_invoke_syntax_means(gen):
     """No syntax used: A1111's window (BOS, tokens, EOS, padding) is the one our encoder always built."""
     assert digest(one(gen, "strawberry sushi", prompt_syntax="a1111")) == BEFORE_A1111["plain"][2]
+    assert digest(one(gen, "strawberry sushi", prompt_syntax="a1111", clip_skip=1)) == BEFORE_A1111["clip_skip"][2]
+    assert digest(one(gen, "(strawberry:1.3) sushi", prompt_syntax="a1111", clip_skip=1)) != \
+        digest(one(gen, "(strawberry:1.3) sushi", prompt_syntax="a1111"))
     invoke = one(gen, "strawberry sushi [blurry, dark]", cfg_scale=12)
     a1111 = one(gen, "strawberry sushi", cfg_scale=12, prompt_syntax="a1111", negative_prompt="blurry, dark")
     assert digest(invoke) == digest(a1111)
