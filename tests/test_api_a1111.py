@@ -177,3 +177,30 @@ def test_each_setting_changes_what_it_should(api):
     assert api.get_options()["sd_model_checkpoint"] == "demo", "override_settings applies to that job only"
     hires = draw(enable_hr=True, hr_scale=2, denoising_strength=0.5)
     assert hires.images[0].size == (128, 128)
+
+
+def test_a1111_prompt_syntax_complex_prompt_and_editing(server, api):
+    """The API reads A1111's syntax: the complex prompt generates, is recorded as A1111 syntax with its
+    negative prompt apart, and prompt editing makes a picture of its own."""
+    import json
+
+    complex_prompt = "((emphasis)), (emphasis1:1.1), [to:1], [from::2], [from:to:0.3], [alt|alt1]"
+    before = set(gallery_results(server))
+    result = api.txt2img(prompt=complex_prompt, negative_prompt="(fog:1.3), [rain]", seed=5, save_images=True,
+                         **{**SMALL, "steps": 4})
+    assert len(result.images) == 1 and result.images[0].size == (64, 64)
+    assert result.info["infotexts"][0].startswith(complex_prompt + "\nNegative prompt: (fog:1.3), [rain]\n")
+    [saved] = set(gallery_results(server)) - before
+    recipe = json.loads(Image.open(saved).info["sd-metadata"])["image"]
+    assert recipe["prompt"] == [{"prompt": complex_prompt, "weight": 1.0}]
+    assert (recipe["prompt_syntax"], recipe["negative_prompt"]) == ("a1111", "(fog:1.3), [rain]")
+    # png-info gives the prompt back as written, the negative prompt on its own line
+    assert api.png_info(Image.open(saved)).info.startswith(complex_prompt + "\nNegative prompt: (fog:1.3), [rain]\n")
+
+    def pixels(prompt: str, negative: str = "") -> bytes:
+        made = api.txt2img(prompt=prompt, negative_prompt=negative, seed=5, cfg_scale=12, **{**SMALL, "steps": 4})
+        return np.asarray(made.images[0]).tobytes()
+
+    edited, cat, dog = pixels("[cat:dog:0.5]"), pixels("cat"), pixels("dog")
+    assert len({edited, cat, dog}) == 3
+    assert pixels("cat", "(fog:1.5)") != pixels("cat", "fog")  # the negative prompt is A1111 syntax too

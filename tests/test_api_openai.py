@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import json
 from io import BytesIO
 
 import numpy as np
@@ -55,8 +56,8 @@ def test_generate_as_base64_with_our_extensions_is_reproducible(client):
     first, second = draw(), draw()
     assert len(first) == 2 and all(Image.open(BytesIO(d)).size == (64, 64) for d in first)
     assert [pixels(d).tolist() for d in first] == [pixels(d).tolist() for d in second]
-    meta = Image.open(BytesIO(first[0])).info["sd-metadata"]
-    assert "[fog]" in meta
+    meta = json.loads(Image.open(BytesIO(first[0])).info["sd-metadata"])["image"]
+    assert (meta["prompt_syntax"], meta["negative_prompt"]) == ("a1111", "fog")  # A1111's syntax, negative apart
 
 
 def test_a_bad_size_is_a_bad_request_naming_size(client):

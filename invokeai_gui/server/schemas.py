@@ -17,6 +17,7 @@ from ldm.invoke.request import (
     MAX_SEED,
     MAX_VARIATIONS,
     MIN_INIT_SIDE,
+    PROMPT_SYNTAXES,
     SAMPLER_IDS,
     GenerationRequest,
     ImageRef,
@@ -121,6 +122,8 @@ class GenerationParameters(Schema):
     inpaint_replace: float = _limited("inpaint_replace", 0.0)
     seam_size: int = _limited("seam_size", 8)  # ours: px outside the mask where new pixels blend into old
     clip_skip: int = _limited("clip_skip", 0)  # ours: text-encoder layers skipped (recipes record it)
+    prompt_syntax: Literal[PROMPT_SYNTAXES] = "invoke"  # type: ignore[valid-type]  # ours: how the prompt is read
+    negative_prompt: str = Field("", max_length=MAX_PROMPT_CHARS)  # ours: with "invoke" syntax, joins [words]
 
     _pairs = field_validator("with_variations", mode="before")(_as_pairs)
 
@@ -170,6 +173,7 @@ class GenerateImage(JobRequest):
             init_image=init_image, init_mask=init_mask, strength=p.strength, fit=p.fit,
             bounding_box=RequestBox(box.x, box.y, box.width, box.height) if box and init_image else None,
             inpaint_replace=p.inpaint_replace, seam_size=p.seam_size, clip_skip=p.clip_skip,
+            prompt_syntax=p.prompt_syntax, negative_prompt=p.negative_prompt,
             upscale=(esrgan.level, esrgan.strength) if esrgan else None,
             facetool=face.type if face else "gfpgan", facetool_strength=face.strength if face else 0.0,
             codeformer_fidelity=face.codeformer_fidelity if face else 0.75,

@@ -39,7 +39,7 @@ from .files import (
     resolve_output_url,
 )
 from .flags import add_engine_flags
-from .request import GenerationRequest, ImageRef
+from .request import PROMPT_SYNTAXES, GenerationRequest, ImageRef
 
 if TYPE_CHECKING:
 
@@ -153,12 +153,14 @@ class InvokeCLI:
     and returns that message, so both the prompt and ``--from_file`` carry on.
     """
 
-    def __init__(self, gen: Generate, outdir: Path, seamless: bool = False, out: TextIO | None = None) -> None:
+    def __init__(self, gen: Generate, outdir: Path, seamless: bool = False, out: TextIO | None = None,
+                 prompt_syntax: str = "invoke") -> None:
         from .metadata import PngWriter
 
         self.gen = gen
         self.outdir = Path(outdir)
         self.seamless = seamless
+        self.prompt_syntax = prompt_syntax
         self.out = out or sys.stdout
         self.writers: dict[Path, PngWriter] = {}
         self.history = _history_class()(str(gen.root / HISTORY_FILE))
@@ -371,6 +373,7 @@ class InvokeCLI:
             "height": int(entry.get("height", 512)),
             "sampler_name": "k_lms",
             "seamless": self.seamless,
+            "prompt_syntax": self.prompt_syntax,
         }
 
     def generate(self, line: str) -> None:
@@ -530,6 +533,9 @@ def build_arg_parser() -> argparse.ArgumentParser:
         description="The invoke> command line: type a prompt and InvokeAI 2.x switches; !help lists them.",
     )
     add_engine_flags(parser)
+    parser.add_argument("--prompt-syntax", "--prompt_syntax", dest="prompt_syntax", default="invoke",
+                        choices=PROMPT_SYNTAXES, help="how prompts are read unless a line says: invoke (InvokeAI "
+                        "2.x: a:1.2 b, [negative]) or a1111 (AUTOMATIC1111: (a:1.2), [less], [from:to:when], [a|b])")
     return parser
 
 
@@ -586,7 +592,8 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
     print(f">> Model {gen.model_name} on {gen.device} ({gen.precision}); images go to {outdir}", flush=True)
     if gen.is_demo_model:
         print(DEMO_NOTICE, flush=True)
-    cli = InvokeCLI(gen, outdir, seamless=bool(getattr(args, "seamless", False)))
+    cli = InvokeCLI(gen, outdir, seamless=bool(getattr(args, "seamless", False)),
+                    prompt_syntax=getattr(args, "prompt_syntax", None) or "invoke")
     from_file = getattr(args, "from_file", None)
     if from_file:
         return cli.run_file(from_file)

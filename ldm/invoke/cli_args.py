@@ -145,6 +145,11 @@ SWITCHES: tuple[Switch, ...] = (
     Switch(("--perlin",), "perlin", "mix in Perlin noise (0-1)", _number, "AMOUNT"),
     Switch(("--threshold",), "threshold", "CFG threshold", _number, "VALUE"),
     Switch(("--clip_skip",), "clip_skip", "skip the text encoder's last layers (0: none)", _whole, "N"),
+    Switch(("--prompt_syntax", "--prompt-syntax"), "prompt_syntax",
+           "read this line's prompt as invoke (a:1.2 [negative]) or a1111 ((a:1.2) [less] [from:to:when])", str,
+           "SYNTAX"),
+    Switch(("--negative_prompt", "--negative-prompt"), "negative_prompt", "the negative prompt (quote it)", str,
+           "TEXT"),
     Switch(("-o", "--outdir"), "outdir", "save this line's images in another folder", str, "DIR"),
 )
 

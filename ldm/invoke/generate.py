@@ -173,6 +173,8 @@ class Generate:
         image_callback: ImageCallback | None = None,
         status_callback: StatusCallback | None = None,
         clip_skip: int = 0,
+        prompt_syntax: str = "invoke",
+        negative_prompt: str = "",
     ) -> list[tuple[Image.Image, int]]:
         """Generates ``iterations`` images and returns ``[(image, seed), ...]``: the documented Python
         API, a thin wrapper that builds a ``GenerationRequest`` and runs ``generate``.
@@ -192,6 +194,7 @@ class Generate:
             strength=strength, fit=fit, upscale=_upscale(upscale), facetool=facetool,
             facetool_strength=facetool_strength, codeformer_fidelity=codeformer_fidelity,
             preview_every=preview_every, intermediate_every=intermediate_every, clip_skip=clip_skip,
+            prompt_syntax=prompt_syntax, negative_prompt=negative_prompt,
         )
         progress = Progress(step_callback, intermediate_callback, request.preview_every, request.intermediate_every)
         results: list[tuple[Image.Image, int]] = []
@@ -221,14 +224,15 @@ class Generate:
         progress = progress or Progress(preview_every=request.preview_every,
                                         intermediate_every=request.intermediate_every)
         dtype = weights_dtype(self.precision, self.torch_device)
-        parsed = parse_prompt(request.prompt)
+        parsed = parse_prompt(request.prompt, request.prompt_syntax, request.negative_prompt)
         for warning in parsed.warnings:
             log.warning(warning)
 
         with torch.inference_mode(), autocast_for(self.precision, self.torch_device):
             gen = self._generator(mode, request, model, dtype)
             say("Preparing")
-            cond = gen.conditioning(parsed, request.cfg_scale, request.threshold, clip_skip=request.clip_skip)
+            cond = gen.conditioning(parsed, request.cfg_scale, request.threshold, clip_skip=request.clip_skip,
+                                   steps=request.steps)
             for plan in request.plans():
                 say("Generating")
                 with gen.seamless(request.seamless):

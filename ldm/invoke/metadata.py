@@ -25,10 +25,13 @@ DREAM = "Dream"
 # Building and reading our own metadata
 
 
-def prompt_list(prompt: str) -> list[dict[str, Any]]:
-    """The ``prompt`` field: InvokeAI 2.x stores a list of {prompt, weight} sub-prompts."""
+def prompt_list(prompt: str, syntax: str = "invoke") -> list[dict[str, Any]]:
+    """The ``prompt`` field: InvokeAI 2.x stores a list of {prompt, weight} sub-prompts (an A1111-syntax
+    prompt has none: it is kept as written)."""
     from .conditioning import split_negative, split_weighted_subprompts
 
+    if syntax != "invoke":
+        return [{"prompt": prompt, "weight": 1.0}]
     positive, negative = split_negative(prompt)
     parts = split_weighted_subprompts(positive)
     if len(parts) == 1 and parts[0][1] == 1.0:
@@ -66,6 +69,10 @@ def dream_command(image_meta: dict[str, Any]) -> str:
             parts.append(f"--hires_strength {float(m['hires_strength']):g}")
     if m.get("clip_skip"):
         parts.append(f"--clip_skip {int(m['clip_skip'])}")
+    if m.get("prompt_syntax", "invoke") != "invoke":
+        parts.append(f"--prompt_syntax {m['prompt_syntax']}")
+    if m.get("negative_prompt"):
+        parts.append(f"--negative_prompt {shlex.quote(str(m['negative_prompt']))}")
     if m.get("threshold"):
         parts.append(f"--threshold {m['threshold']:g}")
     if m.get("perlin"):

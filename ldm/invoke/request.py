@@ -29,6 +29,9 @@ UPSCALE_LEVELS = (2, 4)
 FACETOOLS = ("gfpgan", "codeformer")
 MAX_FACES = 20  # face restoration works on at most this many faces (the largest) of a picture
 POSTPROCESSORS = ("esrgan",) + FACETOOLS
+# How the prompt is read: InvokeAI 2.x's syntax (``a:1.2 b``, ``[negative]``) or AUTOMATIC1111's
+# (``(a:1.2)``, ``[less]``, ``[from:to:when]``, ``[a|b]``, the negative prompt in its own field).
+PROMPT_SYNTAXES = ("invoke", "a1111")
 # With an init image (and no fit) the picture's own size is used; it may be any size from this up.
 MIN_INIT_SIDE = 8
 
@@ -258,6 +261,8 @@ class GenerationRequest:
     facetool_strength: float = 0.0
     codeformer_fidelity: float = 0.75
     model: str | None = None  # None: the model loaded when the job runs
+    negative_prompt: str = ""  # with "invoke" syntax it joins the prompt's [bracketed] words
+    prompt_syntax: str = "invoke"  # one of PROMPT_SYNTAXES
     # Delivery, not recipe: how often previews and full intermediate decodes are wanted.
     preview_every: int = 1
     intermediate_every: int = 0
@@ -271,6 +276,11 @@ class GenerationRequest:
             raise InvalidParameterError("prompt", "must be text")
         if len(self.prompt) > MAX_PROMPT_CHARS:
             raise InvalidParameterError("prompt", f"must be at most {MAX_PROMPT_CHARS} characters")
+        if not isinstance(self.negative_prompt, str) or len(self.negative_prompt) > MAX_PROMPT_CHARS:
+            raise InvalidParameterError("negative_prompt", f"must be text of at most {MAX_PROMPT_CHARS} characters")
+        if self.prompt_syntax not in PROMPT_SYNTAXES:
+            raise InvalidParameterError("prompt_syntax", f"must be one of {', '.join(PROMPT_SYNTAXES)}, "
+                                                         f"got {self.prompt_syntax!r}")
         for name in ("iterations", "steps", "cfg_scale", "threshold", "perlin", "variation_amount", "strength",
                      "hires_strength", "inpaint_replace", "seam_size", "clip_skip", "facetool_strength",
                      "codeformer_fidelity"):
@@ -407,7 +417,7 @@ class GenerationRequest:
 
         meta: dict[str, Any] = {
             "type": mode,
-            "prompt": prompt_list(self.prompt),
+            "prompt": prompt_list(self.prompt, self.prompt_syntax),
             "sampler": self.sampler_name,
             "seed": plan.noise_seed,
             "variations": variations_for_metadata(list(plan.chain)),
@@ -422,7 +432,10 @@ class GenerationRequest:
             "hires_strength": self.hires_strength if self.hires_fix else None,
             "postprocessing": None,
             "clip_skip": self.clip_skip,
+            "prompt_syntax": self.prompt_syntax,
         }
+        if self.negative_prompt:
+            meta["negative_prompt"] = self.negative_prompt
         meta.update(extras or {})
         if self.init_image is not None:
             meta.update(init_image_path=self.init_image.url, init_image_hash=self.init_image.sha256,
@@ -476,6 +489,8 @@ class GenerationRequest:
             seam_size=get("seam_size", SEAM),
             clip_skip=get("clip_skip", 0),
             model=metadata.get("model_id") or None,
+            negative_prompt=str(get("negative_prompt", "")),
+            prompt_syntax=str(get("prompt_syntax", "invoke")),
         )
         box = image.get("bounding_box")
         if isinstance(box, Mapping):
@@ -585,7 +600,8 @@ class PostprocessRequest:
 
 
 __all__ = [
-    "BoundingBox", "GenerationRequest", "ImagePlan", "ImageRef", "LIMITS", "Limit", "MAX_SEED", "PostprocessRequest",
+    "BoundingBox", "GenerationRequest", "ImagePlan", "ImageRef", "LIMITS", "Limit", "MAX_SEED", "PROMPT_SYNTAXES",
+    "PostprocessRequest",
     "PostprocessStep", "SAMPLERS", "SAMPLER_IDS", "SEAM", "Sampler", "limits_for_clients", "sampler_for_a1111",
     "steps_run",
 ]

@@ -48,6 +48,8 @@ export const GENERATION_PARAMETERS: ObjectSchema = {
   inpaint_replace: { type: 'number', required: false, min: 0, max: 1 },
   seam_size: { type: 'integer', required: false, min: 0, max: 64 },
   clip_skip: { type: 'integer', required: false, min: 0, max: 48 },
+  prompt_syntax: { type: 'string', required: false, oneOf: ['invoke', 'a1111'] },
+  negative_prompt: { type: 'string', required: false },
 };
 
 /** Ours: a client request id, 1–100 letters, digits or `. _ : -` (the server refuses others by name). */

@@ -32,7 +32,7 @@ from ldm.invoke.request import (
 from ..config import is_loopback
 from ..studio import Studio
 from .runs import ApiRuns
-from .translate import image_bytes, open_image, request_infotext, resized, sampler_id, seeds_of, with_negative
+from .translate import image_bytes, open_image, request_infotext, resized, sampler_id, seeds_of
 
 A1111_DEFAULT_SAMPLER = "k_euler_a"  # "Euler a"
 UPSCALERS = {"R-ESRGAN 4x+": 4, "R-ESRGAN 2x+": 2, "RealESRGAN_x4plus": 4, "RealESRGAN_x2plus": 2,
@@ -160,7 +160,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
     def generation(body: Txt2ImgBody) -> GenerationRequest:
         settings = body.override_settings or {}
         values: dict[str, Any] = dict(
-            prompt=with_negative(body.prompt, body.negative_prompt),
+            prompt=body.prompt, negative_prompt=body.negative_prompt or "", prompt_syntax="a1111",
             iterations=body.batch_size * body.n_iter,
             steps=body.steps, cfg_scale=body.cfg_scale, width=body.width, height=body.height,
             sampler_name=sampler_id("sampler_name", body.sampler_name or body.sampler_index, body.scheduler,
@@ -502,8 +502,8 @@ def _recipe_infotext(recipe: dict[str, Any]) -> str:
 
     image = recipe["image"]
     prompt = md.prompt_text(image.get("prompt", ""))
-    negative = ""
-    if prompt.endswith("]") and "[" in prompt:
+    negative = str(image.get("negative_prompt") or "")
+    if image.get("prompt_syntax", "invoke") == "invoke" and prompt.endswith("]") and "[" in prompt:
         prompt, _, negative = prompt[:-1].rpartition("[")
         prompt = prompt.rstrip()
     sampler = SAMPLERS_BY_ID.get(str(image.get("sampler")))

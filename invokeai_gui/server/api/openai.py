@@ -20,7 +20,7 @@ from ldm.invoke.request import GenerationRequest, ImageRef
 
 from ..studio import Studio
 from .runs import ApiRuns, Outcome
-from .translate import open_image, parse_size, sampler_id, uploaded_bytes, with_negative
+from .translate import open_image, parse_size, sampler_id, uploaded_bytes
 
 # Names OpenAI clients send by default; they mean "the studio's current model".
 OPENAI_MODELS = ("dall-e-2", "dall-e-3", "gpt-image-1", "gpt-image-1-mini", "gpt-image-1.5")
@@ -87,7 +87,8 @@ def create_openai_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return int(entry.get("width", 512)), int(entry.get("height", 512))
 
     def base_request(options: ImageOptions, prompt: str) -> GenerationRequest:
-        values: dict[str, Any] = {"prompt": with_negative(prompt, options.negative_prompt), "iterations": options.n,
+        values: dict[str, Any] = {"prompt": prompt, "negative_prompt": options.negative_prompt or "",
+                                  "prompt_syntax": "a1111", "iterations": options.n,
                                   "model": model_name(options.model), "seed": options.seed, "clip_skip": runs.clip_skip}
         if options.steps is not None:
             values["steps"] = options.steps
@@ -153,12 +154,16 @@ def create_openai_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         body = ImageOptions.model_validate(_form())
         picture = _uploaded_image("image", studio)
         recipe = md.metadata_from_info(picture.info)
-        prompt = md.prompt_text(recipe["image"].get("prompt", "")) if isinstance(recipe.get("image"), dict) else ""
+        recorded = recipe["image"] if isinstance(recipe.get("image"), dict) else {}
+        prompt = md.prompt_text(recorded.get("prompt", ""))
         if body.size:
             picture = picture.resize(parse_size("size", body.size), Image.Resampling.LANCZOS)
         flat = picture.convert("RGB")  # transparent pixels would make it an inpaint
         generation = base_request(body, prompt).replace(
             init_image=ImageRef.from_image(flat), width=flat.width, height=flat.height, strength=VARIATION_STRENGTH)
+        if recorded:  # the recorded prompt is read as it was written (older recipes: InvokeAI syntax)
+            generation = generation.replace(prompt_syntax=str(recorded.get("prompt_syntax") or "invoke"),
+                                            negative_prompt=body.negative_prompt or str(recorded.get("negative_prompt") or ""))
         return run(body, generation)
 
     @bp.get("/models")

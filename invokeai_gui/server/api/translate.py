@@ -1,5 +1,5 @@
-"""What the HTTP APIs' fields mean in our terms: images sent inline, sizes, samplers, negative prompts,
-and AUTOMATIC1111's infotext. Each API's handler builds a ``GenerationRequest`` with these."""
+"""What the HTTP APIs' fields mean in our terms: images sent inline, sizes, samplers and AUTOMATIC1111's
+infotext (both APIs read prompts in A1111's syntax, the negative prompt in its own field). Each API's handler builds a ``GenerationRequest`` with these."""
 
 from __future__ import annotations
 
@@ -23,16 +23,6 @@ from ldm.invoke.request import (
 from ..uploads import UploadError, UploadLimits, check_image, decode_base64_image
 
 SIZE = re.compile(r"^\s*(\d{1,5})\s*[xX×]\s*(\d{1,5})\s*$")
-
-
-def with_negative(prompt: str, negative: str | None) -> str:
-    """A prompt and a negative prompt in our syntax: ``prompt [negative]``."""
-    negative = (negative or "").strip()
-    if not negative:
-        return prompt
-    if "[" in negative or "]" in negative:  # brackets would end our [negative] group early
-        negative = negative.replace("[", "(").replace("]", ")")
-    return f"{prompt} [{negative}]"
 
 
 def parse_size(field: str, value: str) -> tuple[int, int]:
@@ -161,4 +151,4 @@ def request_infotext(request: GenerationRequest, prompt: str, negative: str, see
 
 
 __all__ = ["image_bytes", "infotext", "open_image", "parse_size", "png_ref", "request_infotext", "resized",
-           "sampler_id", "seeds_of", "uploaded_bytes", "with_negative"]
+           "sampler_id", "seeds_of", "uploaded_bytes"]

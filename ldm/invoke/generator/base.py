@@ -19,7 +19,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..conditioning import ParsedPrompt, SDXLConditioner, TextConditioner
+from ..conditioning import ParsedPrompt, Phase, SDXLConditioner, TextConditioner, a1111_phases
 from ..noise import SeededNoise
 from ..request import GenerationRequest, steps_run
 from ..samplers import make_scheduler
@@ -68,6 +68,16 @@ class Conditioning:
     warnings: list[str] = field(default_factory=list)
     pooled: torch.Tensor | None = None  # SDXL: the second text encoder's pooled embedding
     uncond_pooled: torch.Tensor | None = None
+    # A1111's prompt editing and alternation: the embeddings change at these steps (cond/uncond are
+    # the first phase's). Empty: the same embeddings for every step.
+    phases: tuple[Phase, ...] = ()
+
+    def phase_at(self, step: int) -> Conditioning | Phase:
+        """What conditions step ``step`` (counted from 1) of a run."""
+        for phase in self.phases:
+            if step <= phase.until_step:
+                return phase
+        return self.phases[-1] if self.phases else self
 
 
 AfterStep = Callable[[int, torch.Tensor], torch.Tensor]
@@ -95,9 +105,11 @@ class Generator(abc.ABC):
 
     # -- building blocks -------------------------------------------------------------------
 
-    def conditioning(self, parsed: ParsedPrompt, cfg_scale: float, threshold: float, clip_skip: int = 0) -> Conditioning:
+    def conditioning(self, parsed: ParsedPrompt, cfg_scale: float, threshold: float, clip_skip: int = 0,
+                     steps: int = 1) -> Conditioning:
         """Encodes the prompt. The prompt's LoRAs and embeddings are applied first (and those of an
-        earlier prompt removed); ``parsed`` then records which were applied."""
+        earlier prompt removed); ``parsed`` then records which were applied. An A1111-syntax prompt is
+        scheduled over ``steps`` steps."""
         extras = getattr(self.pipeline, "invokeai_extras", None)
         rewrite = None
         if extras is not None:
@@ -109,13 +121,24 @@ class Generator(abc.ABC):
             parsed.warnings.append("LoRAs need a model loaded through the model manager; they were ignored")
             parsed.loras = []
         if self.is_sdxl:
-            xl = SDXLConditioner(self.pipeline, self.device, self.dtype, clip_skip, convert=rewrite).conditioning(parsed)
+            xl_conditioner = SDXLConditioner(self.pipeline, self.device, self.dtype, clip_skip, convert=rewrite)
+            if parsed.syntax == "a1111":
+                return self._scheduled(a1111_phases(xl_conditioner, parsed, steps), cfg_scale, threshold, parsed)
+            xl = xl_conditioner.conditioning(parsed)
             return Conditioning(xl.cond, xl.uncond, cfg_scale, threshold, parsed.warnings, xl.pooled, xl.uncond_pooled)
         tokenizer = self.pipeline.tokenizer
         convert = (lambda text: rewrite(text, tokenizer)) if rewrite is not None else None
         conditioner = TextConditioner(tokenizer, self.pipeline.text_encoder, self.device, self.dtype, clip_skip, convert)
+        if parsed.syntax == "a1111":
+            return self._scheduled(a1111_phases(conditioner, parsed, steps), cfg_scale, threshold, parsed)
         cond, uncond = conditioner.conditioning(parsed)
         return Conditioning(cond, uncond, cfg_scale, threshold, parsed.warnings)
+
+    @staticmethod
+    def _scheduled(phases: list[Phase], cfg_scale: float, threshold: float, parsed: ParsedPrompt) -> Conditioning:
+        first = phases[0]
+        return Conditioning(first.cond, first.uncond, cfg_scale, threshold, parsed.warnings, first.pooled,
+                            first.uncond_pooled, tuple(phases) if len(phases) > 1 else ())
 
     def scheduler(self, sampler_name: str, seed: int):
         return make_scheduler(sampler_name, self.pipeline.scheduler.config, seed)
@@ -131,7 +154,7 @@ class Generator(abc.ABC):
         # SDXL's VAE may run in float32 beside a float16 UNet: latents follow the UNet's precision.
         return (latents * self.vae.config.scaling_factor).to(self.dtype)
 
-    def added_conditions(self, cond: Conditioning, latents: torch.Tensor) -> dict[str, torch.Tensor] | None:
+    def added_conditions(self, cond: Conditioning | Phase, latents: torch.Tensor) -> dict[str, torch.Tensor] | None:
         """SDXL's extra UNet inputs for the (uncond, cond) batch: pooled text embeddings and the size
         conditioning (original size, crop corner, target size), here the size being generated."""
         if not self.is_sdxl:
@@ -207,7 +230,8 @@ class Generator(abc.ABC):
     ) -> torch.Tensor:
         """Runs the sampler over ``timesteps``; ``after_step(i, latents)`` may rewrite the latents
         (inpainting keeps the unmasked part there). Progress is counted in user steps, so samplers
-        of order 2 report the same totals as the others."""
+        of order 2 report the same totals as the others. A scheduled prompt's phase is picked by the
+        user step within this run (as A1111 counts: an img2img pass starts again at step 1)."""
         order = int(getattr(scheduler, "order", 1))
         total = max(1, (len(timesteps) + order - 1) // order)
         embeddings = torch.cat([cond.uncond, cond.cond])
@@ -217,7 +241,13 @@ class Generator(abc.ABC):
         step_kwargs: dict[str, Any] = {}
         if noise_generator is not None and "generator" in inspect.signature(scheduler.step).parameters:
             step_kwargs["generator"] = noise_generator  # ancestral samplers draw fresh noise each step
+        phase: Conditioning | Phase = cond
         for i, t in enumerate(timesteps):
+            if cond.phases and cond.phase_at(i // order + 1) is not phase:
+                phase = cond.phase_at(i // order + 1)
+                embeddings = torch.cat([phase.uncond, phase.cond])
+                added = self.added_conditions(phase, latents)
+                unet_kwargs = {"added_cond_kwargs": added} if added is not None else {}
             model_input = scheduler.scale_model_input(torch.cat([latents] * 2), t)
             noise_pred = self.unet(model_input, t, encoder_hidden_states=embeddings, **unet_kwargs).sample
             uncond_pred, cond_pred = noise_pred.chunk(2)

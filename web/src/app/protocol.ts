@@ -70,6 +70,9 @@ export interface ImageMetadata {
   inpaint_replace?: number;
   seam_size?: number;
   clip_skip?: number;
+  /** Ours: how the prompt was read ("invoke" when missing); with "a1111" the negative prompt is apart. */
+  prompt_syntax?: string;
+  negative_prompt?: string;
   postprocessing?: PostprocessingStep[] | null;
   precision?: string;
   device?: string;
@@ -279,7 +282,15 @@ export interface GenerationParameters {
   inpaint_replace?: number;
   /** Ours: how far (px) outside the regenerated area new pixels are blended into the old (0–64, default 8). */
   seam_size?: number;
+  /** Ours: read the prompt as InvokeAI 2.x's syntax (the default) or AUTOMATIC1111's. */
+  prompt_syntax?: PromptSyntax;
+  /** Ours: the negative prompt, in its own field (A1111 syntax; InvokeAI's joins it to the [bracketed] words). */
+  negative_prompt?: string;
 }
+
+/** How a prompt is read: InvokeAI 2.x's `a:1.2 b [negative]` or AUTOMATIC1111's `(a:1.2) [less] [from:to:when]`. */
+export type PromptSyntax = 'invoke' | 'a1111';
+export const PROMPT_SYNTAXES: readonly PromptSyntax[] = ['invoke', 'a1111'];
 
 /** The region an inpainting or outpainting works on, in image pixels. */
 export interface BoundingBox {

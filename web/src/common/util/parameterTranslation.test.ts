@@ -461,3 +461,37 @@ describe('metadata → UI state (Use All)', () => {
     expect(reproducibilityWarning({ precision: 'float32' }, { precision: 'float16' })).toMatch(/precision/);
   });
 });
+
+describe('prompt syntax (Settings) and the A1111 negative prompt', () => {
+  it('sends nothing new with InvokeAI syntax, and prompt_syntax plus negative_prompt with A1111 syntax', () => {
+    const invoke = buildGenerationRequest(options({ negativePrompt: 'left over' }), settings, 'txt2img').generationParameters;
+    expect(invoke.prompt_syntax).toBeUndefined();
+    expect(invoke.negative_prompt).toBeUndefined();
+    const a1111 = buildGenerationRequest(
+      options({ prompt: '[cat:dog:0.5], (fur:1.2)', promptSyntax: 'a1111', negativePrompt: '(blurry:1.3)' }),
+      settings,
+      'txt2img',
+    );
+    expect(a1111.generationParameters).toMatchObject({
+      prompt: '[cat:dog:0.5], (fur:1.2)',
+      prompt_syntax: 'a1111',
+      negative_prompt: '(blurry:1.3)',
+    });
+    expect(validateGenerateImageArgs([a1111.generationParameters, false, false])).toEqual([]);
+    const blank = buildGenerationRequest(options({ promptSyntax: 'a1111', negativePrompt: '  ' }), settings, 'txt2img');
+    expect(blank.generationParameters.negative_prompt).toBeUndefined();
+  });
+
+  it('Use All restores the syntax and negative prompt an image was made with', () => {
+    const a1111: Metadata = {
+      image: { prompt: [{ prompt: '[cat|dog]', weight: 1 }], prompt_syntax: 'a1111', negative_prompt: 'fog', seed: 3 },
+    };
+    const recall = metadataToOptions(a1111);
+    expect(recall.options).toMatchObject({ prompt: '[cat|dog]', promptSyntax: 'a1111', negativePrompt: 'fog' });
+    expect(recall.unsupported).toBeNull();
+    const old = metadataToOptions({ image: { prompt: [{ prompt: 'cat [fog]', weight: 1 }], seed: 3 } });
+    expect(old.options).toMatchObject({ prompt: 'cat [fog]', promptSyntax: 'invoke', negativePrompt: '' });
+    const gen = buildGenerationRequest({ ...options({ promptSyntax: 'invoke' }), ...recall.options }, settings, 'txt2img');
+    expect(gen.generationParameters).toMatchObject({ prompt_syntax: 'a1111', negative_prompt: 'fog' });
+  });
+});

@@ -104,6 +104,10 @@ export function buildGenerationRequest(
     variation_amount: options.shouldGenerateVariations ? options.variationAmount : 0,
     clip_skip: options.clipSkip,
   };
+  if (options.promptSyntax === 'a1111') {
+    generationParameters.prompt_syntax = 'a1111';
+    if (options.negativePrompt.trim() !== '') generationParameters.negative_prompt = options.negativePrompt;
+  }
   if (options.hiresFix) generationParameters.hires_strength = options.hiresStrength;
   if (options.shouldGenerateVariations) {
     const pairs = parseSeedWeights(options.seedWeights);
@@ -197,7 +201,12 @@ export function metadataToOptions(metadata: Metadata, samplers: readonly Sampler
   const options: MetadataOptions = {};
   let tab: ActiveTab | null = null;
   let inpainting: InpaintingRecall | null = null;
-  if (image.prompt !== undefined) options.prompt = promptToString(image.prompt);
+  if (image.prompt !== undefined) {
+    options.prompt = promptToString(image.prompt);
+    // An image recorded before the setting existed was read as InvokeAI syntax.
+    options.promptSyntax = image.prompt_syntax === 'a1111' ? 'a1111' : 'invoke';
+    options.negativePrompt = options.promptSyntax === 'a1111' ? (image.negative_prompt ?? '') : '';
+  }
   if (typeof image.sampler === 'string' && samplers.some((s) => s.id === image.sampler)) {
     options.sampler = image.sampler;
   }
@@ -279,6 +288,7 @@ function postprocessingOptions(image: ImageMetadata): MetadataOptions {
 /** What the image's recipe holds that this UI cannot send (so Invoke may give other pixels). */
 function unsupportedSettings(image: ImageMetadata): string | null {
   const problems: string[] = [];
+  if (image.prompt_syntax !== 'a1111' && nonEmpty(image.negative_prompt)) problems.push('a separate negative prompt');
   if (nonEmpty(image.mask_image_path) && image.fit === true) problems.push('a mask on a picture fitted to the output size');
   if (initImageTab(image) === 'img2img' && image.type === 'inpaint') {
     if (isNumber(image.seam_size) && image.seam_size !== SEAM_SIZE_DEFAULT) problems.push(`seam size ${image.seam_size}`);

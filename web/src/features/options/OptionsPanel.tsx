@@ -14,6 +14,7 @@ import { outpaintBlocker } from '../outpainting/outpaintingThunks';
 import { CanvasOptions } from '../canvas/CanvasOptions';
 import { setFaceOptions, setOption, setUpscaleOptions, type OptionsState } from './optionsSlice';
 import { PromptInput } from './PromptInput';
+import { NegativePromptInput } from './NegativePromptInput';
 import { FaceRestoreFields, faceRestoreProblem, UpscaleFields } from '../postprocessing/PostprocessFields';
 
 const toMultipleOf8 = (v: number) => Math.round(v / 8) * 8;
@@ -61,6 +62,9 @@ export const TOOLTIPS = {
   hiresStrength: 'Strength of the high-resolution pass: how much it changes the first, low-resolution image.',
   clipSkip:
     "Clip Skip: how many of the text encoder's last layers to skip (0: none). Some anime-style models are made for 1, which AUTOMATIC1111 calls \"Clip skip 2\".",
+=======
+  negativePrompt:
+    'What the image should not show, in AUTOMATIC1111 syntax ((word:1.3) weighs more). Settings › Prompt syntax switches back to InvokeAI syntax, where [words] in the prompt are the negative prompt.',
 } as const;
 
 function InvokeButtons() {
@@ -264,6 +268,7 @@ export function OptionsPanel() {
   return (
     <div className="options-panel" data-testid="options-panel">
       <PromptInput tooltip={TOOLTIPS.prompt} />
+      <NegativePromptInput tooltip={TOOLTIPS.negativePrompt} />
       <InvokeButtons />
       <QueuePanel />
       <MainOptions />

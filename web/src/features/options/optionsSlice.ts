@@ -1,10 +1,13 @@
 /** State of the control panel: every generation parameter the user sets, persisted across reloads. */
 import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
-import type { FacetoolType, ImageInfo, SamplerName } from '../../app/protocol';
+import type { FacetoolType, ImageInfo, PromptSyntax, SamplerName } from '../../app/protocol';
 import type { MetadataOptions } from '../../common/util/parameterTranslation';
 
 export interface OptionsState {
   prompt: string;
+  /** How the prompt is read (set in Settings); with 'a1111' the negative prompt has its own box. */
+  promptSyntax: PromptSyntax;
+  negativePrompt: string;
   iterations: number;
   steps: number;
   cfgScale: number;
@@ -38,6 +41,8 @@ export interface OptionsState {
 
 export const initialOptionsState: OptionsState = {
   prompt: '',
+  promptSyntax: 'invoke',
+  negativePrompt: '',
   iterations: 1,
   steps: 50,
   cfgScale: 7.5,

@@ -1,10 +1,12 @@
-/** The settings dialog: delete confirmation, live preview style, intermediates interval, and (desktop) the output folder. */
+/** The settings dialog: delete confirmation, live preview style, intermediates interval, the prompt syntax, and
+ * (desktop) the output folder. */
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { Modal } from '../../common/components/Modal';
 import { NumberField, SelectField, SwitchField } from '../../common/components/Fields';
 import type { PreviewStyle } from '../../common/util/parameterTranslation';
 import { errorOccurred, settingChanged } from './systemSlice';
-import { resetOptions } from '../options/optionsSlice';
+import { resetOptions, setOption } from '../options/optionsSlice';
+import type { PromptSyntax } from '../../app/protocol';
 import { chooseOutputFolderNative, hasDesktopBridge } from '../../app/desktopBridge';
 import { Tooltip } from '../../common/components/Tooltip';
 import { modelsDialogOpened } from '../models/modelsSlice';
@@ -33,6 +35,11 @@ export function OutputFolderSetting() {
   );
 }
 
+const PROMPT_SYNTAX_CHOICES: ReadonlyArray<{ value: PromptSyntax; label: string }> = [
+  { value: 'invoke', label: 'InvokeAI 2.x (a:1.2 b, [negative])' },
+  { value: 'a1111', label: 'AUTOMATIC1111 ((a:1.2), [less], [from:to:when])' },
+];
+
 const PREVIEW_STYLES: ReadonlyArray<{ value: PreviewStyle; label: string }> = [
   { value: 'latents', label: 'Fast (latents)' },
   { value: 'full', label: 'Full quality (decoded)' },
@@ -44,6 +51,7 @@ export function SettingsModal({ onClose }: { onClose: () => void }) {
   const confirm = useAppSelector((s) => s.system.shouldConfirmOnDelete);
   const previewStyle = useAppSelector((s) => s.system.previewStyle);
   const interval = useAppSelector((s) => s.system.saveIntermediatesInterval);
+  const promptSyntax = useAppSelector((s) => s.options.promptSyntax);
   return (
     <Modal title="Settings" onClose={onClose} testId="settings-modal">
       <div className="settings">
@@ -73,6 +81,14 @@ export function SettingsModal({ onClose }: { onClose: () => void }) {
           disabled={previewStyle !== 'full'}
           onChange={(v) => dispatch(settingChanged({ saveIntermediatesInterval: v }))}
           testId="setting-intermediates"
+        />
+        <SelectField
+          label="Prompt syntax"
+          tooltip="How prompts are read. InvokeAI 2.x: 'a cat:1.5 a dog:0.5' weights sub-prompts and [words] are the negative prompt. AUTOMATIC1111: (word) and (word:1.3) emphasise, [word] de-emphasises, [from:to:when] and [a|b] change the prompt during the steps, BREAK starts a new chunk, and the negative prompt has its own box. Use All restores the syntax an image was made with."
+          value={promptSyntax}
+          options={PROMPT_SYNTAX_CHOICES}
+          onChange={(v) => dispatch(setOption('promptSyntax', v))}
+          testId="setting-prompt-syntax"
         />
         <OutputFolderSetting />
         <div className="settings__reset">
