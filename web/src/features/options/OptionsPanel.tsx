@@ -62,7 +62,6 @@ export const TOOLTIPS = {
   hiresStrength: 'Strength of the high-resolution pass: how much it changes the first, low-resolution image.',
   clipSkip:
     "Clip Skip: how many of the text encoder's last layers to skip (0: none). Some anime-style models are made for 1, which AUTOMATIC1111 calls \"Clip skip 2\".",
-=======
   negativePrompt:
     'What the image should not show, in AUTOMATIC1111 syntax ((word:1.3) weighs more). Settings › Prompt syntax switches back to InvokeAI syntax, where [words] in the prompt are the negative prompt.',
 } as const;
