@@ -239,8 +239,8 @@ class Generate:
                     "embeddings": list(parsed.embeddings),
                 }
                 image_meta = request.image_metadata(plan, mode, width, height, extras)
-                md.attach_metadata(image, md.build_metadata({"model_id": model.name, "model_hash": model.hash},
-                                                            image_meta))
+                md.attach_metadata(image, md.build_metadata({"model_id": model.name, "model_hash": model.hash,
+                                                             "model_format": model.config.get("format")}, image_meta))
                 image, error = self._postprocess_after_generation(image, request, say)
                 yield GeneratedImage(image, plan, error)
         if self.free_gpu_mem:

@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import time
+from io import BytesIO
 from typing import Any
 
 import numpy as np
@@ -32,7 +33,7 @@ from ldm.invoke.request import (
 from ..config import is_loopback
 from ..studio import Studio
 from .runs import ApiRuns
-from .translate import image_bytes, open_image, request_infotext, resized, sampler_id, seeds_of, with_negative
+from .translate import image_bytes, open_image, resized, sampler_id, seeds_of, with_negative
 
 A1111_DEFAULT_SAMPLER = "k_euler_a"  # "Euler a"
 UPSCALERS = {"R-ESRGAN 4x+": 4, "R-ESRGAN 2x+": 2, "RealESRGAN_x4plus": 4, "RealESRGAN_x2plus": 2,
@@ -217,7 +218,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         all_seeds = made + seeds[len(made):]
         if generation_request.model:
             model = {"model_id": generation_request.model}  # its hash is not known here
-        infotexts = [request_infotext(generation_request, prompt, negative, seed, model) for seed in all_seeds]
+        infotexts = [_png_infotext(p.png) for p in outcome.pictures]  # the chunk each PNG carries
         variation = generation_request.with_variations[-1] if generation_request.with_variations else (-1, 0.0)
         info = {
             "prompt": prompt, "all_prompts": [prompt] * len(all_seeds),
@@ -294,10 +295,10 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         body = PngInfoBody.model_validate(_json_body())
         picture = open_image(image_bytes("image", body.image, limits))
         items = {k: v for k, v in picture.info.items() if isinstance(v, str)}
-        text = items.get("parameters", "")
-        recipe = md.metadata_from_info(picture.info)
-        if not text and isinstance(recipe.get("image"), dict):
-            text = _recipe_infotext(recipe)
+        recipe = md.metadata_from_info(picture.info)  # sd-metadata when there is one, else A1111's own
+        text = items.get(md.A1111_PARAMETERS, "")
+        if isinstance(recipe.get("image"), dict) and (md.SD_METADATA in items or not text):
+            text = md.infotext(recipe)
         parameters = md.parse_a1111_parameters(text) if text else {}
         return jsonify(info=text, items=items, parameters=parameters)
 
@@ -500,26 +501,10 @@ def _json_body() -> dict[str, Any]:
     return data
 
 
-def _recipe_infotext(recipe: dict[str, Any]) -> str:
-    """Our sd-metadata recipe as A1111's infotext (until our PNGs carry a ``parameters`` chunk too)."""
-    from .translate import infotext
-
-    image = recipe["image"]
-    prompt = md.prompt_text(image.get("prompt", ""))
-    negative = ""
-    if prompt.endswith("]") and "[" in prompt:
-        prompt, _, negative = prompt[:-1].rpartition("[")
-        prompt = prompt.rstrip()
-    sampler = SAMPLERS_BY_ID.get(str(image.get("sampler")))
-    settings = [("Steps", image.get("steps")), ("Sampler", sampler.a1111 if sampler else image.get("sampler")),
-                ("CFG scale", image.get("cfg_scale")), ("Seed", image.get("seed")),
-                ("Size", f"{image.get('width')}x{image.get('height')}"),
-                ("Model hash", (recipe.get("model_hash") or "")[:10] or None), ("Model", recipe.get("model_id"))]
-    if image.get("strength") is not None and image.get("type") != "txt2img":
-        settings.append(("Denoising strength", image.get("strength")))
-    if image.get("clip_skip"):
-        settings.append(("Clip skip", int(image["clip_skip"]) + 1))
-    return infotext(prompt, negative, settings)
+def _png_infotext(png: bytes) -> str:
+    """The ``parameters`` chunk of a PNG we made (md.infotext wrote it)."""
+    with Image.open(BytesIO(png)) as im:
+        return str(im.info.get(md.A1111_PARAMETERS, ""))
 
 
 def register_a1111(app: Flask, studio: Studio, runs: ApiRuns) -> None:
