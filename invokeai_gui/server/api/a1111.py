@@ -32,6 +32,7 @@ from ldm.invoke.request import (
 
 from ..config import is_loopback
 from ..studio import Studio
+from .limits import MAX_BATCH_IMAGES, too_large_message
 from .runs import ApiRuns
 from .translate import image_bytes, open_image, resized, sampler_id, seeds_of, with_negative
 
@@ -288,6 +289,9 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
     @bp.post("/extra-batch-images")
     def extra_batch_images() -> Response:
         body = ExtrasBatchBody.model_validate(_json_body())
+        if len(body.imageList) > MAX_BATCH_IMAGES:
+            raise A1111Error(422, f"imageList: at most {MAX_BATCH_IMAGES} images per request, got {len(body.imageList)}",
+                             "imageList")
         return jsonify(html_info="", images=extras(body, [i.data for i in body.imageList], "imageList"))
 
     @bp.post("/png-info")
@@ -485,6 +489,8 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
 
     @bp.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:
+        if exc.code == 413:  # a chunked body that grew past the limit as it was read
+            return jsonify(detail=too_large_message(request.path, limits)), 413
         return jsonify(detail=exc.description or exc.name), exc.code or 500
 
     return bp

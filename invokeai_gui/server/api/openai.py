@@ -19,6 +19,7 @@ from ldm.invoke.errors import InvalidParameterError, UserError, user_message
 from ldm.invoke.request import GenerationRequest, ImageRef
 
 from ..studio import Studio
+from .limits import too_large_message
 from .runs import ApiRuns, Outcome
 from .translate import open_image, parse_size, sampler_id, uploaded_bytes, with_negative
 
@@ -201,6 +202,8 @@ def create_openai_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
 
     @bp.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:
+        if exc.code == 413:  # a chunked body that grew past the limit as it was read
+            return _envelope(413, too_large_message(request.path, studio.limits))
         return _envelope(exc.code or 500, exc.description or exc.name)
 
     return bp
