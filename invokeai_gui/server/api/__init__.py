@@ -1,6 +1,7 @@
 """The HTTP APIs other tools already speak: AUTOMATIC1111's ``/sdapi/v1`` and OpenAI's ``/v1``
 images API. Both translate into a ``GenerationRequest`` and go through the studio's queue, so
-their jobs show in the queue panel ("API ...") with their progress."""
+their jobs show in the queue panel ("API ...") with their progress. ``/openapi.json`` and ``/docs``
+describe them."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..studio import Studio
 from .a1111 import register_a1111
 from .access import ApiAccess, is_api_path
+from .docs import ApiDocs
 from .limits import body_limit
 from .openai import register_openai
 from .runs import ApiRuns
@@ -18,8 +20,10 @@ from .runs import ApiRuns
 def register_apis(app: Flask, studio: Studio) -> ApiRuns:
     """Adds the API routes and puts ``ApiAccess`` in front of the app's (already guarded) WSGI app."""
     runs = ApiRuns(studio)
-    register_a1111(app, studio, runs)
-    register_openai(app, studio, runs)
+    docs = ApiDocs()
+    register_a1111(app, studio, runs, docs)
+    register_openai(app, studio, runs, docs)
+    docs.register(app)  # /openapi.json and /docs (not API paths: the studio's own AccessGuard covers them)
 
     @app.before_request
     def api_body_limit() -> None:

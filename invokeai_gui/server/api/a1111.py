@@ -32,6 +32,7 @@ from ldm.invoke.request import (
 
 from ..config import is_loopback
 from ..studio import Studio
+from .docs import ApiDocs, ApiFamily
 from .limits import MAX_BATCH_IMAGES, too_large_message
 from .runs import ApiRuns
 from .translate import image_bytes, open_image, resized, sampler_id, seeds_of, with_negative
@@ -133,7 +134,56 @@ class PngInfoBody(Body):
     image: str
 
 
-def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
+# -- answers, for the OpenAPI document ---------------------------------------------------------------
+
+
+class ImagesAnswer(BaseModel):
+    images: list[str] = Field(description="base64 PNGs (each with its infotext in a 'parameters' chunk)")
+    parameters: dict[str, Any]
+    info: str = Field(description="JSON text: seed, all_seeds, subseed, infotexts, ...")
+
+
+class ExtrasSingleAnswer(BaseModel):
+    html_info: str
+    image: str
+
+
+class ExtrasBatchAnswer(BaseModel):
+    html_info: str
+    images: list[str]
+
+
+class PngInfoAnswer(BaseModel):
+    info: str = Field(description="the infotext (from sd-metadata when the image has both)")
+    items: dict[str, str]
+    parameters: dict[str, Any]
+
+
+class ErrorPlace(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Unprocessable(BaseModel):
+    """A1111's (FastAPI's) 422: which field was wrong and why."""
+
+    detail: list[ErrorPlace]
+
+
+A1111_API = ApiFamily("AUTOMATIC1111 /sdapi/v1", 422, Unprocessable)
+
+
+def _answering(value: Any, name: str) -> Any:
+    """A view that answers ``value`` as JSON, named (its OpenAPI operation id) after its endpoint."""
+    def view() -> Response:
+        return jsonify(value)
+
+    view.__name__ = view.__qualname__ = name.replace("-", "_")
+    return view
+
+
+def create_a1111_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blueprint:
     bp = Blueprint("a1111_api", __name__, url_prefix="/sdapi/v1")
     limits = studio.limits
 
@@ -246,11 +296,13 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
     # -- generation -----------------------------------------------------------------------------
 
     @bp.post("/txt2img")
+    @docs.operation(A1111_API, json=Txt2ImgBody, answer=ImagesAnswer)
     def txt2img() -> Response:
         body = Txt2ImgBody.model_validate(_json_body())
         return answer(body, generation(body))
 
     @bp.post("/img2img")
+    @docs.operation(A1111_API, json=Img2ImgBody, answer=ImagesAnswer)
     def img2img() -> Response:
         body = Img2ImgBody.model_validate(_json_body())
         return answer(body, img2img_generation(body), body.init_images[0] if body.init_images else None)
@@ -282,11 +334,13 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return out
 
     @bp.post("/extra-single-image")
+    @docs.operation(A1111_API, json=ExtrasSingleBody, answer=ExtrasSingleAnswer)
     def extra_single_image() -> Response:
         body = ExtrasSingleBody.model_validate(_json_body())
         return jsonify(html_info="", image=extras(body, [body.image], "image")[0])
 
     @bp.post("/extra-batch-images")
+    @docs.operation(A1111_API, json=ExtrasBatchBody, answer=ExtrasBatchAnswer)
     def extra_batch_images() -> Response:
         body = ExtrasBatchBody.model_validate(_json_body())
         if len(body.imageList) > MAX_BATCH_IMAGES:
@@ -295,6 +349,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return jsonify(html_info="", images=extras(body, [i.data for i in body.imageList], "imageList"))
 
     @bp.post("/png-info")
+    @docs.operation(A1111_API, json=PngInfoBody, answer=PngInfoAnswer)
     def png_info() -> Response:
         body = PngInfoBody.model_validate(_json_body())
         picture = open_image(image_bytes("image", body.image, limits))
@@ -309,6 +364,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
     # -- the running job --------------------------------------------------------------------------
 
     @bp.get("/progress")
+    @docs.operation(A1111_API)
     def progress() -> Response:
         p = runs.progress()
         counts = studio.jobs.counts()
@@ -329,11 +385,13 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         )
 
     @bp.post("/interrupt")
+    @docs.operation(A1111_API)
     def interrupt() -> Response:
         studio.jobs.cancel(None)
         return jsonify({})
 
     @bp.post("/skip")
+    @docs.operation(A1111_API)
     def skip() -> Response:
         studio.jobs.cancel(None)  # approximated: our jobs cannot drop one image and go on; it ends the job
         return jsonify({})
@@ -341,6 +399,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
     # -- settings ---------------------------------------------------------------------------------
 
     @bp.get("/options")
+    @docs.operation(A1111_API)
     def get_options() -> Response:
         config = facts()
         return jsonify(sd_model_checkpoint=config.get("model_id"), sd_checkpoint_hash=config.get("model_hash") or None,
@@ -349,6 +408,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
                        sd_vae="Automatic", live_previews_enable=True)
 
     @bp.post("/options")
+    @docs.operation(A1111_API, json=OptionsBody)
     def set_options() -> Response:
         body = OptionsBody.model_validate(_json_body())
         if body.CLIP_stop_at_last_layers is not None:
@@ -362,6 +422,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return jsonify(None)
 
     @bp.get("/cmd-flags")
+    @docs.operation(A1111_API)
     def cmd_flags() -> Response:
         config = studio.config
         return jsonify(api=True, listen=not is_loopback(config.host), port=config.port, nowebui=False,
@@ -371,6 +432,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
     # -- listings ---------------------------------------------------------------------------------
 
     @bp.get("/sd-models")
+    @docs.operation(A1111_API)
     def sd_models() -> Response:
         config = facts()
         out = []
@@ -382,10 +444,12 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return jsonify(out)
 
     @bp.get("/samplers")
+    @docs.operation(A1111_API)
     def samplers() -> Response:
         return jsonify([{"name": s["a1111"], "aliases": [s["id"]], "options": {}} for s in facts().get("samplers", [])])
 
     @bp.get("/schedulers")
+    @docs.operation(A1111_API)
     def schedulers() -> Response:
         return jsonify([
             {"name": "automatic", "label": "Automatic", "aliases": None, "default_rho": -1, "need_inner_model": False},
@@ -396,6 +460,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return bool((facts().get("postprocessors") or {}).get(kind, {}).get("available"))
 
     @bp.get("/upscalers")
+    @docs.operation(A1111_API)
     def upscalers() -> Response:
         out = [{"name": "None", "model_name": None, "model_path": None, "model_url": None, "scale": 4}]
         if available("esrgan"):
@@ -404,6 +469,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return jsonify(out)
 
     @bp.get("/realesrgan-models")
+    @docs.operation(A1111_API)
     def realesrgan_models() -> Response:
         if not available("esrgan"):
             return jsonify([])
@@ -411,6 +477,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
                         {"name": "R-ESRGAN 2x+", "path": None, "scale": 2}])
 
     @bp.get("/face-restorers")
+    @docs.operation(A1111_API)
     def face_restorers() -> Response:
         return jsonify([{"name": label, "cmd_dir": None}
                         for kind, label in (("gfpgan", "GFPGAN"), ("codeformer", "CodeFormer")) if available(kind)])
@@ -422,16 +489,19 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return sorted(p.stem for p in folder.rglob("*") if p.suffix.lower() in MODEL_FILE_SUFFIXES)
 
     @bp.get("/loras")
+    @docs.operation(A1111_API)
     def loras() -> Response:
         return jsonify([{"name": name, "alias": name, "path": None, "metadata": {}} for name in files_of("loras")])
 
     @bp.get("/embeddings")
+    @docs.operation(A1111_API)
     def embeddings() -> Response:
         loaded = {name: {"step": None, "sd_checkpoint": None, "sd_checkpoint_name": None, "shape": None,
                          "vectors": None} for name in files_of("embeddings")}
         return jsonify(loaded=loaded, skipped={})
 
     @bp.get("/memory")
+    @docs.operation(A1111_API)
     def memory() -> Response:
         import psutil
 
@@ -450,15 +520,18 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return jsonify(out)
 
     @bp.get("/scripts")
+    @docs.operation(A1111_API)
     def scripts() -> Response:
         return jsonify(txt2img=[], img2img=[])
 
     empty_lists = ("script-info", "extensions", "prompt-styles", "sd-vae", "hypernetworks", "latent-upscale-modes",
                    "sd-modules")
     for name in empty_lists:
-        bp.add_url_rule(f"/{name}", f"empty_{name}", lambda: jsonify([]), methods=["GET"])
+        bp.add_url_rule(f"/{name}", f"empty_{name}", docs.operation(A1111_API)(_answering([], f"empty_{name}")),
+                        methods=["GET"])
     for name in ("refresh-checkpoints", "refresh-loras", "refresh-embeddings", "refresh-vae"):
-        bp.add_url_rule(f"/{name}", f"refresh_{name}", lambda: jsonify(None), methods=["POST"])
+        bp.add_url_rule(f"/{name}", f"refresh_{name}",
+                        docs.operation(A1111_API)(_answering(None, f"refresh_{name}")), methods=["POST"])
 
     @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def not_offered(rest: str) -> Response:
@@ -513,8 +586,8 @@ def _png_infotext(png: bytes) -> str:
         return str(im.info.get(md.A1111_PARAMETERS, ""))
 
 
-def register_a1111(app: Flask, studio: Studio, runs: ApiRuns) -> None:
-    app.register_blueprint(create_a1111_blueprint(studio, runs))
+def register_a1111(app: Flask, studio: Studio, runs: ApiRuns, docs: ApiDocs) -> None:
+    app.register_blueprint(create_a1111_blueprint(studio, runs, docs))
 
 
 __all__ = ["register_a1111"]
