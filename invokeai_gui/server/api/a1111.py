@@ -298,12 +298,14 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blue
     @bp.post("/txt2img")
     @docs.operation(A1111_API, json=Txt2ImgBody, answer=ImagesAnswer)
     def txt2img() -> Response:
+        """Text to image: the body's images in one job, answered with base64 PNGs and A1111's info."""
         body = Txt2ImgBody.model_validate(_json_body())
         return answer(body, generation(body))
 
     @bp.post("/img2img")
     @docs.operation(A1111_API, json=Img2ImgBody, answer=ImagesAnswer)
     def img2img() -> Response:
+        """Image to image and inpainting (init_images[0], mask), answered as txt2img."""
         body = Img2ImgBody.model_validate(_json_body())
         return answer(body, img2img_generation(body), body.init_images[0] if body.init_images else None)
 
@@ -336,12 +338,14 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blue
     @bp.post("/extra-single-image")
     @docs.operation(A1111_API, json=ExtrasSingleBody, answer=ExtrasSingleAnswer)
     def extra_single_image() -> Response:
+        """Upscale (Real-ESRGAN) and/or restore faces on one image; not saved."""
         body = ExtrasSingleBody.model_validate(_json_body())
         return jsonify(html_info="", image=extras(body, [body.image], "image")[0])
 
     @bp.post("/extra-batch-images")
     @docs.operation(A1111_API, json=ExtrasBatchBody, answer=ExtrasBatchAnswer)
     def extra_batch_images() -> Response:
+        """The same for up to 8 images."""
         body = ExtrasBatchBody.model_validate(_json_body())
         if len(body.imageList) > MAX_BATCH_IMAGES:
             raise A1111Error(422, f"imageList: at most {MAX_BATCH_IMAGES} images per request, got {len(body.imageList)}",
@@ -351,6 +355,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blue
     @bp.post("/png-info")
     @docs.operation(A1111_API, json=PngInfoBody, answer=PngInfoAnswer)
     def png_info() -> Response:
+        """The infotext of a PNG (from our recipe when it has one, else its parameters chunk)."""
         body = PngInfoBody.model_validate(_json_body())
         picture = open_image(image_bytes("image", body.image, limits))
         items = {k: v for k, v in picture.info.items() if isinstance(v, str)}
@@ -366,6 +371,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blue
     @bp.get("/progress")
     @docs.operation(A1111_API)
     def progress() -> Response:
+        """The running job: progress, ETA, state, latest preview."""
         p = runs.progress()
         counts = studio.jobs.counts()
         job_count = counts.get("running", 0) + counts.get("queued", 0)
@@ -387,12 +393,14 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blue
     @bp.post("/interrupt")
     @docs.operation(A1111_API)
     def interrupt() -> Response:
+        """Cancels the running job; its call answers with the images made so far."""
         studio.jobs.cancel(None)
         return jsonify({})
 
     @bp.post("/skip")
     @docs.operation(A1111_API)
     def skip() -> Response:
+        """As interrupt (our jobs cannot drop one image and go on)."""
         studio.jobs.cancel(None)  # approximated: our jobs cannot drop one image and go on; it ends the job
         return jsonify({})
 
@@ -401,6 +409,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blue
     @bp.get("/options")
     @docs.operation(A1111_API)
     def get_options() -> Response:
+        """The settings this studio has: the current checkpoint and clip skip among them."""
         config = facts()
         return jsonify(sd_model_checkpoint=config.get("model_id"), sd_checkpoint_hash=config.get("model_hash") or None,
                        CLIP_stop_at_last_layers=runs.clip_skip + 1, samples_save=True, samples_format="png",
@@ -410,6 +419,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blue
     @bp.post("/options")
     @docs.operation(A1111_API, json=OptionsBody)
     def set_options() -> Response:
+        """Applies sd_model_checkpoint (switches the model) and CLIP_stop_at_last_layers; ignores the rest."""
         body = OptionsBody.model_validate(_json_body())
         if body.CLIP_stop_at_last_layers is not None:
             runs.clip_skip = clip_skip(body.CLIP_stop_at_last_layers)
@@ -434,6 +444,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blue
     @bp.get("/sd-models")
     @docs.operation(A1111_API)
     def sd_models() -> Response:
+        """The studio's models."""
         config = facts()
         out = []
         for name, entry in (config.get("model_list") or {}).items():
@@ -446,6 +457,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blue
     @bp.get("/samplers")
     @docs.operation(A1111_API)
     def samplers() -> Response:
+        """The samplers, by A1111 name."""
         return jsonify([{"name": s["a1111"], "aliases": [s["id"]], "options": {}} for s in facts().get("samplers", [])])
 
     @bp.get("/schedulers")

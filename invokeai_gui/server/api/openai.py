@@ -149,6 +149,7 @@ def create_openai_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blu
     @bp.post("/images/generations")
     @docs.operation(OPENAI_API, json=GenerationsBody, answer=GeneratedImages)
     def generations() -> Response:
+        """Images from a prompt (saved to the gallery), as URLs or base64."""
         body = GenerationsBody.model_validate(_json_body())
         width, height = parse_size("size", body.size) if body.size else default_size()
         return run(body, base_request(body, body.prompt).replace(width=width, height=height))
@@ -156,6 +157,7 @@ def create_openai_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blu
     @bp.post("/images/edits")
     @docs.operation(OPENAI_API, form=EditBody, answer=GeneratedImages)
     def edits() -> Response:
+        """Repaints the transparent pixels of the mask (or of the image)."""
         body = EditBody.model_validate(_form())
         picture = _uploaded_image("image", studio)
         mask_file = _file("mask")
@@ -184,6 +186,7 @@ def create_openai_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blu
     @bp.post("/images/variations")
     @docs.operation(OPENAI_API, form=ImageOptions, answer=GeneratedImages)
     def variations() -> Response:
+        """Image to image at strength 0.6, with the image's recorded prompt when it has one."""
         body = ImageOptions.model_validate(_form())
         picture = _uploaded_image("image", studio)
         recipe = md.metadata_from_info(picture.info)
@@ -198,6 +201,7 @@ def create_openai_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blu
     @bp.get("/models")
     @docs.operation(OPENAI_API)
     def models() -> Response:
+        """The studio's models."""
         current, listed = model_facts()
         names = list(listed) or ([current] if current else [])
         return jsonify(object="list", data=[{"id": name, "object": "model", "created": 0, "owned_by": "invokeai"}
