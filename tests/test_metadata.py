@@ -126,8 +126,11 @@ def test_infotext_model_hash_only_for_single_files_and_hires_img2img_fields():
     assert (back["width"], back["height"], back["hires_fix"], back["hires_strength"]) == (1024, 768, True, 0.45)
     img2img = md.build_metadata({"model_id": "demo"}, dict(FIELDS, type="img2img", strength=0.3, hires_fix=False))
     assert "Denoising strength: 0.3" in md.infotext(img2img)
-    restored = dict(FIELDS, hires_fix=False, postprocessing=[{"type": "gfpgan", "strength": 0.8}])
-    assert "Face restoration: GFPGAN" in md.infotext(md.build_metadata({}, restored))
+    restored = dict(FIELDS, hires_fix=False, postprocessing=[{"type": "esrgan", "scale": 2, "strength": 0.5},
+                                                             {"type": "gfpgan", "strength": 0.8}])
+    text = md.infotext(md.build_metadata({}, restored))
+    assert "Face restoration: GFPGAN" in text and "Postprocess upscale by: 2" in text
+    assert "Size: 640x512" in text, "Size stays the generation's, as A1111's extras keep it"
 
 
 def test_a1111_hires_upscale_reads_as_our_output_size(tmp_path):

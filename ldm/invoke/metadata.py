@@ -198,8 +198,12 @@ def infotext(metadata: dict[str, Any]) -> str:
         strength = image["strength"]
     elif hires:
         strength = image.get("hires_strength")
-    restorers = [step.get("type") for step in image.get("postprocessing") or [] if isinstance(step, dict)
-                 and step.get("type") in ("gfpgan", "codeformer")]
+    steps = [step for step in image.get("postprocessing") or [] if isinstance(step, dict)]
+    restorers = [step["type"] for step in steps if step.get("type") in ("gfpgan", "codeformer")]
+    upscale = 1.0
+    for step in steps:
+        if step.get("type") == "esrgan":
+            upscale *= float(step.get("scale") or 1)
     settings: list[tuple[str, Any]] = [
         ("Steps", image.get("steps")),
         ("Sampler", sampler_name),
@@ -216,6 +220,7 @@ def infotext(metadata: dict[str, Any]) -> str:
         *hires,
         ("Tiling", True if image.get("seamless") else None),
         ("Face restoration", {"gfpgan": "GFPGAN", "codeformer": "CodeFormer"}[restorers[-1]] if restorers else None),
+        ("Postprocess upscale by", upscale if upscale != 1 else None),  # as A1111's extras tab adds it
     ]
     lines = [prompt]
     if negative:
