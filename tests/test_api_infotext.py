@@ -108,3 +108,30 @@ def test_openai_api_images_carry_it(checkpoint_server):
                                     extra_body={"steps": 2, "sampler": "Euler a", "seed": 5,
                                                 "negative_prompt": NEGATIVE, "cfg_scale": 7.5})
     agree_on_asked(base64.b64decode(result.data[0].b64_json), checkpoint_server.autov2, 5)
+
+
+def test_a_model_file_is_hashed_once_then_read_from_the_cache(checkpoint_server):
+    """A1111's hash needs the whole file's sha256: it is kept by (path, size, mtime), never recomputed."""
+    import json
+    import os
+
+    from ldm.invoke.model_manager import ModelManager
+
+    root = checkpoint_server.studio.config.root
+    manager = ModelManager(root)
+    entry = manager.config()["tiny-file"]
+    cache_file = root / "models" / ".hashes.json"
+    cache = json.loads(cache_file.read_text())
+    assert cache[entry["path"]]["sha256"][:10] == checkpoint_server.autov2, "loading the model stored its hash"
+    original = cache_file.read_text()
+    try:
+        # A planted value is what comes back: the file was not read again.
+        cache[entry["path"]]["sha256"] = "f" * 64
+        cache_file.write_text(json.dumps(cache))
+        assert manager.model_hash("tiny-file", entry) == "f" * 64
+        # A changed file (new mtime) is hashed afresh.
+        stat = os.stat(entry["path"])
+        os.utime(entry["path"], ns=(stat.st_atime_ns, stat.st_mtime_ns + 1_000_000_000))
+        assert manager.model_hash("tiny-file", entry)[:10] == checkpoint_server.autov2
+    finally:
+        cache_file.write_text(original)
