@@ -3,7 +3,7 @@ carry, each at the upload limit, plus 1 MiB for everything else. Larger bodies g
 
 from __future__ import annotations
 
-from ..uploads import UploadLimits, human_size
+from ..uploads import UploadLimits, human_size, sizes_that_differ
 
 ALLOWANCE = 1024 * 1024  # the prompt, the settings and the JSON around them
 MAX_BATCH_IMAGES = 8  # extra-batch-images: images in one request
@@ -29,10 +29,17 @@ def body_limit(path: str, limits: UploadLimits) -> int:
 
 def too_large_message(path: str, limits: UploadLimits, size: int | None = None) -> str:
     images = IMAGES_PER_BODY.get(path.rstrip("/"), 0)
-    carries = f"{images} image{'s' if images != 1 else ''} of at most {human_size(limits.max_bytes)} each"
-    sent = f" ({human_size(size)} was sent)" if size is not None else ""
-    return (f"The request body is too large{sent}: {path} takes at most {human_size(body_limit(path, limits))}, "
-            f"{carries if images else 'no image'} (base64) plus {human_size(ALLOWANCE)}.")
+    limit = human_size(body_limit(path, limits))
+    sent = ""
+    if size is not None:
+        shown, limit = sizes_that_differ(size, body_limit(path, limits))
+        sent = f" ({shown} was sent)"
+    if not images:
+        why = "it carries no image"
+    else:
+        why = (f"room for {images} image{'s' if images != 1 else ''} of at most {human_size(limits.max_bytes)} "
+               f"each in base64, plus {human_size(ALLOWANCE)}")
+    return f"The request body is too large{sent}: {path} takes at most {limit} ({why})."
 
 
 __all__ = ["ALLOWANCE", "IMAGES_PER_BODY", "MAX_BATCH_IMAGES", "base64_size", "body_limit", "too_large_message"]
