@@ -15,6 +15,7 @@ import requests
 import yaml
 from PIL import Image, PngImagePlugin
 from sd_parsers import ParserManager
+from sd_parsers.parsers import AUTOMATIC1111Parser
 
 from ldm.invoke import metadata as md
 from tests.conftest import private_root
@@ -45,7 +46,7 @@ def checkpoint_server(module_server_factory, test_root: Path, tmp_path_factory):
 def agree_on_asked(png: bytes, autov2: str, seed: int, sampler: str = "Euler a", size: str = "64x64",
                    steps: int = 2, cfg: str = "7.5") -> None:
     """sd-parsers and our reader (of the infotext alone) both read back what was asked."""
-    found = ParserManager().parse(Image.open(BytesIO(png)))
+    found = ParserManager(managed_parsers=[AUTOMATIC1111Parser]).parse(Image.open(BytesIO(png)))
     assert found is not None and found.generator.name == "AUTOMATIC1111", found
     used = found.samplers[0]
     assert (used.name, used.parameters["steps"], used.parameters["cfg_scale"], used.parameters["seed"]) == (
