@@ -13,6 +13,7 @@ SUITE = [
     ["bench_engine.py"],
     ["bench_cpu.py"],
     ["bench_server.py"],
+    ["bench_api.py"],
     ["bench_gallery.py"],
     ["bench_startup.py"],
     ["bench_memory.py"],

@@ -84,3 +84,44 @@ def test_api_auth_asks_for_basic_credentials_on_loopback_too(server_factory):
     assert api.get_scripts() == {"txt2img": [], "img2img": []}
     # The studio's own page is not behind --api-auth.
     assert requests.get(url + "/healthz", timeout=10).status_code == 200
+
+
+@pytest.fixture(scope="module")
+def small_uploads(module_server_factory):
+    """A studio whose uploads may be at most 200 KB, so the body limits are quick to reach."""
+    return module_server_factory(load_model_at_start=False, max_upload_bytes=200_000)
+
+
+def api_jobs(server) -> list:
+    return [j for j in server.studio.jobs.snapshot() if j["summary"].startswith("API")]
+
+
+def test_an_oversized_body_is_413_in_each_apis_envelope_and_the_server_lives_on(small_uploads):
+    url = base(small_uploads)
+    huge = "a" * (1024 * 1024)  # txt2img and generations carry no image: the limit is 1 MiB
+    refused = requests.post(url + "/sdapi/v1/txt2img", json={"prompt": huge}, timeout=30)
+    assert refused.status_code == 413 and "too large" in refused.json()["detail"]
+    assert "/sdapi/v1/txt2img takes at most 1,048,576 bytes (it carries no image)" in refused.json()["detail"]
+    with pytest.raises(openai.APIStatusError) as caught:
+        openai.OpenAI(base_url=url + "/v1", api_key="dummy", max_retries=0, timeout=30).images.generate(prompt=huge)
+    assert caught.value.status_code == 413
+    error = caught.value.body
+    assert set(error) == {"message", "type", "param", "code"} and "too large" in error["message"]
+    assert api_jobs(small_uploads) == []
+    assert requests.get(url + "/sdapi/v1/samplers", timeout=10).status_code == 200
+
+
+def test_a_body_may_carry_its_images_base64_plus_one_mib(small_uploads):
+    url = base(small_uploads)
+    # img2img may carry two images (init and mask): 2 × base64(200 KB) + 1 MiB, above one upload's limit
+    padded = {"init_images": [], "some_extension_field": "a" * 1_300_000}
+    answered = requests.post(url + "/sdapi/v1/img2img", json=padded, timeout=30)
+    assert answered.status_code == 422 and "init_images" in answered.text, answered.text
+    padded["some_extension_field"] = "a" * 1_700_000
+    assert requests.post(url + "/sdapi/v1/img2img", json=padded, timeout=30).status_code == 413
+    # a chunked body has no length to check first: it is stopped as it is read
+    chunks = (b'{"prompt": "' if i == 0 else b"a" * 65536 for i in range(20))
+    chunked = requests.post(url + "/v1/images/generations", data=chunks,
+                            headers={"Content-Type": "application/json"}, timeout=30)
+    assert chunked.status_code == 413 and "too large" in chunked.json()["error"]["message"], chunked.text
+    assert api_jobs(small_uploads) == []

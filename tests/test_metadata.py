@@ -91,3 +91,51 @@ def test_image_without_metadata_reads_as_empty(tmp_path):
     Image.new("RGB", (4, 4)).save(path)
     assert md.read_metadata(path) == {}
     assert saved_with(tmp_path, "sd-metadata", "{not json") == {}
+
+
+def test_png_we_write_carries_a1111_infotext_made_from_the_recipe(tmp_path):
+    digest = "0123456789abcdef" * 4
+    meta = md.build_metadata({"model_id": "tiny-file", "model_hash": digest, "model_format": "checkpoint"},
+                             dict(FIELDS, clip_skip=1, sampler="k_dpmpp_2m_karras", hires_fix=False, seamless=False))
+    path = md.PngWriter(tmp_path).save_image(md.attach_metadata(Image.new("RGB", (16, 16)), meta), 1234)
+    with Image.open(path) as im:
+        text = im.info["parameters"]
+    prompt, negative, settings = text.split("\n")
+    assert (prompt, negative) == ("strawberry sushi", "Negative prompt: blurry")
+    for piece in ("Steps: 30", "Sampler: DPM++ 2M", "Schedule type: Karras", "CFG scale: 8.5", "Seed: 1234",
+                  "Size: 640x512", "Model hash: 0123456789", "Model: tiny-file", "Variation seed: 77",
+                  "Variation seed strength: 0.2", "Clip skip: 2"):
+        assert piece in settings.split(", "), (piece, settings)
+    assert "Denoising strength" not in settings and "Tiling" not in settings
+    # our reader still prefers sd-metadata; the infotext alone reads back to the same recipe
+    assert md.read_metadata(path) == json.loads(json.dumps(meta))
+    back = md.parse_a1111_parameters(text)["image"]
+    assert (back["prompt"], back["sampler"], back["seed"], back["clip_skip"]) == (
+        FIELDS["prompt"], "k_dpmpp_2m_karras", 1234, 1)
+
+
+def test_infotext_model_hash_only_for_single_files_and_hires_img2img_fields():
+    folder = md.build_metadata({"model_id": "demo", "model_hash": "ab" * 32, "model_format": "diffusers"},
+                               dict(FIELDS, width=1024, height=768, hires_strength=0.45))
+    text = md.infotext(folder)
+    assert "Model hash" not in text and "Model: demo" in text
+    # hires fix: A1111's Size is the first pass, the output is the "Hires resize"
+    assert "Size: 680x512" in text and "Hires resize: 1024x768" in text and "Denoising strength: 0.45" in text
+    assert "Tiling: True" in text
+    back = md.parse_a1111_parameters(text)["image"]
+    assert (back["width"], back["height"], back["hires_fix"], back["hires_strength"]) == (1024, 768, True, 0.45)
+    img2img = md.build_metadata({"model_id": "demo"}, dict(FIELDS, type="img2img", strength=0.3, hires_fix=False))
+    assert "Denoising strength: 0.3" in md.infotext(img2img)
+    restored = dict(FIELDS, hires_fix=False, postprocessing=[{"type": "esrgan", "scale": 2, "strength": 0.5},
+                                                             {"type": "gfpgan", "strength": 0.8}])
+    text = md.infotext(md.build_metadata({}, restored))
+    assert "Face restoration: GFPGAN" in text and "Postprocess upscale by: 2" in text
+    assert "Size: 640x512" in text, "Size stays the generation's, as A1111's extras keep it"
+
+
+def test_a1111_hires_upscale_reads_as_our_output_size(tmp_path):
+    text = "a castle\nSteps: 20, Sampler: Euler a, CFG scale: 7, Seed: 1, Size: 512x512, Denoising strength: 0.5, " \
+           "Hires upscale: 2, Hires upscaler: Latent"
+    image = saved_with(tmp_path, "parameters", text)["image"]
+    assert (image["width"], image["height"], image["hires_fix"], image["hires_strength"]) == (1024, 1024, True, 0.5)
+    assert image["type"] == "txt2img" and "strength" not in image

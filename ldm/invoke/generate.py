@@ -247,8 +247,8 @@ class Generate:
                 if cond.warnings:  # told on the result itself, so every client and the CLI can show it
                     extras["warnings"] = list(cond.warnings)
                 image_meta = request.image_metadata(plan, mode, width, height, extras)
-                md.attach_metadata(image, md.build_metadata({"model_id": model.name, "model_hash": model.hash},
-                                                            image_meta))
+                md.attach_metadata(image, md.build_metadata({"model_id": model.name, "model_hash": model.hash,
+                                                             "model_format": model.config.get("format")}, image_meta))
                 image, error = self._postprocess_after_generation(image, request, say)
                 yield GeneratedImage(image, plan, error, tuple(cond.warnings))
         if self.free_gpu_mem:

@@ -1,5 +1,6 @@
-"""PNG metadata in InvokeAI 2.x form (``sd-metadata`` JSON and the ``Dream`` command), readers for
-AUTOMATIC1111 and InvokeAI 3+ images, and PNG encoding that keeps them (``png_bytes``, ``PngWriter``)."""
+"""PNG metadata in InvokeAI 2.x form (``sd-metadata`` JSON and the ``Dream`` command) plus AUTOMATIC1111's
+``parameters`` infotext, readers for AUTOMATIC1111 and InvokeAI 3+ images, and PNG encoding that keeps
+them all (``png_bytes``, ``PngWriter``)."""
 
 from __future__ import annotations
 
@@ -15,10 +16,13 @@ from PIL import Image, PngImagePlugin
 
 from . import APP_ID, __version__
 from .files import ResultWriter, atomic_write
-from .request import SEAM, sampler_for_a1111
+from .request import SAMPLERS_BY_ID, SEAM, sampler_for_a1111
 
 SD_METADATA = "sd-metadata"
 DREAM = "Dream"
+A1111_PARAMETERS = "parameters"  # AUTOMATIC1111's infotext chunk
+AUTOV2_LENGTH = 10  # AUTOMATIC1111's short model hash: the first hex digits of the file's sha256
+SINGLE_FILE_FORMATS = ("checkpoint",)  # models.yaml formats whose weights are one file (its sha256 is the hash)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -121,8 +125,9 @@ def variations_for_metadata(pairs: list[tuple[int, float]]) -> list[dict[str, An
 
 
 def build_metadata(model: dict[str, Any], image: dict[str, Any]) -> dict[str, Any]:
-    """``{model, model_id, model_hash, app_id, app_version, image: {...}}`` as InvokeAI 2.x writes it."""
-    return {
+    """``{model, model_id, model_hash, app_id, app_version, image: {...}}`` as InvokeAI 2.x writes it,
+    plus ``model_format`` (models.yaml's format) when known: it says whether the hash is one file's."""
+    out = {
         "model": "stable diffusion",
         "model_id": model.get("model_id"),
         "model_hash": model.get("model_hash"),
@@ -130,6 +135,9 @@ def build_metadata(model: dict[str, Any], image: dict[str, Any]) -> dict[str, An
         "app_version": __version__,
         "image": image,
     }
+    if model.get("model_format"):
+        out["model_format"] = model["model_format"]
+    return out
 
 
 def attach_metadata(image: Image.Image, metadata: dict[str, Any]) -> Image.Image:
@@ -150,6 +158,86 @@ def append_postprocessing(image: Image.Image, metadata: dict[str, Any], step: di
     img = meta.setdefault("image", {})
     img["postprocessing"] = list(img.get("postprocessing") or []) + [step]
     return attach_metadata(image, meta)
+
+
+# ---------------------------------------------------------------------------------------------
+# AUTOMATIC1111's infotext, written from our recipe: "prompt\nNegative prompt: ...\nSteps: 20, ..."
+
+
+def _infotext_value(value: Any) -> str:
+    """A value as AUTOMATIC1111 writes it: quoted (JSON style) when it holds a comma, colon or quote."""
+    text = f"{value:g}" if isinstance(value, float) else str(value)
+    return json.dumps(text, ensure_ascii=False) if any(c in text for c in ',:\n"') else text
+
+
+def autov2_hash(metadata: dict[str, Any]) -> str | None:
+    """AUTOMATIC1111's "Model hash" (AutoV2): the first 10 hex digits of the weights file's sha256.
+    Only a single-file model has one; a folder's combined hash would match nothing A1111 knows."""
+    digest = str(metadata.get("model_hash") or "")
+    if metadata.get("model_format") not in SINGLE_FILE_FORMATS or not re.fullmatch(r"[0-9a-fA-F]{64}", digest):
+        return None
+    return digest[:AUTOV2_LENGTH].lower()
+
+
+def infotext(metadata: dict[str, Any]) -> str:
+    """The ``parameters`` text AUTOMATIC1111 writes, for one of our recipes (sd-metadata). The one
+    place infotext is made: the PNG chunk of every image we write and the A1111 API's ``infotexts``."""
+    from .conditioning import split_negative
+
+    image = metadata.get("image") if isinstance(metadata.get("image"), dict) else {}
+    if image.get("prompt_syntax") == "a1111":
+        prompt, negative = prompt_text(image.get("prompt", "")), str(image.get("negative_prompt") or "")
+    else:  # InvokeAI's [negative words] are A1111's negative prompt; a separate negative joins them
+        prompt, negative = split_negative(prompt_text(image.get("prompt", "")))
+        negative = ", ".join(part for part in (negative, str(image.get("negative_prompt") or "").strip()) if part)
+    sampler = SAMPLERS_BY_ID.get(str(image.get("sampler")))
+    karras = bool(sampler and sampler.options.get("use_karras_sigmas"))
+    sampler_name = sampler.a1111.removesuffix(" Karras") if sampler else image.get("sampler")
+    width, height = image.get("width"), image.get("height")
+    size = f"{width}x{height}"
+    hires: list[tuple[str, Any]] = []
+    if image.get("hires_fix") and isinstance(width, int) and isinstance(height, int):
+        from .generator.hires import first_pass_size  # the first pass A1111's Size names
+
+        first = first_pass_size(width, height)
+        if first is not None:
+            size = f"{first[0]}x{first[1]}"
+            hires = [("Hires resize", f"{width}x{height}"), ("Hires upscaler", "Latent (bicubic)")]
+    variations = _variation_pairs(image.get("variations"))
+    strength = None
+    if image.get("type") in ("img2img", "inpaint") and image.get("strength") is not None:
+        strength = image["strength"]
+    elif hires:
+        strength = image.get("hires_strength")
+    steps = [step for step in image.get("postprocessing") or [] if isinstance(step, dict)]
+    restorers = [step["type"] for step in steps if step.get("type") in ("gfpgan", "codeformer")]
+    upscale = 1.0
+    for step in steps:
+        if step.get("type") == "esrgan":
+            upscale *= float(step.get("scale") or 1)
+    settings: list[tuple[str, Any]] = [
+        ("Steps", image.get("steps")),
+        ("Sampler", sampler_name),
+        ("Schedule type", "Karras" if karras else "Automatic"),
+        ("CFG scale", image.get("cfg_scale")),
+        ("Seed", image.get("seed")),
+        ("Size", size),
+        ("Model hash", autov2_hash(metadata)),
+        ("Model", metadata.get("model_id")),
+        ("Variation seed", variations[-1][0] if variations else None),
+        ("Variation seed strength", variations[-1][1] if variations else None),
+        ("Denoising strength", strength),
+        ("Clip skip", int(image["clip_skip"]) + 1 if image.get("clip_skip") else None),  # A1111 counts from 1
+        *hires,
+        ("Tiling", True if image.get("seamless") else None),
+        ("Face restoration", {"gfpgan": "GFPGAN", "codeformer": "CodeFormer"}[restorers[-1]] if restorers else None),
+        ("Postprocess upscale by", upscale if upscale != 1 else None),  # as A1111's extras tab adds it
+    ]
+    lines = [prompt]
+    if negative:
+        lines.append(f"Negative prompt: {negative}")
+    lines.append(", ".join(f"{key}: {_infotext_value(value)}" for key, value in settings if value is not None))
+    return "\n".join(lines)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -204,9 +292,18 @@ def parse_a1111_parameters(text: str) -> dict[str, Any]:
     width, height = 512, 512
     if "Size" in settings and "x" in settings["Size"]:
         width, height = (int(v) for v in settings["Size"].split("x", 1))
+    hires = "Hires upscale" in settings or "Hires resize" in settings
+    if "Hires resize" in settings and "x" in settings["Hires resize"]:  # our width/height are the output's
+        width, height = (int(v) for v in settings["Hires resize"].split("x", 1))
+    elif "Hires upscale" in settings:
+        scale = float(settings["Hires upscale"])
+        width, height = int(width * scale) // 8 * 8, int(height * scale) // 8 * 8
     image: dict[str, Any] = {
-        "type": "img2img" if "Denoising strength" in settings and "Hires upscale" not in settings else "txt2img",
-        "prompt": [{"prompt": _with_negative("\n".join(prompt_lines).strip(), "\n".join(negative_lines)), "weight": 1.0}],
+        "type": "img2img" if "Denoising strength" in settings and not hires else "txt2img",
+        # Written in A1111's own syntax, so it is read back in it: (word:1.2) weighs, [a:b:0.5] edits.
+        "prompt": [{"prompt": "\n".join(prompt_lines).strip(), "weight": 1.0}],
+        "prompt_syntax": "a1111",
+        "negative_prompt": "\n".join(negative_lines).strip(),
         "steps": int(settings.get("Steps", 20)),
         "cfg_scale": float(settings.get("CFG scale", 7.0)),
         "sampler": sampler_for_a1111(sampler_name) or "k_euler_a",
@@ -216,7 +313,7 @@ def parse_a1111_parameters(text: str) -> dict[str, Any]:
         "threshold": 0,
         "perlin": 0,
         "seamless": "Tiling" in settings,
-        "hires_fix": "Hires upscale" in settings,
+        "hires_fix": hires,
         "variations": [],
         "postprocessing": None,
     }
@@ -225,7 +322,7 @@ def parse_a1111_parameters(text: str) -> dict[str, Any]:
             {"seed": int(settings["Variation seed"]), "weight": float(settings.get("Variation seed strength", 0))}
         ]
     if "Denoising strength" in settings:
-        image["strength"] = float(settings["Denoising strength"])
+        image["hires_strength" if hires else "strength"] = float(settings["Denoising strength"])
     if "Clip skip" in settings:  # A1111 counts from 1 (no skip); ours counts skipped layers
         image["clip_skip"] = max(0, int(settings["Clip skip"]) - 1)
     return {
@@ -308,10 +405,15 @@ def read_metadata(source: str | os.PathLike[str] | Image.Image) -> dict[str, Any
 
 
 def png_info(image: Image.Image) -> PngImagePlugin.PngInfo:
+    """The text chunks of a PNG we write: ``sd-metadata`` and ``Dream`` (InvokeAI 2.x) and, made from
+    the same recipe, AUTOMATIC1111's ``parameters``, so tools of either ecosystem read the image."""
     info = PngImagePlugin.PngInfo()
     for key in (SD_METADATA, DREAM):
         if image.info.get(key):
             info.add_text(key, str(image.info[key]))
+    recipe = metadata_from_info(image.info) if image.info.get(SD_METADATA) else {}
+    if isinstance(recipe.get("image"), dict) and recipe["image"].get("type") != "postprocessed":
+        info.add_text(A1111_PARAMETERS, infotext(recipe))
     return info
 
 

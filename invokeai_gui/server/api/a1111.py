@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import time
+from io import BytesIO
 from typing import Any
 
 import numpy as np
@@ -31,8 +32,10 @@ from ldm.invoke.request import (
 
 from ..config import is_loopback
 from ..studio import Studio
+from .docs import ApiDocs, ApiFamily
+from .limits import MAX_BATCH_IMAGES, too_large_message
 from .runs import ApiRuns
-from .translate import image_bytes, open_image, request_infotext, resized, sampler_id, seeds_of
+from .translate import image_bytes, open_image, resized, sampler_id, seeds_of
 
 A1111_DEFAULT_SAMPLER = "k_euler_a"  # "Euler a"
 UPSCALERS = {"R-ESRGAN 4x+": 4, "R-ESRGAN 2x+": 2, "RealESRGAN_x4plus": 4, "RealESRGAN_x2plus": 2,
@@ -130,7 +133,56 @@ class PngInfoBody(Body):
     image: str
 
 
-def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
+# -- answers, for the OpenAPI document ---------------------------------------------------------------
+
+
+class ImagesAnswer(BaseModel):
+    images: list[str] = Field(description="base64 PNGs (each with its infotext in a 'parameters' chunk)")
+    parameters: dict[str, Any]
+    info: str = Field(description="JSON text: seed, all_seeds, subseed, infotexts, ...")
+
+
+class ExtrasSingleAnswer(BaseModel):
+    html_info: str
+    image: str
+
+
+class ExtrasBatchAnswer(BaseModel):
+    html_info: str
+    images: list[str]
+
+
+class PngInfoAnswer(BaseModel):
+    info: str = Field(description="the infotext (from sd-metadata when the image has both)")
+    items: dict[str, str]
+    parameters: dict[str, Any]
+
+
+class ErrorPlace(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class Unprocessable(BaseModel):
+    """A1111's (FastAPI's) 422: which field was wrong and why."""
+
+    detail: list[ErrorPlace]
+
+
+A1111_API = ApiFamily("AUTOMATIC1111 /sdapi/v1", 422, Unprocessable)
+
+
+def _answering(value: Any, name: str) -> Any:
+    """A view that answers ``value`` as JSON, named (its OpenAPI operation id) after its endpoint."""
+    def view() -> Response:
+        return jsonify(value)
+
+    view.__name__ = view.__qualname__ = name.replace("-", "_")
+    return view
+
+
+def create_a1111_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blueprint:
     bp = Blueprint("a1111_api", __name__, url_prefix="/sdapi/v1")
     limits = studio.limits
 
@@ -216,7 +268,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         all_seeds = made + seeds[len(made):]
         if generation_request.model:
             model = {"model_id": generation_request.model}  # its hash is not known here
-        infotexts = [request_infotext(generation_request, prompt, negative, seed, model) for seed in all_seeds]
+        infotexts = [_png_infotext(p.png) for p in outcome.pictures]  # the chunk each PNG carries
         variation = generation_request.with_variations[-1] if generation_request.with_variations else (-1, 0.0)
         info = {
             "prompt": prompt, "all_prompts": [prompt] * len(all_seeds),
@@ -243,12 +295,16 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
     # -- generation -----------------------------------------------------------------------------
 
     @bp.post("/txt2img")
+    @docs.operation(A1111_API, json=Txt2ImgBody, answer=ImagesAnswer)
     def txt2img() -> Response:
+        """Text to image: the body's images in one job, answered with base64 PNGs and A1111's info."""
         body = Txt2ImgBody.model_validate(_json_body())
         return answer(body, generation(body))
 
     @bp.post("/img2img")
+    @docs.operation(A1111_API, json=Img2ImgBody, answer=ImagesAnswer)
     def img2img() -> Response:
+        """Image to image and inpainting (init_images[0], mask), answered as txt2img."""
         body = Img2ImgBody.model_validate(_json_body())
         return answer(body, img2img_generation(body), body.init_images[0] if body.init_images else None)
 
@@ -279,31 +335,42 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return out
 
     @bp.post("/extra-single-image")
+    @docs.operation(A1111_API, json=ExtrasSingleBody, answer=ExtrasSingleAnswer)
     def extra_single_image() -> Response:
+        """Upscale (Real-ESRGAN) and/or restore faces on one image; not saved."""
         body = ExtrasSingleBody.model_validate(_json_body())
         return jsonify(html_info="", image=extras(body, [body.image], "image")[0])
 
     @bp.post("/extra-batch-images")
+    @docs.operation(A1111_API, json=ExtrasBatchBody, answer=ExtrasBatchAnswer)
     def extra_batch_images() -> Response:
+        """The same for up to 8 images."""
         body = ExtrasBatchBody.model_validate(_json_body())
+        if len(body.imageList) > MAX_BATCH_IMAGES:
+            raise A1111Error(422, f"imageList: at most {MAX_BATCH_IMAGES} images per request, got {len(body.imageList)}",
+                             "imageList")
         return jsonify(html_info="", images=extras(body, [i.data for i in body.imageList], "imageList"))
 
     @bp.post("/png-info")
+    @docs.operation(A1111_API, json=PngInfoBody, answer=PngInfoAnswer)
     def png_info() -> Response:
+        """The infotext of a PNG (from our recipe when it has one, else its parameters chunk)."""
         body = PngInfoBody.model_validate(_json_body())
         picture = open_image(image_bytes("image", body.image, limits))
         items = {k: v for k, v in picture.info.items() if isinstance(v, str)}
-        text = items.get("parameters", "")
-        recipe = md.metadata_from_info(picture.info)
-        if not text and isinstance(recipe.get("image"), dict):
-            text = _recipe_infotext(recipe)
+        recipe = md.metadata_from_info(picture.info)  # sd-metadata when there is one, else A1111's own
+        text = items.get(md.A1111_PARAMETERS, "")
+        if isinstance(recipe.get("image"), dict) and (md.SD_METADATA in items or not text):
+            text = md.infotext(recipe)
         parameters = md.parse_a1111_parameters(text) if text else {}
         return jsonify(info=text, items=items, parameters=parameters)
 
     # -- the running job --------------------------------------------------------------------------
 
     @bp.get("/progress")
+    @docs.operation(A1111_API)
     def progress() -> Response:
+        """The running job: progress, ETA, state, latest preview."""
         p = runs.progress()
         counts = studio.jobs.counts()
         job_count = counts.get("running", 0) + counts.get("queued", 0)
@@ -323,19 +390,25 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         )
 
     @bp.post("/interrupt")
+    @docs.operation(A1111_API)
     def interrupt() -> Response:
+        """Cancels the running job; its call answers with the images made so far."""
         studio.jobs.cancel(None)
         return jsonify({})
 
     @bp.post("/skip")
+    @docs.operation(A1111_API)
     def skip() -> Response:
+        """As interrupt (our jobs cannot drop one image and go on)."""
         studio.jobs.cancel(None)  # approximated: our jobs cannot drop one image and go on; it ends the job
         return jsonify({})
 
     # -- settings ---------------------------------------------------------------------------------
 
     @bp.get("/options")
+    @docs.operation(A1111_API)
     def get_options() -> Response:
+        """The settings this studio has: the current checkpoint and clip skip among them."""
         config = facts()
         return jsonify(sd_model_checkpoint=config.get("model_id"), sd_checkpoint_hash=config.get("model_hash") or None,
                        CLIP_stop_at_last_layers=runs.clip_skip + 1, samples_save=True, samples_format="png",
@@ -343,7 +416,9 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
                        sd_vae="Automatic", live_previews_enable=True)
 
     @bp.post("/options")
+    @docs.operation(A1111_API, json=OptionsBody)
     def set_options() -> Response:
+        """Applies sd_model_checkpoint (switches the model) and CLIP_stop_at_last_layers; ignores the rest."""
         body = OptionsBody.model_validate(_json_body())
         if body.CLIP_stop_at_last_layers is not None:
             runs.clip_skip = clip_skip(body.CLIP_stop_at_last_layers)
@@ -356,6 +431,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return jsonify(None)
 
     @bp.get("/cmd-flags")
+    @docs.operation(A1111_API)
     def cmd_flags() -> Response:
         config = studio.config
         return jsonify(api=True, listen=not is_loopback(config.host), port=config.port, nowebui=False,
@@ -365,7 +441,9 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
     # -- listings ---------------------------------------------------------------------------------
 
     @bp.get("/sd-models")
+    @docs.operation(A1111_API)
     def sd_models() -> Response:
+        """The studio's models."""
         config = facts()
         out = []
         for name, entry in (config.get("model_list") or {}).items():
@@ -376,10 +454,13 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return jsonify(out)
 
     @bp.get("/samplers")
+    @docs.operation(A1111_API)
     def samplers() -> Response:
+        """The samplers, by A1111 name."""
         return jsonify([{"name": s["a1111"], "aliases": [s["id"]], "options": {}} for s in facts().get("samplers", [])])
 
     @bp.get("/schedulers")
+    @docs.operation(A1111_API)
     def schedulers() -> Response:
         return jsonify([
             {"name": "automatic", "label": "Automatic", "aliases": None, "default_rho": -1, "need_inner_model": False},
@@ -390,6 +471,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return bool((facts().get("postprocessors") or {}).get(kind, {}).get("available"))
 
     @bp.get("/upscalers")
+    @docs.operation(A1111_API)
     def upscalers() -> Response:
         out = [{"name": "None", "model_name": None, "model_path": None, "model_url": None, "scale": 4}]
         if available("esrgan"):
@@ -398,6 +480,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return jsonify(out)
 
     @bp.get("/realesrgan-models")
+    @docs.operation(A1111_API)
     def realesrgan_models() -> Response:
         if not available("esrgan"):
             return jsonify([])
@@ -405,6 +488,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
                         {"name": "R-ESRGAN 2x+", "path": None, "scale": 2}])
 
     @bp.get("/face-restorers")
+    @docs.operation(A1111_API)
     def face_restorers() -> Response:
         return jsonify([{"name": label, "cmd_dir": None}
                         for kind, label in (("gfpgan", "GFPGAN"), ("codeformer", "CodeFormer")) if available(kind)])
@@ -413,16 +497,19 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return studio.prompt_names()[kind]  # the same listing the prompt box completes from
 
     @bp.get("/loras")
+    @docs.operation(A1111_API)
     def loras() -> Response:
         return jsonify([{"name": name, "alias": name, "path": None, "metadata": {}} for name in files_of("loras")])
 
     @bp.get("/embeddings")
+    @docs.operation(A1111_API)
     def embeddings() -> Response:
         loaded = {name: {"step": None, "sd_checkpoint": None, "sd_checkpoint_name": None, "shape": None,
                          "vectors": None} for name in files_of("embeddings")}
         return jsonify(loaded=loaded, skipped={})
 
     @bp.get("/memory")
+    @docs.operation(A1111_API)
     def memory() -> Response:
         import psutil
 
@@ -441,15 +528,18 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return jsonify(out)
 
     @bp.get("/scripts")
+    @docs.operation(A1111_API)
     def scripts() -> Response:
         return jsonify(txt2img=[], img2img=[])
 
     empty_lists = ("script-info", "extensions", "prompt-styles", "sd-vae", "hypernetworks", "latent-upscale-modes",
                    "sd-modules")
     for name in empty_lists:
-        bp.add_url_rule(f"/{name}", f"empty_{name}", lambda: jsonify([]), methods=["GET"])
+        bp.add_url_rule(f"/{name}", f"empty_{name}", docs.operation(A1111_API)(_answering([], f"empty_{name}")),
+                        methods=["GET"])
     for name in ("refresh-checkpoints", "refresh-loras", "refresh-embeddings", "refresh-vae"):
-        bp.add_url_rule(f"/{name}", f"refresh_{name}", lambda: jsonify(None), methods=["POST"])
+        bp.add_url_rule(f"/{name}", f"refresh_{name}",
+                        docs.operation(A1111_API)(_answering(None, f"refresh_{name}")), methods=["POST"])
 
     @bp.route("/<path:rest>", methods=["GET", "POST", "PUT", "PATCH", "DELETE"])
     def not_offered(rest: str) -> Response:
@@ -480,6 +570,8 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
 
     @bp.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:
+        if exc.code == 413:  # a chunked body that grew past the limit as it was read
+            return jsonify(detail=too_large_message(request.path, limits)), 413
         return jsonify(detail=exc.description or exc.name), exc.code or 500
 
     return bp
@@ -496,30 +588,14 @@ def _json_body() -> dict[str, Any]:
     return data
 
 
-def _recipe_infotext(recipe: dict[str, Any]) -> str:
-    """Our sd-metadata recipe as A1111's infotext (until our PNGs carry a ``parameters`` chunk too)."""
-    from .translate import infotext
-
-    image = recipe["image"]
-    prompt = md.prompt_text(image.get("prompt", ""))
-    negative = str(image.get("negative_prompt") or "")
-    if image.get("prompt_syntax", "invoke") == "invoke" and prompt.endswith("]") and "[" in prompt:
-        prompt, _, negative = prompt[:-1].rpartition("[")
-        prompt = prompt.rstrip()
-    sampler = SAMPLERS_BY_ID.get(str(image.get("sampler")))
-    settings = [("Steps", image.get("steps")), ("Sampler", sampler.a1111 if sampler else image.get("sampler")),
-                ("CFG scale", image.get("cfg_scale")), ("Seed", image.get("seed")),
-                ("Size", f"{image.get('width')}x{image.get('height')}"),
-                ("Model hash", (recipe.get("model_hash") or "")[:10] or None), ("Model", recipe.get("model_id"))]
-    if image.get("strength") is not None and image.get("type") != "txt2img":
-        settings.append(("Denoising strength", image.get("strength")))
-    if image.get("clip_skip"):
-        settings.append(("Clip skip", int(image["clip_skip"]) + 1))
-    return infotext(prompt, negative, settings)
+def _png_infotext(png: bytes) -> str:
+    """The ``parameters`` chunk of a PNG we made (md.infotext wrote it)."""
+    with Image.open(BytesIO(png)) as im:
+        return str(im.info.get(md.A1111_PARAMETERS, ""))
 
 
-def register_a1111(app: Flask, studio: Studio, runs: ApiRuns) -> None:
-    app.register_blueprint(create_a1111_blueprint(studio, runs))
+def register_a1111(app: Flask, studio: Studio, runs: ApiRuns, docs: ApiDocs) -> None:
+    app.register_blueprint(create_a1111_blueprint(studio, runs, docs))
 
 
 __all__ = ["register_a1111"]

@@ -4,7 +4,8 @@ For ``/sdapi/`` and ``/v1/`` it does what a programmatic client needs instead of
 token cookie: ``Authorization: Bearer TOKEN`` off loopback (an SDK's dummy key on loopback is
 ignored), HTTP Basic when ``--api-auth`` is given (on loopback too, as AUTOMATIC1111 does). Cross-site
 pages cannot drive it: a foreign ``Origin`` is refused, and a body must be JSON (multipart only on
-the OpenAI upload endpoints), which a page can send only with a CORS preflight we never grant.
+the OpenAI upload endpoints), which a page can send only with a CORS preflight we never grant. A body
+larger than ``limits.body_limit`` allows is refused (413) before it is read.
 An ``/outputs/`` file with a valid Bearer header is served too, so the OpenAI API's URLs work off
 loopback with the same token. Everything else goes to the ``AccessGuard`` unchanged."""
 
@@ -20,6 +21,8 @@ from typing import Any
 
 from ..config import LOOPBACK_HOSTS, ServerConfig, is_loopback
 from ..security import OriginPolicy
+from ..uploads import UploadLimits
+from .limits import body_limit, too_large_message
 
 log = logging.getLogger(__name__)
 
@@ -47,10 +50,12 @@ class ApiAccess:
     """``guarded`` is the app behind the AccessGuard (what every other path gets); ``app`` is the
     Flask app itself, which API requests reach once this middleware has checked them."""
 
-    def __init__(self, guarded: Callable[..., Any], app: Callable[..., Any], config: ServerConfig) -> None:
+    def __init__(self, guarded: Callable[..., Any], app: Callable[..., Any], config: ServerConfig,
+                 limits: UploadLimits) -> None:
         self.guarded = guarded
         self.app = app
         self.config = config
+        self.limits = limits
         self.origins = OriginPolicy(config.cors)
         self.check_host = is_loopback(config.host)
 
@@ -116,6 +121,17 @@ class ApiAccess:
             if mimetype not in allowed:
                 return ("415 Unsupported Media Type",
                         f"The body must be {' or '.join(allowed)}, not {mimetype or 'untyped'}.", [])
+            size = _content_length(environ)
+            if size is not None and size > body_limit(path, self.limits):
+                # Chunked bodies have no length: request.max_content_length stops those as they are read.
+                return "413 Request Entity Too Large", too_large_message(path, self.limits, size), [("Connection", "close")]
+        return None
+
+
+def _content_length(environ: dict[str, Any]) -> int | None:
+    try:
+        return int(environ.get("CONTENT_LENGTH") or "")
+    except ValueError:
         return None
 
 

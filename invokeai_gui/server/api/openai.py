@@ -19,6 +19,8 @@ from ldm.invoke.errors import InvalidParameterError, UserError, user_message
 from ldm.invoke.request import GenerationRequest, ImageRef
 
 from ..studio import Studio
+from .docs import ApiDocs, ApiFamily
+from .limits import too_large_message
 from .runs import ApiRuns, Outcome
 from .translate import open_image, parse_size, sampler_id, uploaded_bytes
 
@@ -65,7 +67,36 @@ class EditBody(ImageOptions):
     strength: float | None = None
 
 
-def create_openai_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
+# -- answers, for the OpenAPI document ---------------------------------------------------------------
+
+
+class GeneratedImage(BaseModel):
+    url: str | None = None
+    b64_json: str | None = None
+
+
+class GeneratedImages(BaseModel):
+    created: int
+    data: list[GeneratedImage]
+
+
+class ErrorDetail(BaseModel):
+    message: str
+    type: str
+    param: str | None = None
+    code: str | None = None
+
+
+class ErrorEnvelope(BaseModel):
+    """OpenAI's error body."""
+
+    error: ErrorDetail
+
+
+OPENAI_API = ApiFamily("OpenAI /v1", 400, ErrorEnvelope)
+
+
+def create_openai_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blueprint:
     bp = Blueprint("openai_api", __name__, url_prefix="/v1")
 
     def model_facts() -> tuple[str, dict[str, Any]]:
@@ -117,13 +148,17 @@ def create_openai_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return answer(runs.generate(generation, save=True, label=label), options.response_format)
 
     @bp.post("/images/generations")
+    @docs.operation(OPENAI_API, json=GenerationsBody, answer=GeneratedImages)
     def generations() -> Response:
+        """Images from a prompt (saved to the gallery), as URLs or base64."""
         body = GenerationsBody.model_validate(_json_body())
         width, height = parse_size("size", body.size) if body.size else default_size()
         return run(body, base_request(body, body.prompt).replace(width=width, height=height))
 
     @bp.post("/images/edits")
+    @docs.operation(OPENAI_API, form=EditBody, answer=GeneratedImages)
     def edits() -> Response:
+        """Repaints the transparent pixels of the mask (or of the image)."""
         body = EditBody.model_validate(_form())
         picture = _uploaded_image("image", studio)
         mask_file = _file("mask")
@@ -150,7 +185,9 @@ def create_openai_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return run(body, generation)
 
     @bp.post("/images/variations")
+    @docs.operation(OPENAI_API, form=ImageOptions, answer=GeneratedImages)
     def variations() -> Response:
+        """Image to image at strength 0.6, with the image's recorded prompt when it has one."""
         body = ImageOptions.model_validate(_form())
         picture = _uploaded_image("image", studio)
         recipe = md.metadata_from_info(picture.info)
@@ -167,13 +204,16 @@ def create_openai_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
         return run(body, generation)
 
     @bp.get("/models")
+    @docs.operation(OPENAI_API)
     def models() -> Response:
+        """The studio's models."""
         current, listed = model_facts()
         names = list(listed) or ([current] if current else [])
         return jsonify(object="list", data=[{"id": name, "object": "model", "created": 0, "owned_by": "invokeai"}
                                             for name in names])
 
     @bp.get("/models/<path:name>")
+    @docs.operation(OPENAI_API)
     def model(name: str) -> Response:
         current, listed = model_facts()
         if name not in listed and name != current:
@@ -206,6 +246,8 @@ def create_openai_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
 
     @bp.errorhandler(HTTPException)
     def http_error(exc: HTTPException) -> tuple[Response, int]:
+        if exc.code == 413:  # a chunked body that grew past the limit as it was read
+            return _envelope(413, too_large_message(request.path, studio.limits))
         return _envelope(exc.code or 500, exc.description or exc.name)
 
     return bp
@@ -241,8 +283,8 @@ def _uploaded_image(field: str, studio: Studio) -> Image.Image:
     return open_image(uploaded_bytes(field, data, studio.limits))
 
 
-def register_openai(app: Flask, studio: Studio, runs: ApiRuns) -> None:
-    app.register_blueprint(create_openai_blueprint(studio, runs))
+def register_openai(app: Flask, studio: Studio, runs: ApiRuns, docs: ApiDocs) -> None:
+    app.register_blueprint(create_openai_blueprint(studio, runs, docs))
 
 
 __all__ = ["register_openai"]

@@ -1,10 +1,11 @@
-"""What the HTTP APIs' fields mean in our terms: images sent inline, sizes, samplers and AUTOMATIC1111's
-infotext (both APIs read prompts in A1111's syntax, the negative prompt in its own field). Each API's handler builds a ``GenerationRequest`` with these."""
+"""What the HTTP APIs' fields mean in our terms: images sent inline, sizes and samplers (both APIs read
+prompts in A1111's syntax, the negative prompt in its own field). Each API's handler builds a
+``GenerationRequest`` with these."""
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from io import BytesIO
 from typing import Any
 
@@ -107,48 +108,4 @@ def our_field(name: str, renames: Mapping[str, str]) -> str:
     return renames.get(name, name)
 
 
-# ---------------------------------------------------------------------------------------------
-# AUTOMATIC1111's infotext: "prompt\nNegative prompt: ...\nSteps: 20, Sampler: Euler a, ..."
-
-
-def infotext(prompt: str, negative: str, settings: Iterable[tuple[str, Any]]) -> str:
-    def quoted(value: Any) -> str:
-        text = str(value)
-        return '"' + text.replace('"', '\\"') + '"' if any(c in text for c in ',:\n"') else text
-
-    lines = [prompt]
-    if negative:
-        lines.append(f"Negative prompt: {negative}")
-    lines.append(", ".join(f"{key}: {quoted(value)}" for key, value in settings if value is not None))
-    return "\n".join(lines)
-
-
-def request_infotext(request: GenerationRequest, prompt: str, negative: str, seed: int,
-                     model: Mapping[str, Any], extra: Iterable[tuple[str, Any]] = ()) -> str:
-    sampler = SAMPLERS_BY_ID.get(request.sampler_name)
-    settings: list[tuple[str, Any]] = [
-        ("Steps", request.steps),
-        ("Sampler", sampler.a1111 if sampler else request.sampler_name),
-        ("CFG scale", request.cfg_scale),
-        ("Seed", seed),
-        ("Size", f"{request.width}x{request.height}"),
-        ("Model hash", (model.get("model_hash") or "")[:10] or None),
-        ("Model", model.get("model_id") or None),
-    ]
-    if request.init_image is not None:
-        settings.append(("Denoising strength", request.strength))
-    elif request.hires_fix:
-        settings.append(("Denoising strength", request.hires_strength))
-    if request.clip_skip:
-        settings.append(("Clip skip", request.clip_skip + 1))
-    if request.with_variations:
-        variation_seed, weight = request.with_variations[-1]
-        settings += [("Variation seed", variation_seed), ("Variation seed strength", weight)]
-    if request.seamless:
-        settings.append(("Tiling", True))
-    settings += list(extra)
-    return infotext(prompt, negative, settings)
-
-
-__all__ = ["image_bytes", "infotext", "open_image", "parse_size", "png_ref", "request_infotext", "resized",
-           "sampler_id", "seeds_of", "uploaded_bytes"]
+__all__ = ["image_bytes", "open_image", "parse_size", "png_ref", "resized", "sampler_id", "seeds_of", "uploaded_bytes"]
