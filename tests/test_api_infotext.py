@@ -62,7 +62,8 @@ def agree_on_asked(png: bytes, autov2: str, seed: int, sampler: str = "Euler a",
         im.save(copy, format="PNG", pnginfo=only_a1111)  # an A1111 image, as dropped on the studio
     ours = md.read_metadata(Image.open(copy))
     image = ours["image"]
-    assert image["prompt"][0]["prompt"] == f"{PROMPT} [{NEGATIVE}]"
+    assert image["prompt"][0]["prompt"] == PROMPT  # read in A1111's syntax, its negative prompt apart
+    assert (image["negative_prompt"], image["prompt_syntax"]) == (NEGATIVE, "a1111")
     assert (image["steps"], image["cfg_scale"], image["seed"]) == (steps, float(cfg), seed)
     assert f"{image['width']}x{image['height']}" == size and ours["model_hash"] == autov2
     assert md.SAMPLERS_BY_ID[image["sampler"]].a1111.removesuffix(" Karras") == sampler

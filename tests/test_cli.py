@@ -256,12 +256,15 @@ def test_fetch_reads_an_automatic1111_recipe(session, workdir):
                                 "Steps: 2, Sampler: Euler a, CFG scale: 6, Seed: 77, Size: 64x64, Model: sd15")
     Image.new("RGB", (64, 64), "white").save(workdir / "a1111.png", pnginfo=info)
     session.run("!fetch a1111.png")
-    session.expect(r"invoke>\s*'a watercolour fox \[blurry\]' -s 2 -S 77 -W 64 -H 64 -C 6 -A k_euler_a")
+    # an A1111 recipe comes back in A1111's syntax, its negative prompt in its own switch
+    session.expect(r"invoke>\s*'a watercolour fox' -s 2 -S 77 -W 64 -H 64 -C 6 -A k_euler_a.*"
+                   r"--prompt_syntax a1111.*--negative_prompt '?blurry")
     session.run("")
     [(path, _)] = session.results()
     image = metadata(path)["image"]
     assert (image["seed"], image["sampler"], image["cfg_scale"]) == (77, "k_euler_a", 6.0)
-    assert image["prompt"][0]["prompt"] == "a watercolour fox [blurry]"
+    assert image["prompt"][0]["prompt"] == "a watercolour fox"
+    assert (image["prompt_syntax"], image["negative_prompt"]) == ("a1111", "blurry")
 
 
 def test_ctrl_c_at_the_prompt_clears_the_line(session):

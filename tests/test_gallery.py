@@ -137,7 +137,8 @@ def test_metadata_from_invokeai_and_automatic1111_files(tmp_path, outdir):
     images = {i["url"]: i for i in open_index(tmp_path, outdir).page("result")[0]}
     assert images["outputs/ours.png"]["metadata"] == ours
     a1111 = images["outputs/a1111.png"]["metadata"]["image"]
-    assert a1111["seed"] == 42 and a1111["sampler"] == "k_euler_a" and a1111["prompt"][0]["prompt"] == "a castle [fog]"
+    assert a1111["seed"] == 42 and a1111["sampler"] == "k_euler_a" and a1111["prompt"][0]["prompt"] == "a castle"
+    assert (a1111["negative_prompt"], a1111["prompt_syntax"]) == ("fog", "a1111")
     assert images["outputs/plain.png"]["metadata"] == {}
     assert images["outputs/broken.png"]["metadata"] == {} and images["outputs/broken.png"]["width"] == 0
 

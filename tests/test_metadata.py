@@ -63,7 +63,9 @@ def test_automatic1111_parameters_are_converted(tmp_path):
     )
     meta = saved_with(tmp_path, "parameters", text)
     image = meta["image"]
-    assert image["prompt"] == [{"prompt": "a portrait of a lighthouse keeper, oil painting [blurry, lowres]", "weight": 1.0}]
+    # Read in A1111's own syntax, its negative prompt in its own field (so (word:1.2) keeps its meaning).
+    assert image["prompt"] == [{"prompt": "a portrait of a lighthouse keeper, oil painting", "weight": 1.0}]
+    assert (image["prompt_syntax"], image["negative_prompt"]) == ("a1111", "blurry, lowres")
     assert (image["steps"], image["sampler"], image["cfg_scale"], image["seed"]) == (28, "k_dpmpp_2m_karras", 6.5, 3141592)
     assert (image["width"], image["height"], image["clip_skip"]) == (512, 768, 1)
     assert meta["model_hash"] == "6ce0161689" and meta["model_id"] == "v1-5-pruned-emaonly"
@@ -110,8 +112,9 @@ def test_png_we_write_carries_a1111_infotext_made_from_the_recipe(tmp_path):
     # our reader still prefers sd-metadata; the infotext alone reads back to the same recipe
     assert md.read_metadata(path) == json.loads(json.dumps(meta))
     back = md.parse_a1111_parameters(text)["image"]
-    assert (back["prompt"], back["sampler"], back["seed"], back["clip_skip"]) == (
-        FIELDS["prompt"], "k_dpmpp_2m_karras", 1234, 1)
+    assert (back["prompt"], back["negative_prompt"], back["prompt_syntax"]) == (
+        [{"prompt": "strawberry sushi", "weight": 1.0}], "blurry", "a1111")
+    assert (back["sampler"], back["seed"], back["clip_skip"]) == ("k_dpmpp_2m_karras", 1234, 1)
 
 
 def test_infotext_model_hash_only_for_single_files_and_hires_img2img_fields():
