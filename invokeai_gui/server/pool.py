@@ -52,6 +52,7 @@ class RemoteWorker:
         self.actor: Any = None
         self.loaded = threading.Event()
         self.description: dict[str, Any] = {}
+        self.alive = True  # False from its death until it is back (workersUpdate says so)
 
     # -- the Worker interface -----------------------------------------------------------------
 

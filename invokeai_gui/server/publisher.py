@@ -64,9 +64,11 @@ class Publisher:
 class ProgressReport:
     """The ``progressUpdate`` payloads of one job, with ``itPerSec`` and ``eta`` added."""
 
-    def __init__(self, publisher: Publisher, job_id: str, total_iterations: int, total_steps: int) -> None:
+    def __init__(self, publisher: Publisher, job_id: str, total_iterations: int, total_steps: int,
+                 worker: str | None = None) -> None:
         self.publisher = publisher
         self.job_id = job_id
+        self.worker = worker  # the name of the worker running the job
         self.current_step = 0
         self.total_steps = total_steps
         self.current_iteration = 1
@@ -97,6 +99,7 @@ class ProgressReport:
             "itPerSec": round(self.it_per_sec, 3),
             "eta": None if eta is None else round(eta, 2),
             "jobId": self.job_id,
+            **({"worker": self.worker} if self.worker else {}),
         }
 
     def send(self) -> None:
