@@ -155,6 +155,8 @@ export interface ProgressUpdate {
   itPerSec?: number;
   eta?: number;
   jobId?: string;
+  /** Ours: the worker running the job. */
+  worker?: string;
 }
 
 export interface GalleryImagesPayload {
@@ -189,6 +191,25 @@ export interface QueueJob {
   id: string;
   status: JobStatus;
   summary: string;
+  /** Ours: the worker running it (running jobs only). */
+  worker?: string;
+}
+
+/** Ours (`workersUpdate`): one worker of the studio (the in-process one, or one of a `--cluster` pool). */
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  device: string | null;
+  /** The model it has loaded. */
+  model: string | null;
+  /** The job it runs now. */
+  job: string | null;
+  /** The speed of the last job it finished. */
+  itsPerSecond: number;
+  alive: boolean;
+}
+export interface WorkersUpdate {
+  workers: WorkerInfo[];
 }
 export interface QueueUpdate {
   jobs: QueueJob[];

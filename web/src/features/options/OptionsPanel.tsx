@@ -10,6 +10,7 @@ import { invokeBlocker, parseSeedWeights, randomSeed } from '../../common/util/p
 import { postprocessorAvailability } from '../system/systemSlice';
 import { selectLimits, selectSamplers } from '../system/limits';
 import { QueuePanel } from '../queue/QueuePanel';
+import { WorkersPanel } from '../workers/WorkersPanel';
 import { OutpaintingOptions } from '../outpainting/OutpaintingOptions';
 import { outpaintBlocker } from '../outpainting/outpaintingThunks';
 import { CanvasOptions } from '../canvas/CanvasOptions';
@@ -286,6 +287,7 @@ export function OptionsPanel() {
       <PromptInput />
       <InvokeButtons />
       <QueuePanel />
+      <WorkersPanel />
       <MainOptions />
       {tab === 'img2img' && <ImageToImageOptions />}
       {tab === 'outpainting' && <OutpaintingOptions />}
