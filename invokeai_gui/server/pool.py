@@ -9,7 +9,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from io import BytesIO
 from typing import Any
 
@@ -110,10 +110,23 @@ class RemoteWorker:
         self.refresh()
 
     def _update(self, description: dict[str, Any]) -> None:
+        changed = description != self.description
         self.description = description
         if description.get("loaded_model"):
             self.loaded.set()
             self.pool.loaded.set()
+        if changed:
+            self.pool.on_change()
+
+    def load_in_background(self) -> None:
+        """Loads its model now (jobs wait for it on the actor); its description comes back when done."""
+        def load() -> None:
+            try:
+                self.engine()
+            except Exception as exc:
+                log.warning("%s could not load its model: %s", self.name, exc)
+
+        threading.Thread(target=load, name=f"{self.name}-load", daemon=True).start()
 
     def _answer(self, ref: Any) -> Any:
         import ray
@@ -199,6 +212,7 @@ class WorkerPool:
                          "precision": config.precision, "device": config.device,
                          "free_gpu_mem": config.free_gpu_mem}
         self.actor_class: Any = None
+        self.on_change: Callable[[], None] = lambda: None  # a worker's description changed (workersUpdate)
         self._started_ray = False
         self._stopped = False
 
@@ -238,7 +252,7 @@ class WorkerPool:
         for worker in self.workers:
             worker.refresh()
         for worker in self.workers:
-            worker.actor.load.remote()  # every worker loads its model now; jobs wait for it on the actor
+            worker.load_in_background()
         if self.current_model is None and self.workers:
             self.current_model = self.workers[0].facts().get("model_id") or _default_of(self.workers[0])
         log.info("%d worker(s) on Ray: %s", count, ", ".join(

@@ -70,6 +70,8 @@ class Studio:
             root=config.root, model=config.model, precision=config.precision, device=config.device,
             free_gpu_mem=config.free_gpu_mem))
         self.board = WorkerBoard(publisher, self._worker_rows)
+        if self.pool is not None:
+            self.pool.on_change = self.board.update
         self.jobs = JobQueue(
             config.databases_dir / "queue.sqlite3",
             on_change=self._queue_changed,
