@@ -244,8 +244,9 @@ class WorkerPool:
             cpus = int(ray.cluster_resources().get("CPU", 1))
             self.threads = max(1, cpus // count)
         resources: dict[str, Any] = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": self.threads}
+        # SPREAD: workers go to different nodes while there are nodes to go to (one per machine).
         self.actor_class = ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=ACTOR_THREADS,
-                                      **resources)(WorkerActor)
+                                      scheduling_strategy="SPREAD", **resources)(WorkerActor)
         self.workers = [RemoteWorker(self, i) for i in range(count)]
         for worker in self.workers:
             worker.spawn()
