@@ -78,7 +78,8 @@ def scheduling(root: Path, work: Path, workers: int, seconds: float, per_worker:
 
     studio.jobs.register(SLEEP_JOB, sleep_job)
     try:
-        for worker in studio.pool.workers:  # every actor up before the clock starts
+        for worker in studio.pool.workers:  # every actor up, its start-up model load done, before the clock starts
+            assert worker.loaded.wait(600), f"{worker.name} did not load its model"
             ray.get(worker.actor.__ray_call__.remote(_sleep_on_actor, 0.0))
         count = workers * per_worker
         started = time.perf_counter()

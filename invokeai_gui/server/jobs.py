@@ -26,7 +26,7 @@ JOBS_TABLE = ("CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, seq INTEGER
 # Added later (rows of an earlier version have none: they count as the studio's own).
 CLIENT_COLUMN = ("client", "ALTER TABLE jobs ADD COLUMN client TEXT")
 STUDIO_CLIENT = "studio"  # the studio's own jobs (the model load at start) and rows saved before clients were
-CLI_CLIENT = "cli"
+MAX_CLIENT_NAME = 100  # characters of a client id kept in its key
 
 Handler = Callable[["Job"], None]
 # Which of the idle slots should run a waiting job (None: none of them; the job waits for another).
@@ -74,13 +74,9 @@ class Job:
 
 def client_key(kind: str, name: object = None) -> str:
     """The key a client's jobs share: ``browser:ID`` (a browser's persisted client id), ``sid:SID`` (a
-    Socket.IO client without one), ``api-user:NAME`` / ``api-address:ADDR`` (an HTTP API caller) or ``cli``."""
+    Socket.IO client without one) or ``api-user:NAME`` / ``api-address:ADDR`` (an HTTP API caller)."""
     text = str(name or "").strip()[:MAX_CLIENT_NAME]
     return f"{kind}:{text}" if text else kind
-
-
-MAX_CLIENT_NAME = 100
-
 
 
 class JobQueue:
