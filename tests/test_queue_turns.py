@@ -118,3 +118,25 @@ def test_two_browsers_take_turns_on_a_real_server(server, connect):
     mine = {theirs, its, *rest}
     results = b.wait_for("generationResult", lambda d: d.get("jobId") in mine, count=6, timeout=120)
     assert [r["jobId"] for r in results] == [theirs, its, *rest]
+
+
+def _api_job(studio, before: set[str]):
+    ids = [j["id"] for j in studio.jobs.snapshot() if j["id"] not in before and j["summary"].startswith("API ")]
+    assert len(ids) == 1, ids
+    return studio.jobs.get(ids[0])
+
+
+def test_an_http_api_caller_is_a_client_by_its_user_or_its_address(server, server_factory):
+    import requests
+
+    body = {"prompt": "a kite", "width": 64, "height": 64, "steps": 1, "seed": 3}
+    before = {j["id"] for j in server.studio.jobs.snapshot()}
+    assert requests.post(f"{server.url}sdapi/v1/txt2img", json=body, timeout=120).status_code == 200
+    assert _api_job(server.studio, before).client == "api-address:127.0.0.1"
+
+    guarded = server_factory(api_auth=[("ann", "s3cret")])
+    assert guarded.studio.wait_until_loaded(180)
+    before = {j["id"] for j in guarded.studio.jobs.snapshot()}
+    answer = requests.post(f"{guarded.url}sdapi/v1/txt2img", json=body, auth=("ann", "s3cret"), timeout=120)
+    assert answer.status_code == 200
+    assert _api_job(guarded.studio, before).client == "api-user:ann"
