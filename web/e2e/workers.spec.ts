@@ -1,7 +1,7 @@
 /** A studio over a pool of two Ray workers (`--cluster local --cluster-workers 2`): the Workers panel
  * lists both, and two jobs run at once, each showing its own worker and progress in the queue. */
 import { InvokeServer } from './support/server';
-import { expect, smallSettings, test as base } from './support/fixtures';
+import { expect, screenshot, smallSettings, test as base } from './support/fixtures';
 
 const test = base.extend<object, { server: InvokeServer }>({
   server: [
@@ -51,6 +51,7 @@ test('the Workers panel lists two workers and two jobs show their progress at on
   }, { timeout: 60_000 }).toBe(true);
   await expect(page.getByTestId('worker-job').nth(0)).toContainText('step');
   await expect(page.getByTestId('worker-job').nth(1)).toContainText('step');
+  await screenshot(page, 'workers-two-jobs');
 
   const cancels = running.getByTestId('cancel-job');
   await cancels.nth(1).click();
