@@ -140,3 +140,11 @@ def test_an_http_api_caller_is_a_client_by_its_user_or_its_address(server, serve
     answer = requests.post(f"{guarded.url}sdapi/v1/txt2img", json=body, auth=("ann", "s3cret"), timeout=120)
     assert answer.status_code == 200
     assert _api_job(guarded.studio, before).client == "api-user:ann"
+
+
+def test_a_handshake_without_a_usable_client_id_counts_as_its_connection():
+    from invokeai_gui.server.events import handshake_client
+
+    assert handshake_client({"clientId": "tab-7f3a"}, "s1") == "browser:tab-7f3a"
+    for auth in (None, {}, {"clientId": 5}, {"clientId": ""}, {"clientId": "x" * 500}, {"clientId": "a\nb"}, "text"):
+        assert handshake_client(auth, "s1") == "sid:s1", auth
