@@ -150,6 +150,7 @@ def test_queue_rows_from_the_previous_version_resume_translated_or_are_reported_
     queue = client.wait_for("queueUpdate")[0]["jobs"]
     assert [(j["id"], j["status"]) for j in queue if j["id"].startswith("old-")] == [
         ("old-txt2img", "paused"), ("old-img2img", "paused"), ("old-upscale", "paused"), ("old-junk", "paused")]
+    assert [j for j in queue if "requestId" in j] == []  # rows of a version without request ids load without one
     client.emit("resumeQueue")
     [result] = results_of(client, "old-txt2img", 1, timeout=180)
     assert result["metadata"]["image"]["seed"] == 9

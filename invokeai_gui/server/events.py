@@ -18,6 +18,7 @@ from .schemas import (
     DeleteImage,
     Empty,
     GenerateImage,
+    JobRequest,
     ModelChange,
     ModelDelete,
     ModelImport,
@@ -112,25 +113,30 @@ def register_events(socketio: SocketIO, studio: Studio, publisher: Publisher) ->
     def request_system_config(sid: str, _: Empty) -> None:
         publisher.reply(sid, "systemConfig", studio.system_config())
 
-    @on("requestModelChange", ModelChange, ("model_name",))
+    # Each event that starts a job may end with the client's request id (ours), echoed in the job's events.
+    @on("requestModelChange", ModelChange, ("model_name", "request_id"))
     def request_model_change(sid: str, req: ModelChange) -> dict:
-        return {"jobId": studio.request_model_change(req.model_name, client=client_of(sid)).id}
+        return studio.request_model_change(req.model_name, req.request_id, client=client_of(sid)).ids()
 
-    @on("importModel", ModelImport, ("path", "name", "make_default"))
+    def manage(operation: str, req: JobRequest, sid: str) -> dict:
+        request = req.model_dump(exclude={"request_id"})
+        return studio.manage_models(operation, request, sid, req.request_id).ids()
+
+    @on("importModel", ModelImport, ("path", "name", "make_default", "request_id"))
     def import_model(sid: str, req: ModelImport) -> dict:
-        return {"jobId": studio.manage_models("import", req.model_dump(), sid).id}
+        return manage("import", req, sid)
 
-    @on("scanModelFolder", ModelScan, ("path",))
+    @on("scanModelFolder", ModelScan, ("path", "request_id"))
     def scan_model_folder(sid: str, req: ModelScan) -> dict:
-        return {"jobId": studio.manage_models("scan", req.model_dump(), sid).id}
+        return manage("scan", req, sid)
 
-    @on("deleteModel", ModelDelete, ("model_name",))
+    @on("deleteModel", ModelDelete, ("model_name", "request_id"))
     def delete_model(sid: str, req: ModelDelete) -> dict:
-        return {"jobId": studio.manage_models("delete", req.model_dump(), sid).id}
+        return manage("delete", req, sid)
 
-    @on("setDefaultModel", ModelDelete, ("model_name",))
+    @on("setDefaultModel", ModelDelete, ("model_name", "request_id"))
     def set_default_model(sid: str, req: ModelDelete) -> dict:
-        return {"jobId": studio.manage_models("default", req.model_dump(), sid).id}
+        return manage("default", req, sid)
 
     @on("requestImages", RequestImages, ("category", "earliest_mtime", "earliest_url"))
     def request_images(sid: str, req: RequestImages) -> None:
@@ -145,13 +151,14 @@ def register_events(socketio: SocketIO, studio: Studio, publisher: Publisher) ->
         images = studio.gallery.newer(req.category, req.latest_mtime or 0.0)
         publisher.reply(sid, "galleryImages", {"images": images, "category": req.category})
 
-    @on("generateImage", GenerateImage, ("generation_parameters", "esrgan_parameters", "facetool_parameters"))
+    @on("generateImage", GenerateImage,
+        ("generation_parameters", "esrgan_parameters", "facetool_parameters", "request_id"))
     def generate_image(sid: str, req: GenerateImage) -> dict:
-        return {"jobId": studio.submit_generation(req, client=client_of(sid)).id}
+        return studio.submit_generation(req, request_id=req.request_id, client=client_of(sid)).ids()
 
-    @on("runPostprocessing", RunPostprocessing, ("original_image", "postprocessing_parameters"))
+    @on("runPostprocessing", RunPostprocessing, ("original_image", "postprocessing_parameters", "request_id"))
     def run_postprocessing(sid: str, req: RunPostprocessing) -> dict:
-        return {"jobId": studio.submit_postprocessing(req, client=client_of(sid)).id}
+        return studio.submit_postprocessing(req, request_id=req.request_id, client=client_of(sid)).ids()
 
     @on("cancel", Cancel, ("job_id",), adapt=_cancel_args)
     def cancel(sid: str, req: Cancel) -> None:

@@ -21,12 +21,15 @@ log = logging.getLogger(__name__)
 ACTIVE = ("queued", "running", "paused")
 FINISHED = ("done", "failed", "canceled")
 KEEP_FINISHED = 20
+# The table as earlier versions made it; columns added since are added to an old table when it is opened.
 JOBS_TABLE = ("CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, kind TEXT NOT NULL, "
               "payload TEXT NOT NULL, summary TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL)")  # finished jobs still listed in queueUpdate, newest last
-# Added later (rows of an earlier version have none: they count as the studio's own).
-CLIENT_COLUMN = ("client", "ALTER TABLE jobs ADD COLUMN client TEXT")
 STUDIO_CLIENT = "studio"  # the studio's own jobs (the model load at start) and rows saved before clients were
 MAX_CLIENT_NAME = 100  # characters of a client id kept in its key
+
+# request_id: the client's request id, echoed in the job's events; client: who asked (rows of an earlier
+# version have none: they count as the studio's own).
+ADDED_COLUMNS = {"request_id": "TEXT", "client": "TEXT"}
 
 Handler = Callable[["Job"], None]
 # Which of the idle slots should run a waiting job (None: none of them; the job waits for another).
@@ -57,6 +60,11 @@ class Job:
     slot: int = 0  # the worker slot running it
     client: str = STUDIO_CLIENT  # who asked (see client_key): waiting jobs of different clients take turns
     worker: str | None = None  # the name of the worker running it
+    request_id: str | None = None  # ours: the client's name for its request, echoed as requestId
+
+    def ids(self) -> dict[str, str]:
+        """What each event of this job carries to name it: ``jobId``, and ``requestId`` when the client sent one."""
+        return {"jobId": self.id, **({"requestId": self.request_id} if self.request_id else {})}
 
     def raise_if_canceled(self) -> None:
         if self.cancel_requested.is_set():
@@ -65,6 +73,8 @@ class Job:
     def public(self) -> dict[str, Any]:
         """The job as ``queueUpdate`` lists it."""
         out = {"id": self.id, "status": self.status, "summary": self.summary, "kind": self.kind}
+        if self.request_id:
+            out["requestId"] = self.request_id
         if self.message and not self.private:
             out["message"] = self.message
         if self.status == "running" and self.worker:
@@ -160,10 +170,12 @@ class JobQueue:
         try:
             db.execute("PRAGMA journal_mode=WAL")
             db.execute(JOBS_TABLE)
-            columns = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
-            if CLIENT_COLUMN[0] not in columns:  # a queue saved by an earlier version
-                db.execute(CLIENT_COLUMN[1])
-            rows = db.execute("SELECT id, seq, kind, payload, summary, status, created, client FROM jobs").fetchall()
+            present = {row[1] for row in db.execute("PRAGMA table_info(jobs)")}
+            for column, kind in ADDED_COLUMNS.items():
+                if column not in present:  # a table of an earlier version: its rows get NULL
+                    db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
+            rows = db.execute("SELECT id, seq, kind, payload, summary, status, created, request_id, client "
+                              "FROM jobs").fetchall()
         except sqlite3.DatabaseError:
             db.close()
             raise
@@ -171,7 +183,7 @@ class JobQueue:
 
     def _restored(self, row: tuple) -> Job | None:
         """A saved row as a job, or None (and one log line naming it) when it cannot be read."""
-        job_id, seq, kind, payload, summary, status, created, client = row
+        job_id, seq, kind, payload, summary, status, created, request_id, client = row
         try:
             data = json.loads(payload)
             if not isinstance(data, dict) or not isinstance(job_id, str) or not isinstance(seq, int):
@@ -180,6 +192,7 @@ class JobQueue:
                 raise ValueError(f"no such kind of job {kind!r}")
             return Job(job_id, str(kind), data, str(summary), seq, str(status),
                        created=float(created) if isinstance(created, (int, float)) else time.time(),
+                       request_id=request_id if isinstance(request_id, str) else None,
                        client=client if isinstance(client, str) and client else STUDIO_CLIENT)
         except (TypeError, ValueError) as exc:
             log.warning("Skipped the saved job %s (%s): it cannot be read (%s).", job_id, summary, exc)
@@ -193,10 +206,10 @@ class JobQueue:
             self._db.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
         else:
             self._db.execute(
-                "INSERT OR REPLACE INTO jobs (id, seq, kind, payload, summary, status, created, client) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO jobs (id, seq, kind, payload, summary, status, created, request_id, client) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (job.id, job.seq, job.kind, json.dumps(job.payload), job.summary, job.status, job.created,
-                 job.client),
+                 job.request_id, job.client),
             )
 
     # -- the public side --------------------------------------------------------------------------
@@ -205,13 +218,13 @@ class JobQueue:
         self._handlers[kind] = handler
 
     def submit(self, kind: str, payload: dict[str, Any], summary: str, persist: bool = True,
-               private: bool = False, client: str = STUDIO_CLIENT) -> Job:
+               private: bool = False, request_id: str | None = None, client: str = STUDIO_CLIENT) -> Job:
         if kind not in self._handlers:
             raise KeyError(f"no handler for job kind {kind!r}")
         with self._cond:
             self._seq += 1
             job = Job(uuid.uuid4().hex[:16], kind, payload, summary, self._seq, persist=persist, private=private,
-                      client=client)
+                      request_id=request_id, client=client)
             self._jobs[job.id] = job
             self._save(job)
             self._cond.notify_all()

@@ -65,10 +65,11 @@ class ProgressReport:
     """The ``progressUpdate`` payloads of one job, with ``itPerSec`` and ``eta`` added."""
 
     def __init__(self, publisher: Publisher, job_id: str, total_iterations: int, total_steps: int,
-                 worker: str | None = None) -> None:
+                 request_id: str | None = None, worker: str | None = None) -> None:
         self.publisher = publisher
         self.job_id = job_id
-        self.worker = worker  # the name of the worker running the job
+        self.request_id = request_id  # ours: the client's request id, echoed in each update
+        self.worker = worker  # ours: the name of the worker running the job
         self.current_step = 0
         self.total_steps = total_steps
         self.current_iteration = 1
@@ -87,7 +88,7 @@ class ProgressReport:
                 self.total_iterations - self.current_iteration
             ) * self.total_steps
         eta = remaining / self.it_per_sec if self.it_per_sec > 0 and self.processing else None
-        return {
+        payload: dict[str, Any] = {
             "currentStep": self.current_step,
             "totalSteps": self.total_steps,
             "currentIteration": self.current_iteration,
@@ -101,6 +102,9 @@ class ProgressReport:
             "jobId": self.job_id,
             **({"worker": self.worker} if self.worker else {}),
         }
+        if self.request_id:
+            payload["requestId"] = self.request_id
+        return payload
 
     def send(self) -> None:
         self.publisher.broadcast("progressUpdate", self.payload())

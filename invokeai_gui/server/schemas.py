@@ -57,6 +57,24 @@ class Schema(BaseModel):
     model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
 
 
+MAX_REQUEST_ID_CHARS = 100
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._:-]+")
+
+
+class JobRequest(Schema):
+    """An event that starts a job. Ours: the client may name it with ``request_id`` (the last argument),
+    and every event of the job then carries that name as ``requestId``."""
+
+    request_id: str | None = Field(None, min_length=1, max_length=MAX_REQUEST_ID_CHARS)
+
+    @field_validator("request_id")
+    @classmethod
+    def _plain_characters(cls, value: str | None) -> str | None:
+        if value is not None and not _REQUEST_ID.fullmatch(value):
+            raise ValueError("a request id may hold only letters, digits and . _ : -")
+        return value
+
+
 def _as_pairs(value: Any) -> Any:
     """``[[seed, weight], ...]`` arrives as JSON lists; strict tuples want tuples."""
     if isinstance(value, list):
@@ -130,7 +148,7 @@ class FacetoolParameters(Schema):
     codeformer_fidelity: Fraction = 0.75
 
 
-class GenerateImage(Schema):
+class GenerateImage(JobRequest):
     generation_parameters: GenerationParameters
     esrgan_parameters: EsrganParameters | Literal[False] | None = None
     facetool_parameters: FacetoolParameters | Literal[False] | None = None
@@ -191,7 +209,7 @@ class PostprocessingParameters(Schema):
         return self
 
 
-class RunPostprocessing(Schema):
+class RunPostprocessing(JobRequest):
     original_image: OriginalImage
     postprocessing_parameters: PostprocessingParameters
 
@@ -222,11 +240,11 @@ class UploadImage(Schema):
     destination: str | None = Field(None, max_length=100)
 
 
-class ModelChange(Schema):
+class ModelChange(JobRequest):
     model_name: str = Field(min_length=1, max_length=300)
 
 
-class ModelImport(Schema):
+class ModelImport(JobRequest):
     """Ours: add a checkpoint file or a diffusers folder (it stays where it is) to models.yaml."""
 
     path: str = Field(min_length=1, max_length=4096)
@@ -234,13 +252,13 @@ class ModelImport(Schema):
     make_default: bool = False
 
 
-class ModelScan(Schema):
+class ModelScan(JobRequest):
     """Ours: add every model under a folder (an AUTOMATIC1111 or ComfyUI tree) to models.yaml."""
 
     path: str = Field(min_length=1, max_length=4096)
 
 
-class ModelDelete(Schema):
+class ModelDelete(JobRequest):
     """Ours: a models.yaml entry to remove (its files are never touched) or to make the default."""
 
     model_name: str = Field(min_length=1, max_length=300)

@@ -14,7 +14,7 @@ from PIL import Image
 
 from ldm.invoke import APP_ID, __version__
 from ldm.invoke import metadata as md
-from ldm.invoke.errors import InvalidParameterError, MissingFileError, user_message
+from ldm.invoke.errors import GenerationCanceled, InvalidParameterError, MissingFileError, user_message
 from ldm.invoke.files import (
     INIT_FOLDER,
     MASK_FOLDER,
@@ -113,7 +113,20 @@ class Studio:
             "postprocessors": facts.get("postprocessors", {}),
             "outdir": str(self.outdir),
             "max_upload_bytes": self.limits.max_bytes,
+            **self.prompt_names(),  # "loras" and "embeddings": what the prompt box completes
         }
+
+    def prompt_names(self) -> dict[str, list[str]]:
+        """The LoRA names and embedding trigger words in the root's folders and the scanned ones, read
+        from disk each time (a file dropped in a folder counts at once); none when models.yaml is broken."""
+        from ldm.invoke.errors import ModelLoadError
+        from ldm.invoke.model_manager import ModelManager
+
+        try:
+            return ModelManager(self.config.root).prompt_names()
+        except (ModelLoadError, OSError) as exc:
+            log.warning("The LoRA and embedding folders could not be listed: %s", exc)
+            return {"loras": [], "embeddings": []}
 
     def wait_until_loaded(self, timeout: float | None = None) -> bool:
         return self.worker.loaded.wait(timeout)
@@ -269,10 +282,12 @@ class Studio:
         return request
 
     def submit_generation(self, event: GenerateImage | GenerationRequest, summary_prefix: str = "",
-                          save: bool = True, client: str = STUDIO_CLIENT) -> Job:
+                          save: bool = True, request_id: str | None = None,
+                          client: str = STUDIO_CLIENT) -> Job:
         """Queues a generation. With ``save=False`` (an HTTP API caller that only wants the pictures)
         nothing is written: each result stays in ``job.results`` as ``{"png", "seed"}``, and the job
-        is not persisted (nobody would be waiting for it after a restart)."""
+        is not persisted (nobody would be waiting for it after a restart). ``request_id``, the
+        client's name for the request, is echoed as ``requestId`` in every event of the job."""
         if isinstance(event, GenerationRequest):
             request = event.with_seed().validate()
         else:
@@ -284,7 +299,7 @@ class Studio:
             payload["save"] = False
         if self.pool is not None:  # the studio's current model when it was asked for
             payload["model"] = request.model or self.pool.current_model
-        return self.jobs.submit("generate", payload, summary, persist=save, client=client)
+        return self.jobs.submit("generate", payload, summary, persist=save, request_id=request_id, client=client)
 
     def postprocess_request(self, event: RunPostprocessing) -> PostprocessRequest:
         params = event.postprocessing_parameters
@@ -296,25 +311,28 @@ class Studio:
         return PostprocessRequest(source, tuple(steps), _seed_of(source)).validate()
 
     def submit_postprocessing(self, event: RunPostprocessing | PostprocessRequest, summary_prefix: str = "",
-                              save: bool = True, client: str = STUDIO_CLIENT) -> Job:
+                              save: bool = True, request_id: str | None = None,
+                              client: str = STUDIO_CLIENT) -> Job:
         request = event.validate() if isinstance(event, PostprocessRequest) else self.postprocess_request(event)
         name = (request.image.url or "").rpartition("/")[2] or "an image"
         payload: dict[str, Any] = {"postprocess": request.to_json()}
         if not save:
             payload["save"] = False
         return self.jobs.submit("postprocess", payload, f"{summary_prefix}{request.steps[0].type}: {name}",
-                                persist=save, client=client)
+                                persist=save, request_id=request_id, client=client)
 
-    def request_model_change(self, model_name: str, client: str = STUDIO_CLIENT) -> Job:
+    def request_model_change(self, model_name: str, request_id: str | None = None,
+                             client: str = STUDIO_CLIENT) -> Job:
         return self.jobs.submit("change_model", {"model_name": model_name}, f"Switch to model {model_name}",
-                                persist=False, client=client)
+                                persist=False, request_id=request_id, client=client)
 
-    def manage_models(self, operation: str, request: dict, asker: str | None = None) -> Job:
+    def manage_models(self, operation: str, request: dict, asker: str | None = None,
+                      request_id: str | None = None) -> Job:
         """Import, scan or delete models.yaml entries on the worker (which owns the model manager).
         What the job learns of the disk (paths found, skipped, missing) goes to ``asker`` only."""
         summary = f"Models: {operation} {request['model_name']}" if request.get("model_name") else f"Models: {operation}"
         return self.jobs.submit("manage_models", {"operation": operation, **request, "asker": asker}, summary,
-                                persist=False, private=asker is not None)
+                                persist=False, private=asker is not None, request_id=request_id)
 
     # -- lifecycle ----------------------------------------------------------------------------
 
@@ -345,17 +363,20 @@ class Studio:
     # -- job handlers (on the queue's worker thread) ------------------------------------------
 
     def _job_failed(self, job: Job, exc: BaseException) -> None:
-        error = {"message": user_message(exc), "jobId": job.id}
+        error = {"message": user_message(exc), **job.ids()}
         asker = job.payload.get("asker") if job.kind == "manage_models" else None
         if asker:  # "/some/path does not exist" is for the client that asked, not for everyone
             self.publisher.reply(asker, "error", error)
         else:
             self.publisher.broadcast("error", error)
-        ProgressReport(self.publisher, job.id, 0, 0, worker=job.worker).finish("Error", has_error=True)
+        self._report(job, 0, 0).finish("Error", has_error=True)
 
     def _job_canceled(self, job: Job) -> None:
-        self.publisher.broadcast("processingCanceled", {"jobId": job.id})
-        ProgressReport(self.publisher, job.id, 0, 0, worker=job.worker).finish("Canceled")
+        self.publisher.broadcast("processingCanceled", job.ids())
+        self._report(job, 0, 0).finish("Canceled")
+
+    def _report(self, job: Job, total_iterations: int, total_steps: int) -> ProgressReport:
+        return ProgressReport(self.publisher, job.id, total_iterations, total_steps, job.request_id, job.worker)
 
     def _worker_of(self, job: Job) -> Any:
         """The worker running ``job``: the in-process one, or the pool's worker in the job's slot."""
@@ -373,14 +394,14 @@ class Studio:
             self.board.update()  # its model is loaded
 
     def _load_model(self, job: Job) -> None:
-        report = ProgressReport(self.publisher, job.id, 0, 0, worker=job.worker)
+        report = self._report(job, 0, 0)
         report.set_status("Loading Model")
         self._ensure_loaded(self._worker_of(job))
         report.finish("Model Loaded")
 
     def _change_model(self, job: Job) -> None:
         name = job.payload["model_name"]
-        report = ProgressReport(self.publisher, job.id, 0, 0, worker=job.worker)
+        report = self._report(job, 0, 0)
         report.set_status("Loading Model")
         worker = self._worker_of(job)
         try:
@@ -389,14 +410,14 @@ class Studio:
             worker.change_model(name)
         except Exception:
             model_list = worker.facts().get("model_list", {})
-            self.publisher.broadcast("modelChangeFailed", {"model_name": name, "model_list": model_list})
+            self.publisher.broadcast("modelChangeFailed", {"model_name": name, "model_list": model_list, **job.ids()})
             raise
         if self.pool is not None:  # the model new jobs get; this worker has it loaded now
             self.pool.current_model = name
         self.board.update()
         report.finish("Model Changed")
         model_list = worker.facts().get("model_list", {})
-        self.publisher.broadcast("modelChanged", {"model_name": name, "model_list": model_list})
+        self.publisher.broadcast("modelChanged", {"model_name": name, "model_list": model_list, **job.ids()})
         self.publisher.broadcast("systemConfig", self.system_config())
 
     def _manage_models(self, job: Job) -> None:
@@ -407,20 +428,27 @@ class Studio:
         asker = request.pop("asker", None)
         worker = self._worker_of(job)
         self._ensure_loaded(worker)
-        report = worker.manage_models(operation, request)
-        changed = {"operation": operation, "model_list": worker.facts().get("model_list", {}), "jobId": job.id}
+        progress = self._report(job, 0, 0)
+        if self.pool is None:  # a scan in this process stops between files on cancel
+            report = worker.manage_models(operation, request, _JobSink(self, job, progress, None))
+        else:
+            report = worker.manage_models(operation, request)
+        changed = {"operation": operation, "model_list": worker.facts().get("model_list", {}), **job.ids()}
         if asker:  # the list is everyone's news; the report of what is on this disk is the asker's
             self.publisher.reply(asker, "modelListChanged", {**changed, "report": report})
             self.publisher.broadcast("modelListChanged", {**changed, "report": {}}, skip_sid=asker)
         else:
             self.publisher.broadcast("modelListChanged", {**changed, "report": report})
         self.publisher.broadcast("systemConfig", self.system_config())
+        if report.get("canceled"):  # what it found so far is kept and was told; the job itself was canceled
+            raise GenerationCanceled()
+        progress.finish()
 
     def _generate(self, job: Job) -> None:
         request = self._saved_generation(job)
         done = int(job.payload.get("done", 0))
         request = request.replace(first_image=done)
-        report = ProgressReport(self.publisher, job.id, request.iterations, request.total_steps, worker=job.worker)
+        report = self._report(job, request.iterations, request.total_steps)
         report.current_iteration = min(done + 1, request.iterations)
         report.send()
         job.raise_if_canceled()
@@ -433,7 +461,7 @@ class Studio:
         for result in worker.generate(request, sink):
             if job.payload.get("save") is False:
                 job.payload["done"] = result.index + 1
-                job.results.append({"png": result.png, "seed": result.seed, "jobId": job.id})
+                job.results.append({"png": result.png, "seed": result.seed, **job.ids()})
                 report.next_iteration()
                 continue
             report.set_status("Saving Image")
@@ -444,13 +472,13 @@ class Studio:
             job.payload["done"] = result.index + 1
             self.jobs.record(job)
             info = gallery.add(path)
-            info["jobId"] = job.id
+            info.update(job.ids())
             job.results.append(info)
             self.publisher.broadcast("generationResult", info)
             if result.error:
                 self.publisher.broadcast("error", {
                     "message": f"{path.name} was saved without its postprocessing: {result.error}",
-                    "jobId": job.id, "url": info["url"]})
+                    **job.ids(), "url": info["url"]})
             report.next_iteration()
         if job.worker and report.it_per_sec:
             self.board.rates[job.worker] = report.it_per_sec
@@ -477,20 +505,20 @@ class Studio:
                 request = self.postprocess_request(RunPostprocessing.model_validate(job.payload["request"]))
             except Exception as exc:
                 raise _from_earlier_version(job, exc) from None
-        report = ProgressReport(self.publisher, job.id, 1, 0, worker=job.worker)
+        report = self._report(job, 1, 0)
         report.set_status(_STATUS[request.steps[0].type])
         worker = self._worker_of(job)
         self._ensure_loaded(worker)
         result = worker.postprocess(request, _JobSink(self, job, report, None))
         if job.payload.get("save") is False:
-            job.results.append({"png": result.png, "seed": result.seed, "jobId": job.id})
+            job.results.append({"png": result.png, "seed": result.seed, **job.ids()})
             report.finish()
             return
         gallery = self.gallery
         with gallery.writing("result"):
             path = self.outputs.save_result(result.png, result.seed, postprocessed=True)
         info = gallery.add(path)
-        info["jobId"] = job.id
+        info.update(job.ids())
         job.results.append(info)
         self.publisher.broadcast("postprocessingResult", info)
         report.finish()
@@ -522,13 +550,13 @@ class _JobSink:
         width, height = (self.request.width, self.request.height) if self.request is not None else image.size
         self.studio.publisher.broadcast("intermediateResult", {
             "url": preview_data_url(image, width, height), "isBase64": True, "mtime": 0, "metadata": {},
-            "width": width, "height": height, "jobId": self.job.id})
+            "width": width, "height": height, **self.job.ids()})
 
     def intermediate(self, step: int, png: bytes) -> None:
         name = f"{self.job.id[:8]}.{self.report.current_iteration:03d}.{step:04d}.png"
         path = self.studio.outputs.save_intermediate(name, png)
         info = self.studio.gallery.describe(path)
-        info["jobId"] = self.job.id
+        info.update(self.job.ids())
         self.studio.publisher.broadcast("intermediateResult", info)
 
 

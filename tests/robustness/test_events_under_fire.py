@@ -27,11 +27,11 @@ def _png() -> bytes:
 
 VALID: dict[str, tuple] = {
     "requestSystemConfig": (),
-    "requestModelChange": ("demo",),
+    "requestModelChange": ("demo", "fuzz-change"),  # each job-starting event may end with a request id
     "requestImages": ("result", None),
     "requestLatestImages": ("result", 0),
-    "generateImage": (params(steps=1), False, False),
-    "runPostprocessing": ({"url": "outputs/000001.1.png"}, {"type": "esrgan", "upscale": [2, 0.5]}),
+    "generateImage": (params(steps=1), False, False, "fuzz-generate"),
+    "runPostprocessing": ({"url": "outputs/000001.1.png"}, {"type": "esrgan", "upscale": [2, 0.5]}, "fuzz-upscale"),
     "cancel": (None,),
     "deleteImage": ("outputs/nothing-here.png", "uuid", "result"),
     "uploadImage": (_png(), "fuzz.png", "img2img"),
@@ -39,10 +39,10 @@ VALID: dict[str, tuple] = {
     "uploadInitialImage": (_png(), "init.png"),
     "resumeQueue": (),
     "requestQueue": (),
-    "importModel": ("/nonexistent/model.safetensors", "fuzzed", False),
-    "scanModelFolder": ("/nonexistent/folder",),
-    "deleteModel": ("no-such-model",),
-    "setDefaultModel": ("no-such-model",),
+    "importModel": ("/nonexistent/model.safetensors", "fuzzed", False, "fuzz-import"),
+    "scanModelFolder": ("/nonexistent/folder", "fuzz-scan"),
+    "deleteModel": ("no-such-model", "fuzz-delete"),
+    "setDefaultModel": ("no-such-model", "fuzz-default"),
 }
 
 NASTY = [None, True, -1, 0, 2**63, -2**31, 1e308, float("inf"), "", "x" * 5000, "../../etc/passwd",

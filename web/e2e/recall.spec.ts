@@ -319,3 +319,27 @@ test('hires fix: Use All brings back the fix and its strength, and Invoke repeat
   const again = await invokeOnce(page);
   expect(await pixelDigest(page, again)).toBe(digest);
 });
+
+test('clip skip: Use All brings it back, Invoke sends it, and the image repeats exactly', async ({ app: page, sent, received }) => {
+  await page.getByTestId('prompt').fill('a paper lantern');
+  await smallSettings(page, 64, 3);
+  await page.getByTestId('section-other').locator('.section__toggle').click();
+  await setNumber(page, 'clip-skip', 1); // the demo model's text encoder has two layers: skip the last
+  const [target] = await invokeAndWait(page, 1);
+  const digest = await pixelDigest(page, target);
+  const first = sent.filter((s) => s.event === 'generateImage').at(-1);
+  expect(first?.args[0]).toMatchObject({ clip_skip: 1 });
+  // The job's result came back carrying the request id this page sent the job with.
+  const requestId = first?.args[3];
+  expect(requestId).toMatch(/^request-/);
+  const results = received.filter((r) => r.event === 'generationResult').map((r) => r.args[0] as { url: string; requestId?: string });
+  expect(results.find((r) => r.url === target)?.requestId).toBe(requestId);
+
+  await setNumber(page, 'clip-skip', 0);
+  await setNumber(page, 'iterations', 2);
+  await useAll(page, target);
+  await expect(page.getByTestId('clip-skip')).toHaveValue('1');
+  const again = await invokeOnce(page);
+  expect(lastGeneration(sent)).toMatchObject({ clip_skip: 1 });
+  expect(await pixelDigest(page, again)).toBe(digest);
+});

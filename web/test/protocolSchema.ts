@@ -1,7 +1,7 @@
 /** The protocol's client → server payloads (and our server → client additions) as a schema, checked field
  * by field (names, types, ranges). */
 
-type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'seedWeightList' | 'boundingBox';
+type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'seedWeightList' | 'boundingBox' | 'requestId';
 
 interface FieldSpec {
   type: FieldType;
@@ -50,7 +50,33 @@ export const GENERATION_PARAMETERS: ObjectSchema = {
   bounding_box: { type: 'boundingBox', required: false },
   inpaint_replace: { type: 'number', required: false, min: 0, max: 1 },
   seam_size: { type: 'integer', required: false, min: 0, max: 64 },
+  clip_skip: { type: 'integer', required: false, min: 0, max: 48 },
 };
+
+/** Ours: a client request id, 1–100 letters, digits or `. _ : -` (the server refuses others by name). */
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,100}$/;
+
+/** Every problem with the request id a job-starting event ends with (ours; optional, a 2.1 client sends none). */
+function requestIdErrors(event: string, value: unknown): string[] {
+  if (value === undefined) return [];
+  return typeof value === 'string' && REQUEST_ID.test(value)
+    ? []
+    : [`${event}.request_id should be 1 to 100 letters, digits or . _ : -, got ${JSON.stringify(value)}`];
+}
+
+/** The ids each event of a job carries (server → client): its jobId, and (ours) the request id it was sent with. */
+export const JOB_EVENT_IDS: ObjectSchema = {
+  jobId: { type: 'string', required: true },
+  requestId: { type: 'requestId', required: false },
+};
+
+/** Every problem with a job event's ids; `sentWith` is the request id the job was sent with, if any. */
+export function validateJobEventIds(event: string, payload: unknown, sentWith?: string): string[] {
+  const p = (payload ?? {}) as Record<string, unknown>;
+  const errors = validate({ jobId: p.jobId, requestId: p.requestId }, JOB_EVENT_IDS, event);
+  if (p.requestId !== sentWith) errors.push(`${event}.requestId is ${JSON.stringify(p.requestId)}, not ${JSON.stringify(sentWith)}`);
+  return errors;
+}
 
 export const ESRGAN_PARAMETERS: ObjectSchema = {
   level: { type: 'integer', required: true, oneOf: [2, 4] },
@@ -89,6 +115,8 @@ function checkType(value: unknown, spec: FieldSpec): boolean {
       );
     case 'boundingBox':
       return typeof value === 'object' && value !== null && ['x', 'y', 'width', 'height'].every((k) => k in value);
+    case 'requestId':
+      return typeof value === 'string' && REQUEST_ID.test(value);
   }
 }
 
@@ -136,11 +164,12 @@ function sizeErrors(gen: unknown): string[] {
     .map((k) => `generation_parameters.${k}=${String(g[k])} is not a multiple of 8 from 64`);
 }
 
-/** The three `generateImage` arguments. */
+/** The three `generateImage` arguments, and our request id. */
 export function validateGenerateImageArgs(args: unknown[]): string[] {
-  if (args.length !== 3) return [`generateImage takes 3 arguments, got ${args.length}`];
-  const [gen, esrgan, facetool] = args;
+  if (args.length < 3 || args.length > 4) return [`generateImage takes 3 arguments and a request id, got ${args.length}`];
+  const [gen, esrgan, facetool, requestId] = args;
   return [
+    ...requestIdErrors('generateImage', requestId),
     ...validate(gen, GENERATION_PARAMETERS, 'generation_parameters'),
     ...sizeErrors(gen),
     ...(esrgan === false ? [] : validate(esrgan, ESRGAN_PARAMETERS, 'esrgan_parameters')),
@@ -156,11 +185,12 @@ export const POSTPROCESSING_PARAMETERS: ObjectSchema = {
 };
 
 /** `runPostprocessing`: the original image (with a url) and `{type, upscale: [level, strength], ...}`;
- * with type 'esrgan' our optional `facetool` (a FACETOOL_PARAMETERS object) restores faces in the same job. */
+ * with type 'esrgan' our optional `facetool` (a FACETOOL_PARAMETERS object) restores faces in the same job;
+ * then our request id. */
 export function validateRunPostprocessingArgs(args: unknown[]): string[] {
-  if (args.length !== 2) return [`runPostprocessing takes 2 arguments, got ${args.length}`];
-  const [image, params] = args;
-  const errors: string[] = [];
+  if (args.length < 2 || args.length > 3) return [`runPostprocessing takes 2 arguments and a request id, got ${args.length}`];
+  const [image, params, requestId] = args;
+  const errors: string[] = requestIdErrors('runPostprocessing', requestId);
   if (typeof image !== 'object' || image === null || typeof (image as { url?: unknown }).url !== 'string') {
     errors.push('original_image has no url');
   }
@@ -178,21 +208,26 @@ export function validateRunPostprocessingArgs(args: unknown[]): string[] {
   return errors;
 }
 
-/** Ours: `importModel(path, name?, make_default?)`, `scanModelFolder(path)`, `deleteModel(model_name)`. */
-export const MODEL_MANAGEMENT_ARGS: Record<string, ReadonlyArray<{ name: string; optional: boolean; max: number; type: 'string' | 'boolean' }>> = {
+/** Ours: `importModel(path, name?, make_default?)`, `scanModelFolder(path)`, `deleteModel(model_name)`,
+ * `setDefaultModel(model_name)`, and InvokeAI 2.1's `requestModelChange(model_name)`; each may end with a request id. */
+type ArgSpec = { name: string; optional: boolean; max: number; type: 'string' | 'boolean' };
+const REQUEST_ID_ARG: ArgSpec = { name: 'request_id', optional: true, max: 100, type: 'string' };
+export const MODEL_MANAGEMENT_ARGS: Record<string, ReadonlyArray<ArgSpec>> = {
   importModel: [
     { name: 'path', optional: false, max: 4096, type: 'string' },
     { name: 'name', optional: true, max: 300, type: 'string' },
     { name: 'make_default', optional: true, max: 0, type: 'boolean' },
+    REQUEST_ID_ARG,
   ],
-  scanModelFolder: [{ name: 'path', optional: false, max: 4096, type: 'string' }],
-  deleteModel: [{ name: 'model_name', optional: false, max: 300, type: 'string' }],
-  setDefaultModel: [{ name: 'model_name', optional: false, max: 300, type: 'string' }],
+  scanModelFolder: [{ name: 'path', optional: false, max: 4096, type: 'string' }, REQUEST_ID_ARG],
+  deleteModel: [{ name: 'model_name', optional: false, max: 300, type: 'string' }, REQUEST_ID_ARG],
+  setDefaultModel: [{ name: 'model_name', optional: false, max: 300, type: 'string' }, REQUEST_ID_ARG],
 };
+const MODEL_CHANGE_ARGS: ReadonlyArray<ArgSpec> = [{ name: 'model_name', optional: false, max: 300, type: 'string' }, REQUEST_ID_ARG];
 
 /** Every problem with a model-management event's arguments (the ack callback is not an argument). */
 export function validateModelManagementArgs(event: string, args: unknown[]): string[] {
-  const spec = MODEL_MANAGEMENT_ARGS[event];
+  const spec = event === 'requestModelChange' ? MODEL_CHANGE_ARGS : MODEL_MANAGEMENT_ARGS[event];
   if (!spec) return [`${event} is not a model-management event`];
   if (args.length > spec.length) return [`${event} takes at most ${spec.length} arguments, got ${args.length}`];
   const errors: string[] = [];
@@ -204,6 +239,8 @@ export function validateModelManagementArgs(event: string, args: unknown[]): str
       errors.push(`${event}.${arg.name} should be ${arg.type}, got ${JSON.stringify(v)}`);
     } else if (typeof v === 'string' && (v.length < 1 || v.length > arg.max)) {
       errors.push(`${event}.${arg.name} should be 1 to ${arg.max} characters long`);
+    } else if (arg === REQUEST_ID_ARG) {
+      errors.push(...requestIdErrors(event, v));
     }
   });
   return errors;

@@ -27,6 +27,8 @@ export function decodeFrame(payload: string | Buffer): SentEvent | null {
 
 interface Fixtures {
   sent: SentEvent[];
+  /** Every Socket.IO event the page received from the server. */
+  received: SentEvent[];
   app: Page;
 }
 
@@ -60,9 +62,21 @@ export const test = base.extend<Fixtures, { server: InvokeServer }>({
     }
   },
 
+  received: async ({ page }, use) => {
+    const received: SentEvent[] = [];
+    page.on('websocket', (ws: WebSocket) => {
+      ws.on('framereceived', (frame) => {
+        const decoded = decodeFrame(frame.payload);
+        if (decoded) received.push(decoded);
+      });
+    });
+    await use(received);
+  },
+
   /** The app loaded from the real server and connected, with the payload check attached. */
-  app: async ({ page, server, sent }, use) => {
+  app: async ({ page, server, sent, received }, use) => {
     void sent;
+    void received; // both listen from before the page connects
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
     await page.goto(server.url);

@@ -73,6 +73,8 @@ export interface ImageMetadata {
   postprocessing?: PostprocessingStep[] | null;
   precision?: string;
   device?: string;
+  /** Ours: what the engine ignored for this image and why (a LoRA not found, an embedding refused). */
+  warnings?: string[];
   [key: string]: unknown;
 }
 
@@ -97,6 +99,8 @@ export interface ImageInfo {
   category: GalleryCategory;
   isBase64?: boolean;
   jobId?: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
 }
 
 export interface ModelListEntry {
@@ -141,6 +145,9 @@ export interface SystemConfig {
   samplers?: SamplerInfo[];
   /** Ours: the largest upload the server accepts, in bytes (the UI checks before sending). */
   max_upload_bytes?: number;
+  /** Ours: LoRA names and embedding trigger words in the model folders (the prompt box completes them). */
+  loras?: string[];
+  embeddings?: string[];
 }
 
 export interface ProgressUpdate {
@@ -155,6 +162,8 @@ export interface ProgressUpdate {
   itPerSec?: number;
   eta?: number;
   jobId?: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
   /** Ours: the worker running the job. */
   worker?: string;
 }
@@ -168,6 +177,9 @@ export interface GalleryImagesPayload {
 export interface ModelChangePayload {
   model_name: string;
   model_list: ModelList;
+  jobId?: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
 }
 
 export interface ImageDeletedPayload {
@@ -193,6 +205,8 @@ export interface QueueJob {
   summary: string;
   /** Ours: the worker running it (running jobs only). */
   worker?: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
 }
 
 /** Ours (`workersUpdate`): one worker of the studio (the in-process one, or one of a `--cluster` pool). */
@@ -219,6 +233,8 @@ export interface ErrorPayload {
   message: string;
   /** The failed job, when the error came from one (ours). */
   jobId?: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
   /** The request field that was wrong, when the server names one (ours). */
   field?: string;
 }
@@ -238,12 +254,18 @@ export interface ModelOperationReport {
   loras?: string[];
   embeddings?: string[];
   skipped?: ModelScanSkip[];
+  /** Ours, scans: how many of the candidate files it checked, and whether a cancel stopped it there. */
+  checked?: number;
+  total?: number;
+  canceled?: boolean;
 }
 export interface ModelListChangedPayload {
   operation: ModelOperation;
   report: ModelOperationReport;
   model_list: ModelList;
   jobId?: string;
+  /** Ours: the request id the client sent the job with, echoed in each of its events. */
+  requestId?: string;
 }
 
 /** What `generateImage` carries as its first argument. */
@@ -266,6 +288,8 @@ export interface GenerationParameters {
   save_intermediates: number;
   variation_amount: number;
   with_variations?: SeedWeightPair[];
+  /** Ours: text-encoder layers skipped from the end (0: none). */
+  clip_skip?: number;
   init_img?: string;
   strength?: number;
   fit?: boolean;
@@ -311,6 +335,8 @@ export interface PostprocessingParameters {
 /** What the server acknowledges a queued job with. */
 export interface JobAck {
   jobId: string;
+  /** Ours: the request id the job was sent with, when it was sent with one. */
+  requestId?: string;
 }
 
 /** The seam size the server uses when a request names none. */

@@ -102,13 +102,14 @@ export const applyServerEvent =
         return;
       case 'modelListChanged': {
         // Another window's change reaches the list through systemConfig; this window's jobs toast their outcome.
-        const jobId = (payload as { jobId?: string } | null)?.jobId;
-        if (jobId && findJob(getState().jobs, jobId)?.owner === 'models') dispatch(toastModelOutcome(jobId));
+        const { jobId, requestId } = (payload as { jobId?: string; requestId?: string } | null) ?? {};
+        const job = findJob(getState().jobs, jobId, requestId);
+        if (job?.owner === 'models') dispatch(toastModelOutcome(job.requestId));
         return;
       }
       case 'error': {
         const error = payload as ErrorPayload | null;
-        const job = findJob(getState().jobs, error?.jobId);
+        const job = findJob(getState().jobs, error?.jobId, error?.requestId);
         // A model job's failure shows in the Models dialog when it is open; a toast would only cover it.
         if (job?.owner === 'models' && jobErrorShownInDialog(getState() as RootState)) return;
         dispatch(errorOccurred(error?.message ?? 'The server reported an error.'));

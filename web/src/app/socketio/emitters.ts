@@ -57,6 +57,14 @@ export function uploadedImage(payload: ImageUploadedPayload): ImageInfo {
 }
 
 /**
+ * A request id unique to this window (and, in practice, to every window). Each event that starts a job
+ * ends with one (ours); the server echoes it as `requestId` in every event of that job.
+ */
+export function newRequestId(prefix = 'request'): string {
+  return `${prefix}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
+}
+
+/**
  * The emitters of one socket. `onUnclaimedError` receives the error of a request whose caller does not
  * report errors itself, so a refused `cancel` or `requestImages` is still shown.
  */
@@ -102,7 +110,9 @@ export function makeEmitters(socket: EmittingSocket, onUnclaimedError: (message:
     },
     requestSystemConfig: () => request('requestSystemConfig', []),
     requestQueue: () => request('requestQueue', []),
-    requestModelChange: (modelName: string) => request<JobAck>('requestModelChange', [modelName]),
+    // The job-starting events end with the request id (a fresh one unless the caller tracks its own).
+    requestModelChange: (modelName: string, requestId = newRequestId()) =>
+      request<JobAck>('requestModelChange', [modelName, requestId]),
     /** The next page older than the oldest image held; the url breaks mtime ties without loss. */
     requestImages: (category: GalleryCategory, earliest?: ImageInfo) =>
       request('requestImages', earliest ? [category, earliest.mtime, earliest.url] : [category]),
@@ -112,9 +122,10 @@ export function makeEmitters(socket: EmittingSocket, onUnclaimedError: (message:
       generationParameters: GenerationParameters,
       esrganParameters: EsrganParameters | false,
       facetoolParameters: FacetoolParameters | false,
-    ) => request<JobAck>('generateImage', [generationParameters, esrganParameters, facetoolParameters]),
-    runPostprocessing: (image: ImageInfo, parameters: PostprocessingParameters) =>
-      request<JobAck>('runPostprocessing', [image, parameters]),
+      requestId = newRequestId(),
+    ) => request<JobAck>('generateImage', [generationParameters, esrganParameters, facetoolParameters, requestId]),
+    runPostprocessing: (image: ImageInfo, parameters: PostprocessingParameters, requestId = newRequestId()) =>
+      request<JobAck>('runPostprocessing', [image, parameters, requestId]),
     cancel: (jobId?: string) => request('cancel', jobId ? [jobId] : []),
     resumeQueue: () => request('resumeQueue', []),
     deleteImage: (image: ImageInfo) => request('deleteImage', [image.url, image.url, image.category]),
@@ -122,11 +133,14 @@ export function makeEmitters(socket: EmittingSocket, onUnclaimedError: (message:
     uploadImage: (bytes: ArrayBuffer, name: string, destination: string) =>
       request('uploadImage', [bytes, name, destination], true),
     // Ours: model management. Each answers {jobId} when queued; the caller reports a refusal.
-    importModel: (path: string, name: string | null, makeDefault: boolean) =>
-      request<JobAck>('importModel', [path, name, makeDefault], true),
-    scanModelFolder: (path: string) => request<JobAck>('scanModelFolder', [path], true),
-    deleteModel: (modelName: string) => request<JobAck>('deleteModel', [modelName], true),
-    setDefaultModel: (modelName: string) => request<JobAck>('setDefaultModel', [modelName], true),
+    importModel: (path: string, name: string | null, makeDefault: boolean, requestId = newRequestId()) =>
+      request<JobAck>('importModel', [path, name, makeDefault, requestId], true),
+    scanModelFolder: (path: string, requestId = newRequestId()) =>
+      request<JobAck>('scanModelFolder', [path, requestId], true),
+    deleteModel: (modelName: string, requestId = newRequestId()) =>
+      request<JobAck>('deleteModel', [modelName, requestId], true),
+    setDefaultModel: (modelName: string, requestId = newRequestId()) =>
+      request<JobAck>('setDefaultModel', [modelName, requestId], true),
   };
 }
 

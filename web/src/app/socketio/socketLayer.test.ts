@@ -176,6 +176,28 @@ describe('emitters send protocol payloads', () => {
     expect(validateRunPostprocessingArgs(socket.sent[1].args)).toEqual([]);
   });
 
+  it('ends every job-starting event with a request id, a fresh one unless the caller gives its own', () => {
+    const { recorded: socket, emitters } = setup();
+    const params = { prompt: 'p', iterations: 1, steps: 2, cfg_scale: 7.5, threshold: 0, perlin: 0, height: 64, width: 64, sampler_name: 'ddim', seed: 1, seamless: false, hires_fix: false, progress_images: false, progress_latents: true, save_intermediates: 0, variation_amount: 0 };
+    emitters.generateImage(params, false, false);
+    emitters.generateImage(params, false, false, 'canvas-abc');
+    emitters.runPostprocessing(image('e.png', 1), { type: 'esrgan', upscale: [2, 0.75] });
+    emitters.requestModelChange('demo');
+    emitters.importModel('/m.safetensors', null, false);
+    emitters.scanModelFolder('/models');
+    emitters.deleteModel('old');
+    emitters.setDefaultModel('demo');
+    const ids = socket.sent.map((s) => s.args.at(-1));
+    expect(ids[1]).toBe('canvas-abc');
+    for (const id of ids) expect(id).toMatch(/^[A-Za-z0-9._:-]{1,100}$/);
+    expect(new Set(ids).size).toBe(ids.length);
+    expect(validateGenerateImageArgs(socket.sent[1].args)).toEqual([]);
+    expect(validateRunPostprocessingArgs(socket.sent[2].args)).toEqual([]);
+    expect(validateGenerateImageArgs([params, false, false, 'two words'])).toEqual([
+      'generateImage.request_id should be 1 to 100 letters, digits or . _ : -, got "two words"',
+    ]);
+  });
+
   it('the schema check itself catches a renamed or mistyped field', () => {
     const bad = { prompt: 'p', iterations: 1.5, steps: 2, cfg_scale: 7.5, threshold: 0, perlin: 0, height: 65, width: 64, sampler: 'ddim', seed: 1, seamless: false, hires_fix: false, progress_images: false, progress_latents: true, save_intermediates: 0, variation_amount: 0, with_variations: [{ seed: 1, weight: 0.1 }] };
     const errors = validateGenerateImageArgs([bad, false, false]);

@@ -50,6 +50,7 @@ describe('UI state → generation_parameters', () => {
       progress_latents: true,
       save_intermediates: 0,
       variation_amount: 0,
+      clip_skip: 0,
     });
     expect(req.esrganParameters).toBe(false);
     expect(req.facetoolParameters).toBe(false);
@@ -441,9 +442,16 @@ describe('metadata → UI state (Use All)', () => {
     expect(metadataToOptions({ image: { ...metadata.image, hires_fix: false, hires_strength: null } }).options.hiresFix).toBe(false);
   });
 
-  it('says which recorded settings this UI cannot send', () => {
-    expect(metadataToOptions({ image: { ...metadata.image, clip_skip: 2 } }).unsupported).toMatch(/clip skip 2/);
-    expect(metadataToOptions({ image: { ...metadata.image, clip_skip: 0 } }).unsupported).toBeNull();
+  it('clip skip: Use All restores it and Invoke sends it; a recipe without one means none', () => {
+    const recall = metadataToOptions({ image: { ...metadata.image, clip_skip: 2 } });
+    expect(recall.options.clipSkip).toBe(2);
+    expect(recall.unsupported).toBeNull();
+    const gen = buildGenerationRequest({ ...options({ clipSkip: 5 }), ...recall.options }, settings, 'txt2img').generationParameters;
+    expect(gen.clip_skip).toBe(2);
+    expect(validateGenerateImageArgs([gen, false, false])).toEqual([]);
+    const { clip_skip: _, ...older } = metadata.image ?? {};
+    void _;
+    expect(metadataToOptions({ image: older }).options.clipSkip).toBe(0);
   });
 
   it('warns when precision or device differ from now', () => {

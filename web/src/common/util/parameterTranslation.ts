@@ -102,6 +102,7 @@ export function buildGenerationRequest(
     progress_latents: settings.previewStyle === 'latents',
     save_intermediates: settings.previewStyle === 'full' ? settings.saveIntermediatesInterval : 0,
     variation_amount: options.shouldGenerateVariations ? options.variationAmount : 0,
+    clip_skip: options.clipSkip,
   };
   if (options.hiresFix) generationParameters.hires_strength = options.hiresStrength;
   if (options.shouldGenerateVariations) {
@@ -215,6 +216,8 @@ export function metadataToOptions(metadata: Metadata, samplers: readonly Sampler
   if (isBoolean(image.seamless)) options.seamless = image.seamless;
   if (isBoolean(image.hires_fix)) options.hiresFix = image.hires_fix;
   if (isNumber(image.hires_strength)) options.hiresStrength = image.hires_strength;
+  // Absent from a recipe of before clip skip existed: those were made with none.
+  if (image.seed !== undefined) options.clipSkip = isNumber(image.clip_skip) ? image.clip_skip : 0;
   // A variation is the base seed plus its list of (seed, weight): replaying the list with no
   // extra variation reproduces it exactly.
   if (Array.isArray(image.variations) && image.variations.length > 0) {
@@ -276,7 +279,6 @@ function postprocessingOptions(image: ImageMetadata): MetadataOptions {
 /** What the image's recipe holds that this UI cannot send (so Invoke may give other pixels). */
 function unsupportedSettings(image: ImageMetadata): string | null {
   const problems: string[] = [];
-  if (isNumber(image.clip_skip) && image.clip_skip !== 0) problems.push(`clip skip ${image.clip_skip}`);
   if (nonEmpty(image.mask_image_path) && image.fit === true) problems.push('a mask on a picture fitted to the output size');
   if (initImageTab(image) === 'img2img' && image.type === 'inpaint') {
     if (isNumber(image.seam_size) && image.seam_size !== SEAM_SIZE_DEFAULT) problems.push(`seam size ${image.seam_size}`);

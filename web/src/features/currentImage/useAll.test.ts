@@ -1,9 +1,9 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { ImageInfo, ModelList, SystemConfig } from '../../app/protocol';
 import { invoke } from '../tabs/invoke';
 import { metadataToOptions } from '../../common/util/parameterTranslation';
 import { connectedStore } from '../../../test/fakeSocket';
-import { validateGenerateImageArgs } from '../../../test/protocolSchema';
+import { validateGenerateImageArgs, validateModelManagementArgs } from '../../../test/protocolSchema';
 import { inpaintingRecalled } from '../canvas/canvasSlice';
 import { rasterOp, renderMask } from '../canvas/mask';
 import { maskToDataUrl } from '../canvas/png';
@@ -49,15 +49,14 @@ const txt2img = {
   postprocessing: null,
 };
 
-const flush = () => new Promise((resolve) => setTimeout(resolve, 20));
-
 describe('Use All, through the store and the socket layer', () => {
   it("switches to the image's model first, so the Invoke after it is made with that model", () => {
     const { socket, store } = setup();
     store.dispatch(loadAllFrom(result(txt2img)));
     void store.dispatch(invoke());
     expect(socket.sent.map((s) => s.event)).toEqual(['requestModelChange', 'generateImage']);
-    expect(socket.wire()[0].args).toEqual(['demo-alt']);
+    expect(socket.wire()[0].args).toEqual(['demo-alt', expect.stringMatching(/^request-/)]);
+    expect(validateModelManagementArgs('requestModelChange', socket.wire()[0].args)).toEqual([]);
     expect(socket.sent[1].args[0]).toMatchObject({ prompt: 'strawberry sushi', seed: 99, steps: 3, sampler_name: 'k_euler', iterations: 1 });
     expect(validateGenerateImageArgs(socket.wire()[1].args)).toEqual([]);
   });
@@ -104,9 +103,9 @@ describe('Use All, through the store and the socket layer', () => {
     store.dispatch(applyAllParameters(recall.options));
     store.dispatch(tabSelected('inpainting'));
     void store.dispatch(invoke());
-    await flush();
+    // The mask is encoded as a PNG first, which takes more than one turn of the event loop.
+    await vi.waitFor(() => expect(socket.wire().filter((s) => s.event === 'generateImage')).toHaveLength(1));
     const sent = socket.wire().filter((s) => s.event === 'generateImage');
-    expect(sent).toHaveLength(1);
     expect(sent[0].args[0]).toMatchObject({
       init_img: 'outputs/canvas-images/outpaint-128x96.0a0b0c0d.png',
       init_mask: await maskToDataUrl(mask),

@@ -1,20 +1,21 @@
 /**
- * The one client-side job tracker: which feature sent each job (by the server's job id, and by the
- * client request id when the server echoes one), so each job's events reach that feature alone.
+ * The one client-side job tracker: which feature sent each job, by the request id it was sent with
+ * (the server echoes it as `requestId` in every event of the job, the job id is the fallback), so each
+ * job's events reach that feature alone, and each feature hears the queue's last word on its job.
  */
 import { createAction, createSlice, type Dispatch, type Middleware, type PayloadAction } from '@reduxjs/toolkit';
 import type { JobAck, QueueJob } from '../../app/protocol';
 import { serverEventReceived } from '../../app/socketio/actions';
-import type { Answer, Emitters } from '../../app/socketio/emitters';
+import { newRequestId as freshRequestId, type Answer, type Emitters } from '../../app/socketio/emitters';
 
 /** The features that send jobs and want their events. */
 export type JobOwner = 'canvas' | 'outpainting' | 'postprocessing' | 'models';
 
 export interface TrackedJob {
   owner: JobOwner;
-  /** Ours: made by the client for each request; the server may echo it as `requestId` in the job's events. */
+  /** Made by the client for each request and sent with it; the server echoes it as `requestId`. */
   requestId: string;
-  /** Null until the server's acknowledgement names the job. */
+  /** Null until the acknowledgement (or the job's first event) names the job. */
   jobId: string | null;
 }
 
@@ -22,7 +23,8 @@ export interface JobsState {
   byRequest: Record<string, TrackedJob>;
 }
 
-/** One event of a tracked job, addressed to the feature that sent it. `finished` is the queue's last word on it. */
+/** One event of a tracked job, addressed to the feature that sent it. `finished` is the queue's last
+ * word on it: `{status}`, one of done, failed or canceled (the tracker's outcome of the job). */
 export interface JobEvent {
   owner: JobOwner;
   requestId: string;
@@ -34,8 +36,6 @@ export interface JobEvent {
 export const jobEventReceived = createAction<JobEvent>('jobs/jobEventReceived');
 
 const FINISHED = new Set<QueueJob['status']>(['done', 'failed', 'canceled']);
-/** Events of jobs not yet acknowledged, kept until the acknowledgement names them (a few at most). */
-const EARLY_LIMIT = 64;
 
 const jobsSlice = createSlice({
   name: 'jobs',
@@ -73,22 +73,25 @@ export function findJob(state: JobsState, jobId?: string, requestId?: string): T
   return Object.values(state.byRequest).find((j) => j.jobId === jobId);
 }
 
-/** A request id unique to this window (and, in practice, to every window). */
-export function newRequestId(owner: JobOwner): string {
-  return `${owner}-${Date.now().toString(36)}-${Math.random().toString(36).slice(2, 10)}`;
-}
+/** A request id for one of `owner`'s jobs (the owner's name leads, for whoever reads the server's log). */
+export const newRequestId = (owner: JobOwner): string => freshRequestId(owner);
 
 type JobsRoot = { jobs: JobsState };
 
 /**
- * Sends one job and tracks it: `send` emits the request; its acknowledgement's job id ties the job's
- * events to `owner`. Resolves with the server's answer (no job id: refused, `error` says why).
+ * Sends one job and tracks it: `send` emits the request with `requestId`, which ties the job's events
+ * to `owner` from the first one (the acknowledgement's job id is the fallback). Resolves with the
+ * server's answer (no job id: refused, `error` says why).
  */
 export const submitJob =
-  (owner: JobOwner, send: (emitters: Emitters) => Promise<Answer<JobAck>>, requestId = newRequestId(owner)) =>
+  (
+    owner: JobOwner,
+    send: (emitters: Emitters, requestId: string) => Promise<Answer<JobAck>>,
+    requestId = newRequestId(owner),
+  ) =>
   async (dispatch: Dispatch, _getState: () => unknown, extra: { emitters: Emitters }): Promise<Answer<JobAck> & { requestId: string }> => {
     dispatch(jobSubmitted({ owner, requestId }));
-    const answer = await send(extra.emitters);
+    const answer = await send(extra.emitters, requestId);
     const jobId = answer.ack?.jobId;
     if (typeof jobId === 'string') dispatch(jobAccepted({ requestId, jobId }));
     else dispatch(jobForgotten(requestId));
@@ -96,50 +99,41 @@ export const submitJob =
   };
 
 /**
- * Routes server events of tracked jobs: each becomes a `jobEventReceived` for the feature that sent
- * the job; events that arrive before their job's acknowledgement wait for it; a job the queue reports
- * finished is forgotten after its `finished` event.
+ * Routes server events of tracked jobs: each becomes a `jobEventReceived` for the feature that sent the
+ * job, found by the echoed request id (so events that beat the acknowledgement find it too), else by
+ * job id; a job the queue reports finished gets its `finished` event and is forgotten.
  */
 export function jobTrackerMiddleware(): Middleware<object, JobsRoot> {
-  let early: Array<{ event: string; payload: unknown; jobId: string }> = [];
   return (store) => (next) => (action) => {
     const result = next(action);
+    if (!serverEventReceived.match(action)) return result;
     const jobs = () => store.getState().jobs;
     const deliver = (job: TrackedJob, jobId: string, event: string, payload: unknown) =>
       store.dispatch(jobEventReceived({ owner: job.owner, requestId: job.requestId, jobId, event, payload }));
+    const know = (job: TrackedJob, jobId: string) => {
+      if (job.jobId === null) store.dispatch(jobAccepted({ requestId: job.requestId, jobId }));
+    };
 
-    if (jobAccepted.match(action)) {
-      const { requestId, jobId } = action.payload;
-      const job = jobs().byRequest[requestId];
-      const mine = early.filter((e) => e.jobId === jobId);
-      early = early.filter((e) => e.jobId !== jobId);
-      if (job) for (const e of mine) deliver(job, jobId, e.event, e.payload);
-    } else if (serverEventReceived.match(action)) {
-      const { event, payload } = action.payload;
-      if (event === 'queueUpdate') {
-        const queue = (payload as { jobs?: QueueJob[] } | null)?.jobs ?? [];
-        for (const job of Object.values(jobs().byRequest)) {
-          const status = job.jobId ? queue.find((q) => q.id === job.jobId)?.status : undefined;
-          if (job.jobId && status && FINISHED.has(status)) {
-            deliver(job, job.jobId, 'finished', { status });
-            store.dispatch(jobForgotten(job.requestId));
-          }
+    const { event, payload } = action.payload;
+    if (event === 'queueUpdate') {
+      const queue = (payload as { jobs?: QueueJob[] } | null)?.jobs ?? [];
+      for (const job of Object.values(jobs().byRequest)) {
+        const entry = queue.find((q) => q.requestId === job.requestId) ?? queue.find((q) => q.id === job.jobId);
+        if (!entry) continue;
+        know(job, entry.id);
+        if (FINISHED.has(entry.status)) {
+          deliver(job, entry.id, 'finished', { status: entry.status });
+          store.dispatch(jobForgotten(job.requestId));
         }
-        return result;
       }
-      const { jobId, requestId } = idsOf(payload);
-      if (!jobId) return result;
-      const job = findJob(jobs(), jobId, requestId);
-      if (job?.jobId === jobId) deliver(job, jobId, event, payload);
-      else if (job && !job.jobId) {
-        // The server echoed our request id before its acknowledgement arrived: the job is known now.
-        store.dispatch(jobAccepted({ requestId: job.requestId, jobId }));
-        deliver(job, jobId, event, payload);
-      } else if (Object.values(jobs().byRequest).some((j) => j.jobId === null)) {
-        early.push({ event, payload, jobId });
-        if (early.length > EARLY_LIMIT) early = early.slice(-EARLY_LIMIT);
-      }
+      return result;
     }
+    const { jobId, requestId } = idsOf(payload);
+    if (!jobId) return result;
+    const job = findJob(jobs(), jobId, requestId);
+    if (!job || (job.jobId !== null && job.jobId !== jobId)) return result;
+    know(job, jobId);
+    deliver(job, jobId, event, payload);
     return result;
   };
 }

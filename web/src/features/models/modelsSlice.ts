@@ -1,12 +1,6 @@
 /** State of the Models dialog: whether it is open, the one import/scan/remove job in flight, and how the last one ended. */
 import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
-import type {
-  JobAck,
-  ModelList,
-  ModelListChangedPayload,
-  ModelOperation,
-  ModelScanSkip,
-} from '../../app/protocol';
+import type { ModelList, ModelListChangedPayload, ModelOperation, ModelScanSkip } from '../../app/protocol';
 import { disconnected } from '../system/systemSlice';
 import { jobEventReceived } from '../jobs/jobTracker';
 import { diffModelLists, outcomeMessage } from './modelList';
@@ -15,7 +9,9 @@ export interface PendingModelOperation {
   operation: ModelOperation;
   /** The path or model name the request names, for the pending line. */
   target: string;
-  /** Null until the server acknowledges the request with its job id. */
+  /** The request id it was sent with: the job tracker hands this dialog the events of that job. */
+  requestId: string;
+  /** Null until the acknowledgement or the job's first event names it (Cancel needs it). */
   jobId: string | null;
   /** The list when the request was made, to show what the job added or removed. */
   before: ModelList;
@@ -28,33 +24,23 @@ export interface ModelOutcome {
   added: string[];
   removed: string[];
   skipped: ModelScanSkip[];
-  jobId: string | null;
-}
-
-/** A job's result that arrived before the acknowledgement naming its job id. */
-interface EarlyResult {
-  jobId: string;
-  changed?: ModelListChangedPayload;
-  error?: string;
+  requestId: string;
 }
 
 export interface ModelsState {
   isOpen: boolean;
   pending: PendingModelOperation | null;
   outcome: ModelOutcome | null;
-  early: EarlyResult[];
 }
 
 export const initialModelsState: ModelsState = {
   isOpen: false,
   pending: null,
   outcome: null,
-  early: [],
 };
 
-const MAX_EARLY = 8;
-
 export const REFUSED_MESSAGE = 'The server refused the request.';
+export const CANCELED_BEFORE_START_MESSAGE = 'Canceled before it started; the model list did not change.';
 export const CONNECTION_LOST_MESSAGE =
   'The connection to the server was lost before it answered; look at the list again once it reconnects.';
 
@@ -67,7 +53,7 @@ function succeed(state: ModelsState, pending: PendingModelOperation, payload: Mo
     added: diff.added,
     removed: diff.removed,
     skipped: payload.report?.skipped ?? [],
-    jobId: pending.jobId,
+    requestId: pending.requestId,
   };
   state.pending = null;
 }
@@ -80,14 +66,9 @@ function fail(state: ModelsState, pending: PendingModelOperation, message: strin
     added: [],
     removed: [],
     skipped: [],
-    jobId: pending.jobId,
+    requestId: pending.requestId,
   };
   state.pending = null;
-}
-
-function remember(state: ModelsState, result: EarlyResult): void {
-  state.early.push(result);
-  if (state.early.length > MAX_EARLY) state.early.splice(0, state.early.length - MAX_EARLY);
 }
 
 const modelsSlice = createSlice({
@@ -103,91 +84,54 @@ const modelsSlice = createSlice({
     },
     modelOperationRequested: (
       state,
-      action: PayloadAction<{ operation: ModelOperation; target: string; before: ModelList }>,
+      action: PayloadAction<{ operation: ModelOperation; target: string; before: ModelList; requestId: string }>,
     ) => {
       if (state.pending) return; // one at a time: the dialog's buttons are disabled meanwhile
       state.pending = { ...action.payload, jobId: null };
       state.outcome = null;
     },
-    /** The request's acknowledgement: `{jobId}` when queued, nothing when refused (its error came first). */
-    modelOperationAcknowledged: (state, action: PayloadAction<Partial<JobAck> | null | undefined>) => {
-      const pending = state.pending;
-      if (!pending || pending.jobId !== null) return;
-      const jobId = action.payload?.jobId;
-      if (typeof jobId !== 'string') {
-        fail(state, pending, REFUSED_MESSAGE);
-        return;
-      }
-      pending.jobId = jobId;
-      const early = state.early.find((r) => r.jobId === jobId);
-      state.early = state.early.filter((r) => r.jobId !== jobId);
-      if (early?.changed) succeed(state, pending, early.changed);
-      else if (early?.error !== undefined) fail(state, pending, early.error);
+    /** The server queued the request as this job. */
+    modelOperationAccepted: (state, action: PayloadAction<{ requestId: string; jobId: string }>) => {
+      if (state.pending?.requestId === action.payload.requestId) state.pending.jobId = action.payload.jobId;
     },
     /** The server answered without a job: it refused the request, with its sentence when it gave one. */
-    modelOperationRefused: (state, action: PayloadAction<string | null | undefined>) => {
-      if (state.pending && state.pending.jobId === null) fail(state, state.pending, action.payload || REFUSED_MESSAGE);
-    },
-    modelListChangedReceived: (state, action: PayloadAction<ModelListChangedPayload>) => {
-      const pending = state.pending;
-      const jobId = action.payload.jobId;
-      if (!pending || !jobId) return; // another window's change: systemConfig updates the list
-      if (pending.jobId === jobId) succeed(state, pending, action.payload);
-      else if (pending.jobId === null) remember(state, { jobId, changed: action.payload });
-    },
-    /** Every `error` event: a failed job names its jobId; a refused request has none and comes before the ack. */
-    modelErrorReceived: (state, action: PayloadAction<{ message: string; jobId?: string }>) => {
-      const pending = state.pending;
-      if (!pending) return;
-      const { message, jobId } = action.payload;
-      if (jobId === undefined) {
-        if (pending.jobId === null) fail(state, pending, message);
-      } else if (pending.jobId === jobId) {
-        fail(state, pending, message);
-      } else if (pending.jobId === null) {
-        remember(state, { jobId, error: message });
-      }
+    modelOperationRefused: (state, action: PayloadAction<{ requestId: string; message: string | null }>) => {
+      const { pending } = state;
+      if (pending?.requestId === action.payload.requestId) fail(state, pending, action.payload.message || REFUSED_MESSAGE);
     },
     modelOutcomeDismissed: (state) => {
       state.outcome = null;
     },
   },
   extraReducers: (builder) => {
+    // The job tracker hands this dialog its own job's events (by request id), those that beat the acknowledgement too.
     builder.addCase(jobEventReceived, (state, action) => {
-      const { owner, jobId, event, payload } = action.payload;
+      const { owner, requestId, jobId, event, payload } = action.payload;
       const pending = state.pending;
-      if (owner !== 'models' || !pending || pending.jobId !== jobId) return;
+      if (owner !== 'models' || pending?.requestId !== requestId) return;
+      pending.jobId = jobId;
       if (event === 'modelListChanged') succeed(state, pending, payload as ModelListChangedPayload);
       else if (event === 'error') fail(state, pending, (payload as { message?: string } | null)?.message ?? REFUSED_MESSAGE);
-      else if (event === 'finished' && (payload as { status?: string }).status !== 'done') fail(state, pending, 'The job ended without changing the list.');
+      else if (event === 'finished') {
+        // A running scan that is canceled tells what it found first (modelListChanged); only a job
+        // canceled while it waited ends here.
+        const status = (payload as { status?: string }).status;
+        if (status === 'canceled') fail(state, pending, CANCELED_BEFORE_START_MESSAGE);
+        else if (status !== 'done') fail(state, pending, 'The job ended without changing the list.');
+      }
     });
     builder.addCase(disconnected, (state) => {
       if (state.pending) fail(state, state.pending, CONNECTION_LOST_MESSAGE);
-      state.early = [];
     });
   },
 });
-
-/** The success toast a state change calls for: a new successful outcome, else null. */
-export function outcomeToast(before: ModelsState, after: ModelsState): string | null {
-  const outcome = after.outcome;
-  if (!outcome || outcome === before.outcome || outcome.kind !== 'success') return null;
-  return outcome.message;
-}
-
-/** True when a state change put a job's error into the open dialog, where a toast would only cover it. */
-export function errorShownInDialog(before: ModelsState, after: ModelsState): boolean {
-  return after.isOpen && after.outcome !== before.outcome && after.outcome?.kind === 'error';
-}
 
 export const {
   modelsDialogOpened,
   modelsDialogClosed,
   modelOperationRequested,
-  modelOperationAcknowledged,
+  modelOperationAccepted,
   modelOperationRefused,
-  modelListChangedReceived,
-  modelErrorReceived,
   modelOutcomeDismissed,
 } = modelsSlice.actions;
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelList, SystemConfig } from '../../app/protocol';
 import { deleteModel, importModel, scanModelFolder } from './modelsThunks';
+import { modelsDialogOpened } from './modelsSlice';
 import { validateModelManagementArgs } from '../../../test/protocolSchema';
 import { connectedStore, flush } from '../../../test/fakeSocket';
 
@@ -61,7 +62,8 @@ describe('model management over the socket layer', () => {
     store.dispatch(scanModelFolder('/a1111/models'));
     expect(socket.sent[0].event).toBe('scanModelFolder');
     expect(socket.sent[0].args[0]).toBe('/a1111/models');
-    expect(typeof socket.sent[0].args[1]).toBe('function');
+    expect(socket.sent[0].args[1]).toMatch(/^models-/); // the request id the job's events will carry
+    expect(typeof socket.sent[0].args[2]).toBe('function');
     expect(validateModelManagementArgs('scanModelFolder', socket.wireArgs().args)).toEqual([]);
     socket.ack(undefined);
     await flush();
@@ -73,6 +75,31 @@ describe('model management over the socket layer', () => {
     expect(validateModelManagementArgs('deleteModel', socket.wireArgs().args)).toEqual([]);
   });
 
+  it("settles on a result that beats the acknowledgement (by its request id) and toasts it once", async () => {
+    const { socket, store } = setup();
+    store.dispatch(scanModelFolder('/a1111/models'));
+    const requestId = socket.wireArgs().args[1] as string;
+    const after = { ...models, 'tiny-scanned': { status: 'not loaded' as const, description: 'SD 1.x' } };
+    socket.serve('modelListChanged', { operation: 'scan', report: { added: ['tiny-scanned'] }, model_list: after, jobId: 'j9', requestId });
+    expect(store.getState().models).toMatchObject({ pending: null, outcome: { kind: 'success', requestId } });
+    socket.ack({ jobId: 'j9', requestId });
+    await flush();
+    socket.serve('queueUpdate', { jobs: [{ id: 'j9', status: 'done', summary: 'Models: scan', requestId }] });
+    const toasts = store.getState().system.toasts.filter((t) => t.kind === 'success').map((t) => t.message);
+    expect(toasts).toEqual(['The scan added 1 model: tiny-scanned.']);
+    expect(store.getState().jobs.byRequest).toEqual({});
+  });
+
+  it("keeps a job's error in the open dialog instead of a toast over it", async () => {
+    const { socket, store } = setup();
+    store.dispatch(modelsDialogOpened());
+    store.dispatch(importModel({ path: '/x.safetensors', makeDefault: false }));
+    const requestId = socket.wireArgs().args[3] as string;
+    socket.serve('error', { message: 'Invalid path: /x.safetensors does not exist.', jobId: 'j7', requestId });
+    expect(store.getState().models.outcome).toMatchObject({ kind: 'error', message: 'Invalid path: /x.safetensors does not exist.' });
+    expect(store.getState().system.toasts).toEqual([]);
+  });
+
   it('has a schema that catches wrong model-management arguments', async () => {
     expect(validateModelManagementArgs('importModel', ['', 'n', 'yes'])).toEqual([
       'importModel.path should be 1 to 4096 characters long',
@@ -80,5 +107,8 @@ describe('model management over the socket layer', () => {
     ]);
     expect(validateModelManagementArgs('scanModelFolder', [7])).toEqual(['scanModelFolder.path should be string, got 7']);
     expect(validateModelManagementArgs('deleteModel', [])).toEqual(['deleteModel.model_name is missing']);
+    expect(validateModelManagementArgs('deleteModel', ['old', 'two words'])).toEqual([
+      'deleteModel.request_id should be 1 to 100 letters, digits or . _ : -, got "two words"',
+    ]);
   });
 });

@@ -1,5 +1,4 @@
 /** The control panel: prompt, Invoke, the main parameters and the Advanced Options sections. */
-import type { KeyboardEvent } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { cancelProcessing } from '../../app/socketio/actions';
 import { invoke } from '../tabs/invoke';
@@ -15,6 +14,7 @@ import { OutpaintingOptions } from '../outpainting/OutpaintingOptions';
 import { outpaintBlocker } from '../outpainting/outpaintingThunks';
 import { CanvasOptions } from '../canvas/CanvasOptions';
 import { setFaceOptions, setOption, setUpscaleOptions, type OptionsState } from './optionsSlice';
+import { PromptInput } from './PromptInput';
 import { FaceRestoreFields, faceRestoreProblem, UpscaleFields } from '../postprocessing/PostprocessFields';
 
 const toMultipleOf8 = (v: number) => Math.round(v / 8) * 8;
@@ -55,37 +55,14 @@ export const TOOLTIPS = {
   faceSection:
     'Restore Face: fix mangled faces and eyes after each generation with GFPGAN or CodeFormer.',
   upscaleSection: 'Upscale: enlarge each generated image with Real-ESRGAN while keeping it sharp.',
-  otherSection: 'Seamless tiling and the high-resolution fix.',
+  otherSection: 'Seamless tiling, the high-resolution fix and clip skip.',
   seamless: 'Seamless: make images that tile without visible seams, for textures and patterns.',
   hiresFix:
     'High Resolution Fix: for sizes above 512, first generate at low resolution, then upscale with an image-to-image pass. Avoids repeated subjects.',
   hiresStrength: 'Strength of the high-resolution pass: how much it changes the first, low-resolution image.',
+  clipSkip:
+    "Clip Skip: how many of the text encoder's last layers to skip (0: none). Some anime-style models are made for 1, which AUTOMATIC1111 calls \"Clip skip 2\".",
 } as const;
-
-function PromptInput() {
-  const dispatch = useAppDispatch();
-  const prompt = useAppSelector((s) => s.options.prompt);
-  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.ctrlKey && !e.metaKey && !e.nativeEvent.isComposing) {
-      e.preventDefault();
-      void dispatch(invoke());
-    }
-  };
-  return (
-    <Tooltip label={TOOLTIPS.prompt} block placement="right">
-      <textarea
-        className="prompt"
-        aria-label="Prompt"
-        data-testid="prompt"
-        placeholder="I'm dreaming of…"
-        value={prompt}
-        rows={4}
-        onChange={(e) => dispatch(setOption('prompt', e.target.value))}
-        onKeyDown={onKeyDown}
-      />
-    </Tooltip>
-  );
-}
 
 function InvokeButtons() {
   const dispatch = useAppDispatch();
@@ -267,6 +244,8 @@ function OtherSection() {
   const seamless = useOption('seamless');
   const hiresFix = useOption('hiresFix');
   const hiresStrength = useOption('hiresStrength');
+  const clipSkip = useOption('clipSkip');
+  const limits = useAppSelector(selectLimits);
   return (
     <Section title="Other Options" tooltip={TOOLTIPS.otherSection} defaultOpen={false} testId="section-other">
       <SwitchField label="Seamless tiling" tooltip={TOOLTIPS.seamless} checked={seamless} onChange={(v) => dispatch(setOption('seamless', v))} testId="seamless" />
@@ -274,6 +253,7 @@ function OtherSection() {
       {hiresFix && (
         <NumberField label="Hires Strength" tooltip={TOOLTIPS.hiresStrength} value={hiresStrength} min={0.01} max={0.99} step={0.01} slider onChange={(v) => dispatch(setOption('hiresStrength', v))} testId="hires-strength" />
       )}
+      <NumberField label="Clip Skip" tooltip={TOOLTIPS.clipSkip} value={clipSkip} min={limits.clip_skip.min} max={limits.clip_skip.max} step={1} normalize={Math.round} onChange={(v) => dispatch(setOption('clipSkip', v))} testId="clip-skip" inline />
     </Section>
   );
 }
@@ -284,7 +264,7 @@ export function OptionsPanel() {
   const showAdvanced = useOption('showAdvancedOptions');
   return (
     <div className="options-panel" data-testid="options-panel">
-      <PromptInput />
+      <PromptInput tooltip={TOOLTIPS.prompt} />
       <InvokeButtons />
       <QueuePanel />
       <WorkersPanel />

@@ -1,6 +1,6 @@
 /** Invoke with the control panel's settings: one generateImage request, optionally tracked for the feature that sends it. */
 import type { JobAck } from '../../app/protocol';
-import type { Answer } from '../../app/socketio/emitters';
+import type { Answer, Emitters } from '../../app/socketio/emitters';
 import type { AppThunk } from '../../app/store';
 import { buildGenerationRequest, type GenerationRequest } from '../../common/util/parameterTranslation';
 import { submitJob, type JobOwner } from '../jobs/jobTracker';
@@ -13,7 +13,7 @@ export interface GenerateOptions {
   request?: GenerationRequest;
   /** The feature whose job this is: its events go to it through the job tracker. */
   owner?: JobOwner;
-  /** The tracked job's request id, when the owner keeps something under it before the job is acknowledged. */
+  /** The request id to send (the tracked job's, when the owner keeps something under it); else a fresh one. */
   requestId?: string;
 }
 
@@ -25,8 +25,8 @@ export const generate =
     const request = given ?? buildGenerationRequest(state.options, state.system, state.tabs.activeTab);
     Object.assign(request.generationParameters, overrides);
     const { generationParameters: g, esrganParameters, facetoolParameters } = request;
-    const send = () => emitters.generateImage(g, esrganParameters, facetoolParameters);
-    const answer = owner ? dispatch(submitJob(owner, send, requestId)) : send();
+    const send = (e: Emitters, id?: string) => e.generateImage(g, esrganParameters, facetoolParameters, id);
+    const answer = owner ? dispatch(submitJob(owner, send, requestId)) : send(emitters, requestId);
     // Show the seed actually used, so Use Seed / reproduction needs no metadata lookup.
     if (state.options.shouldRandomizeSeed) dispatch(setOption('seed', g.seed));
     return answer;

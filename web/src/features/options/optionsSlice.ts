@@ -18,6 +18,8 @@ export interface OptionsState {
   seamless: boolean;
   hiresFix: boolean;
   hiresStrength: number;
+  /** Text-encoder layers skipped from the end (0: none), as A1111's "Clip skip" minus one. */
+  clipSkip: number;
   shouldGenerateVariations: boolean;
   variationAmount: number;
   seedWeights: string;
@@ -49,6 +51,7 @@ export const initialOptionsState: OptionsState = {
   seamless: false,
   hiresFix: false,
   hiresStrength: 0.75,
+  clipSkip: 0,
   shouldGenerateVariations: false,
   variationAmount: 0.1,
   seedWeights: '',

@@ -6,9 +6,9 @@ import { validateGenerateImageArgs } from '../../../test/protocolSchema';
 import reducer, {
   extensionSet,
   initialOutpaintingState,
-  outpaintJobAcknowledged,
+  outpaintGenerationSent,
   outpaintPhaseChanged,
-  outpaintResultReceived,
+  outpaintRefused,
   outpaintSourceSet,
   outpaintUndone,
 } from './outpaintingSlice';
@@ -31,13 +31,15 @@ describe('outpainting state', () => {
     expect(s.extension.right).toBe(64);
     s = reducer(s, outpaintPhaseChanged('composing'));
     s = reducer(s, outpaintPhaseChanged('uploading'));
-    s = reducer(s, outpaintPhaseChanged('generating'));
-    expect(s.pending).toEqual({ phase: 'generating', jobId: null });
-    s = reducer(s, outpaintJobAcknowledged('job1'));
-    // Someone else's result changes nothing.
-    s = reducer(s, outpaintResultReceived(image('other.png', 64, 64, { jobId: 'job0' })));
+    s = reducer(s, outpaintGenerationSent('outpainting-1'));
+    expect(s.pending).toEqual({ phase: 'generating', requestId: 'outpainting-1' });
+    const result = (requestId: string, owner: 'outpainting' | 'canvas', picture: ImageInfo) =>
+      jobEventReceived({ owner, requestId, jobId: 'job1', event: 'generationResult', payload: picture });
+    // Another feature's result, or an earlier outpainting's, changes nothing.
+    s = reducer(s, result('outpainting-1', 'canvas', image('other.png', 64, 64)));
+    s = reducer(s, result('outpainting-0', 'outpainting', image('older.png', 64, 64)));
     expect(s.source?.url).toBe('outputs/a.png');
-    s = reducer(s, outpaintResultReceived(image('b.png', 192, 128, { jobId: 'job1' })));
+    s = reducer(s, result('outpainting-1', 'outpainting', image('b.png', 192, 128)));
     expect(s.source?.url).toBe('outputs/b.png');
     expect(s.extension).toEqual({ top: 0, right: 0, bottom: 0, left: 0 });
     expect(s.pending).toBeNull();
@@ -46,11 +48,11 @@ describe('outpainting state', () => {
   });
 
   it('a finished job or a refused request lets the user invoke again', () => {
-    const generating = { ...initialOutpaintingState, pending: { phase: 'generating' as const, jobId: 'j' } };
+    const generating = { ...initialOutpaintingState, pending: { phase: 'generating' as const, requestId: 'r' } };
     const finished = jobEventReceived({ owner: 'outpainting', requestId: 'r', jobId: 'j', event: 'finished', payload: { status: 'failed' } });
     expect(reducer(generating, finished).pending).toBeNull();
     expect(reducer(generating, { ...finished, payload: { ...finished.payload, owner: 'canvas' } }).pending).not.toBeNull();
-    expect(reducer({ ...generating, pending: { phase: 'generating', jobId: null } }, outpaintJobAcknowledged(null)).pending).toBeNull();
+    expect(reducer(generating, outpaintRefused('r')).pending).toBeNull();
   });
 
   it('sends the composite as init_img at its own size with the whole picture as the box, as the protocol names it', () => {

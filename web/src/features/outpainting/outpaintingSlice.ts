@@ -16,8 +16,9 @@ export interface OutpaintingState {
   strength: number;
   seamSize: number;
   inpaintReplace: number;
-  /** The outpainting on its way: composing the transparent frame, uploading it, then generating. */
-  pending: { phase: OutpaintPhase; jobId: string | null } | null;
+  /** The outpainting on its way: composing the transparent frame, uploading it, then generating (the
+   * generation's request id, by which the job tracker hands this tab its job's events). */
+  pending: { phase: OutpaintPhase; requestId: string | null } | null;
 }
 
 const HISTORY_LIMIT = 20;
@@ -34,9 +35,8 @@ export const initialOutpaintingState: OutpaintingState = {
   pending: null,
 };
 
-/** `ours`: the job tracker says the image is this tab's job's (its acknowledgement may still be on its way). */
-function takeResult(state: OutpaintingState, image: ImageInfo, ours = false): void {
-  if (!state.pending || (!ours && (!state.pending.jobId || image.jobId !== state.pending.jobId))) return;
+/** The result of this tab's pending job becomes the picture. */
+function takeResult(state: OutpaintingState, image: ImageInfo): void {
   if (state.source) {
     state.history.push(state.source);
     if (state.history.length > HISTORY_LIMIT) state.history.shift();
@@ -79,23 +79,24 @@ const outpaintingSlice = createSlice({
       Object.assign(state, action.payload);
     },
     outpaintPhaseChanged: (state, action: PayloadAction<OutpaintPhase | null>) => {
-      state.pending = action.payload ? { phase: action.payload, jobId: state.pending?.jobId ?? null } : null;
+      state.pending = action.payload ? { phase: action.payload, requestId: null } : null;
     },
-    outpaintJobAcknowledged: (state, action: PayloadAction<string | null>) => {
-      if (!state.pending) return;
-      if (action.payload) state.pending = { phase: 'generating', jobId: action.payload };
-      else state.pending = null; // refused: the server's error event says why
+    /** The generation goes out with this request id. */
+    outpaintGenerationSent: (state, action: PayloadAction<string>) => {
+      state.pending = { phase: 'generating', requestId: action.payload };
     },
-    /** A generation result: when it is our job's, it becomes the picture, so outpainting again grows it. */
-    outpaintResultReceived: (state, action: PayloadAction<ImageInfo>) => takeResult(state, action.payload),
+    /** The server answered the generation without a job: it refused it (its error says why). */
+    outpaintRefused: (state, action: PayloadAction<string>) => {
+      if (state.pending?.requestId === action.payload) state.pending = null;
+    },
   },
   extraReducers: (builder) => {
     builder
       .addCase(jobEventReceived, (state, action) => {
-        const { owner, event, payload } = action.payload;
-        if (owner !== 'outpainting') return;
-        // One outpainting at a time: the tracked job is the pending one.
-        if (event === 'generationResult') takeResult(state, payload as ImageInfo, true);
+        const { owner, requestId, event, payload } = action.payload;
+        if (owner !== 'outpainting' || !state.pending || state.pending.requestId !== requestId) return;
+        // Its result becomes the picture, so outpainting again grows it.
+        if (event === 'generationResult') takeResult(state, payload as ImageInfo);
         // A result arrives before its job reports done; a job that ends without one must not block Invoke.
         else if (event === 'finished') state.pending = null;
       })
@@ -112,7 +113,7 @@ export const {
   extensionReset,
   outpaintSettingChanged,
   outpaintPhaseChanged,
-  outpaintJobAcknowledged,
-  outpaintResultReceived,
+  outpaintGenerationSent,
+  outpaintRefused,
 } = outpaintingSlice.actions;
 export default outpaintingSlice.reducer;

@@ -37,9 +37,11 @@ describe('upload-then-generate thunks await the upload', () => {
     const sent = socket.wire();
     expect(sent.map((s) => s.event)).toEqual(['uploadImage', 'generateImage']);
     expect(sent[1].args[0]).toMatchObject({ init_img: 'outputs/canvas-images/outpaint-192x128.1.png', width: 192, height: 128, prompt: 'a lighthouse' });
-    socket.ack({ jobId: 'j1' });
+    const requestId = sent[1].args[3];
+    expect(store.getState().outpainting.pending).toEqual({ phase: 'generating', requestId });
+    socket.ack({ jobId: 'j1', requestId });
     await run;
-    expect(store.getState().outpainting.pending).toEqual({ phase: 'generating', jobId: 'j1' });
+    expect(store.getState().outpainting.pending).toEqual({ phase: 'generating', requestId });
   });
 
   it('takes the stored image from the acknowledgement when the server sends it there', async () => {
@@ -48,7 +50,7 @@ describe('upload-then-generate thunks await the upload', () => {
     await flush();
     socket.ack({ url: 'outputs/canvas-images/o.png', mtime: 2, width: 192, height: 128, metadata: {}, category: 'user' });
     await flush();
-    expect(socket.wire()[1]).toMatchObject({ event: 'generateImage', args: [expect.objectContaining({ init_img: 'outputs/canvas-images/o.png' }), false, false] });
+    expect(socket.wire()[1]).toMatchObject({ event: 'generateImage', args: [expect.objectContaining({ init_img: 'outputs/canvas-images/o.png' }), false, false, expect.stringMatching(/^outpainting-/)] });
   });
 
   it('an upload that fails stops the outpainting with the upload’s message, and Invoke works again', async () => {

@@ -2,13 +2,14 @@
 import type { ImageInfo } from '../../app/protocol';
 import type { AppThunk, RootState } from '../../app/store';
 import { uploadFile } from '../gallery/uploads';
+import { newRequestId } from '../jobs/jobTracker';
 import { generate } from '../options/generate';
 import { buildOutpaintingRequest } from './request';
 import { errorOccurred, toastAdded } from '../system/systemSlice';
 import { composeOutpaintImage } from './compose';
 import { planOutpaint, planProblem } from './geometry';
 import { selectLimits } from '../system/limits';
-import { outpaintJobAcknowledged, outpaintPhaseChanged } from './outpaintingSlice';
+import { outpaintGenerationSent, outpaintPhaseChanged, outpaintRefused } from './outpaintingSlice';
 
 /** Why Invoke cannot outpaint now, as a sentence for the user, or null when it can. */
 export function outpaintBlocker(state: RootState): string | null {
@@ -43,9 +44,10 @@ export const invokeOutpainting = (): AppThunk<Promise<void>> => async (dispatch,
     dispatch(errorOccurred(error instanceof Error ? error.message : 'The outpainting image could not be prepared.'));
     return;
   }
-  dispatch(outpaintPhaseChanged('generating'));
+  const requestId = newRequestId('outpainting');
+  dispatch(outpaintGenerationSent(requestId));
   const now = getState();
   const request = buildOutpaintingRequest(now.options, now.system, now.outpainting, uploaded);
-  const answer = await dispatch(generate({ request, owner: 'outpainting' }));
-  dispatch(outpaintJobAcknowledged(answer.ack?.jobId ?? null));
+  const answer = await dispatch(generate({ request, owner: 'outpainting', requestId }));
+  if (typeof answer.ack?.jobId !== 'string') dispatch(outpaintRefused(requestId));
 };

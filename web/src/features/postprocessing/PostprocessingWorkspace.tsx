@@ -82,7 +82,8 @@ export function PostprocessingWorkspace() {
   const queue = useAppSelector((s) => s.queue.jobs);
   const progress = useAppSelector((s) => s.postprocessing.progress);
   const results = useAppSelector((s) => s.postprocessing.results);
-  const views = jobs.map((job) => jobView(job, queue, progress, results));
+  const outcomes = useAppSelector((s) => s.postprocessing.finished);
+  const views = jobs.map((job) => jobView(job, queue, progress, results, outcomes));
   const active = activeCount(views);
   const finished = jobs.filter((_, i) => !['sending', 'queued', 'running'].includes(views[i].state)).map((j) => j.requestId);
   return (

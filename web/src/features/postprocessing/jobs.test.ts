@@ -8,20 +8,17 @@ import reducer, {
   postprocessingJobAcknowledged,
   postprocessingJobsCleared,
   postprocessingJobsRequested,
-  postprocessingResultReceived,
 } from './postprocessingSlice';
 
 const base: PostprocessingSettings = initialPostprocessingState.settings;
 const original = { url: 'outputs/000001.1.png' };
 
-/** A progress event of this tab's job, as the job tracker hands it over. */
+/** An event of this tab's job, as the job tracker hands it over (job jN was sent as request rN). */
+const jobEvent = (jobId: string, event: string, payload: unknown) =>
+  jobEventReceived({ owner: 'postprocessing', requestId: jobId.replace('j', 'r'), jobId, event, payload });
 const progress = (jobId: string, currentStatus: string) =>
-  jobEventReceived({
-    owner: 'postprocessing',
-    requestId: jobId.replace('j', 'r'),
-    jobId,
-    event: 'progressUpdate',
-    payload: { currentStep: 0, totalSteps: 0, currentIteration: 1, totalIterations: 1, currentStatus, isProcessing: true, currentStatusHasSteps: false, hasError: false, jobId },
+  jobEvent(jobId, 'progressUpdate', {
+    currentStep: 0, totalSteps: 0, currentIteration: 1, totalIterations: 1, currentStatus, isProcessing: true, currentStatusHasSteps: false, hasError: false, jobId,
   });
 
 describe('postprocessing parameters', () => {
@@ -64,21 +61,31 @@ describe('postprocessing job tracking', () => {
       { requestId: 'r1', sourceUrl: 'outputs/a.png', summary: 'Upscale 2×' },
       { requestId: 'r2', sourceUrl: 'outputs/b.png', summary: 'Upscale 2×' },
     ]));
-    const queue: QueueJob[] = [{ id: 'j1', status: 'running', summary: '' }, { id: 'j2', status: 'queued', summary: '' }];
+    let queue: QueueJob[] = [];
     const views = () => s.jobs.map((j) => jobView(j, queue, s.progress, s.results));
     expect(views().map((v) => v.state)).toEqual(['sending', 'sending']);
-    // Progress and even the result may come before the acknowledgement.
+    queue = [{ id: 'j1', status: 'running', summary: '', requestId: 'r1' }, { id: 'j2', status: 'queued', summary: '', requestId: 'r2' }];
+    // Progress and even the result may come before the acknowledgement: the request id names the job.
     s = reducer(s, progress('j1', 'Upscaling'));
+    expect(views().map((v) => v.text)).toEqual(['Upscaling', 'Queued']);
     s = reducer(s, postprocessingJobAcknowledged({ requestId: 'r1', jobId: 'j1' }));
     s = reducer(s, postprocessingJobAcknowledged({ requestId: 'r2', jobId: 'j2' }));
     expect(views().map((v) => v.text)).toEqual(['Upscaling', 'Queued']);
     expect(activeCount(views())).toBe(2);
-    s = reducer(s, postprocessingResultReceived(result('j1', [{ type: 'esrgan', scale: 2, strength: 0.75 }])));
+    s = reducer(s, jobEvent('j1', 'postprocessingResult', result('j1', [{ type: 'esrgan', scale: 2, strength: 0.75 }])));
     expect(views()[0]).toMatchObject({ state: 'done', text: 'Done: 256×256', note: null });
     expect(activeCount(views())).toBe(1);
     s = reducer(s, postprocessingJobsCleared(['r1']));
     expect(s.jobs.map((j) => j.requestId)).toEqual(['r2']);
     expect(s.results).toEqual({});
+  });
+
+  it("shows how a job ended from the tracker's outcome, even once the queue no longer lists it", () => {
+    let s = reducer(initialPostprocessingState, postprocessingJobsRequested([{ requestId: 'r3', sourceUrl: 'u', summary: 'GFPGAN' }]));
+    s = reducer(s, postprocessingJobAcknowledged({ requestId: 'r3', jobId: 'j3' }));
+    s = reducer(s, jobEvent('j3', 'finished', { status: 'canceled' }));
+    expect(jobView(s.jobs[0], [], s.progress, s.results, s.finished)).toMatchObject({ state: 'canceled', text: 'Canceled' });
+    expect(activeCount([jobView(s.jobs[0], [], s.progress, s.results, s.finished)])).toBe(0);
   });
 
   it('a refused request and a failed job say so', () => {

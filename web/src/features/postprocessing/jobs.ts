@@ -3,6 +3,7 @@ import type {
   FacetoolType,
   ImageInfo,
   PostprocessingParameters,
+  JobStatus,
   PostprocessingStep,
   Postprocessors,
   QueueJob,
@@ -111,25 +112,28 @@ const STATE_TEXT: Record<JobState, string> = {
 };
 
 /**
- * Where one tracked job stands, from the queue's last word on it, its latest progress status and its
- * result (which may arrive before the queue says done, or even before the acknowledgement).
+ * Where one tracked job stands: its result (which may arrive before the queue says done, or even before
+ * the acknowledgement), else how it ended (the job tracker's outcome), else the queue's word on it with
+ * its latest progress status. Everything is keyed by the job's request id.
  */
 export function jobView(
   job: TrackedJob,
   queue: readonly QueueJob[],
   progress: Readonly<Record<string, string>>,
   results: Readonly<Record<string, JobResult>>,
+  finished: Readonly<Record<string, JobStatus>> = {},
 ): JobView {
   if (job.refused) return { state: 'refused', text: STATE_TEXT.refused, result: null, note: null };
-  if (!job.jobId) return { state: 'sending', text: STATE_TEXT.sending, result: null, note: null };
-  const result = results[job.jobId] ?? null;
+  const result = results[job.requestId] ?? null;
   if (result) {
     return { state: 'done', text: `Done: ${result.width}×${result.height}`, result, note: resultNote(result.steps) };
   }
-  const status = queue.find((q) => q.id === job.jobId)?.status;
+  const status =
+    finished[job.requestId] ?? queue.find((q) => q.requestId === job.requestId || (job.jobId && q.id === job.jobId))?.status;
+  if (!status && !job.jobId) return { state: 'sending', text: STATE_TEXT.sending, result: null, note: null };
   switch (status) {
     case 'running':
-      return { state: 'running', text: progress[job.jobId] ?? STATE_TEXT.running, result: null, note: null };
+      return { state: 'running', text: progress[job.requestId] ?? STATE_TEXT.running, result: null, note: null };
     case 'failed':
     case 'canceled':
     case 'done':

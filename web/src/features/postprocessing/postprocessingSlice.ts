@@ -1,6 +1,6 @@
 /** State of the Postprocessing tab: what to run on the selected images and the jobs it sent. */
 import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
-import type { ImageInfo } from '../../app/protocol';
+import type { ImageInfo, JobStatus } from '../../app/protocol';
 import { jobEventReceived } from '../jobs/jobTracker';
 import { resultFromImage, type JobResult, type PostprocessingSettings, type TrackedJob } from './jobs';
 
@@ -8,10 +8,12 @@ export interface PostprocessingState {
   settings: PostprocessingSettings;
   /** The jobs this window sent, oldest first. */
   jobs: TrackedJob[];
-  /** The latest progress status per job id ("Upscaling", "Restoring Faces", ...). */
+  /** The latest progress status per request id ("Upscaling", "Restoring Faces", ...). */
   progress: Record<string, string>;
-  /** Results per job id. */
+  /** Results per request id. */
   results: Record<string, JobResult>;
+  /** How each finished job ended, per request id: the job tracker's outcome. */
+  finished: Record<string, JobStatus>;
 }
 
 export const initialPostprocessingState: PostprocessingState = {
@@ -27,6 +29,7 @@ export const initialPostprocessingState: PostprocessingState = {
   jobs: [],
   progress: {},
   results: {},
+  finished: {},
 };
 
 const JOB_LIMIT = 200;
@@ -48,29 +51,27 @@ const postprocessingSlice = createSlice({
       job.jobId = action.payload.jobId;
       job.refused = action.payload.jobId === null;
     },
-    postprocessingResultReceived: (state, action: PayloadAction<ImageInfo>) => {
-      const image = action.payload;
-      if (image.jobId) state.results[image.jobId] = resultFromImage(image);
-    },
     /** Forgets the listed (finished) jobs from the tab's list. */
     postprocessingJobsCleared: (state, action: PayloadAction<string[]>) => {
       const gone = new Set(action.payload);
-      for (const job of state.jobs) {
-        if (gone.has(job.requestId) && job.jobId) {
-          delete state.results[job.jobId];
-          delete state.progress[job.jobId];
-        }
+      for (const requestId of gone) {
+        delete state.results[requestId];
+        delete state.progress[requestId];
+        delete state.finished[requestId];
       }
       state.jobs = state.jobs.filter((j) => !gone.has(j.requestId));
     },
   },
   extraReducers: (builder) => {
-    // The tracker hands this tab its own jobs' events only, even those that beat the acknowledgement.
+    // The tracker hands this tab its own jobs' events only (by request id), even those that beat the acknowledgement.
     builder.addCase(jobEventReceived, (state, action) => {
-      const { owner, jobId, event, payload } = action.payload;
+      const { owner, requestId, jobId, event, payload } = action.payload;
       if (owner !== 'postprocessing') return;
-      if (event === 'progressUpdate') state.progress[jobId] = (payload as { currentStatus: string }).currentStatus;
-      else if (event === 'postprocessingResult') state.results[jobId] = resultFromImage(payload as ImageInfo);
+      const job = state.jobs.find((j) => j.requestId === requestId);
+      if (job && !job.jobId) job.jobId = jobId;
+      if (event === 'progressUpdate') state.progress[requestId] = (payload as { currentStatus: string }).currentStatus;
+      else if (event === 'postprocessingResult') state.results[requestId] = resultFromImage(payload as ImageInfo);
+      else if (event === 'finished') state.finished[requestId] = (payload as { status: JobStatus }).status;
     });
   },
 });
@@ -79,7 +80,6 @@ export const {
   postprocessingSettingChanged,
   postprocessingJobsRequested,
   postprocessingJobAcknowledged,
-  postprocessingResultReceived,
   postprocessingJobsCleared,
 } = postprocessingSlice.actions;
 export default postprocessingSlice.reducer;

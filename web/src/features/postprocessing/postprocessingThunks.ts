@@ -30,7 +30,7 @@ export const runPostprocessingOnSelection = (): AppThunk<Promise<void>> => async
   dispatch(postprocessingJobsRequested(requests.map((r) => ({ requestId: r.requestId, sourceUrl: r.image.url, summary }))));
   await Promise.all(
     requests.map(async ({ requestId, image }) => {
-      const answer = await dispatch(submitJob('postprocessing', (e) => e.runPostprocessing(image, parameters), requestId));
+      const answer = await dispatch(submitJob('postprocessing', (e, id) => e.runPostprocessing(image, parameters, id), requestId));
       dispatch(postprocessingJobAcknowledged({ requestId, jobId: answer.ack?.jobId ?? null }));
     }),
   );

@@ -16,6 +16,7 @@ export const FALLBACK_LIMITS = {
   hires_strength: { min: 0, max: 1 },
   inpaint_replace: { min: 0, max: 1 },
   seam_size: { min: 0, max: 64, integer: true },
+  clip_skip: { min: 0, max: 48, integer: true },
   facetool_strength: { min: 0, max: 1 },
   codeformer_fidelity: { min: 0, max: 1 },
   upscale_strength: { min: 0, max: 1 },

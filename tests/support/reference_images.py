@@ -1,0 +1,97 @@
+"""Makes the reference PNGs under ``tests/reference/`` that later code must reproduce from their recipes.
+
+Run it only to add a case (``python -m tests.support.reference_images``): the committed PNGs were made by
+the code of their day, and ``tests/test_reference_images.py`` regenerates each one from the recipe it
+carries and compares every pixel, so a change to the denoise loop, the conditioning or the noise that
+would change what a recorded seed means is caught. Torch runs on one thread (a float32 UNet differs in
+its last bits between thread counts); the count is written into each case's entry in ``cases.json``."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ldm.invoke import metadata as md
+from ldm.invoke.generate import Generate
+from ldm.invoke.request import GenerationRequest, ImageRef
+
+HERE = Path(__file__).resolve().parent.parent / "reference"
+THREADS = 1
+INIT_NAME = "init.png"
+
+# name -> (precision, the request's fields); a case with an init image uses INIT_NAME (and a mask when
+# it says so). Small and few steps: each case must regenerate in seconds on a CPU.
+CASES: dict[str, tuple[str, dict]] = {
+    "txt2img-float32": ("float32", dict(prompt="a red fox:1.2 a pine forest:0.6 [blurry, text]", steps=6,
+                                        sampler_name="k_euler_a", seed=1234, cfg_scale=7.5)),
+    "txt2img-bfloat16": ("bfloat16", dict(prompt="a red fox:1.2 a pine forest:0.6 [blurry, text]", steps=6,
+                                          sampler_name="k_euler_a", seed=1234, cfg_scale=7.5)),
+    "ddim-variation": ("float32", dict(prompt="a lighthouse at dusk", steps=5, sampler_name="ddim", seed=77,
+                                       with_variations=((101, 0.3),), variation_amount=0.2)),
+    "dpmpp2m-seamless-threshold": ("float32", dict(prompt="tiles of moss", steps=5, sampler_name="k_dpmpp_2m",
+                                                   seed=5, seamless=True, threshold=1.0, perlin=0.1)),
+    "heun-clip-skip": ("float32", dict(prompt="an old map", steps=4, sampler_name="k_heun", seed=9,
+                                       clip_skip=1)),
+    "hires-fix": ("float32", dict(prompt="a castle", steps=4, sampler_name="k_euler", seed=21, width=128,
+                                  height=128, hires_fix=True, hires_strength=0.6)),
+    "img2img": ("float32", dict(prompt="a watercolour", steps=6, sampler_name="ddim", seed=3, strength=0.6,
+                                init=True)),
+    "img2img-bfloat16": ("bfloat16", dict(prompt="a watercolour", steps=6, sampler_name="k_lms", seed=3,
+                                          strength=0.6, init=True)),
+    "inpaint-mask": ("float32", dict(prompt="a bird", steps=6, sampler_name="k_euler_a", seed=8, strength=0.8,
+                                     init=True, mask=True)),
+}
+SIZE = 64
+
+
+def init_png() -> bytes:
+    """A fixed, seeded picture to start from (the committed ``init.png`` is this)."""
+    rng = np.random.default_rng(0)
+    pixels = (np.linspace(0, 255, SIZE)[None, :, None] * np.ones((SIZE, 1, 3))
+              + rng.normal(0, 20, (SIZE, SIZE, 3))).clip(0, 255).astype(np.uint8)
+    return md.png_bytes(Image.fromarray(pixels))
+
+
+def mask_png() -> bytes:
+    """White marks what to regenerate: a square in the middle."""
+    mask = np.zeros((SIZE, SIZE), np.uint8)
+    mask[20:44, 20:44] = 255
+    return md.png_bytes(Image.fromarray(mask, "L"))
+
+
+def request_for(fields: dict) -> GenerationRequest:
+    fields = dict(fields)
+    init, mask = fields.pop("init", False), fields.pop("mask", False)
+    if init:
+        fields["init_image"] = ImageRef.from_bytes(init_png(), f"outputs/init-images/{INIT_NAME}")
+    if mask:
+        fields["init_mask"] = ImageRef.from_bytes(mask_png(), "outputs/mask-images/mask.png")
+    return GenerationRequest(**{"width": SIZE, "height": SIZE, **fields})
+
+
+def make(root: Path) -> None:
+    torch.set_num_threads(THREADS)
+    HERE.mkdir(exist_ok=True)
+    (HERE / INIT_NAME).write_bytes(init_png())
+    (HERE / "mask.png").write_bytes(mask_png())
+    engines: dict[str, Generate] = {}
+    index = {}
+    for name, (precision, fields) in CASES.items():
+        gen = engines.get(precision)
+        if gen is None:
+            gen = engines[precision] = Generate(root=root, precision=precision)
+            gen.load_model()
+        done = next(iter(gen.generate(request_for(fields))))
+        (HERE / f"{name}.png").write_bytes(md.png_bytes(done.image))
+        index[name] = {"precision": precision, "threads": THREADS, "torch": torch.__version__}
+        print(name, "written")
+    (HERE / "cases.json").write_text(json.dumps(index, indent=2) + "\n")
+
+
+if __name__ == "__main__":
+    make(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.home() / ".cache" / "invokeai-reference-root")
