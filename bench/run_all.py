@@ -18,6 +18,7 @@ SUITE = [
     ["bench_startup.py"],
     ["bench_memory.py"],
     ["bench_upscale.py"],
+    ["bench_cluster.py"],
 ]
 
 

@@ -23,6 +23,7 @@ import torch
 from PIL import Image
 
 from ldm.invoke.request import GenerationRequest
+from tests.test_server_walkthrough import params
 
 pytestmark = pytest.mark.timeout(240)
 
@@ -223,3 +224,61 @@ def test_ctrl_c_stops_a_studio_that_started_its_own_ray(tmp_path: Path):
             os.killpg(process.pid, signal.SIGKILL)
             process.wait()
     assert process.returncode == 0 and ">> Stopped." in "".join(lines), "".join(lines)
+
+
+def _first_running(client, job_ids: list[str]) -> list[str]:
+    """The order ``queueUpdate`` showed the jobs starting (jobs first seen running together: oldest first)."""
+    order: list[str] = []
+    for update in client.of("queueUpdate"):
+        for job in update["jobs"]:
+            if job["id"] in job_ids and job["status"] in ("running", "done") and job["id"] not in order:
+                order.append(job["id"])
+    return order
+
+
+def test_two_clients_waiting_jobs_alternate_and_all_six_results_arrive_once(cluster, connect):
+    studio = cluster.studio
+    a = connect(cluster.url, auth={"clientId": "alice"})
+    b = connect(cluster.url, auth={"clientId": "bob"})
+    c = connect(cluster.url, auth={"clientId": "carol"})
+    blockers = [c.call("generateImage", params(seed=s, steps=500), None, None)["jobId"] for s in (1, 2)]
+    for job_id in blockers:
+        c.wait_for("progressUpdate", lambda d, j=job_id: d.get("jobId") == j and d["currentStep"] >= 1)
+    alice = [a.call("generateImage", params(seed=10 + n, steps=3), None, None)["jobId"] for n in range(3)]
+    bob = [b.call("generateImage", params(seed=20 + n, steps=3), None, None)["jobId"] for n in range(3)]
+    for job_id in blockers:
+        c.emit("cancel", job_id)
+    mine = alice + bob
+    results = a.wait_for("generationResult", lambda d: d.get("jobId") in mine, count=6, timeout=180)
+    time.sleep(0.5)
+    assert sorted(r["jobId"] for r in a.of("generationResult") if r.get("jobId") in mine) == sorted(mine)
+    assert all((studio.outdir / r["url"].removeprefix("outputs/")).exists() for r in results)
+    assert _first_running(a, mine) == [alice[0], bob[0], alice[1], bob[1], alice[2], bob[2]]
+    workers = {studio.jobs.get(j).slot for j in mine}
+    assert workers == {0, 1}, "both workers ran jobs"
+    on_worker = {d["jobId"]: d["worker"] for d in a.of("progressUpdate") if d.get("jobId") in mine}
+    assert on_worker == {j: f"worker-{studio.jobs.get(j).slot}" for j in mine}
+
+
+def test_workers_update_lists_the_workers_their_jobs_and_a_death(cluster, connect):
+    studio = cluster.studio
+    client = connect(cluster.url)
+    first = client.wait_for("workersUpdate")[0]["workers"]  # sent on connect
+    assert [w["id"] for w in first] == ["worker-0", "worker-1"]
+    assert all(w["alive"] and w["host"] and w["device"] == "cpu" for w in first)
+    job = studio.submit_generation(request(seed=31, steps=300))
+    running = client.wait_for("workersUpdate", lambda d: any(w["job"] == job.id for w in d["workers"]))[0]
+    worker = next(w for w in running["workers"] if w["job"] == job.id)
+    assert worker["model"] == "demo"
+    queued = client.wait_for("queueUpdate", lambda d: any(j["id"] == job.id and j["status"] == "running"
+                                                          for j in d["jobs"]))[0]
+    assert next(j for j in queued["jobs"] if j["id"] == job.id)["worker"] == worker["id"]
+    client.wait_for("progressUpdate", lambda d: d.get("jobId") == job.id and d["currentStep"] >= 2)
+    ray.kill(studio.pool.workers[job.slot].actor)
+    client.wait_for("workersUpdate", lambda d: any(w["id"] == worker["id"] and not w["alive"] for w in d["workers"]))
+    client.wait_for("workersUpdate", lambda d: any(w["id"] == worker["id"] and w["alive"] for w in d["workers"]),
+                    timeout=120)
+    studio.jobs.cancel(job.id)
+    assert finished(studio, job).status == "canceled"
+    idle = client.wait_for("workersUpdate", lambda d: all(w["job"] is None for w in d["workers"]))[-1]
+    assert len(idle["workers"]) == 2

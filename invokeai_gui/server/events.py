@@ -12,6 +12,7 @@ from flask_socketio import SocketIO
 from ldm.invoke.errors import UserError, user_message
 from ldm.invoke.files import MASK_FOLDER, WORK_FOLDER
 
+from .jobs import MAX_CLIENT_NAME, client_key
 from .schemas import (
     Cancel,
     DeleteImage,
@@ -52,6 +53,15 @@ def _cancel_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
     return args
 
 
+def handshake_client(auth: Any, sid: str) -> str:
+    """The client a connection's jobs count as: the browser's persisted id from the handshake's
+    ``auth`` (``{clientId}``), else (an InvokeAI 2.1 client sends none) the connection itself."""
+    client_id = auth.get("clientId") if isinstance(auth, dict) else None
+    if isinstance(client_id, str) and 0 < len(client_id) <= MAX_CLIENT_NAME and client_id.isprintable():
+        return client_key("browser", client_id)
+    return client_key("sid", sid)
+
+
 def register_events(socketio: SocketIO, studio: Studio, publisher: Publisher) -> None:
     """Connects every client event to its handler."""
 
@@ -83,9 +93,21 @@ def register_events(socketio: SocketIO, studio: Studio, publisher: Publisher) ->
 
         return decorate
 
+    clients: dict[str, str] = {}  # sid → the client its jobs count as (see client_of)
+
+    def client_of(sid: str) -> str:
+        return clients.get(sid) or client_key("sid", sid)
+
     @socketio.on("connect")
     def connect(auth: Any = None) -> None:
-        log.debug("Client %s connected", request.sid)  # type: ignore[attr-defined]
+        sid = request.sid  # type: ignore[attr-defined]
+        clients[sid] = handshake_client(auth, sid)
+        log.debug("Client %s connected as %s", sid, clients[sid])
+        publisher.reply(sid, "workersUpdate", {"workers": studio.board.current()})
+
+    @socketio.on("disconnect")
+    def disconnect(*_: Any) -> None:
+        clients.pop(request.sid, None)  # type: ignore[attr-defined]
 
     @on("requestSystemConfig", Empty, ())
     def request_system_config(sid: str, _: Empty) -> None:
@@ -94,7 +116,7 @@ def register_events(socketio: SocketIO, studio: Studio, publisher: Publisher) ->
     # Each event that starts a job may end with the client's request id (ours), echoed in the job's events.
     @on("requestModelChange", ModelChange, ("model_name", "request_id"))
     def request_model_change(sid: str, req: ModelChange) -> dict:
-        return studio.request_model_change(req.model_name, req.request_id).ids()
+        return studio.request_model_change(req.model_name, req.request_id, client=client_of(sid)).ids()
 
     def manage(operation: str, req: JobRequest, sid: str) -> dict:
         request = req.model_dump(exclude={"request_id"})
@@ -132,15 +154,15 @@ def register_events(socketio: SocketIO, studio: Studio, publisher: Publisher) ->
     @on("generateImage", GenerateImage,
         ("generation_parameters", "esrgan_parameters", "facetool_parameters", "request_id"))
     def generate_image(sid: str, req: GenerateImage) -> dict:
-        return studio.submit_generation(req, request_id=req.request_id).ids()
+        return studio.submit_generation(req, request_id=req.request_id, client=client_of(sid)).ids()
 
     @on("runPostprocessing", RunPostprocessing, ("original_image", "postprocessing_parameters", "request_id"))
     def run_postprocessing(sid: str, req: RunPostprocessing) -> dict:
-        return studio.submit_postprocessing(req, request_id=req.request_id).ids()
+        return studio.submit_postprocessing(req, request_id=req.request_id, client=client_of(sid)).ids()
 
     @on("cancel", Cancel, ("job_id",), adapt=_cancel_args)
     def cancel(sid: str, req: Cancel) -> None:
-        if studio.jobs.cancel(req.job_id) is None and req.job_id:
+        if studio.jobs.cancel(req.job_id, client=client_of(sid)) is None and req.job_id:
             publisher.reply(sid, "error", {"message": f"There is no waiting or running job {req.job_id}."})
 
     @on("deleteImage", DeleteImage, ("url", "uuid", "category"), adapt=_delete_args)

@@ -1,5 +1,5 @@
-"""The job queue: worker slots (one in-process, or one per pool worker) run requests in order, and the
-queue survives a crash in SQLite."""
+"""The job queue: worker slots (one in-process, or one per pool worker) run requests, clients taking
+turns, and the queue survives a crash in SQLite."""
 
 from __future__ import annotations
 
@@ -24,8 +24,12 @@ KEEP_FINISHED = 20
 # The table as earlier versions made it; columns added since are added to an old table when it is opened.
 JOBS_TABLE = ("CREATE TABLE IF NOT EXISTS jobs (id TEXT PRIMARY KEY, seq INTEGER NOT NULL, kind TEXT NOT NULL, "
               "payload TEXT NOT NULL, summary TEXT NOT NULL, status TEXT NOT NULL, created REAL NOT NULL)")  # finished jobs still listed in queueUpdate, newest last
+STUDIO_CLIENT = "studio"  # the studio's own jobs (the model load at start) and rows saved before clients were
+MAX_CLIENT_NAME = 100  # characters of a client id kept in its key
 
-ADDED_COLUMNS = {"request_id": "TEXT"}  # the client's request id, echoed in the job's events
+# request_id: the client's request id, echoed in the job's events; client: who asked (rows of an earlier
+# version have none: they count as the studio's own).
+ADDED_COLUMNS = {"request_id": "TEXT", "client": "TEXT"}
 
 Handler = Callable[["Job"], None]
 # Which of the idle slots should run a waiting job (None: none of them; the job waits for another).
@@ -54,6 +58,8 @@ class Job:
     cancel_requested: threading.Event = field(default_factory=threading.Event, repr=False)
     results: list[dict[str, Any]] = field(default_factory=list, repr=False)  # ImageInfo of what it made
     slot: int = 0  # the worker slot running it
+    client: str = STUDIO_CLIENT  # who asked (see client_key): waiting jobs of different clients take turns
+    worker: str | None = None  # the name of the worker running it
     request_id: str | None = None  # ours: the client's name for its request, echoed as requestId
 
     def ids(self) -> dict[str, str]:
@@ -71,12 +77,22 @@ class Job:
             out["requestId"] = self.request_id
         if self.message and not self.private:
             out["message"] = self.message
+        if self.status == "running" and self.worker:
+            out["worker"] = self.worker
         return out
 
 
+def client_key(kind: str, name: object = None) -> str:
+    """The key a client's jobs share: ``browser:ID`` (a browser's persisted client id), ``sid:SID`` (a
+    Socket.IO client without one) or ``api-user:NAME`` / ``api-address:ADDR`` (an HTTP API caller)."""
+    text = str(name or "").strip()[:MAX_CLIENT_NAME]
+    return f"{kind}:{text}" if text else kind
+
+
 class JobQueue:
-    """Runs jobs in the order they came, one at a time per worker slot (one slot in-process; a pool
-    of workers has one slot each, and ``choose`` picks which idle slot takes a job).
+    """Runs jobs one at a time per worker slot (one slot in-process; a pool of workers has one slot
+    each, and ``choose`` picks which idle slot takes a job). Waiting jobs of different clients take
+    turns (round robin, the client served longest ago first); one client's jobs keep their order.
 
     Jobs are written to SQLite as they are queued and forgotten once finished. Whatever is still
     there when the process starts (it died, or was closed with work waiting) comes back
@@ -111,6 +127,9 @@ class JobQueue:
         self._seq = 0
         self._closed = False
         self._bad_rows: list[Any] = []
+        self._turn = 0  # counts hand-outs; _served[client] is the count when that client last had a turn
+        self._served: dict[str, int] = {}
+        self._names: list[str] = []
 
     # -- persistence ----------------------------------------------------------------------------
 
@@ -155,7 +174,8 @@ class JobQueue:
             for column, kind in ADDED_COLUMNS.items():
                 if column not in present:  # a table of an earlier version: its rows get NULL
                     db.execute(f"ALTER TABLE jobs ADD COLUMN {column} {kind}")
-            rows = db.execute("SELECT id, seq, kind, payload, summary, status, created, request_id FROM jobs").fetchall()
+            rows = db.execute("SELECT id, seq, kind, payload, summary, status, created, request_id, client "
+                              "FROM jobs").fetchall()
         except sqlite3.DatabaseError:
             db.close()
             raise
@@ -163,7 +183,7 @@ class JobQueue:
 
     def _restored(self, row: tuple) -> Job | None:
         """A saved row as a job, or None (and one log line naming it) when it cannot be read."""
-        job_id, seq, kind, payload, summary, status, created, request_id = row
+        job_id, seq, kind, payload, summary, status, created, request_id, client = row
         try:
             data = json.loads(payload)
             if not isinstance(data, dict) or not isinstance(job_id, str) or not isinstance(seq, int):
@@ -172,7 +192,8 @@ class JobQueue:
                 raise ValueError(f"no such kind of job {kind!r}")
             return Job(job_id, str(kind), data, str(summary), seq, str(status),
                        created=float(created) if isinstance(created, (int, float)) else time.time(),
-                       request_id=request_id if isinstance(request_id, str) else None)
+                       request_id=request_id if isinstance(request_id, str) else None,
+                       client=client if isinstance(client, str) and client else STUDIO_CLIENT)
         except (TypeError, ValueError) as exc:
             log.warning("Skipped the saved job %s (%s): it cannot be read (%s).", job_id, summary, exc)
             self._bad_rows.append(job_id)
@@ -185,10 +206,10 @@ class JobQueue:
             self._db.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
         else:
             self._db.execute(
-                "INSERT OR REPLACE INTO jobs (id, seq, kind, payload, summary, status, created, request_id) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT OR REPLACE INTO jobs (id, seq, kind, payload, summary, status, created, request_id, client) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 (job.id, job.seq, job.kind, json.dumps(job.payload), job.summary, job.status, job.created,
-                 job.request_id),
+                 job.request_id, job.client),
             )
 
     # -- the public side --------------------------------------------------------------------------
@@ -197,13 +218,13 @@ class JobQueue:
         self._handlers[kind] = handler
 
     def submit(self, kind: str, payload: dict[str, Any], summary: str, persist: bool = True,
-               private: bool = False, request_id: str | None = None) -> Job:
+               private: bool = False, request_id: str | None = None, client: str = STUDIO_CLIENT) -> Job:
         if kind not in self._handlers:
             raise KeyError(f"no handler for job kind {kind!r}")
         with self._cond:
             self._seq += 1
             job = Job(uuid.uuid4().hex[:16], kind, payload, summary, self._seq, persist=persist, private=private,
-                      request_id=request_id)
+                      request_id=request_id, client=client)
             self._jobs[job.id] = job
             self._save(job)
             self._cond.notify_all()
@@ -215,10 +236,15 @@ class JobQueue:
         with self._cond:
             self._save(job)
 
-    def cancel(self, job_id: str | None = None) -> Job | None:
-        """Stops the running job at its next step (no id, or its id) or drops a waiting one."""
+    def cancel(self, job_id: str | None = None, client: str | None = None) -> Job | None:
+        """Stops a running job at its next step or drops a waiting one: the job ``job_id``, else
+        ``client``'s oldest running job, else the oldest running job."""
         with self._cond:
-            job = self.running if job_id is None else self._jobs.get(job_id)
+            if job_id is None:
+                own = [j for j in self.running_jobs() if j.client == client]
+                job = own[0] if own else self.running
+            else:
+                job = self._jobs.get(job_id)
             if job is None or job.status in FINISHED:
                 return None
             job.cancel_requested.set()
@@ -295,12 +321,14 @@ class JobQueue:
 
     # -- the worker -------------------------------------------------------------------------------
 
-    def start(self, workers: int = 1) -> None:
-        """Restores the saved queue (paused) and starts one thread per worker slot."""
+    def start(self, workers: int = 1, names: list[str] | None = None) -> None:
+        """Restores the saved queue (paused) and starts one thread per worker slot (``names``: the
+        workers' names, which running jobs carry)."""
         if not self._threads:
             with self._cond:
                 self._open()
                 self._slots = [None] * max(1, workers)
+                self._names = list(names or [])
             for slot in range(len(self._slots)):
                 name = "job-worker" if len(self._slots) == 1 else f"job-worker-{slot}"
                 thread = threading.Thread(target=self._work, args=(slot,), name=name, daemon=True)
@@ -334,24 +362,45 @@ class JobQueue:
             self._cond.notify_all()
 
     def _hand_out(self) -> bool:
-        """Hands waiting jobs, oldest first, to idle slots (with the lock held): a slot is never idle
+        """Hands waiting jobs to idle slots in turn order (with the lock held): a slot is never idle
         while a job it may run waits."""
         handed = False
         if self._stopping:
             return handed
-        for job in sorted(self._jobs.values(), key=lambda j: j.seq):
+        for job in self._in_turn():
             idle = [i for i, running in enumerate(self._slots) if running is None]
             if not idle:
                 return handed
-            if job.status != "queued":
-                continue
             slot = self._choose(job, idle) if len(self._slots) > 1 else idle[0]
             if slot is not None and slot in idle:
                 job.status, job.slot = "running", slot
+                job.worker = self._names[slot] if slot < len(self._names) else None
                 self._slots[slot] = job
                 self._save(job)
+                self._turn += 1
+                self._served[job.client] = self._turn
                 handed = True
         return handed
+
+    def _in_turn(self) -> list[Job]:
+        """The waiting jobs in the order they get a worker: a job sent back by a dead worker first;
+        then one job per client in turn, the client served longest ago (or never) first, each
+        client's own jobs in the order they came."""
+        waiting = sorted((j for j in self._jobs.values() if j.status == "queued"), key=lambda j: j.seq)
+        first = [j for j in waiting if j.payload.get("lost_on")]
+        lines: dict[str, list[Job]] = {}
+        for job in waiting:
+            if job not in first:
+                lines.setdefault(job.client, []).append(job)
+        served = {client: self._served.get(client, 0) for client in lines}
+        order = list(first)
+        while lines:
+            client = min(lines, key=lambda c: (served[c], lines[c][0].seq))
+            order.append(lines[client].pop(0))
+            served[client] = self._turn + len(order)  # after everyone who is waiting now
+            if not lines[client]:
+                del lines[client]
+        return order
 
     def _work(self, slot: int) -> None:
         while True:

@@ -9,7 +9,7 @@ import os
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from io import BytesIO
 from typing import Any
 
@@ -52,6 +52,7 @@ class RemoteWorker:
         self.actor: Any = None
         self.loaded = threading.Event()
         self.description: dict[str, Any] = {}
+        self.alive = True  # False from its death until it is back (workersUpdate says so)
 
     # -- the Worker interface -----------------------------------------------------------------
 
@@ -109,10 +110,23 @@ class RemoteWorker:
         self.refresh()
 
     def _update(self, description: dict[str, Any]) -> None:
+        changed = description != self.description
         self.description = description
         if description.get("loaded_model"):
             self.loaded.set()
             self.pool.loaded.set()
+        if changed:
+            self.pool.on_change()
+
+    def load_in_background(self) -> None:
+        """Loads its model now (jobs wait for it on the actor); its description comes back when done."""
+        def load() -> None:
+            try:
+                self.engine()
+            except Exception as exc:
+                log.warning("%s could not load its model: %s", self.name, exc)
+
+        threading.Thread(target=load, name=f"{self.name}-load", daemon=True).start()
 
     def _answer(self, ref: Any) -> Any:
         import ray
@@ -198,6 +212,7 @@ class WorkerPool:
                          "precision": config.precision, "device": config.device,
                          "free_gpu_mem": config.free_gpu_mem}
         self.actor_class: Any = None
+        self.on_change: Callable[[], None] = lambda: None  # a worker's description changed (workersUpdate)
         self._started_ray = False
         self._stopped = False
 
@@ -229,15 +244,16 @@ class WorkerPool:
             cpus = int(ray.cluster_resources().get("CPU", 1))
             self.threads = max(1, cpus // count)
         resources: dict[str, Any] = {"num_gpus": 1, "num_cpus": 1} if gpus else {"num_cpus": self.threads}
+        # SPREAD: workers go to different nodes while there are nodes to go to (one per machine).
         self.actor_class = ray.remote(max_restarts=-1, max_task_retries=0, max_concurrency=ACTOR_THREADS,
-                                      **resources)(WorkerActor)
+                                      scheduling_strategy="SPREAD", **resources)(WorkerActor)
         self.workers = [RemoteWorker(self, i) for i in range(count)]
         for worker in self.workers:
             worker.spawn()
         for worker in self.workers:
             worker.refresh()
         for worker in self.workers:
-            worker.actor.load.remote()  # every worker loads its model now; jobs wait for it on the actor
+            worker.load_in_background()
         if self.current_model is None and self.workers:
             self.current_model = self.workers[0].facts().get("model_id") or _default_of(self.workers[0])
         log.info("%d worker(s) on Ray: %s", count, ", ".join(

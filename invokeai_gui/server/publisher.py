@@ -65,10 +65,11 @@ class ProgressReport:
     """The ``progressUpdate`` payloads of one job, with ``itPerSec`` and ``eta`` added."""
 
     def __init__(self, publisher: Publisher, job_id: str, total_iterations: int, total_steps: int,
-                 request_id: str | None = None) -> None:
+                 request_id: str | None = None, worker: str | None = None) -> None:
         self.publisher = publisher
         self.job_id = job_id
         self.request_id = request_id  # ours: the client's request id, echoed in each update
+        self.worker = worker  # ours: the name of the worker running the job
         self.current_step = 0
         self.total_steps = total_steps
         self.current_iteration = 1
@@ -99,6 +100,7 @@ class ProgressReport:
             "itPerSec": round(self.it_per_sec, 3),
             "eta": None if eta is None else round(eta, 2),
             "jobId": self.job_id,
+            **({"worker": self.worker} if self.worker else {}),
         }
         if self.request_id:
             payload["requestId"] = self.request_id

@@ -88,6 +88,7 @@ class WorkerActor:
         except Exception as exc:  # a broken models.yaml: the worker can load nothing
             models, facts = {}, {**facts, "model_error": user_message(exc)}
         return {"name": self.name, "host": socket.gethostname(), "pid": os.getpid(), "threads": self.threads,
+                "root": str(self.worker.settings.root),
                 "models": models, "loaded_model": facts.get("model_id") if self.worker.loaded.is_set() else None,
                 "facts": facts}
 

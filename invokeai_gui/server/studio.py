@@ -34,17 +34,20 @@ from ldm.invoke.request import (
 
 from .config import ServerConfig
 from .gallery import GalleryIndex, category_of, folder_digest, is_image_name
-from .jobs import Job, JobQueue
+from .jobs import STUDIO_CLIENT, Job, JobQueue
 from .outputs import OutputTree
 from .publisher import ProgressReport, Publisher, preview_data_url
 from .schemas import GenerateImage, RunPostprocessing
 from .uploads import UploadError, UploadLimits, check_image, decode_base64_image, too_big_message
 from .worker import Worker, WorkerSettings
+from .workerboard import WorkerBoard, WorkerRow, worker_row
 
 if TYPE_CHECKING:
     from .pool import WorkerPool
 
 log = logging.getLogger(__name__)
+
+IN_PROCESS_WORKER = "worker-0"  # the name of the one worker without --cluster (the pool's are worker-N too)
 
 
 class Studio:
@@ -66,13 +69,16 @@ class Studio:
         self.worker: Any = worker or self.pool or Worker(WorkerSettings(
             root=config.root, model=config.model, precision=config.precision, device=config.device,
             free_gpu_mem=config.free_gpu_mem))
+        self.board = WorkerBoard(publisher, self._worker_rows)
+        if self.pool is not None:
+            self.pool.on_change = self.board.update
         self.jobs = JobQueue(
             config.databases_dir / "queue.sqlite3",
-            on_change=lambda jobs: self.publisher.broadcast("queueUpdate", {"jobs": jobs}),
+            on_change=self._queue_changed,
             on_failure=self._job_failed,
             on_cancel=self._job_canceled,
             choose=self.pool.choose if self.pool else lambda job, idle: idle[0],
-            on_worker_lost=self.pool.revive if self.pool else lambda slot: None,
+            on_worker_lost=self._worker_lost,
         )
         self.jobs.register("load_model", self._load_model)
         self.jobs.register("change_model", self._change_model)
@@ -124,6 +130,35 @@ class Studio:
 
     def wait_until_loaded(self, timeout: float | None = None) -> bool:
         return self.worker.loaded.wait(timeout)
+
+    # -- the workers ----------------------------------------------------------------------------
+
+    def _worker_rows(self) -> list[WorkerRow]:
+        """``workersUpdate``'s list: the pool's workers, or the one in-process worker."""
+        running = {job.slot: job.id for job in self.jobs.running_jobs() if job.status == "running"}
+        rates = self.board.rates
+        if self.pool is None:
+            facts = self.worker.facts()
+            model = facts.get("model_id") if self.worker.loaded.is_set() else None
+            return [worker_row(IN_PROCESS_WORKER, None, facts, model, running.get(0),
+                               rates.get(IN_PROCESS_WORKER, 0.0), True)]
+        return [worker_row(w.name, w.description.get("host"), w.facts(), w.loaded_model, running.get(i),
+                           rates.get(w.name, 0.0), w.alive) for i, w in enumerate(self.pool.workers)]
+
+    def _queue_changed(self, jobs: list[dict[str, Any]]) -> None:
+        self.publisher.broadcast("queueUpdate", {"jobs": jobs})
+        self.board.update()  # a job started or ended on some worker
+
+    def _worker_lost(self, slot: int) -> None:
+        """A worker died under its job: shown as not alive until it is back."""
+        if self.pool is None:
+            return
+        worker = self.pool.workers[slot]
+        worker.alive = False
+        self.board.update()
+        self.pool.revive(slot)
+        worker.alive = True
+        self.board.update()
 
     # -- the output folder --------------------------------------------------------------------
 
@@ -247,7 +282,8 @@ class Studio:
         return request
 
     def submit_generation(self, event: GenerateImage | GenerationRequest, summary_prefix: str = "",
-                          save: bool = True, request_id: str | None = None) -> Job:
+                          save: bool = True, request_id: str | None = None,
+                          client: str = STUDIO_CLIENT) -> Job:
         """Queues a generation. With ``save=False`` (an HTTP API caller that only wants the pictures)
         nothing is written: each result stays in ``job.results`` as ``{"png", "seed"}``, and the job
         is not persisted (nobody would be waiting for it after a restart). ``request_id``, the
@@ -263,7 +299,7 @@ class Studio:
             payload["save"] = False
         if self.pool is not None:  # the studio's current model when it was asked for
             payload["model"] = request.model or self.pool.current_model
-        return self.jobs.submit("generate", payload, summary, persist=save, request_id=request_id)
+        return self.jobs.submit("generate", payload, summary, persist=save, request_id=request_id, client=client)
 
     def postprocess_request(self, event: RunPostprocessing) -> PostprocessRequest:
         params = event.postprocessing_parameters
@@ -275,18 +311,20 @@ class Studio:
         return PostprocessRequest(source, tuple(steps), _seed_of(source)).validate()
 
     def submit_postprocessing(self, event: RunPostprocessing | PostprocessRequest, summary_prefix: str = "",
-                              save: bool = True, request_id: str | None = None) -> Job:
+                              save: bool = True, request_id: str | None = None,
+                              client: str = STUDIO_CLIENT) -> Job:
         request = event.validate() if isinstance(event, PostprocessRequest) else self.postprocess_request(event)
         name = (request.image.url or "").rpartition("/")[2] or "an image"
         payload: dict[str, Any] = {"postprocess": request.to_json()}
         if not save:
             payload["save"] = False
         return self.jobs.submit("postprocess", payload, f"{summary_prefix}{request.steps[0].type}: {name}",
-                                persist=save, request_id=request_id)
+                                persist=save, request_id=request_id, client=client)
 
-    def request_model_change(self, model_name: str, request_id: str | None = None) -> Job:
+    def request_model_change(self, model_name: str, request_id: str | None = None,
+                             client: str = STUDIO_CLIENT) -> Job:
         return self.jobs.submit("change_model", {"model_name": model_name}, f"Switch to model {model_name}",
-                                persist=False, request_id=request_id)
+                                persist=False, request_id=request_id, client=client)
 
     def manage_models(self, operation: str, request: dict, asker: str | None = None,
                       request_id: str | None = None) -> Job:
@@ -306,7 +344,8 @@ class Studio:
         self.gallery.start(self.config.gallery_poll_seconds)
         if self.pool is not None:
             self.pool.start()
-        self.jobs.start(workers=len(self.pool.workers) if self.pool else 1)
+        self.jobs.start(workers=len(self.pool.workers) if self.pool else 1,
+                        names=[w.name for w in self.pool.workers] if self.pool else [IN_PROCESS_WORKER])
         if self.config.load_model_at_start:
             self.jobs.submit("load_model", {}, "Loading the model", persist=False)
 
@@ -337,7 +376,7 @@ class Studio:
         self._report(job, 0, 0).finish("Canceled")
 
     def _report(self, job: Job, total_iterations: int, total_steps: int) -> ProgressReport:
-        return ProgressReport(self.publisher, job.id, total_iterations, total_steps, job.request_id)
+        return ProgressReport(self.publisher, job.id, total_iterations, total_steps, job.request_id, job.worker)
 
     def _worker_of(self, job: Job) -> Any:
         """The worker running ``job``: the in-process one, or the pool's worker in the job's slot."""
@@ -352,6 +391,7 @@ class Studio:
         finally:
             if worker.facts():
                 self.publisher.broadcast("systemConfig", self.system_config())
+            self.board.update()  # its model is loaded
 
     def _load_model(self, job: Job) -> None:
         report = self._report(job, 0, 0)
@@ -374,6 +414,7 @@ class Studio:
             raise
         if self.pool is not None:  # the model new jobs get; this worker has it loaded now
             self.pool.current_model = name
+        self.board.update()
         report.finish("Model Changed")
         model_list = worker.facts().get("model_list", {})
         self.publisher.broadcast("modelChanged", {"model_name": name, "model_list": model_list, **job.ids()})
@@ -439,6 +480,8 @@ class Studio:
                     "message": f"{path.name} was saved without its postprocessing: {result.error}",
                     **job.ids(), "url": info["url"]})
             report.next_iteration()
+        if job.worker and report.it_per_sec:
+            self.board.rates[job.worker] = report.it_per_sec
         report.finish()
 
     def _saved_generation(self, job: Job) -> GenerationRequest:

@@ -1,4 +1,5 @@
-/** The protocol's client → server payloads as a schema, checked field by field (names, types, ranges). */
+/** The protocol's client → server payloads (and our server → client additions) as a schema, checked field
+ * by field (names, types, ranges). */
 
 type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'seedWeightList' | 'boundingBox' | 'requestId';
 
@@ -9,6 +10,8 @@ interface FieldSpec {
   max?: number;
   multipleOf?: number;
   oneOf?: ReadonlyArray<string | number>;
+  /** null is a value it may take. */
+  nullable?: boolean;
 }
 
 export type ObjectSchema = Record<string, FieldSpec>;
@@ -133,6 +136,7 @@ export function validate(value: unknown, schema: ObjectSchema, where: string): s
       continue;
     }
     const v = record[key];
+    if (v === null && spec.nullable) continue;
     if (!checkType(v, spec)) {
       errors.push(`${where}.${key} should be ${spec.type}, got ${JSON.stringify(v)}`);
       continue;
@@ -242,4 +246,26 @@ export function validateModelManagementArgs(event: string, args: unknown[]): str
     }
   });
   return errors;
+}
+
+/** Ours, server → client: one worker of `workersUpdate` (`{workers: [...]}`). */
+export const WORKER_INFO: ObjectSchema = {
+  id: { type: 'string', required: true },
+  host: { type: 'string', required: true },
+  device: { type: 'string', required: true, nullable: true },
+  model: { type: 'string', required: true, nullable: true },
+  job: { type: 'string', required: true, nullable: true },
+  itsPerSecond: { type: 'number', required: true, min: 0 },
+  alive: { type: 'boolean', required: true },
+};
+
+/** Every problem with a `workersUpdate` payload. */
+export function validateWorkersUpdate(payload: unknown): string[] {
+  const workers = (payload as { workers?: unknown } | null)?.workers;
+  if (!Array.isArray(workers)) return ['workersUpdate.workers is not a list'];
+  const extra = Object.keys(payload as object).filter((k) => k !== 'workers');
+  return [
+    ...extra.map((k) => `workersUpdate.${k} is not a protocol field`),
+    ...workers.flatMap((w, i) => validate(w, WORKER_INFO, `workersUpdate.workers[${i}]`)),
+  ];
 }

@@ -4,14 +4,18 @@ and follow every job's progress (the studio's broadcasts) for AUTOMATIC1111's ``
 from __future__ import annotations
 
 import base64
+import binascii
 import threading
 import time
 from dataclasses import dataclass, field
 from typing import Any
 
+from flask import has_request_context
+from flask import request as http_request
+
 from ldm.invoke.request import GenerationRequest, PostprocessRequest
 
-from ..jobs import Job
+from ..jobs import STUDIO_CLIENT, Job, client_key
 from ..studio import Studio
 
 SUMMARY_PREFIX = "API "
@@ -68,14 +72,15 @@ class ApiRuns:
         """Runs the request; a model it names is used for this job only (A1111's ``override_settings``
         restore afterwards, as its default is): the studio's model is switched back after it."""
         current = self.studio.system_config().get("model_id")
-        job = self.studio.submit_generation(request, summary_prefix=SUMMARY_PREFIX + label, save=save)
+        job = self.studio.submit_generation(request, summary_prefix=SUMMARY_PREFIX + label, save=save,
+                                            client=self._client())
         outcome = self._outcome(job)
         if request.model and current and request.model != current:
             self.change_model(current)
         return outcome
 
     def postprocess(self, request: PostprocessRequest, save: bool) -> Outcome:
-        job = self.studio.submit_postprocessing(request, summary_prefix=SUMMARY_PREFIX, save=save)
+        job = self.studio.submit_postprocessing(request, summary_prefix=SUMMARY_PREFIX, save=save, client=self._client())
         return self._outcome(job)
 
     def _outcome(self, job: Job) -> Outcome:
@@ -89,8 +94,11 @@ class ApiRuns:
                 pictures.append(Picture(path.read_bytes(), _seed_of_info(result), result["url"]))
         return Outcome(job, pictures)
 
+    def _client(self) -> str:
+        return api_client(bool(self.studio.config.api_auth))
+
     def change_model(self, name: str) -> Job:
-        job = self.studio.request_model_change(name)
+        job = self.studio.request_model_change(name, client=self._client())
         self.studio.jobs.wait_finished(job, WAIT_SECONDS)
         return job
 
@@ -128,6 +136,22 @@ class ApiRuns:
         with self._lock:
             p = self._progress
             return Progress(p.job_id, p.step, p.steps, p.iteration, p.iterations, p.status, p.eta, p.started, p.preview)
+
+
+def api_client(basic_checked: bool) -> str:
+    """The client an HTTP API call's jobs count as (their turns in the queue): its HTTP Basic user
+    (when ``--api-auth`` is set, so the user was checked), else its remote address."""
+    if not has_request_context():
+        return STUDIO_CLIENT
+    scheme, _, value = http_request.headers.get("Authorization", "").strip().partition(" ")
+    if basic_checked and scheme.lower() == "basic":
+        try:
+            user = base64.b64decode(value.strip(), validate=True).decode("utf-8").partition(":")[0]
+        except (binascii.Error, ValueError):
+            user = ""
+        if user:
+            return client_key("api-user", user)
+    return client_key("api-address", http_request.remote_addr or "unknown")
 
 
 def _seed_of_info(info: dict[str, Any]) -> int:

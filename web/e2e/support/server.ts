@@ -27,7 +27,8 @@ export class InvokeServer {
   private child: ChildProcess | null = null;
   private log: string[] = [];
 
-  constructor() {
+  /** `extraArgs`: more flags for `invokeai --web` (say `--cluster local --cluster-workers 2`). */
+  constructor(private readonly extraArgs: string[] = []) {
     this.root = fs.mkdtempSync(path.join(os.tmpdir(), 'invokeai-e2e-'));
     this.outdir = path.join(this.root, 'outputs');
   }
@@ -54,7 +55,7 @@ export class InvokeServer {
     this.log = [];
     const child = spawn(
       PYTHON,
-      ['-m', 'invokeai_gui', '--web', '--port', String(this.port), '--root', this.root, '--outdir', this.outdir],
+      ['-m', 'invokeai_gui', '--web', '--port', String(this.port), '--root', this.root, '--outdir', this.outdir, ...this.extraArgs],
       { cwd: REPO_ROOT, env: ENV, stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.child = child;

@@ -9,6 +9,21 @@ export const STATE_KEY = 'invokeai.state.v1';
 export const THEME_KEY = 'invokeai.theme';
 /** The canvases under their own key: a canvas too large for the storage costs only itself. */
 export const CANVAS_KEY = 'invokeai.canvas.v1';
+/** This browser's client id (sent in the Socket.IO handshake: its jobs take turns with other clients'). */
+export const CLIENT_ID_KEY = 'invokeai.clientId';
+
+/** The browser's client id, made once and kept; without storage, one for this page only. */
+export function browserClientId(storage: Storage | null): string {
+  const kept = storage?.getItem(CLIENT_ID_KEY);
+  if (kept) return kept;
+  const made = globalThis.crypto?.randomUUID?.() ?? `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+  try {
+    storage?.setItem(CLIENT_ID_KEY, made);
+  } catch {
+    // Storage full or refused: the id lasts as long as the page.
+  }
+  return made;
+}
 
 /** The work on the Inpainting and Unified Canvas tabs: images placed, the boxes, masks, brush settings.
  * Undo history, staged results and uploads in flight are of the session and start empty. */

@@ -167,6 +167,8 @@ export interface ProgressUpdate {
   jobId?: string;
   /** Ours: the request id the client sent the job with, echoed in each of its events. */
   requestId?: string;
+  /** Ours: the worker running the job. */
+  worker?: string;
 }
 
 export interface GalleryImagesPayload {
@@ -204,8 +206,27 @@ export interface QueueJob {
   id: string;
   status: JobStatus;
   summary: string;
+  /** Ours: the worker running it (running jobs only). */
+  worker?: string;
   /** Ours: the request id the client sent the job with, echoed in each of its events. */
   requestId?: string;
+}
+
+/** Ours (`workersUpdate`): one worker of the studio (the in-process one, or one of a `--cluster` pool). */
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  device: string | null;
+  /** The model it has loaded. */
+  model: string | null;
+  /** The job it runs now. */
+  job: string | null;
+  /** The speed of the last job it finished. */
+  itsPerSecond: number;
+  alive: boolean;
+}
+export interface WorkersUpdate {
+  workers: WorkerInfo[];
 }
 export interface QueueUpdate {
   jobs: QueueJob[];

@@ -11,6 +11,7 @@ import outpaintingReducer from '../features/outpainting/outpaintingSlice';
 import postprocessingReducer from '../features/postprocessing/postprocessingSlice';
 import canvasReducer from '../features/canvas/canvasSlice';
 import jobsReducer, { jobTrackerMiddleware } from '../features/jobs/jobTracker';
+import workersReducer from '../features/workers/workersSlice';
 import { createSocketLayer, type ListeningSocket } from './socketio/middleware';
 import type { Emitters } from './socketio/emitters';
 import { serverEventsMiddleware } from './serverEvents';
@@ -28,6 +29,7 @@ export const rootReducer = combineReducers({
   postprocessing: postprocessingReducer,
   canvas: canvasReducer,
   jobs: jobsReducer,
+  workers: workersReducer,
 });
 
 export type RootState = ReturnType<typeof rootReducer>;

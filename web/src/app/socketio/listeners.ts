@@ -19,6 +19,7 @@ export const SERVER_EVENTS = [
   'queueUpdate',
   'outputFolderChanged',
   'modelListChanged',
+  'workersUpdate',
   'error',
 ] as const;
 

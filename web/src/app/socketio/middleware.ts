@@ -5,9 +5,10 @@ import { cancelProcessing, deleteImage, requestModelChange, resumeQueue, serverE
 import { makeEmitters, type Emitters } from './emitters';
 import { makeListeners } from './listeners';
 
-/** Same origin, default path; reconnects by itself, retrying at least every two seconds. */
-export function createSocket(): Socket {
-  return io({ autoConnect: false, reconnectionDelay: 500, reconnectionDelayMax: 2000 });
+/** Same origin, default path; reconnects by itself, retrying at least every two seconds. The handshake's
+ * `auth` carries this browser's client id, so that its jobs take turns with other clients' in the queue. */
+export function createSocket(clientId?: string): Socket {
+  return io({ autoConnect: false, reconnectionDelay: 500, reconnectionDelayMax: 2000, auth: clientId ? { clientId } : {} });
 }
 
 /** The part of a Socket.IO client the socket layer uses. */

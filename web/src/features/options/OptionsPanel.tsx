@@ -9,6 +9,7 @@ import { invokeBlocker, parseSeedWeights, randomSeed } from '../../common/util/p
 import { postprocessorAvailability } from '../system/systemSlice';
 import { selectLimits, selectSamplers } from '../system/limits';
 import { QueuePanel } from '../queue/QueuePanel';
+import { WorkersPanel } from '../workers/WorkersPanel';
 import { OutpaintingOptions } from '../outpainting/OutpaintingOptions';
 import { outpaintBlocker } from '../outpainting/outpaintingThunks';
 import { CanvasOptions } from '../canvas/CanvasOptions';
@@ -270,6 +271,7 @@ export function OptionsPanel() {
       <NegativePromptInput tooltip={TOOLTIPS.negativePrompt} />
       <InvokeButtons />
       <QueuePanel />
+      <WorkersPanel />
       <MainOptions />
       {tab === 'img2img' && <ImageToImageOptions />}
       {tab === 'outpainting' && <OutpaintingOptions />}

@@ -18,6 +18,8 @@ export function QueuePanel() {
   const dispatch = useAppDispatch();
   const jobs = useAppSelector((s) => s.queue.jobs);
   const cancelRequested = useAppSelector((s) => s.queue.cancelRequested);
+  const progress = useAppSelector((s) => s.workers.progress);
+  const previews = useAppSelector((s) => s.workers.previews);
   const active = jobs.filter(isJobActive);
   if (active.length === 0) return null;
   const paused = active.some((j) => j.status === 'paused');
@@ -36,6 +38,9 @@ export function QueuePanel() {
       <ul className="queue__list">
         {active.map((job) => {
           const canceling = cancelRequested.includes(job.id);
+          // Several jobs may run at once (a pool of workers): each running entry shows its own worker and progress.
+          const p = job.status === 'running' ? progress[job.id] : undefined;
+          const preview = job.status === 'running' ? previews[job.id] : undefined;
           return (
             <li key={job.id} className={`queue__job queue__job--${job.status}`} data-testid="queue-job" data-status={job.status}>
               <span className={`queue__status queue__status--${job.status}`}>{STATUS_LABEL[job.status] ?? job.status}</span>
@@ -54,6 +59,21 @@ export function QueuePanel() {
                   <CloseIcon size={14} />
                 </button>
               </Tooltip>
+              {job.status === 'running' && (job.worker || p) && (
+                <span className="queue__running" data-testid="queue-job-progress">
+                  {job.worker && <span className="queue__worker" data-testid="queue-job-worker">{job.worker}</span>}
+                  {p && p.steps > 0 && (
+                    <>
+                      <progress className="queue__progress" max={p.steps} value={p.step} />
+                      <span className="queue__steps">
+                        {p.step}/{p.steps}
+                        {p.iterations > 1 ? ` · ${p.iteration}/${p.iterations}` : ''}
+                      </span>
+                    </>
+                  )}
+                  {preview && <img className="queue__preview" src={preview} alt="" data-testid="queue-job-preview" />}
+                </span>
+              )}
             </li>
           );
         })}
