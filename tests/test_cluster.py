@@ -90,12 +90,22 @@ def test_two_workers_run_two_jobs_at_the_same_time(cluster, connect):
         assert finished(studio, job).status == "done", job.message
         assert len(job.results) == 2
     assert {job.slot for job in jobs} == {0, 1}
-    client.wait_for("progressUpdate", lambda d: d.get("jobId") == jobs[1].id and not d["isProcessing"])
+    for job in jobs:
+        client.wait_for("progressUpdate", lambda d, job=job: d.get("jobId") == job.id
+                        and d["currentStatus"] == "Processing Complete")
     steps = [(n, d["jobId"]) for n, (name, d) in enumerate(client.events)
              if name == "progressUpdate" and d.get("currentStatusHasSteps")]
     spans = [[n for n, job_id in steps if job_id == job.id] for job in jobs]
     assert all(spans)
     assert spans[0][0] < spans[1][-1] and spans[1][0] < spans[0][-1], "the two jobs did not run at once"
+    # 2.1's isProcessing false means idle: the job that ends first, while the other still steps, says true
+    ends = sorted((n, d["jobId"], d["isProcessing"]) for n, (name, d) in enumerate(client.events)
+                  if name == "progressUpdate" and d.get("currentStatus") == "Processing Complete"
+                  and d.get("jobId") in {j.id for j in jobs})
+    (first_at, first_id, first_busy), (_, _, last_busy) = ends
+    other_steps = spans[1] if first_id == jobs[0].id else spans[0]
+    assert other_steps[-1] > first_at and first_busy, "a job ending beside a running one said the studio is idle"
+    assert not last_busy
     results = [r for r in client.of("generationResult") if r.get("jobId") in {j.id for j in jobs}]
     assert len(results) == 4 and all((cluster.studio.outdir / r["url"].removeprefix("outputs/")).exists()
                                      for r in results)

@@ -65,11 +65,14 @@ class ProgressReport:
     """The ``progressUpdate`` payloads of one job, with ``itPerSec`` and ``eta`` added."""
 
     def __init__(self, publisher: Publisher, job_id: str, total_iterations: int, total_steps: int,
-                 request_id: str | None = None, worker: str | None = None) -> None:
+                 request_id: str | None = None, worker: str | None = None,
+                 others_running: Callable[[], bool] = lambda: False) -> None:
         self.publisher = publisher
         self.job_id = job_id
         self.request_id = request_id  # ours: the client's request id, echoed in each update
         self.worker = worker  # ours: the name of the worker running the job
+        # 2.1's "isProcessing: false" means the studio is idle: a job that ends beside others says true.
+        self.others_running = others_running
         self.current_step = 0
         self.total_steps = total_steps
         self.current_iteration = 1
@@ -133,7 +136,8 @@ class ProgressReport:
         self._last_step_at = None
 
     def finish(self, status: str = "Processing Complete", has_error: bool = False) -> None:
-        self.status, self.has_error, self.processing, self.has_steps = status, has_error, False, False
+        self.status, self.has_error, self.has_steps = status, has_error, False
+        self.processing = self.others_running()
         self.current_step = self.total_steps = self.current_iteration = self.total_iterations = 0
         self.it_per_sec = 0.0
         self.send()

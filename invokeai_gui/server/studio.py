@@ -376,7 +376,8 @@ class Studio:
         self._report(job, 0, 0).finish("Canceled")
 
     def _report(self, job: Job, total_iterations: int, total_steps: int) -> ProgressReport:
-        return ProgressReport(self.publisher, job.id, total_iterations, total_steps, job.request_id, job.worker)
+        return ProgressReport(self.publisher, job.id, total_iterations, total_steps, job.request_id, job.worker,
+                              others_running=lambda: any(other.id != job.id for other in self.jobs.running_jobs()))
 
     def _worker_of(self, job: Job) -> Any:
         """The worker running ``job``: the in-process one, or the pool's worker in the job's slot."""
