@@ -141,6 +141,8 @@ export interface SystemConfig {
   samplers?: SamplerInfo[];
   /** Ours: the largest upload the server accepts, in bytes (the UI checks before sending). */
   max_upload_bytes?: number;
+  /** Ours: false while the server still loads its first model (the model list is empty until then). */
+  model_loaded?: boolean;
 }
 
 export interface ProgressUpdate {

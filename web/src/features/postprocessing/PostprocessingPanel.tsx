@@ -1,4 +1,5 @@
 /** The Postprocessing tab's control panel: Upscale and/or Restore Faces, and Run on the selected images. */
+import { useEffect } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { Section } from '../../common/components/Fields';
 import { CancelIcon, SparkIcon } from '../../common/components/Icons';
@@ -6,7 +7,7 @@ import { cancelProcessing } from '../../app/socketio/actions';
 import { Tooltip } from '../../common/components/Tooltip';
 import { QueuePanel } from '../queue/QueuePanel';
 import { postprocessorAvailability } from '../system/systemSlice';
-import { selectSelectedImages } from '../gallery/gallerySlice';
+import { selectModeToggled, selectSelectedImages } from '../gallery/gallerySlice';
 import { postprocessingSettingChanged } from './postprocessingSlice';
 import { FaceRestoreFields, faceRestoreProblem, UpscaleFields } from './PostprocessFields';
 import { runBlocker, runPostprocessingOnSelection } from './postprocessingThunks';
@@ -27,6 +28,14 @@ export function PostprocessingPanel() {
   const isProcessing = useAppSelector((s) => s.system.isProcessing);
   const esrgan = postprocessorAvailability(postprocessors, 'esrgan');
   const facesReason = faceRestoreProblem(postprocessors);
+  // Select mode is for picking the images to postprocess: leaving the tab ends it, so that a tap on
+  // a thumbnail elsewhere shows the image again.
+  useEffect(
+    () => () => {
+      dispatch(selectModeToggled(false));
+    },
+    [dispatch],
+  );
   // The fields name only what changed; a name they leave out must not reach the settings as undefined.
   const set = (change: Parameters<typeof postprocessingSettingChanged>[0]) =>
     dispatch(postprocessingSettingChanged(Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined))));
