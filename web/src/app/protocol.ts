@@ -117,6 +117,8 @@ export interface PostprocessorAvailability {
   available: boolean;
   reason?: string;
   scales?: number[];
+  /** Ours, for esrgan: each missing scale's weights file and the sentence naming it, keyed by the scale. */
+  missing?: Record<string, { file: string; reason: string }>;
 }
 
 export interface Postprocessors {

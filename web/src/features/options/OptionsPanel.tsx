@@ -7,7 +7,7 @@ import { NumberField, Section, SelectField, SwitchField } from '../../common/com
 import { CancelIcon, ShuffleIcon, SparkIcon } from '../../common/components/Icons';
 import { Tooltip } from '../../common/components/Tooltip';
 import { invokeBlocker, parseSeedWeights, randomSeed } from '../../common/util/parameterTranslation';
-import { postprocessorAvailability } from '../system/systemSlice';
+import { upscaleUnavailableReason } from '../system/systemSlice';
 import { selectLimits, selectSamplers } from '../system/limits';
 import { QueuePanel } from '../queue/QueuePanel';
 import { OutpaintingOptions } from '../outpainting/OutpaintingOptions';
@@ -255,8 +255,7 @@ function UpscaleSection() {
   const postprocessors = useAppSelector((s) => s.system.config?.postprocessors);
   const on = useOption('shouldRunESRGAN');
   const value = { level: useOption('upscalingLevel'), strength: useOption('upscalingStrength') };
-  const esrgan = postprocessorAvailability(postprocessors, 'esrgan');
-  const reason = esrgan.available ? null : `Upscaling is unavailable: ${esrgan.reason}`;
+  const reason = upscaleUnavailableReason(postprocessors, value.level);
   return (
     <Section title="Upscale" tooltip={TOOLTIPS.upscaleSection} enabled={on} onEnabledChange={(v) => dispatch(setOption('shouldRunESRGAN', v))} disabledReason={reason} defaultOpen={false} testId="section-upscale">
       <UpscaleFields value={value} onChange={(change) => dispatch(setUpscaleOptions(change))} disabled={!on} inline />

@@ -6,7 +6,7 @@ import { CancelIcon, SparkIcon } from '../../common/components/Icons';
 import { cancelProcessing } from '../../app/socketio/actions';
 import { Tooltip } from '../../common/components/Tooltip';
 import { QueuePanel } from '../queue/QueuePanel';
-import { postprocessorAvailability } from '../system/systemSlice';
+import { upscaleUnavailableReason } from '../system/systemSlice';
 import { selectModeToggled, selectSelectedImages } from '../gallery/gallerySlice';
 import { postprocessingSettingChanged } from './postprocessingSlice';
 import { FaceRestoreFields, faceRestoreProblem, UpscaleFields } from './PostprocessFields';
@@ -26,7 +26,6 @@ export function PostprocessingPanel() {
   const count = useAppSelector((s) => selectSelectedImages(s).length);
   const blocker = useAppSelector(runBlocker);
   const isProcessing = useAppSelector((s) => s.system.isProcessing);
-  const esrgan = postprocessorAvailability(postprocessors, 'esrgan');
   const facesReason = faceRestoreProblem(postprocessors);
   // Select mode is for picking the images to postprocess: leaving the tab ends it, so that a tap on
   // a thumbnail elsewhere shows the image again.
@@ -66,7 +65,7 @@ export function PostprocessingPanel() {
           tooltip={POSTPROCESSING_TOOLTIPS.upscale}
           enabled={settings.upscale}
           onEnabledChange={(v) => set({ upscale: v })}
-          disabledReason={esrgan.available ? null : `Upscaling is unavailable: ${esrgan.reason}`}
+          disabledReason={upscaleUnavailableReason(postprocessors, settings.level)}
           testId="pp-section-upscale"
         >
           <UpscaleFields value={{ level: settings.level, strength: settings.upscaleStrength }} onChange={({ level, strength }) => set({ level, upscaleStrength: strength })} disabled={!settings.upscale} testIdPrefix="pp-" inline />
