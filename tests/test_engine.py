@@ -89,6 +89,15 @@ def test_image_regenerates_from_its_own_metadata_including_variations(gen, sampl
     assert np.array_equal(pixels(regenerate_from_metadata(gen, chained)), pixels(chained))
 
 
+def test_a_reproduced_variation_is_named_after_the_seed_the_original_was_named_after(gen):
+    (image, seed), = gen.prompt2image("strawberry sushi", seed=1234, variation_amount=0.2, **SMALL)
+    meta = json.loads(image.info["sd-metadata"])["image"]
+    (again, again_seed), = gen.prompt2image("strawberry sushi", seed=meta["seed"], **SMALL,
+                                            with_variations=[(v["seed"], v["weight"]) for v in meta["variations"]])
+    assert np.array_equal(pixels(again), pixels(image))
+    assert again_seed == seed != 1234  # so the file is NNNNNN.<seed>.png again, not NNNNNN.1234.png
+
+
 def test_every_sampler_gives_the_asked_size_and_its_own_image(gen):
     names = available_samplers()
     for expected in ("ddim", "plms", "k_lms", "k_dpm_2", "k_dpm_2_a", "k_euler", "k_euler_a", "k_heun",
