@@ -94,10 +94,11 @@ export async function cutValues(page: Page): Promise<string[]> {
 
 /** Opens every tooltip of the page (a screenful at a time, by hovering their triggers) and returns
  * those that sit more than `limit` px from their trigger. */
-export async function farTooltips(page: Page, limit = 24): Promise<string[]> {
+export async function farTooltips(page: Page, limit = 24, anchorSelector = '.app [data-tooltip]'): Promise<string[]> {
   const problems: string[] = [];
-  const total = await page.evaluate(() => {
-    const anchors = Array.from(document.querySelectorAll<HTMLElement>('.app [data-tooltip]'));
+  const total = await page.evaluate((selector) => {
+    for (const stale of Array.from(document.querySelectorAll<HTMLElement>('[data-audit-tooltip]'))) delete stale.dataset.auditTooltip;
+    const anchors = Array.from(document.querySelectorAll<HTMLElement>(selector));
     let n = 0;
     for (const a of anchors) {
       const trigger = (a.firstElementChild as HTMLElement | null) ?? a;
@@ -105,7 +106,7 @@ export async function farTooltips(page: Page, limit = 24): Promise<string[]> {
       if (a.dataset.auditTooltip === 'todo') n++;
     }
     return n;
-  });
+  }, anchorSelector);
   for (let guard = 0; guard < total + 1; guard++) {
     const opened = await page.evaluate(() => {
       const todo = Array.from(document.querySelectorAll<HTMLElement>('[data-audit-tooltip="todo"]'));
