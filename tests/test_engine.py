@@ -89,6 +89,15 @@ def test_image_regenerates_from_its_own_metadata_including_variations(gen, sampl
     assert np.array_equal(pixels(regenerate_from_metadata(gen, chained)), pixels(chained))
 
 
+def test_a_reproduced_variation_is_named_after_the_seed_the_original_was_named_after(gen):
+    (image, seed), = gen.prompt2image("strawberry sushi", seed=1234, variation_amount=0.2, **SMALL)
+    meta = json.loads(image.info["sd-metadata"])["image"]
+    (again, again_seed), = gen.prompt2image("strawberry sushi", seed=meta["seed"], **SMALL,
+                                            with_variations=[(v["seed"], v["weight"]) for v in meta["variations"]])
+    assert np.array_equal(pixels(again), pixels(image))
+    assert again_seed == seed != 1234  # so the file is NNNNNN.<seed>.png again, not NNNNNN.1234.png
+
+
 def test_every_sampler_gives_the_asked_size_and_its_own_image(gen):
     names = available_samplers()
     for expected in ("ddim", "plms", "k_lms", "k_dpm_2", "k_dpm_2_a", "k_euler", "k_euler_a", "k_heun",
@@ -195,6 +204,27 @@ def test_inpainting_a_transparent_region_keeps_pixels_outside_bit_identical(gen,
     assert np.array_equal(pixels(out)[keep], rgba[..., :3].astype(np.int16)[keep])
     assert np.abs(pixels(out)[mask] - rgba[..., :3][mask]).mean() > 5
     assert json.loads(out.info["sd-metadata"])["image"]["type"] == "inpaint"
+
+
+def test_inpainting_a_painted_mask_also_fills_the_transparent_pixels(gen, tmp_path):
+    rng = np.random.default_rng(3)
+    rgba = np.dstack([(rng.random((96, 96, 3)) * 255).astype(np.uint8), np.full((96, 96), 255, np.uint8)])
+    rgba[8:32, 8:32, 3] = 0  # a transparent hole; its colours (the hidden parrot) must not come back
+    init = tmp_path / "holed.png"
+    Image.fromarray(rgba, "RGBA").save(init)
+    painted = np.zeros((96, 96), np.uint8)
+    painted[64:88, 64:88] = 255  # a small mask painted elsewhere
+    mask_path = tmp_path / "painted.png"
+    Image.fromarray(painted).save(mask_path)
+    out = one(gen, init_img=str(init), init_mask=str(mask_path), strength=0.9, steps=5)
+    changed, original = pixels(out), rgba[..., :3].astype(np.int16)
+    hole, mask = rgba[..., 3] == 0, painted > 0
+    assert np.abs(changed[hole] - original[hole]).mean() > 5  # regenerated under alpha 0
+    assert np.abs(changed[mask] - original[mask]).mean() > 5  # and under the paint
+    keep = far_from(hole | mask, 8)
+    assert np.array_equal(changed[keep], original[keep])  # far from both: untouched
+    recipe = json.loads(out.info["sd-metadata"])["image"]
+    assert recipe["type"] == "inpaint" and recipe["init_image_path"] and recipe["mask_image_path"]
 
 
 def test_inpainting_with_a_mask_and_bounding_box_only_touches_the_box(gen, init_png, tmp_path):
@@ -347,7 +377,7 @@ def test_png_writer_names_files_and_saves_the_recipe(gen, tmp_path):
     first = writer.save_image(image, seed)
     second = writer.save_image(image, seed, postprocessed=True)
     assert first.name == "000001.99.png" and second.name == "000002.99.postprocessed.png"
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["000001.99.png", "000002.99.postprocessed.png"]
+    assert sorted(p.name for p in tmp_path.glob("*.png")) == ["000001.99.png", "000002.99.postprocessed.png"]
     with Image.open(first) as im:
         assert im.info["Dream"].startswith("'strawberry sushi' -s 4 -S 99")
     assert read_metadata(first)["image"]["seed"] == 99

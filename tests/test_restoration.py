@@ -365,6 +365,10 @@ def test_available_postprocessors_reports_each_tool(root: Path, tmp_path: Path) 
     assert empty["esrgan"]["available"] is False and empty["esrgan"]["scales"] == []
     assert "GFPGANv1.4.pth" in empty["gfpgan"]["reason"]
     assert "codeformer.pth" in empty["codeformer"]["reason"]
+    # each scale names its own file: with 4x chosen the user is told about the 4x weights
+    assert Path(empty["esrgan"]["missing"]["4"]["file"]).name == "RealESRGAN_x4plus.pth"
+    assert "RealESRGAN_x4plus.pth" in empty["esrgan"]["missing"]["4"]["reason"]
+    assert Path(empty["esrgan"]["missing"]["2"]["file"]).name == "RealESRGAN_x2plus.pth"
 
     link_weights(root, tmp_path, without=("face_parsing", "esrgan_x4", "esrgan_general_x4"))
     partial = available_postprocessors(tmp_path)

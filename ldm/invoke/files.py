@@ -17,6 +17,7 @@ INIT_FOLDER = "init-images"  # the user's uploads (the gallery's "user" category
 MASK_FOLDER = "mask-images"  # painted masks, named by the results that used them
 WORK_FOLDER = "canvas-images"  # pictures the UI composes for one generation (outpainting, canvas regions)
 INTERMEDIATES_FOLDER = "intermediates"
+NUMBERS_FOLDER = ".numbers"  # one empty file per result number taken, so two processes never share one
 OUTPUTS_PREFIX = "outputs/"  # URLs of the output tree, as InvokeAI 2.1 records them in recipes
 
 TEMP_SUFFIX = ".tmp"
@@ -50,14 +51,29 @@ def is_temp_name(name: str) -> bool:
 # Writing
 
 
+def _read_umask() -> int:
+    # os.umask can only be read by setting it; done once, at import, before any thread writes files.
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
+# The mode a plain open() would give a new file (0644 under the usual umask 022). mkstemp makes its
+# files 0600, which would leave results unreadable to the user's other accounts and services.
+NEW_FILE_MODE = 0o666 & ~_read_umask()
+
+
 def atomic_write(data: bytes, final: Path, exclusive: bool = False, mtime_ns: int | None = None) -> Path:
     """Writes ``data`` to a hidden temp file in the same folder, fsyncs it, then moves it into place,
     so a reader (or a crash) never sees half a file. With ``exclusive`` an existing file is never
-    replaced: FileExistsError instead. ``mtime_ns`` stamps the file (a cache carrying its source's time)."""
+    replaced: FileExistsError instead. ``mtime_ns`` stamps the file (a cache carrying its source's time).
+    The file gets the permissions the user's umask gives any new file."""
     final.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{final.name}.", suffix=TEMP_SUFFIX, dir=final.parent)
     tmp = Path(tmp_name)
     try:
+        if hasattr(os, "fchmod"):  # not on Windows, where the mode bits do not apply
+            os.fchmod(fd, NEW_FILE_MODE)
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
@@ -77,13 +93,19 @@ class ResultWriter:
     """Saves results as ``NNNNNN.SEED.png`` in one folder.
 
     The folder is listed once, to find the highest number in use; after that numbers come from a
-    counter, so saving stays cheap however many images the folder holds.
+    counter, so saving stays cheap however many images the folder holds. A number is taken by
+    creating ``.numbers/NNNNNN`` exclusively: the seed is part of a result's name, so two processes
+    (the CLI and the web server on one folder) could otherwise both save ``000021.*.png``.
     """
 
     def __init__(self, outdir: str | os.PathLike[str]) -> None:
         self.outdir = Path(outdir)
         self._lock = threading.Lock()
         self._next: int | None = None
+
+    @property
+    def _numbers(self) -> Path:
+        return self.outdir / NUMBERS_FOLDER
 
     def _scan(self) -> int:
         highest = 0
@@ -95,18 +117,29 @@ class ResultWriter:
                         highest = max(highest, parsed[0])
         return highest + 1
 
+    def _take(self, number: int) -> bool:
+        """Claims ``number`` for this process; False when another process (or an earlier run) has it."""
+        try:
+            os.close(os.open(self._numbers / f"{number:06d}", os.O_CREAT | os.O_EXCL | os.O_WRONLY, NEW_FILE_MODE))
+        except FileExistsError:
+            return False
+        return True
+
     def save(self, png: bytes, seed: int, postprocessed: bool = False) -> Path:
         """Writes encoded PNG bytes under the next free number."""
         with self._lock:
             if self._next is None:
                 self._next = self._scan()
+            self._numbers.mkdir(parents=True, exist_ok=True)
             while True:
                 number = self._next
                 self._next += 1
+                if not self._take(number):
+                    continue  # another program took that number meanwhile; take the next
                 try:
                     return atomic_write(png, self.outdir / result_name(number, seed, postprocessed), exclusive=True)
                 except FileExistsError:
-                    continue  # another program wrote that name meanwhile; take the next
+                    continue  # a result saved by a program that does not claim its numbers
 
 
 # ---------------------------------------------------------------------------------------------

@@ -363,7 +363,10 @@ class GenerationRequest:
                 image_seed, noise_seed = variation_seed, first_seed
             else:
                 variation_seed, chain = None, variations
-                image_seed = noise_seed = seed
+                noise_seed = seed
+                # A variation reproduced from its recipe (base seed + chain) is named after the seed
+                # the original was: the chain's last one. Later images have seeds of their own.
+                image_seed = chain[-1][0] if chain and index == 0 else seed
             # Ancestral samplers draw fresh noise every step: seeded from the recorded chain's last
             # seed, so that regenerating from the metadata (base seed + chain) draws the same noise.
             sampler_seed = chain[-1][0] if chain else noise_seed

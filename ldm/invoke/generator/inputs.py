@@ -42,6 +42,15 @@ def normalise_mask(mask: Image.Image) -> Image.Image:
     return Image.fromarray((arr * 255).astype(np.uint8))
 
 
+def painted_and_transparent(painted: Image.Image, transparent: Image.Image | None) -> Image.Image:
+    """The union of a painted mask and an init image's transparent pixels (a mask of another size is
+    stretched over the picture first, as every mask is)."""
+    if transparent is None:
+        return painted
+    painted = painted.resize(transparent.size, Image.Resampling.NEAREST)
+    return Image.fromarray(np.maximum(np.asarray(painted), np.asarray(transparent)))
+
+
 def fit_image(image: Image.Image, width: int, height: int, fit: bool, keep_size: bool = False) -> Image.Image:
     """With ``fit`` the init image is scaled to fit inside width×height; otherwise its own size is kept.
     Either way both sides become multiples of 8, as the latent space needs, unless ``keep_size``."""
@@ -77,8 +86,9 @@ def prepare_inputs(request: GenerationRequest) -> Inputs:
     if request.init_image is None:
         return Inputs(None, None)
     image = _picture(request.init_image, "init_img")
-    mask = normalise_mask(_picture(request.init_mask, "init_mask")) if request.init_mask is not None \
-        else mask_from_alpha(image)
+    mask = mask_from_alpha(image)
+    if request.init_mask is not None:  # the painted mask and the transparent pixels are both to fill
+        mask = painted_and_transparent(normalise_mask(_picture(request.init_mask, "init_mask")), mask)
     image = fit_image(image, request.width, request.height, request.fit, keep_size=mask is not None and not request.fit)
     if mask is not None:
         mask = mask.resize(image.size, Image.Resampling.NEAREST)

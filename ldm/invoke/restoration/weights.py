@@ -133,7 +133,8 @@ def available_postprocessors(root: Path | str) -> dict[str, dict[str, Any]]:
 
     Returns e.g. ``{'esrgan': {'available': True, 'scales': [2, 4]}, 'gfpgan': {'available': False,
     'reason': 'Missing weights file ...'}, 'codeformer': {'available': True}}``. 'reason' is there only
-    when something is missing (for esrgan: when a scale is missing).
+    when something is missing (for esrgan: when a scale is missing, with 'missing': each missing
+    scale's file and sentence, keyed by the scale).
     """
     root = Path(root)
     report: dict[str, dict[str, Any]] = {}
@@ -149,6 +150,12 @@ def available_postprocessors(root: Path | str) -> dict[str, dict[str, Any]]:
         # Name the preferred file of the first missing scale: that is what configure installs.
         reason = _first_missing(root, (UPSCALE_MODELS[min(missing)][0],))
         esrgan["reason"] = f"{min(missing)}x upscaling: {reason}"
+        # And each missing scale's own file, so the UI names the one the chosen scale needs.
+        esrgan["missing"] = {
+            str(scale): {"file": str(weight_path(root, UPSCALE_MODELS[scale][0])),
+                         "reason": f"{scale}x upscaling: {_first_missing(root, (UPSCALE_MODELS[scale][0],))}"}
+            for scale in sorted(missing)
+        }
     report["esrgan"] = esrgan
 
     for tool, keys in FACE_TOOL_FILES.items():

@@ -124,6 +124,8 @@ export interface PostprocessorAvailability {
   available: boolean;
   reason?: string;
   scales?: number[];
+  /** Ours, for esrgan: each missing scale's weights file and the sentence naming it, keyed by the scale. */
+  missing?: Record<string, { file: string; reason: string }>;
 }
 
 export interface Postprocessors {
@@ -151,6 +153,8 @@ export interface SystemConfig {
   /** Ours: LoRA names and embedding trigger words in the model folders (the prompt box completes them). */
   loras?: string[];
   embeddings?: string[];
+  /** Ours: false while the server still loads its first model (the model list is empty until then). */
+  model_loaded?: boolean;
 }
 
 export interface ProgressUpdate {

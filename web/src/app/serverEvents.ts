@@ -16,6 +16,7 @@ import { uploadedImage } from './socketio/emitters';
 import type { AppThunk, RootState } from './store';
 import { galleryCleared, galleryImagesReceived, imageAdded, imageDeleted } from '../features/gallery/gallerySlice';
 import { refreshGallery } from '../features/gallery/galleryThunks';
+import { WORK_DESTINATIONS } from '../features/gallery/uploads';
 import {
   connected,
   disconnected,
@@ -89,10 +90,13 @@ export const applyServerEvent =
       case 'imageDeleted':
         dispatch(imageDeleted(payload as ImageDeletedPayload));
         return;
-      case 'imageUploaded':
-        // What the upload was for is the uploading thunk's business; the gallery shows it either way.
-        dispatch(imageAdded({ image: uploadedImage(payload as ImageUploadedPayload), select: false }));
+      case 'imageUploaded': {
+        // What the upload was for is the uploading thunk's business; the gallery shows the user's
+        // pictures, never the working images composed for one generation.
+        const uploaded = payload as ImageUploadedPayload;
+        if (!WORK_DESTINATIONS.has(uploaded.destination)) dispatch(imageAdded({ image: uploadedImage(uploaded), select: false }));
         return;
+      }
       case 'queueUpdate':
         dispatch(queueUpdated(payload as QueueUpdate));
         return;

@@ -1,5 +1,5 @@
 /** Labelled form controls of the control panel: numbers (with optional slider), switches and selects. */
-import { useEffect, useId, useState, type ReactNode } from 'react';
+import { useEffect, useId, useRef, useState, type ReactNode } from 'react';
 import { Tooltip } from './Tooltip';
 
 interface NumberFieldProps {
@@ -22,6 +22,121 @@ interface NumberFieldProps {
 
 const clamp = (value: number, min: number, max: number) => Math.min(max, Math.max(min, value));
 
+/** Why a committed number differs from the typed one, in the user's words; null when it does not. */
+export function adjustmentNote(typed: number, kept: number, min: number, max: number): string | null {
+  if (typed === kept) return null;
+  if (typed > max) return `${typed} is above the largest allowed (${max}): set to ${kept}.`;
+  if (typed < min) return `${typed} is below the smallest allowed (${min}): set to ${kept}.`;
+  if (kept % 8 === 0 && Math.abs(kept - typed) < 8) return `Rounded to ${kept}: this value is a multiple of 8.`;
+  return `Set to ${kept}, the nearest allowed value.`;
+}
+
+const NOTE_MS = 6000;
+
+interface NumberInputProps {
+  value: number;
+  /** Receives the committed number: typed and then Enter or leaving the field, or a stepper arrow. */
+  onCommit: (value: number) => void;
+  min: number;
+  max: number;
+  step: number;
+  /** Turns any typed number into an allowed one (e.g. a multiple of 8). */
+  normalize?: (value: number) => number;
+  id?: string;
+  className?: string;
+  disabled?: boolean;
+  testId?: string;
+  list?: string;
+  ariaLabel?: string;
+}
+
+/** A number box that leaves what is typed alone until Enter or blur, then clamps and normalizes it,
+ * and says so beside the box when the number had to change. */
+export function NumberInput({ value, onCommit, min, max, step, normalize, id, className = 'field__input', disabled, testId, list, ariaLabel }: NumberInputProps) {
+  // The box is left to the browser while the user types ("0." must stay "0."); React writes it only
+  // when a value is committed or arrives from elsewhere while the box is not being edited.
+  const box = useRef<HTMLInputElement>(null);
+  const [note, setNote] = useState<string | null>(null);
+  useEffect(() => {
+    if (box.current && document.activeElement !== box.current) box.current.value = String(value);
+  }, [value]);
+  useEffect(() => {
+    if (!note) return;
+    const timer = window.setTimeout(() => setNote(null), NOTE_MS);
+    return () => window.clearTimeout(timer);
+  }, [note]);
+
+  const show = (v: number) => {
+    if (box.current) box.current.value = String(v);
+  };
+  const commit = (raw: string) => {
+    const parsed = Number(raw);
+    if (raw.trim() === '' || !Number.isFinite(parsed)) {
+      setNote(raw.trim() === '' ? null : `"${raw}" is not a number: kept ${value}.`);
+      show(value);
+      return;
+    }
+    let next = clamp(parsed, min, max);
+    if (normalize) next = clamp(normalize(next), min, max);
+    show(next);
+    setNote(adjustmentNote(parsed, next, min, max));
+    if (next !== value) onCommit(next);
+  };
+
+  return (
+    <span className="number-input">
+      <input
+        ref={box}
+        id={id}
+        type="number"
+        className={className}
+        inputMode="decimal"
+        min={min}
+        max={max}
+        step={step}
+        defaultValue={String(value)}
+        disabled={disabled}
+        data-testid={testId}
+        aria-label={ariaLabel}
+        list={list}
+        onChange={(e) => {
+          setNote(null);
+          // A stepper arrow (or the Up/Down key) is a finished choice; typing waits for Enter or blur.
+          const typed = e.nativeEvent instanceof InputEvent && Boolean(e.nativeEvent.inputType);
+          if (!typed) commit(e.target.value);
+        }}
+        onBlur={(e) => commit(e.target.value)}
+        onKeyDown={(e) => {
+          if (e.key === 'Enter') commit((e.target as HTMLInputElement).value);
+        }}
+      />
+      {note && (
+        <span className="number-input__note" role="status" data-testid={testId ? `${testId}-note` : undefined}>
+          {note}
+        </span>
+      )}
+    </span>
+  );
+}
+
+interface NumberFieldProps {
+  label: string;
+  tooltip: string;
+  value: number;
+  onChange: (value: number) => void;
+  min: number;
+  max: number;
+  step: number;
+  /** Turns any typed number into an allowed one (e.g. a multiple of 8). */
+  normalize?: (value: number) => number;
+  slider?: boolean;
+  disabled?: boolean;
+  testId?: string;
+  list?: string;
+  inline?: boolean;
+  width?: string;
+}
+
 export function NumberField({
   label,
   tooltip,
@@ -39,18 +154,10 @@ export function NumberField({
   width,
 }: NumberFieldProps) {
   const id = useId();
-  const [text, setText] = useState(String(value));
-  useEffect(() => setText(String(value)), [value]);
-
-  const commit = (raw: string) => {
+  const fromSlider = (raw: string) => {
     const parsed = Number(raw);
-    if (raw.trim() === '' || !Number.isFinite(parsed)) {
-      setText(String(value));
-      return;
-    }
-    let next = clamp(parsed, min, max);
-    if (normalize) next = clamp(normalize(next), min, max);
-    setText(String(next));
+    if (!Number.isFinite(parsed)) return;
+    const next = clamp(normalize ? normalize(parsed) : parsed, min, max);
     if (next !== value) onChange(next);
   };
 
@@ -72,41 +179,11 @@ export function NumberField({
             step={step}
             value={value}
             disabled={disabled}
-            onChange={(e) => commit(e.target.value)}
+            onChange={(e) => fromSlider(e.target.value)}
           />
         )}
         <Tooltip label={tooltip} block>
-          <input
-            id={id}
-            type="number"
-            className="field__input"
-            inputMode="decimal"
-            min={min}
-            max={max}
-            step={step}
-            value={text}
-            disabled={disabled}
-            data-testid={testId}
-            list={list}
-            onChange={(e) => {
-              const raw = e.target.value;
-              setText(raw);
-              // Apply a finished, allowed number at once (stepper arrows, typing "128"); anything
-              // half-typed ("0.", "7" on the way to "768") waits for Enter or blur.
-              const parsed = Number(raw);
-              const allowed =
-                raw.trim() !== '' &&
-                String(parsed) === raw.trim() &&
-                parsed >= min &&
-                parsed <= max &&
-                (!normalize || normalize(parsed) === parsed);
-              if (allowed && parsed !== value) onChange(parsed);
-            }}
-            onBlur={(e) => commit(e.target.value)}
-            onKeyDown={(e) => {
-              if (e.key === 'Enter') commit((e.target as HTMLInputElement).value);
-            }}
-          />
+          <NumberInput id={id} value={value} onCommit={onChange} min={min} max={max} step={step} normalize={normalize} disabled={disabled} testId={testId} list={list} />
         </Tooltip>
       </div>
     </div>

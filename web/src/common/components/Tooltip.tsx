@@ -1,5 +1,5 @@
 /** A hover/focus tooltip that says what a control does, drawn above everything so panels never clip it. */
-import { useCallback, useId, useLayoutEffect, useRef, useState, type ReactNode } from 'react';
+import { useCallback, useId, useLayoutEffect, useRef, useState, type PointerEvent, type ReactNode } from 'react';
 import { createPortal } from 'react-dom';
 
 interface TooltipProps {
@@ -17,9 +17,12 @@ export function Tooltip({ label, children, placement = 'top', block = false }: T
   const [open, setOpen] = useState(false);
   const [pos, setPos] = useState<{ left: number; top: number } | null>(null);
   const timer = useRef<number | undefined>(undefined);
+  // A tap (touch or pen) shows no tooltip: it would stay open, there being no pointer to leave.
+  const tapped = useRef(false);
 
   const show = useCallback(() => {
     window.clearTimeout(timer.current);
+    if (tapped.current) return;
     timer.current = window.setTimeout(() => setOpen(true), 350);
   }, []);
   const hide = useCallback(() => {
@@ -30,7 +33,10 @@ export function Tooltip({ label, children, placement = 'top', block = false }: T
 
   useLayoutEffect(() => {
     if (!open || !anchor.current || !bubble.current) return;
-    const a = anchor.current.getBoundingClientRect();
+    // The control itself, not the wrapper: a fixed or absolutely placed control (the gallery's
+    // opener) leaves its wrapper elsewhere in the page.
+    const trigger = anchor.current.firstElementChild ?? anchor.current;
+    const a = trigger.getBoundingClientRect();
     const b = bubble.current.getBoundingClientRect();
     const gap = 8;
     let left = a.left + a.width / 2 - b.width / 2;
@@ -52,11 +58,19 @@ export function Tooltip({ label, children, placement = 'top', block = false }: T
     <span
       ref={anchor}
       className={block ? 'tooltip-anchor tooltip-anchor--block' : 'tooltip-anchor'}
-      onMouseEnter={show}
-      onMouseLeave={hide}
+      onPointerEnter={(e: PointerEvent) => {
+        if (e.pointerType === 'mouse') {
+          tapped.current = false;
+          show();
+        }
+      }}
+      onPointerLeave={hide}
       onFocus={show}
       onBlur={hide}
-      onPointerDown={hide}
+      onPointerDown={(e: PointerEvent) => {
+        tapped.current = e.pointerType !== 'mouse';
+        hide();
+      }}
       aria-describedby={open ? id : undefined}
       data-tooltip={label}
     >

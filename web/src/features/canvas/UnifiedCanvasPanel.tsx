@@ -4,6 +4,7 @@ import { selectLimits } from '../system/limits';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { IconButton } from '../../common/components/IconButton';
 import { ChevronLeftIcon, ChevronRightIcon, CloseIcon, ImageIcon, TrashIcon, UploadIcon } from '../../common/components/Icons';
+import { NumberInput } from '../../common/components/Fields';
 import { Modal } from '../../common/components/Modal';
 import { Tooltip } from '../../common/components/Tooltip';
 import { ProgressBar } from '../system/ProgressBar';
@@ -19,7 +20,7 @@ import {
   stagedDiscarded,
   stagedMoved,
 } from './canvasSlice';
-import { fitView, type ViewTransform } from './geometry';
+import { fitView, snapBox, type ViewTransform } from './geometry';
 import { CheckIcon, PlaceImageIcon, SaveIcon } from './icons';
 import { boxEdited, saveCanvasToGallery, uploadToCanvas } from './invoke';
 import type { Rect } from './mask';
@@ -133,20 +134,26 @@ function BoxFields() {
   const dispatch = useAppDispatch();
   const box = useAppSelector((s) => s.canvas.box);
   const limits = useAppSelector(selectLimits);
+  // The box snaps to multiples of 8 and stays inside the canvas and the size limits: a typed number
+  // is committed (and changed, with a note saying why) on Enter or blur, never per keystroke.
+  const allowed = (key: keyof Rect) => {
+    if (key === 'width') return { min: limits.width.min, max: Math.min(limits.width.max, CANVAS_SIZE) };
+    if (key === 'height') return { min: limits.height.min, max: Math.min(limits.height.max, CANVAS_SIZE) };
+    return { min: 0, max: CANVAS_SIZE - (key === 'x' ? box.width : box.height) };
+  };
   const field = (key: keyof Rect, label: string, tooltip: string) => (
     <Tooltip label={tooltip}>
       <label className="box-field">
         <span>{label}</span>
-        <input
-          type="number"
-          step={8}
+        <NumberInput
+          className="box-field__input"
           value={box[key]}
-          aria-label={`Bounding box ${label}`}
-          onChange={(e) => {
-            const v = Number(e.target.value);
-            if (Number.isFinite(v)) dispatch(boxEdited({ ...box, [key]: v }));
-          }}
-          data-testid={`box-${key}`}
+          step={8}
+          {...allowed(key)}
+          normalize={(v) => snapBox({ ...box, [key]: v }, CANVAS_SIZE, CANVAS_SIZE, limits)[key]}
+          ariaLabel={`Bounding box ${label}`}
+          onCommit={(v) => dispatch(boxEdited({ ...box, [key]: v }))}
+          testId={`box-${key}`}
         />
       </label>
     </Tooltip>

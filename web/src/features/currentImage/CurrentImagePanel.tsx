@@ -232,10 +232,15 @@ function ImageButtons({ image, signals }: { image: ImageInfo | null; signals: Po
   );
 }
 
+/** Up to this size (a side in px) an image is enlarged with nearest-neighbour scaling: smoothing a
+ * 128 px result up to the panel's size would only blur it. */
+const SMALL_IMAGE_SIDE = 256;
+
 function ImageView({ image, testId }: { image: ImageInfo; testId: string }) {
+  const small = image.width > 0 && Math.max(image.width, image.height) <= SMALL_IMAGE_SIDE;
   return (
     <img
-      className="image-view"
+      className={`image-view ${small ? 'image-view--small' : ''}`}
       src={image.url}
       alt={image.isBase64 ? 'Live preview' : fileName(image.url)}
       data-testid={testId}

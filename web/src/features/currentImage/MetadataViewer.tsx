@@ -1,4 +1,5 @@
 /** Every metadata field of an image, each copyable, the raw JSON, and a reproducibility warning. */
+import { Fragment, useEffect } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import type { ImageInfo } from '../../app/protocol';
 import { CloseIcon, CopyIcon, WarningIcon } from '../../common/components/Icons';
@@ -39,8 +40,30 @@ async function copyText(text: string): Promise<void> {
   if (!ok) throw new Error('copy refused');
 }
 
+/** A key such as `image.postprocessing.0.strength`, breakable only after its dots and underscores. */
+function KeyName({ label }: { label: string }) {
+  const parts = label.split(/(?<=[._])/);
+  return (
+    <>
+      {parts.map((part, i) => (
+        <Fragment key={i}>
+          {i > 0 && <wbr />}
+          <span className="metadata__key-part">{part}</span>
+        </Fragment>
+      ))}
+    </>
+  );
+}
+
 export function MetadataViewer({ image }: { image: ImageInfo }) {
   const dispatch = useAppDispatch();
+  useEffect(() => {
+    const onKey = (e: KeyboardEvent) => {
+      if (e.key === 'Escape' && !document.querySelector('[role="dialog"][aria-modal="true"]')) dispatch(metadataToggled(false));
+    };
+    window.addEventListener('keydown', onKey);
+    return () => window.removeEventListener('keydown', onKey);
+  }, [dispatch]);
   const config = useAppSelector((s) => s.system.config);
   const warning = reproducibilityWarning(image.metadata, { precision: config?.precision, device: config?.device });
   const rows: Array<[string, string]> = [
@@ -59,7 +82,7 @@ export function MetadataViewer({ image }: { image: ImageInfo }) {
     <aside className="metadata" data-testid="metadata-viewer" aria-label="Image metadata">
       <header className="metadata__header">
         <h3>Metadata</h3>
-        <button type="button" className="icon-button icon-button--ghost icon-button--sm" aria-label="Close metadata" onClick={() => dispatch(metadataToggled(false))}>
+        <button type="button" className="icon-button icon-button--ghost icon-button--sm" aria-label="Close metadata (Esc)" data-testid="close-metadata" onClick={() => dispatch(metadataToggled(false))}>
           <CloseIcon size={14} />
         </button>
       </header>
@@ -72,7 +95,9 @@ export function MetadataViewer({ image }: { image: ImageInfo }) {
       <dl className="metadata__rows">
         {rows.map(([label, text]) => (
           <div className="metadata__row" key={label} data-field={label}>
-            <dt>{label}</dt>
+            <dt>
+              <KeyName label={label} />
+            </dt>
             <dd>
               <span className="metadata__value">{text}</span>
               <Tooltip label={`Copy ${label}`}>

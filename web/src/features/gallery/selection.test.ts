@@ -22,7 +22,18 @@ describe('gallery multi-selection', () => {
     s = applyClick(s, 'd', 'toggle', order);
     expect(s.urls).toEqual(['b', 'd']);
     s = applyClick(s, 'b', 'toggle', order);
-    expect(s).toEqual({ urls: ['d'], anchor: 'b' });
+    expect(s.urls).toEqual(['d']);
+    expect(s.anchor).toBe('b');
+  });
+
+  it('Shift-click after Ctrl-clicks extends the selection with the range from the last one', () => {
+    let s = applyClick(EMPTY_SELECTION, 'a', 'single', order);
+    s = applyClick(s, 'c', 'toggle', order);
+    s = applyClick(s, 'e', 'range', order);
+    expect(s.urls).toEqual(['a', 'c', 'd', 'e']);
+    // Shift-clicking again moves the range's end; what was Ctrl-clicked stays.
+    s = applyClick(s, 'd', 'range', order);
+    expect(s.urls).toEqual(['a', 'c', 'd']);
   });
 
   it('Shift-click selects the range from the anchor, in either direction, replacing the rest', () => {

@@ -5,6 +5,8 @@ export interface Selection {
   urls: string[];
   /** Where a Shift-click range starts: the last image clicked without Shift. */
   anchor: string | null;
+  /** What a Shift-click range adds to: the images Ctrl/Cmd-clicked before the anchor (none after a plain click). */
+  base?: string[];
 }
 
 export type SelectionMode = 'single' | 'toggle' | 'range';
@@ -20,8 +22,9 @@ export function clickMode(e: { ctrlKey: boolean; metaKey: boolean; shiftKey: boo
 
 /**
  * The selection after a click on `url`, with `order` the urls as the gallery shows them.
- * A range replaces the selection with everything between the anchor and the click (both included),
- * as file managers do; without an anchor on show it starts a new selection at the click.
+ * A range selects everything between the anchor and the click (both included), added to what was
+ * Ctrl/Cmd-clicked before the anchor, as file managers do; without an anchor on show it starts a new
+ * selection at the click.
  */
 export function applyClick(selection: Selection, url: string, mode: SelectionMode, order: readonly string[]): Selection {
   switch (mode) {
@@ -31,14 +34,16 @@ export function applyClick(selection: Selection, url: string, mode: SelectionMod
       const urls = selection.urls.includes(url)
         ? selection.urls.filter((u) => u !== url)
         : [...selection.urls, url];
-      return { urls, anchor: url };
+      return { urls, anchor: url, base: urls.filter((u) => u !== url) };
     }
     case 'range': {
       const from = selection.anchor === null ? -1 : order.indexOf(selection.anchor);
       const to = order.indexOf(url);
       if (from < 0 || to < 0) return { urls: [url], anchor: url };
       const [lo, hi] = from <= to ? [from, to] : [to, from];
-      return { urls: order.slice(lo, hi + 1), anchor: selection.anchor };
+      const range = order.slice(lo, hi + 1);
+      const base = (selection.base ?? []).filter((u) => !range.includes(u));
+      return selection.base ? { urls: [...base, ...range], anchor: selection.anchor, base: selection.base } : { urls: range, anchor: selection.anchor };
     }
   }
 }
@@ -49,6 +54,7 @@ export function pruneSelection(selection: Selection, gone: string): Selection {
   return {
     urls: selection.urls.filter((u) => u !== gone),
     anchor: selection.anchor === gone ? null : selection.anchor,
+    ...(selection.base ? { base: selection.base.filter((u) => u !== gone) } : {}),
   };
 }
 

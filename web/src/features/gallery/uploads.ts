@@ -4,6 +4,10 @@ import type { ImageInfo } from '../../app/protocol';
 import type { AppThunk } from '../../app/store';
 import { oversizeMessage, uploadLimit } from '../../app/socketio/uploadLimit';
 
+/** Destinations whose pictures are composed for one generation (an outpainting frame, a canvas region):
+ * the server keeps them in its working folder, and the gallery never lists them. */
+export const WORK_DESTINATIONS: ReadonlySet<string> = new Set<UploadDestination>(['outpainting', 'canvas-region']);
+
 /** Uploads `file` as `name`; resolves with the ImageInfo the server stored, rejects with its reason. */
 export const uploadFile =
   (file: Blob, name: string, destination: UploadDestination): AppThunk<Promise<ImageInfo>> =>

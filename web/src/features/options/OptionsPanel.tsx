@@ -6,7 +6,7 @@ import { NumberField, Section, SelectField, SwitchField } from '../../common/com
 import { CancelIcon, ShuffleIcon, SparkIcon } from '../../common/components/Icons';
 import { Tooltip } from '../../common/components/Tooltip';
 import { invokeBlocker, parseSeedWeights, randomSeed } from '../../common/util/parameterTranslation';
-import { postprocessorAvailability } from '../system/systemSlice';
+import { upscaleUnavailableReason } from '../system/systemSlice';
 import { selectLimits, selectSamplers } from '../system/limits';
 import { QueuePanel } from '../queue/QueuePanel';
 import { WorkersPanel } from '../workers/WorkersPanel';
@@ -132,11 +132,14 @@ function MainOptions() {
         <NumberField label="Steps" tooltip={TOOLTIPS.steps} value={steps} min={limits.steps.min} max={limits.steps.max} step={1} normalize={Math.round} onChange={(v) => dispatch(setOption('steps', v))} testId="steps" />
         <NumberField label="CFG Scale" tooltip={TOOLTIPS.cfgScale} value={cfgScale} min={limits.cfg_scale.min} max={limits.cfg_scale.max} step={0.5} onChange={(v) => dispatch(setOption('cfgScale', v))} testId="cfg-scale" />
       </div>
-      <div className="row row--3">
-        {showSize && <NumberField label="Width" tooltip={TOOLTIPS.width} value={width} min={limits.width.min} max={limits.width.max} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('width', v))} testId="width" />}
-        {showSize && <NumberField label="Height" tooltip={TOOLTIPS.height} value={height} min={limits.height.min} max={limits.height.max} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('height', v))} testId="height" />}
-        <SelectField label="Sampler" tooltip={TOOLTIPS.sampler} value={sampler} options={samplers.map((s) => ({ value: s.id, label: s.name }))} onChange={(v) => dispatch(setOption('sampler', v))} testId="sampler" />
-      </div>
+      {showSize && (
+        <div className="row row--2">
+          <NumberField label="Width" tooltip={TOOLTIPS.width} value={width} min={limits.width.min} max={limits.width.max} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('width', v))} testId="width" />
+          <NumberField label="Height" tooltip={TOOLTIPS.height} value={height} min={limits.height.min} max={limits.height.max} step={64} normalize={toMultipleOf8} list="size-choices" onChange={(v) => dispatch(setOption('height', v))} testId="height" />
+        </div>
+      )}
+      {/* A row of its own, so that the longest name ("DPM++ 2M Karras") reads in full at every width. */}
+      <SelectField label="Sampler" tooltip={TOOLTIPS.sampler} value={sampler} options={samplers.map((s) => ({ value: s.id, label: s.name }))} onChange={(v) => dispatch(setOption('sampler', v))} testId="sampler" inline />
       <datalist id="size-choices">
         {SIZE_CHOICES.map((v) => (
           <option key={v} value={v} />
@@ -171,8 +174,8 @@ function SeedSection() {
       <div className="seed-row">
         <NumberField label="Seed" tooltip={TOOLTIPS.seed} value={seed} min={limits.seed.min} max={limits.seed.max} step={1} normalize={Math.round} disabled={randomize} onChange={(v) => dispatch(setOption('seed', v))} testId="seed" inline />
         <Tooltip label={TOOLTIPS.shuffle}>
-          <button type="button" className="button button--small" data-testid="shuffle-seed" disabled={randomize} onClick={() => dispatch(setOption('seed', randomSeed()))}>
-            <ShuffleIcon size={14} /> Shuffle
+          <button type="button" className="button button--small" aria-label="Shuffle" data-testid="shuffle-seed" disabled={randomize} onClick={() => dispatch(setOption('seed', randomSeed()))}>
+            <ShuffleIcon size={14} /> <span className="seed-row__shuffle-label">Shuffle</span>
           </button>
         </Tooltip>
       </div>
@@ -233,8 +236,7 @@ function UpscaleSection() {
   const postprocessors = useAppSelector((s) => s.system.config?.postprocessors);
   const on = useOption('shouldRunESRGAN');
   const value = { level: useOption('upscalingLevel'), strength: useOption('upscalingStrength') };
-  const esrgan = postprocessorAvailability(postprocessors, 'esrgan');
-  const reason = esrgan.available ? null : `Upscaling is unavailable: ${esrgan.reason}`;
+  const reason = upscaleUnavailableReason(postprocessors, value.level);
   return (
     <Section title="Upscale" tooltip={TOOLTIPS.upscaleSection} enabled={on} onEnabledChange={(v) => dispatch(setOption('shouldRunESRGAN', v))} disabledReason={reason} defaultOpen={false} testId="section-upscale">
       <UpscaleFields value={value} onChange={(change) => dispatch(setUpscaleOptions(change))} disabled={!on} inline />

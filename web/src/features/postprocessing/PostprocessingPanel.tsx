@@ -1,12 +1,13 @@
 /** The Postprocessing tab's control panel: Upscale and/or Restore Faces, and Run on the selected images. */
+import { useEffect } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { Section } from '../../common/components/Fields';
 import { CancelIcon, SparkIcon } from '../../common/components/Icons';
 import { cancelProcessing } from '../../app/socketio/actions';
 import { Tooltip } from '../../common/components/Tooltip';
 import { QueuePanel } from '../queue/QueuePanel';
-import { postprocessorAvailability } from '../system/systemSlice';
-import { selectSelectedImages } from '../gallery/gallerySlice';
+import { upscaleUnavailableReason } from '../system/systemSlice';
+import { selectModeToggled, selectSelectedImages } from '../gallery/gallerySlice';
 import { postprocessingSettingChanged } from './postprocessingSlice';
 import { FaceRestoreFields, faceRestoreProblem, UpscaleFields } from './PostprocessFields';
 import { runBlocker, runPostprocessingOnSelection } from './postprocessingThunks';
@@ -25,8 +26,15 @@ export function PostprocessingPanel() {
   const count = useAppSelector((s) => selectSelectedImages(s).length);
   const blocker = useAppSelector(runBlocker);
   const isProcessing = useAppSelector((s) => s.system.isProcessing);
-  const esrgan = postprocessorAvailability(postprocessors, 'esrgan');
   const facesReason = faceRestoreProblem(postprocessors);
+  // Select mode is for picking the images to postprocess: leaving the tab ends it, so that a tap on
+  // a thumbnail elsewhere shows the image again.
+  useEffect(
+    () => () => {
+      dispatch(selectModeToggled(false));
+    },
+    [dispatch],
+  );
   // The fields name only what changed; a name they leave out must not reach the settings as undefined.
   const set = (change: Parameters<typeof postprocessingSettingChanged>[0]) =>
     dispatch(postprocessingSettingChanged(Object.fromEntries(Object.entries(change).filter(([, v]) => v !== undefined))));
@@ -57,7 +65,7 @@ export function PostprocessingPanel() {
           tooltip={POSTPROCESSING_TOOLTIPS.upscale}
           enabled={settings.upscale}
           onEnabledChange={(v) => set({ upscale: v })}
-          disabledReason={esrgan.available ? null : `Upscaling is unavailable: ${esrgan.reason}`}
+          disabledReason={upscaleUnavailableReason(postprocessors, settings.level)}
           testId="pp-section-upscale"
         >
           <UpscaleFields value={{ level: settings.level, strength: settings.upscaleStrength }} onChange={({ level, strength }) => set({ level, upscaleStrength: strength })} disabled={!settings.upscale} testIdPrefix="pp-" inline />

@@ -1,4 +1,5 @@
-/** The job queue: what waits, runs or was paused by a crash, with cancel per job and Resume. */
+/** The job queue: what waits, runs or was paused by a crash, with cancel per job and Resume, in a strip
+ * of fixed height under Invoke, so that nothing below it moves when a job starts or ends. */
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { cancelProcessing, resumeQueue } from '../../app/socketio/actions';
 import { CloseIcon, PlayIcon } from '../../common/components/Icons';
@@ -21,9 +22,18 @@ export function QueuePanel() {
   const progress = useAppSelector((s) => s.workers.progress);
   const previews = useAppSelector((s) => s.workers.previews);
   const active = jobs.filter(isJobActive);
-  if (active.length === 0) return null;
+  if (active.length === 0) {
+    return (
+      <div className="queue-slot">
+        <p className="queue queue--idle" data-testid="queue-idle">
+          <span className="queue__title">Queue</span> Nothing waiting: Invoke starts at once.
+        </p>
+      </div>
+    );
+  }
   const paused = active.some((j) => j.status === 'paused');
   return (
+    <div className="queue-slot">
     <div className="queue" data-testid="queue-panel">
       <div className="queue__header">
         <span className="queue__title">Queue · {active.length}</span>
@@ -78,6 +88,7 @@ export function QueuePanel() {
           );
         })}
       </ul>
+    </div>
     </div>
   );
 }

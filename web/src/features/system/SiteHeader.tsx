@@ -33,6 +33,8 @@ export function SiteHeader({ isHotkeysOpen, onHotkeysOpenChange }: SiteHeaderPro
   const models = config ? Object.entries(config.model_list) : [];
   const activeEntry = activeModel && config ? config.model_list[activeModel] : undefined;
   const demo = activeModel !== null && isDemoModel(activeModel, activeEntry?.description);
+  // Until the first model is loaded the server knows no models yet: the picker says so, not "No models".
+  const firstLoad = !config || config.model_loaded === false;
   const statusText = isConnected ? 'Connected' : hasEverConnected ? 'Disconnected' : 'Connecting';
 
   return (
@@ -54,7 +56,7 @@ export function SiteHeader({ isHotkeysOpen, onHotkeysOpenChange }: SiteHeaderPro
             disabled={!isConnected || isModelChanging || isProcessing || models.length === 0}
             onChange={(e) => dispatch(requestModelChange(e.target.value))}
           >
-            {models.length === 0 && <option value="">No models</option>}
+            {models.length === 0 && <option value="">{firstLoad ? 'Loading model…' : 'No models'}</option>}
             {models.map(([name, entry]) => (
               <option key={name} value={name}>
                 {name}
@@ -89,7 +91,7 @@ export function SiteHeader({ isHotkeysOpen, onHotkeysOpenChange }: SiteHeaderPro
             role="status"
           >
             <span className="connection-status__dot" aria-hidden="true" />
-            {statusText}
+            <span className="connection-status__text">{statusText}</span>
           </span>
         </Tooltip>
         <IconButton

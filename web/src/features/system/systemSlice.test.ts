@@ -7,6 +7,7 @@ import reducer, {
   initialSystemState,
   isDemoModel,
   postprocessorAvailability,
+  upscaleUnavailableReason,
   processingCanceled,
   progressUpdated,
   toastDismissed,
@@ -93,5 +94,25 @@ describe('hotkeys while typing', () => {
     expect(findHotkey(e({ key: 'a' }))).toBeUndefined();
     expect(findHotkey(e({ key: 'Enter', ctrlKey: true }))?.action).toBe('invoke');
     expect(findHotkey(e({ key: 'a', target: { tagName: 'INPUT', type: 'checkbox' } }))?.action).toBe('useAll');
+  });
+});
+
+describe('the upscale warning', () => {
+  const none = {
+    esrgan: {
+      available: false,
+      scales: [],
+      reason: '2x upscaling: Missing weights file /root/models/realesrgan/RealESRGAN_x2plus.pth.',
+      missing: {
+        '2': { file: '/root/models/realesrgan/RealESRGAN_x2plus.pth', reason: '2x upscaling: Missing weights file /root/models/realesrgan/RealESRGAN_x2plus.pth.' },
+        '4': { file: '/root/models/realesrgan/RealESRGAN_x4plus.pth', reason: '4x upscaling: Missing weights file /root/models/realesrgan/RealESRGAN_x4plus.pth.' },
+      },
+    },
+  };
+
+  it('names the weights file of the chosen scale', () => {
+    expect(upscaleUnavailableReason(none, 4)).toContain('RealESRGAN_x4plus.pth');
+    expect(upscaleUnavailableReason(none, 2)).toContain('RealESRGAN_x2plus.pth');
+    expect(upscaleUnavailableReason({ esrgan: { available: true, scales: [2, 4] } }, 4)).toBeNull();
   });
 });

@@ -109,6 +109,13 @@ export function postprocessorAvailability(
   };
 }
 
+/** Why upscaling cannot run, naming the weights file the chosen scale needs; null when it can. */
+export function upscaleUnavailableReason(postprocessors: Postprocessors | undefined, level: number): string | null {
+  const esrgan = postprocessorAvailability(postprocessors, 'esrgan');
+  if (esrgan.available) return null;
+  return `Upscaling is unavailable: ${postprocessors?.esrgan?.missing?.[String(level)]?.reason ?? esrgan.reason}`;
+}
+
 const systemSlice = createSlice({
   name: 'system',
   initialState: initialSystemState,
