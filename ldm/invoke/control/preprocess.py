@@ -1,0 +1,46 @@
+"""A unit's control image made into its map: the preprocessor run with the unit's settings, then the
+map brought to a pass's size by the unit's resize mode (crop, fit or stretch)."""
+
+from __future__ import annotations
+
+import importlib
+
+from PIL import Image
+
+from ..errors import InvalidParameterError
+from ..request import ControlUnit
+from .table import PREPROCESSORS
+
+
+def control_image(unit: ControlUnit, index: int) -> Image.Image:
+    """The unit's input picture, decoded; an unreadable file names the unit."""
+    try:
+        return unit.image.image
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(f"control[{index}].image", exc.message) from None
+
+
+def make_map(unit: ControlUnit, index: int) -> Image.Image:
+    """The map the unit's preprocessor makes of its control image (RGB)."""
+    spec = PREPROCESSORS[unit.preprocessor]
+    module, function = spec.runs.split(":")
+    run = getattr(importlib.import_module(f"{__package__}.{module}"), function)
+    return run(control_image(unit, index), **unit.resolved_settings()).convert("RGB")
+
+
+def fit_to(image: Image.Image, width: int, height: int, resize_mode: str) -> Image.Image:
+    """``stretch``: resized to exactly width×height; ``crop``: scaled to cover it and the middle cut out;
+    ``fit``: scaled to fit inside it, the rest black (no control there)."""
+    if image.size == (width, height):
+        return image
+    if resize_mode == "stretch":
+        return image.resize((width, height), Image.Resampling.LANCZOS)
+    w, h = image.size
+    scale = max(width / w, height / h) if resize_mode == "crop" else min(width / w, height / h)
+    scaled = image.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+    if resize_mode == "crop":
+        left, top = (scaled.width - width) // 2, (scaled.height - height) // 2
+        return scaled.crop((left, top, left + width, top + height))
+    canvas = Image.new("RGB", (width, height))
+    canvas.paste(scaled, ((width - scaled.width) // 2, (height - scaled.height) // 2))
+    return canvas
