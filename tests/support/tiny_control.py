@@ -65,3 +65,34 @@ def write_controlnet_file(net, path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     save_file({k: v.contiguous() for k, v in controlnet_to_ldm(net).items()}, str(path))
     return path
+
+
+def build_control_root(root: Path) -> Path:
+    """A root dir whose models.yaml holds a tiny SD 1.x pipeline (``tiny-sd1``, a diffusers folder) and
+    ControlNets for it: ``tiny-canny`` (one file in the original layout), ``tiny-canny-folder`` (the same
+    weights as a diffusers folder), ``tiny-other`` (other weights) and ``tiny-xl`` (an SDXL ControlNet)."""
+    import yaml
+
+    from tests.support.tiny_checkpoints import build_tiny_pipeline
+
+    root = Path(root)
+    models = root / "models"
+    pipe = build_tiny_pipeline("sd1", seed=3)
+    pipe.save_pretrained(str(models / "tiny-sd1"), safe_serialization=True)
+    net = build_tiny_controlnet(pipe.unet, seed=11)
+    write_controlnet_file(net, models / "ControlNet" / "control_tiny_canny.safetensors")
+    write_controlnet_folder(net, models / "controlnet" / "tiny-canny-folder")
+    write_controlnet_folder(build_tiny_controlnet(pipe.unet, seed=12), models / "controlnet" / "tiny-other")
+    xl = build_tiny_pipeline("sdxl", seed=4)
+    write_controlnet_folder(build_tiny_controlnet(xl.unet, seed=13), models / "controlnet" / "tiny-xl")
+    entries = {
+        "tiny-sd1": {"description": "tiny SD 1.x", "format": "diffusers", "path": "models/tiny-sd1",
+                     "family": "sd1", "width": 64, "height": 64, "default": True},
+        "tiny-canny": {"format": "controlnet", "path": "models/ControlNet/control_tiny_canny.safetensors",
+                       "family": "sd1"},
+        "tiny-canny-folder": {"format": "controlnet", "path": "models/controlnet/tiny-canny-folder", "family": "sd1"},
+        "tiny-other": {"format": "controlnet", "path": "models/controlnet/tiny-other", "family": "sd1"},
+        "tiny-xl": {"format": "controlnet", "path": "models/controlnet/tiny-xl", "family": "sdxl"},
+    }
+    (root / "models.yaml").write_text(yaml.safe_dump(entries, sort_keys=False))
+    return root

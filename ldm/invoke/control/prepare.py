@@ -1,0 +1,51 @@
+"""A request's control units checked against the models they will run with (known ControlNet, same
+family as the pipeline, readable control image) and made ready: ControlNets loaded, maps made."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidParameterError, ModelLoadError
+from ..model_formats.probe import FAMILY_NAMES
+from ..request import GenerationRequest
+from .preprocess import control_image
+
+if TYPE_CHECKING:
+    from ..model_manager import ModelManager
+    from .steering import ControlSteering
+
+
+def check_units(request: GenerationRequest, manager: ModelManager, family: str, model_name: str) -> None:
+    """Raises ``InvalidParameterError`` naming the unit for a control model that is unknown or of
+    another family than ``model_name``'s, or a control image that cannot be read."""
+    for index, unit in enumerate(request.control):
+        field = f"control[{index}]"
+        try:
+            unit_family = manager.control_family(unit.model)
+        except ModelLoadError as e:
+            raise InvalidParameterError(f"{field}.model", str(e)) from None
+        if unit_family != family:
+            raise InvalidParameterError(
+                f"{field}.model", f"{unit.model} is a ControlNet for {FAMILY_NAMES.get(unit_family, unit_family)} "
+                f"and the model {model_name} is {FAMILY_NAMES.get(family, family)}; choose a ControlNet made "
+                f"for {FAMILY_NAMES.get(family, family)}")
+        control_image(unit, index)
+
+
+def steering_for(request: GenerationRequest, manager: ModelManager, device: Any, dtype: Any,
+                 vae_scale: int) -> tuple[ControlSteering | None, list[str]]:
+    """The steering of the request's units (None without units) and each unit's model hash."""
+    if not request.control:
+        return None, []
+    from .preprocess import make_map
+    from .steering import ActiveUnit, ControlSteering
+
+    units, hashes = [], []
+    for index, unit in enumerate(request.control):
+        loaded = manager.get_control(unit.model, dtype)
+        model = loaded.model
+        if model.device != device or model.dtype != dtype:
+            model = model.to(device, dtype)
+        units.append(ActiveUnit(unit, model, make_map(unit, index)))
+        hashes.append(loaded.hash)
+    return ControlSteering(units, device, dtype, vae_scale), hashes
