@@ -237,12 +237,16 @@ class ControlUnit:
                                                                f"got {self.resize_mode!r}")
         return self
 
-    def resolved_settings(self) -> dict[str, float]:
+    def resolved_settings(self) -> dict[str, float]:  # whole-number settings stay int
         """Every setting of the preprocessor: the given ones, the defaults for the rest."""
         from .control.table import PREPROCESSORS
 
         known = PREPROCESSORS[self.preprocessor].settings
-        return {key: float(self.settings.get(key, s.default)) for key, s in known.items()}
+        out: dict[str, float] = {}
+        for key, s in known.items():
+            value = self.settings.get(key, s.default)
+            out[key] = int(value) if s.limit.integer else float(value)
+        return out
 
     def to_json(self) -> dict[str, Any]:
         out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
