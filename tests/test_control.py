@@ -267,3 +267,93 @@ def test_the_a1111_and_comfyui_folder_scans_find_controlnets_with_their_family(r
     assert "control_v11p_sd15_canny" not in manager.list_models()  # not a model to generate with
     assert manager.scan_folder(tmp_path / "ComfyUI").known == ["controlnet-tiny-sdxl"]
     assert manager.get_control("control_v11p_sd15_canny").family == "sd1"
+
+
+# -- over Socket.IO ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def control_server(module_server_factory, root, tmp_path_factory):
+    from tests.conftest import private_root
+
+    srv = module_server_factory(root=private_root(root, tmp_path_factory.mktemp("control-server")))
+    assert srv.studio.wait_until_loaded(180), "the tiny model did not load"
+    return srv
+
+
+def upload_lincoln(client) -> str:
+    client.emit("uploadImage", LINCOLN.read_bytes(), "lincoln.png", "img2img")
+    return client.wait_for("imageUploaded", lambda d: d.get("destination") == "img2img")[-1]["url"]
+
+
+def test_generate_image_over_socketio_takes_a_unit_and_records_it(control_server, connect, gen, lincoln):
+    from tests.test_server_walkthrough import params, results_of
+
+    client = connect(control_server.url)
+    client.emit("requestSystemConfig")
+    controls = client.wait_for("systemConfig")[0]["control_models"]
+    assert controls["tiny-canny"]["family"] == "sd1" and controls["tiny-xl"]["family"] == "sdxl"
+    url = upload_lincoln(client)
+    unit = {"model": "tiny-canny", "image": url, "preprocessor": "canny", "settings": {"low_threshold": 100},
+            "weight": 1, "start": 0, "end": 1, "control_mode": "balanced", "resize_mode": "crop"}
+    request = params(prompt=BASE.prompt, steps=4, seed=7, sampler_name="k_euler", progress_latents=False,
+                     control=[unit])
+    job_id = client.call("generateImage", request, False, False)["jobId"]
+    result = results_of(client, job_id, 1, timeout=240)[0]
+    made = control_server.studio.outdir / result["url"].removeprefix("outputs/")
+    recorded = read_metadata(made)["image"]["control"][0]
+    assert recorded["model"] == "tiny-canny" and recorded["image_path"] == url
+    # The same request in the engine, with the same picture by content, makes the same pixels.
+    same = BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny", {"low_threshold": 100}),))
+    assert np.array_equal(np.asarray(Image.open(made).convert("RGB")).astype(np.int16), pixels(gen, same))
+
+
+@pytest.mark.parametrize("unit, field, words", [
+    ({"model": "tiny-xl"}, "control[0].model", "is a ControlNet for Stable Diffusion XL"),
+    ({"model": "nope"}, "control[0].model", "Unknown control model 'nope'"),
+    ({"image": "outputs/init-images/gone.png"}, "control[0].image", "gone.png"),
+    ({"weight": 3}, "control[0].weight", "from 0 to 2"),
+])
+def test_a_bad_unit_over_socketio_is_refused_with_its_message_and_nothing_is_queued(control_server, connect,
+                                                                                    unit, field, words):
+    from tests.test_server_walkthrough import params
+
+    client = connect(control_server.url)
+    url = upload_lincoln(client)
+    before = control_server.studio.jobs.snapshot()
+    answer = client.call("generateImage", params(control=[{"model": "tiny-canny", "image": url, **unit}]), False, False)
+    assert "jobId" not in answer and words in answer["error"]
+    error = client.wait_for("error", lambda e: words in e.get("message", ""))[0]
+    assert error.get("field") == field
+    assert control_server.studio.jobs.snapshot() == before
+
+
+# -- the CLI -----------------------------------------------------------------------------------------
+
+
+def test_the_cli_takes_control_units_and_fetch_reproduces_the_picture(gen, tmp_path, controlled):
+    import re
+    from io import StringIO
+
+    from ldm.invoke.cli import InvokeCLI
+
+    out = StringIO()
+    cli = InvokeCLI(gen, tmp_path / "outputs", out=out)
+
+    def run(line: str) -> str:
+        out.truncate(0)
+        out.seek(0)
+        assert cli.execute(line) is None, out.getvalue()
+        return out.getvalue().strip().splitlines()[-1]
+
+    said = run(f'"{BASE.prompt}" -s 4 -S 7 -W 64 -H 64 -A k_euler '
+               f"--control model=tiny-canny,image={LINCOLN},preprocessor=canny,low_threshold=100")
+    first = re.match(r"(\S+\.png): ", said).group(1)
+    assert np.array_equal(np.asarray(Image.open(first).convert("RGB")).astype(np.int16), controlled)
+    run(f"!fetch {Path(first).name}")
+    command = out.getvalue().strip().splitlines()[-1]
+    assert "--control" in command and "model=tiny-canny" in command
+    again = re.match(r"(\S+\.png): ", run(command)).group(1)
+    assert again != first and np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(first)))
+    with pytest.raises(AssertionError, match="needs image="):
+        run('"a cat" --control model=tiny-canny')

@@ -213,7 +213,8 @@ class Generate:
         if request.model and request.model != self.model_name:
             self.set_model(request.model)
         model = self._model()
-        check_units(request, self.model_manager, model.family, model.name)
+        controls = {name: entry["family"] for name, entry in self.model_manager.control_models().items()}
+        check_units(request, controls, model.family, model.name)
         inputs = prepare_inputs(request)
         mode = inputs.mode
         width, height = inputs.image.size if inputs.image is not None else (request.width, request.height)

@@ -3,9 +3,10 @@ family as the pipeline, readable control image) and made ready: ControlNets load
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from ..errors import InvalidParameterError, ModelLoadError
+from ..errors import InvalidParameterError
 from ..model_formats.probe import FAMILY_NAMES
 from ..request import GenerationRequest
 from .preprocess import control_image
@@ -15,15 +16,19 @@ if TYPE_CHECKING:
     from .steering import ControlSteering
 
 
-def check_units(request: GenerationRequest, manager: ModelManager, family: str, model_name: str) -> None:
-    """Raises ``InvalidParameterError`` naming the unit for a control model that is unknown or of
-    another family than ``model_name``'s, or a control image that cannot be read."""
+def check_units(request: GenerationRequest, control_families: Mapping[str, str], family: str,
+                model_name: str) -> None:
+    """Raises ``InvalidParameterError`` naming the unit for a control model that is unknown (not in
+    ``control_families``, models.yaml's ControlNets by name) or of another family than ``model_name``'s,
+    or a control image that cannot be read."""
     for index, unit in enumerate(request.control):
         field = f"control[{index}]"
-        try:
-            unit_family = manager.control_family(unit.model)
-        except ModelLoadError as e:
-            raise InvalidParameterError(f"{field}.model", str(e)) from None
+        unit_family = control_families.get(unit.model)
+        if unit_family is None:
+            known = ", ".join(control_families) or "none (scan an A1111 models/ControlNet or ComfyUI " \
+                                                    "models/controlnet folder)"
+            raise InvalidParameterError(f"{field}.model", f"Unknown control model {unit.model!r}; models.yaml "
+                                                          f"lists: {known}")
         if unit_family != family:
             raise InvalidParameterError(
                 f"{field}.model", f"{unit.model} is a ControlNet for {FAMILY_NAMES.get(unit_family, unit_family)} "
