@@ -4,6 +4,7 @@ bad units are refused with a message naming them, and the folder scans and canny
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 import shutil
@@ -276,7 +277,7 @@ def test_the_a1111_and_comfyui_folder_scans_find_controlnets_with_their_family(r
 def control_server(module_server_factory, root, tmp_path_factory):
     from tests.conftest import private_root
 
-    srv = module_server_factory(root=private_root(root, tmp_path_factory.mktemp("control-server")))
+    srv = module_server_factory(root=private_root(root, tmp_path_factory.mktemp("control-server")), precision="float32")
     assert srv.studio.wait_until_loaded(180), "the tiny model did not load"
     return srv
 
@@ -324,7 +325,7 @@ def test_a_bad_unit_over_socketio_is_refused_with_its_message_and_nothing_is_que
     answer = client.call("generateImage", params(control=[{"model": "tiny-canny", "image": url, **unit}]), False, False)
     assert "jobId" not in answer and words in answer["error"]
     error = client.wait_for("error", lambda e: words in e.get("message", ""))[0]
-    assert error.get("field") == field
+    assert error["message"].startswith(f"Invalid {field}: ")
     assert control_server.studio.jobs.snapshot() == before
 
 
@@ -357,3 +358,39 @@ def test_the_cli_takes_control_units_and_fetch_reproduces_the_picture(gen, tmp_p
     assert again != first and np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(first)))
     with pytest.raises(AssertionError, match="needs image="):
         run('"a cat" --control model=tiny-canny')
+
+
+# -- the A1111 ControlNet extension's API --------------------------------------------------------------
+
+
+def test_webuiapi_controlnet_units_through_alwayson_scripts(control_server, gen, lincoln):
+    import webuiapi
+
+    api = webuiapi.WebUIApi(host="127.0.0.1", port=control_server.port)
+    assert api.controlnet_version() == 2
+    assert set(api.controlnet_model_list()) == {"tiny-canny", "tiny-canny-folder", "tiny-other", "tiny-xl"}
+    assert {"none", "canny", "tile_resample"} <= set(api.controlnet_module_list())
+    assert "controlnet" in api.get_scripts()["txt2img"]
+    unit = webuiapi.ControlNetUnit(image=lincoln.image, module="canny", model="tiny-canny [0123abcd]",
+                                   threshold_a=100, threshold_b=200, resize_mode="Crop and Resize", control_mode=0)
+    result = api.txt2img(prompt=BASE.prompt, seed=7, steps=4, width=64, height=64, sampler_name="Euler",
+                         cfg_scale=7.5, controlnet_units=[unit])
+    # The same unit in the engine: the same pixels (the image went as PNG, the same content).
+    same = pixels(gen, BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny"),)))
+    assert np.array_equal(np.asarray(result.image.convert("RGB")).astype(np.int16), same)
+    edges = api.controlnet_detect([lincoln.image], module="canny", threshold_a=100, threshold_b=200)
+    assert np.array_equal(np.asarray(edges.images[0].convert("RGB")), np.asarray(canny_edges(lincoln.image, 100, 200)))
+
+
+@pytest.mark.parametrize("unit, words", [
+    ({"model": "tiny-xl"}, "is a ControlNet for Stable Diffusion XL"),
+    ({"module": "depth_leres"}, "unknown module 'depth_leres'"),
+    ({"control_mode": ["Loud"]}, "control_mode: must be one of 'Balanced'"),
+])
+def test_a_bad_extension_unit_is_a_422_naming_it(control_server, lincoln, unit, words):
+    import requests
+
+    body = {"prompt": "x", "steps": 2, "width": 64, "height": 64, "alwayson_scripts": {"ControlNet": {"args": [
+        {"image": base64.b64encode(lincoln.data).decode(), "module": "canny", "model": "tiny-canny", **unit}]}}}
+    reply = requests.post(f"{control_server.url}/sdapi/v1/txt2img", json=body, timeout=60)
+    assert reply.status_code == 422 and words in reply.text

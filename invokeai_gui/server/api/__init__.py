@@ -9,6 +9,7 @@ from flask import Flask
 from ..studio import Studio
 from .a1111 import register_a1111
 from .access import ApiAccess
+from .controlnet import register_controlnet
 from .openai import register_openai
 from .runs import ApiRuns
 
@@ -18,6 +19,7 @@ def register_apis(app: Flask, studio: Studio) -> ApiRuns:
     runs = ApiRuns(studio)
     register_a1111(app, studio, runs)
     register_openai(app, studio, runs)
+    register_controlnet(app, studio.system_config, studio.limits)
     guarded = app.wsgi_app
     inner = getattr(guarded, "app", guarded)  # the Flask app behind the AccessGuard
     app.wsgi_app = ApiAccess(guarded, inner, studio.config)  # type: ignore[method-assign]

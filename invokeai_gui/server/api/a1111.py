@@ -31,6 +31,8 @@ from ldm.invoke.request import (
 
 from ..config import is_loopback
 from ..studio import Studio
+from .controlnet import SCRIPT as CONTROLNET_SCRIPT
+from .controlnet import control_units
 from .runs import ApiRuns
 from .translate import image_bytes, open_image, request_infotext, resized, sampler_id, seeds_of, with_negative
 
@@ -85,6 +87,7 @@ class Txt2ImgBody(Body):
     hr_resize_x: int = 0
     hr_resize_y: int = 0
     hr_second_pass_steps: int = 0
+    alwayson_scripts: dict[str, Any] | None = None  # the ControlNet extension's units (api/controlnet.py)
 
 
 class Img2ImgBody(Txt2ImgBody):
@@ -171,6 +174,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
             clip_skip=clip_skip(settings["CLIP_stop_at_last_layers"]) if "CLIP_stop_at_last_layers" in settings
             else runs.clip_skip,
             model=checkpoint(str(settings["sd_model_checkpoint"])) if settings.get("sd_model_checkpoint") else None,
+            control=control_units(body.alwayson_scripts, limits),
         )
         if body.subseed_strength > 0:
             subseed = body.subseed if body.subseed >= 0 else int.from_bytes(os.urandom(4), "big") % MAX_SEED
@@ -446,7 +450,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
 
     @bp.get("/scripts")
     def scripts() -> Response:
-        return jsonify(txt2img=[], img2img=[])
+        return jsonify(txt2img=[CONTROLNET_SCRIPT], img2img=[CONTROLNET_SCRIPT])
 
     empty_lists = ("script-info", "extensions", "prompt-styles", "sd-vae", "hypernetworks", "latent-upscale-modes",
                    "sd-modules")
