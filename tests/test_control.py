@@ -249,6 +249,32 @@ def test_tile_resample_shrinks_by_its_rate_and_none_passes_the_map_through(linco
     assert np.array_equal(np.asarray(same), np.asarray(lincoln.image.convert("RGB")))
 
 
+def test_hed_runs_its_network_and_the_map_changes_with_its_weights_file(lincoln, tmp_path):
+    from tests.support.tiny_control import write_hed_weights
+
+    weights = tmp_path / "models" / "annotators" / "ControlNetHED.pth"
+    small = ImageRef.from_image(lincoln.image.convert("RGB").resize((128, 128)))
+    soft = ControlUnit("m", small, "softedge_hed", {"resolution": 128})
+    write_hed_weights(weights, seed=1)
+    first = np.asarray(make_map(soft, 0, tmp_path))
+    scribble = np.asarray(make_map(ControlUnit("m", small, "scribble_hed", {"resolution": 128}), 0, tmp_path))
+    write_hed_weights(weights, seed=2)
+    second = np.asarray(make_map(soft, 0, tmp_path))
+    assert first.shape == second.shape == (128, 128, 3)
+    assert np.abs(first.astype(int) - second).mean() > 1  # the network's weights make the map
+    assert set(np.unique(scribble)) <= {0, 255}  # a scribble is lines, nothing in between
+
+
+def test_a_missing_annotator_weight_is_refused_naming_the_unit_the_file_and_the_folder(gen, lincoln, root):
+    request = BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny"),
+                                    ControlUnit("tiny-canny", lincoln, "softedge_hed")))
+    with pytest.raises(InvalidParameterError) as caught:
+        next(iter(gen.generate(request)))
+    assert caught.value.field == "control[1].preprocessor"
+    assert f"needs its weights file ControlNetHED.pth, which is not in {root / 'models' / 'annotators'}" \
+        in caught.value.message
+
+
 # -- models ------------------------------------------------------------------------------------------
 
 
@@ -314,6 +340,7 @@ def test_generate_image_over_socketio_takes_a_unit_and_records_it(control_server
     ({"model": "nope"}, "control[0].model", "Unknown control model 'nope'"),
     ({"image": "outputs/init-images/gone.png"}, "control[0].image", "gone.png"),
     ({"weight": 3}, "control[0].weight", "from 0 to 2"),
+    ({"preprocessor": "softedge_hed"}, "control[0].preprocessor", "needs its weights file ControlNetHED.pth"),
 ])
 def test_a_bad_unit_over_socketio_is_refused_with_its_message_and_nothing_is_queued(control_server, connect,
                                                                                     unit, field, words):
@@ -369,7 +396,7 @@ def test_webuiapi_controlnet_units_through_alwayson_scripts(control_server, gen,
     api = webuiapi.WebUIApi(host="127.0.0.1", port=control_server.port)
     assert api.controlnet_version() == 2
     assert set(api.controlnet_model_list()) == {"tiny-canny", "tiny-canny-folder", "tiny-other", "tiny-xl"}
-    assert {"none", "canny", "tile_resample"} <= set(api.controlnet_module_list())
+    assert set(api.controlnet_module_list()) == {"none", "canny", "tile_resample", "softedge_hed", "scribble_hed"}
     assert "controlnet" in api.get_scripts()["txt2img"]
     unit = webuiapi.ControlNetUnit(image=lincoln.image, module="canny", model="tiny-canny [0123abcd]",
                                    threshold_a=100, threshold_b=200, resize_mode="Crop and Resize", control_mode=0)

@@ -248,7 +248,9 @@ class Studio:
         model = request.model or facts.get("model_id")
         family = (facts.get("model_list") or {}).get(model, {}).get("family", "sd1")
         controls = {name: entry["family"] for name, entry in (facts.get("control_models") or {}).items()}
-        check_units(request, controls, family, str(model))
+        found = facts.get("annotators")
+        weights = (Path(found["folder"]), frozenset(found["files"])) if found else None
+        check_units(request, controls, family, str(model), weights)
 
     def submit_generation(self, event: GenerateImage | GenerationRequest, summary_prefix: str = "",
                           save: bool = True) -> Job:

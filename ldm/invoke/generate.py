@@ -22,7 +22,7 @@ from PIL import Image
 
 from . import metadata as md
 from .conditioning import parse_prompt
-from .control.prepare import check_units, steering_for
+from .control.prepare import annotators, check_units, steering_for
 from .devices import (
     autocast_for,
     choose_device,
@@ -214,7 +214,7 @@ class Generate:
             self.set_model(request.model)
         model = self._model()
         controls = {name: entry["family"] for name, entry in self.model_manager.control_models().items()}
-        check_units(request, controls, model.family, model.name)
+        check_units(request, controls, model.family, model.name, annotators(self.root))
         inputs = prepare_inputs(request)
         mode = inputs.mode
         width, height = inputs.image.size if inputs.image is not None else (request.width, request.height)

@@ -96,3 +96,13 @@ def build_control_root(root: Path) -> Path:
     }
     (root / "models.yaml").write_text(yaml.safe_dump(entries, sort_keys=False))
     return root
+
+
+def write_hed_weights(path: Path, seed: int = 0) -> Path:
+    """controlnet_aux's HED network with seeded random weights, saved as ``ControlNetHED.pth`` is."""
+    from controlnet_aux.hed import ControlNetHED_Apache2
+
+    torch.manual_seed(seed)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    torch.save(ControlNetHED_Apache2().state_dict(), path)
+    return path

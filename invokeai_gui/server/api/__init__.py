@@ -19,7 +19,7 @@ def register_apis(app: Flask, studio: Studio) -> ApiRuns:
     runs = ApiRuns(studio)
     register_a1111(app, studio, runs)
     register_openai(app, studio, runs)
-    register_controlnet(app, studio.system_config, studio.limits)
+    register_controlnet(app, studio.system_config, studio.limits, studio.config.root)
     guarded = app.wsgi_app
     inner = getattr(guarded, "app", guarded)  # the Flask app behind the AccessGuard
     app.wsgi_app = ApiAccess(guarded, inner, studio.config)  # type: ignore[method-assign]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping
+from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
@@ -37,6 +38,7 @@ class ExtensionUnit(BaseModel):
     model: str = "None"
     weight: float = 1.0
     resize_mode: Any = "Crop and Resize"
+    processor_res: float = -1
     threshold_a: float = -1
     threshold_b: float = -1
     guidance_start: float = 0.0
@@ -50,6 +52,7 @@ class DetectBody(BaseModel):
     controlnet_module: str = "none"
     controlnet_input_images: list[str] = Field(default_factory=list)
     controlnet_images: list[str] = Field(default_factory=list)  # older clients' name (webuiapi)
+    controlnet_processor_res: float = -1
     controlnet_threshold_a: float = -1
     controlnet_threshold_b: float = -1
 
@@ -69,9 +72,10 @@ def _choice(field: str, value: Any, names: Mapping[str, str], numbers: tuple[str
     raise InvalidParameterError(field, f"must be one of {choices} (or 0-{len(numbers) - 1}), got {value!r}")
 
 
-def _settings(preprocessor: str, a: float, b: float) -> dict[str, float]:
-    """The extension's threshold_a / threshold_b as the preprocessor's named settings (-1: its default)."""
-    sent = {"threshold_a": a, "threshold_b": b}
+def _settings(preprocessor: str, resolution: float, a: float, b: float) -> dict[str, float]:
+    """The extension's processor_res, threshold_a and threshold_b as the preprocessor's named settings
+    (-1, or one the preprocessor does not have: its default)."""
+    sent = {"processor_res": resolution, "threshold_a": a, "threshold_b": b}
     out: dict[str, float] = {}
     for name, setting in PREPROCESSORS[preprocessor].settings.items():
         value = sent.get(setting.a1111, -1)
@@ -113,14 +117,14 @@ def control_units(scripts: Mapping[str, Any] | None, limits: UploadLimits) -> tu
         module = _module(f"{field}.module", unit.module)
         units.append(ControlUnit(
             model=model_name(unit.model), image=ImageRef.from_bytes(image_bytes(f"{field}.image", image, limits)),
-            preprocessor=module, settings=_settings(module, unit.threshold_a, unit.threshold_b),
+            preprocessor=module, settings=_settings(module, unit.processor_res, unit.threshold_a, unit.threshold_b),
             weight=unit.weight, start=unit.guidance_start, end=unit.guidance_end,
             control_mode=_choice(f"{field}.control_mode", unit.control_mode, CONTROL_MODES, CONTROL_MODE_NUMBERS),
             resize_mode=_choice(f"{field}.resize_mode", unit.resize_mode, RESIZE_MODES, RESIZE_MODE_NUMBERS)))
     return tuple(units)
 
 
-def create_controlnet_blueprint(facts: Callable[[], dict[str, Any]], limits: UploadLimits) -> Blueprint:
+def create_controlnet_blueprint(facts: Callable[[], dict[str, Any]], limits: UploadLimits, root: Path) -> Blueprint:
     bp = Blueprint("controlnet_api", __name__, url_prefix="/controlnet")
 
     @bp.get("/version")
@@ -143,13 +147,14 @@ def create_controlnet_blueprint(facts: Callable[[], dict[str, Any]], limits: Upl
 
         body = DetectBody.model_validate(request.get_json(silent=True) or {})
         module = _module("controlnet_module", body.controlnet_module)
-        settings = _settings(module, body.controlnet_threshold_a, body.controlnet_threshold_b)
+        settings = _settings(module, body.controlnet_processor_res, body.controlnet_threshold_a,
+                             body.controlnet_threshold_b)
         maps = []
         for index, data in enumerate(body.controlnet_input_images or body.controlnet_images):
             field = f"controlnet_input_images[{index}]"
             unit = ControlUnit("detect", ImageRef.from_bytes(image_bytes(field, data, limits)), module, settings)
             unit.validate(index)
-            maps.append(base64.b64encode(png_bytes(make_map(unit, index))).decode("ascii"))
+            maps.append(base64.b64encode(png_bytes(make_map(unit, index, root))).decode("ascii"))
         return jsonify(images=maps, info="Success")
 
     @bp.errorhandler(InvalidParameterError)
@@ -159,8 +164,9 @@ def create_controlnet_blueprint(facts: Callable[[], dict[str, Any]], limits: Upl
     return bp
 
 
-def register_controlnet(app: Flask, facts: Callable[[], dict[str, Any]], limits: UploadLimits) -> None:
-    app.register_blueprint(create_controlnet_blueprint(facts, limits))
+def register_controlnet(app: Flask, facts: Callable[[], dict[str, Any]], limits: UploadLimits, root: Path) -> None:
+    """``root`` holds the annotator weights ``/controlnet/detect`` runs preprocessor networks with."""
+    app.register_blueprint(create_controlnet_blueprint(facts, limits, root))
 
 
 __all__ = ["SCRIPT", "control_units", "register_controlnet"]

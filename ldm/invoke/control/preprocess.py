@@ -4,12 +4,13 @@ map brought to a pass's size by the unit's resize mode (crop, fit or stretch).""
 from __future__ import annotations
 
 import importlib
+from pathlib import Path
 
 from PIL import Image
 
 from ..errors import InvalidParameterError
 from ..request import ControlUnit
-from .table import PREPROCESSORS
+from .table import ANNOTATOR_FOLDER, PREPROCESSORS
 
 
 def control_image(unit: ControlUnit, index: int) -> Image.Image:
@@ -20,12 +21,26 @@ def control_image(unit: ControlUnit, index: int) -> Image.Image:
         raise InvalidParameterError(f"control[{index}].image", exc.message) from None
 
 
-def make_map(unit: ControlUnit, index: int) -> Image.Image:
-    """The map the unit's preprocessor makes of its control image (RGB)."""
+def missing_weight_error(index: int, preprocessor: str, name: str, folder: Path) -> InvalidParameterError:
+    return InvalidParameterError(f"control[{index}].preprocessor",
+                                 f"{preprocessor} needs its weights file {name}, which is not in {folder}; put "
+                                 f"the file there under that name (it is lllyasviel/Annotators' {name})")
+
+
+def make_map(unit: ControlUnit, index: int, root: Path | None = None) -> Image.Image:
+    """The map the unit's preprocessor makes of its control image (RGB); a network's weights are read
+    from ``root``'s annotator folder."""
     spec = PREPROCESSORS[unit.preprocessor]
     module, function = spec.runs.split(":")
     run = getattr(importlib.import_module(f"{__package__}.{module}"), function)
-    return run(control_image(unit, index), **unit.resolved_settings()).convert("RGB")
+    extra = {}
+    if spec.weights:
+        folder = Path(root or ".") / ANNOTATOR_FOLDER
+        for name in spec.weights:
+            if not (folder / name).is_file():
+                raise missing_weight_error(index, spec.id, name, folder)
+        extra["weights"] = folder
+    return run(control_image(unit, index), **unit.resolved_settings(), **extra).convert("RGB")
 
 
 def fit_to(image: Image.Image, width: int, height: int, resize_mode: str) -> Image.Image:
