@@ -165,6 +165,17 @@ def test_image_to_image_inpainting_and_hires_fix_run_with_a_unit(gen, lincoln, t
         assert np.array_equal(with_unit[:4], without[:4])
 
 
+def test_an_sdxl_controlnet_steers_an_sdxl_model(root, lincoln):
+    engine = Generate(root=root, model="tiny-sdxl", precision="float32")
+    unit = ControlUnit("tiny-xl", lincoln, "canny")
+    without, with_unit = pixels(engine, BASE), pixels(engine, BASE.replace(control=(unit,)))
+    assert differs(with_unit, without)
+    zero = ControlUnit("tiny-xl", lincoln, "canny", weight=0)
+    assert np.array_equal(pixels(engine, BASE.replace(control=(zero,))), without)
+    with pytest.raises(InvalidParameterError, match="tiny-canny is a ControlNet for Stable Diffusion 1.x"):
+        next(iter(engine.generate(BASE.replace(control=(ControlUnit("tiny-canny", lincoln),)))))
+
+
 # -- the recipe --------------------------------------------------------------------------------------
 
 

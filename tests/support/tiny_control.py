@@ -68,8 +68,8 @@ def write_controlnet_file(net, path: Path) -> Path:
 
 
 def build_control_root(root: Path) -> Path:
-    """A root dir whose models.yaml holds a tiny SD 1.x pipeline (``tiny-sd1``, a diffusers folder) and
-    ControlNets for it: ``tiny-canny`` (one file in the original layout), ``tiny-canny-folder`` (the same
+    """A root dir whose models.yaml holds a tiny SD 1.x pipeline (``tiny-sd1``, a diffusers folder, the
+    default), a tiny SDXL one (``tiny-sdxl``) and ControlNets: ``tiny-canny`` (one file in the original layout), ``tiny-canny-folder`` (the same
     weights as a diffusers folder), ``tiny-other`` (other weights) and ``tiny-xl`` (an SDXL ControlNet)."""
     import yaml
 
@@ -84,10 +84,13 @@ def build_control_root(root: Path) -> Path:
     write_controlnet_folder(net, models / "controlnet" / "tiny-canny-folder")
     write_controlnet_folder(build_tiny_controlnet(pipe.unet, seed=12), models / "controlnet" / "tiny-other")
     xl = build_tiny_pipeline("sdxl", seed=4)
+    xl.save_pretrained(str(models / "tiny-sdxl"), safe_serialization=True)
     write_controlnet_folder(build_tiny_controlnet(xl.unet, seed=13), models / "controlnet" / "tiny-xl")
     entries = {
         "tiny-sd1": {"description": "tiny SD 1.x", "format": "diffusers", "path": "models/tiny-sd1",
                      "family": "sd1", "width": 64, "height": 64, "default": True},
+        "tiny-sdxl": {"description": "tiny SDXL", "format": "diffusers", "path": "models/tiny-sdxl", "family": "sdxl",
+                      "width": 64, "height": 64},
         "tiny-canny": {"format": "controlnet", "path": "models/ControlNet/control_tiny_canny.safetensors",
                        "family": "sd1"},
         "tiny-canny-folder": {"format": "controlnet", "path": "models/controlnet/tiny-canny-folder", "family": "sd1"},
