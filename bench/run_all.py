@@ -17,6 +17,7 @@ SUITE = [
     ["bench_startup.py"],
     ["bench_memory.py"],
     ["bench_upscale.py"],
+    ["bench_control.py"],
 ]
 
 
