@@ -1,6 +1,7 @@
 /** The protocol's client → server payloads as a schema, checked field by field (names, types, ranges). */
 
-type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'seedWeightList' | 'boundingBox';
+type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'seedWeightList' | 'boundingBox' | 'controlUnitList'
+  | 'numberMap';
 
 interface FieldSpec {
   type: FieldType;
@@ -47,6 +48,20 @@ export const GENERATION_PARAMETERS: ObjectSchema = {
   bounding_box: { type: 'boundingBox', required: false },
   inpaint_replace: { type: 'number', required: false, min: 0, max: 1 },
   seam_size: { type: 'integer', required: false, min: 0, max: 64 },
+  control: { type: 'controlUnitList', required: false },
+};
+
+/** One of our ControlNet units in `generation_parameters.control` (see the README's Control section). */
+export const CONTROL_UNIT: ObjectSchema = {
+  model: { type: 'string', required: true },
+  image: { type: 'string', required: true },
+  preprocessor: { type: 'string', required: false },
+  settings: { type: 'numberMap', required: false },
+  weight: { type: 'number', required: false, min: 0, max: 2 },
+  start: { type: 'number', required: false, min: 0, max: 1 },
+  end: { type: 'number', required: false, min: 0, max: 1 },
+  control_mode: { type: 'string', required: false, oneOf: ['balanced', 'prompt', 'control'] },
+  resize_mode: { type: 'string', required: false, oneOf: ['crop', 'fit', 'stretch'] },
 };
 
 export const ESRGAN_PARAMETERS: ObjectSchema = {
@@ -86,6 +101,13 @@ function checkType(value: unknown, spec: FieldSpec): boolean {
       );
     case 'boundingBox':
       return typeof value === 'object' && value !== null && ['x', 'y', 'width', 'height'].every((k) => k in value);
+    case 'numberMap':
+      return (
+        typeof value === 'object' && value !== null && !Array.isArray(value) &&
+        Object.values(value).every((v) => typeof v === 'number' && Number.isFinite(v))
+      );
+    case 'controlUnitList':
+      return Array.isArray(value) && value.every((unit, i) => validate(unit, CONTROL_UNIT, `control[${i}]`).length === 0);
   }
 }
 
