@@ -392,6 +392,7 @@ def test_the_cli_takes_control_units_and_fetch_reproduces_the_picture(gen, tmp_p
     run(f"!fetch {Path(first).name}")
     command = out.getvalue().strip().splitlines()[-1]
     assert "--control" in command and "model=tiny-canny" in command
+    assert "image=outputs/control-images/Lincoln-and-Parrot-512." in command  # copied into the output tree
     again = re.match(r"(\S+\.png): ", run(command)).group(1)
     assert again != first and np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(first)))
     with pytest.raises(AssertionError, match="needs image="):
