@@ -299,6 +299,13 @@ def test_missing_postprocessor_weights_give_a_one_line_error_naming_the_file(ses
     assert "GFPGANv1.4.pth" in message and "invokeai-configure" in message
 
 
+def test_a_lora_that_is_not_there_is_told_under_the_image_it_was_ignored_for(session, root):
+    path = make_image(session, "a cat <lora:nowhere:0.5>", "-S 7")
+    told = f"LoRA 'nowhere' was not found in {root / 'loras'}; it was ignored"
+    assert re.search(rf"{re.escape(path.name)}: [^\r\n]*\r\nWarning: {re.escape(told)}\r\n", session.text)
+    assert metadata(path)["image"]["warnings"] == [told]
+
+
 def test_bad_values_and_unknown_switches_give_one_line_errors_and_the_prompt_continues(session):
     session.run("a cat -s 2 -W 100 -H 64")
     assert session.error() == "width: must be a multiple of 8 from 64 to 2048, got 100"

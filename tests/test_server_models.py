@@ -3,6 +3,8 @@ delete an entry (the file stays), and switch to what was added."""
 
 from __future__ import annotations
 
+import random
+import shutil
 from pathlib import Path
 
 import pytest
@@ -75,3 +77,37 @@ def test_scan_import_switch_and_delete_models_over_the_protocol(server_factory, 
         message = client.wait_for("error", after=mark, timeout=60)[0]["message"]
         assert field in message, message
         assert "nope.safetensors" not in str(other.events[other_mark:])  # whether a path exists is the asker's
+
+
+def test_a_running_scan_stops_between_files_on_cancel_and_its_report_says_how_far_it_got(
+        server_factory, connect, a1111_tree, tmp_path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    shutil.copy(a1111_tree / "models" / "Stable-diffusion" / "tiny-scanned.safetensors", folder / "a-first.safetensors")
+    rng = random.Random(18)
+    for i in range(3000):  # a real scan reads each (seconds in all), so the cancel lands part-way
+        (folder / f"junk-{i:04d}.ckpt").write_bytes(rng.randbytes(64))
+    server = server_factory()
+    assert server.studio.wait_until_loaded(120)
+    client = connect(server.url)
+
+    job_id = client.call("scanModelFolder", str(folder))["jobId"]
+    client.wait_for("progressUpdate", lambda d: d.get("jobId") == job_id and d["currentStatus"].startswith("Scanning"),
+                    timeout=120)
+    client.emit("cancel", job_id)
+    changed = client.wait_for("modelListChanged", lambda d: d.get("jobId") == job_id, timeout=60)[0]
+    report = changed["report"]
+    assert report["canceled"] is True and report["total"] == 3001
+    assert 1 <= report["checked"] < 3001, report["checked"]
+    assert report["added"] == ["a-first"] and "a-first" in changed["model_list"]  # what it found is kept
+    # each junk file it reached is reported, in order, and none after the cancel
+    assert [s["path"] for s in report["skipped"]] == [str(folder / f"junk-{i:04d}.ckpt")
+                                                      for i in range(report["checked"] - 1)]
+    client.wait_for("queueUpdate", lambda d: any(j["id"] == job_id and j["status"] == "canceled" for j in d["jobs"]),
+                    timeout=30)
+
+    # The studio carries on: the next scan runs to its end.
+    mark = client.mark()
+    again = client.call("scanModelFolder", str(a1111_tree / "models"))["jobId"]
+    done = client.wait_for("modelListChanged", lambda d: d.get("jobId") == again, after=mark, timeout=120)[0]["report"]
+    assert done["canceled"] is False and done["checked"] == done["total"] == 1

@@ -14,7 +14,7 @@ from PIL import Image
 
 from ldm.invoke import APP_ID, __version__
 from ldm.invoke import metadata as md
-from ldm.invoke.errors import InvalidParameterError, MissingFileError, user_message
+from ldm.invoke.errors import GenerationCanceled, InvalidParameterError, MissingFileError, user_message
 from ldm.invoke.files import (
     INIT_FOLDER,
     MASK_FOLDER,
@@ -108,7 +108,20 @@ class Studio:
             "control_models": facts.get("control_models", {}),  # ControlNets by name: {family, description}
             "outdir": str(self.outdir),
             "max_upload_bytes": self.limits.max_bytes,
+            **self.prompt_names(),  # "loras" and "embeddings": what the prompt box completes
         }
+
+    def prompt_names(self) -> dict[str, list[str]]:
+        """The LoRA names and embedding trigger words in the root's folders and the scanned ones, read
+        from disk each time (a file dropped in a folder counts at once); none when models.yaml is broken."""
+        from ldm.invoke.errors import ModelLoadError
+        from ldm.invoke.model_manager import ModelManager
+
+        try:
+            return ModelManager(self.config.root).prompt_names()
+        except (ModelLoadError, OSError) as exc:
+            log.warning("The LoRA and embedding folders could not be listed: %s", exc)
+            return {"loras": [], "embeddings": []}
 
     def wait_until_loaded(self, timeout: float | None = None) -> bool:
         return self.worker.loaded.wait(timeout)
@@ -390,7 +403,11 @@ class Studio:
         asker = request.pop("asker", None)
         worker = self._worker_of(job)
         self._ensure_loaded(worker)
-        report = worker.manage_models(operation, request)
+        progress = ProgressReport(self.publisher, job.id, 0, 0)
+        if self.pool is None:  # a scan in this process stops between files on cancel
+            report = worker.manage_models(operation, request, _JobSink(self, job, progress, None))
+        else:
+            report = worker.manage_models(operation, request)
         changed = {"operation": operation, "model_list": worker.facts().get("model_list", {}), "jobId": job.id}
         if asker:  # the list is everyone's news; the report of what is on this disk is the asker's
             self.publisher.reply(asker, "modelListChanged", {**changed, "report": report})
@@ -398,6 +415,9 @@ class Studio:
         else:
             self.publisher.broadcast("modelListChanged", {**changed, "report": report})
         self.publisher.broadcast("systemConfig", self.system_config())
+        if report.get("canceled"):  # what it found so far is kept and was told; the job itself was canceled
+            raise GenerationCanceled()
+        progress.finish()
 
     def _generate(self, job: Job) -> None:
         request = self._saved_generation(job)

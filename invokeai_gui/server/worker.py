@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,6 +60,28 @@ class ProgressSink(Protocol):
     def preview(self, image: Image.Image) -> None: ...
 
     def intermediate(self, step: int, png: bytes) -> None: ...
+
+
+def _face_status(done: int, total: int) -> str:
+    """The face being restored, counted from 1 ("Restoring faces 1/3" while the first one runs)."""
+    return f"Restoring faces {min(done + 1, total)}/{total}" if total else "Restoring Faces"
+
+
+SCAN_PROGRESS_SECONDS = 0.25  # a scan of thousands of small files tells its progress this often, not per file
+
+
+def _scan_progress(sink: ProgressSink) -> Any:
+    """A scan's per-file hook: a cancel stops it before the next file; progress goes out now and then."""
+    last = [0.0]
+
+    def before_each(done: int, total: int) -> None:
+        sink.raise_if_canceled()
+        now = time.monotonic()
+        if done == 0 or now - last[0] >= SCAN_PROGRESS_SECONDS:
+            last[0] = now
+            sink.step(done, total, f"Scanning {done}/{total} files")
+
+    return before_each
 
 
 class Worker:
@@ -159,8 +182,10 @@ class Worker:
         if not self.loaded.is_set():
             self._loaded_now()
 
-    def manage_models(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
-        """``import`` / ``scan`` / ``delete`` / ``default`` on models.yaml; returns what changed."""
+    def manage_models(self, operation: str, request: dict[str, Any], sink: ProgressSink | None = None) -> dict[str, Any]:
+        """``import`` / ``scan`` / ``delete`` / ``default`` on models.yaml; returns what changed. A scan
+        reports each file to ``sink`` and stops between files when it is canceled (its report says
+        ``canceled`` and how many of the files it checked)."""
         gen = self.engine()
         manager = gen.model_manager
         report: dict[str, Any] = {}
@@ -175,7 +200,7 @@ class Worker:
                 folder = Path(request["path"]).expanduser()
                 if not folder.is_dir():
                     raise InvalidParameterError("path", f"{folder} is not a folder")
-                report = manager.scan_folder(folder).as_dict()
+                report = manager.scan_folder(folder, _scan_progress(sink) if sink else None).as_dict()
             elif operation == "delete":
                 name = request["model_name"]
                 if name == gen.model_name:
@@ -235,7 +260,7 @@ class Worker:
 
             def on_tile(done: int, total: int, status: str = status) -> None:
                 sink.raise_if_canceled()  # a cancel stops an upscale between tiles, a restoration between faces
-                sink.step(done, total, f"Restoring faces {done}/{total}" if status == "Restoring Faces" else status)
+                sink.step(done, total, _face_status(done, total) if status == "Restoring Faces" else status)
 
             result = gen.postprocess(result, step.type, step.engine_options(), progress=on_tile)
         sink.status("Saving Image")

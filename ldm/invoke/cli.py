@@ -398,6 +398,8 @@ class InvokeCLI:
                 progress.close()
                 path = writer.save_image(done.image, done.seed)
                 self.say(f"{path}: {done.image.info.get('Dream', '')}")
+                for warning in done.warnings:
+                    self.say(f"Warning: {warning}")
                 if done.postprocess_error:
                     self.say(f"Error: {path.name} was saved without its postprocessing: {done.postprocess_error}")
                 progress.next_image()

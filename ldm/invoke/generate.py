@@ -61,11 +61,13 @@ StatusCallback = Callable[[str], None]
 @dataclass
 class GeneratedImage:
     """One finished image of a request: the picture (its recipe in ``image.info``), its seeds, and
-    the message of a postprocessing pass that failed after it was generated (the image is kept)."""
+    the message of a postprocessing pass that failed after it was generated (the image is kept), and
+    what of the prompt was ignored and why (a LoRA not found, an embedding refused, words cut off)."""
 
     image: Image.Image
     plan: ImagePlan
     postprocess_error: str | None = None
+    warnings: tuple[str, ...] = ()
 
     @property
     def seed(self) -> int:
@@ -243,11 +245,13 @@ class Generate:
                     "loras": [{"name": n, "weight": w} for n, w in parsed.loras],
                     "embeddings": list(parsed.embeddings),
                 }
+                if cond.warnings:  # told on the result itself, so every client and the CLI can show it
+                    extras["warnings"] = list(cond.warnings)
                 image_meta = request.image_metadata(plan, mode, width, height, extras, control_hashes)
                 md.attach_metadata(image, md.build_metadata({"model_id": model.name, "model_hash": model.hash},
                                                             image_meta))
                 image, error = self._postprocess_after_generation(image, request, say)
-                yield GeneratedImage(image, plan, error)
+                yield GeneratedImage(image, plan, error, tuple(cond.warnings))
         if self.free_gpu_mem:
             free_memory(self.torch_device)
 

@@ -68,8 +68,9 @@ class LoadedControl:
 
 @dataclass
 class ScanReport:
-    """What ``scan_folder`` found: models added (and already known), LoRA and embedding folders, and
-    files it left alone with the reason."""
+    """What ``scan_folder`` found: models added (and already known), LoRA and embedding folders, files
+    it left alone with the reason, and how far it got (``checked`` of ``total``; ``canceled`` when it
+    was stopped before the end)."""
 
     added: list[str] = field(default_factory=list)
     known: list[str] = field(default_factory=list)
@@ -77,10 +78,14 @@ class ScanReport:
     embeddings: list[str] = field(default_factory=list)
     folders: dict[str, list[str]] = field(default_factory=lambda: {"loras": [], "embeddings": []})
     skipped: list[tuple[str, str]] = field(default_factory=list)
+    checked: int = 0
+    total: int = 0
+    canceled: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return {"added": self.added, "known": self.known, "loras": self.loras, "embeddings": self.embeddings,
-                "folders": self.folders, "skipped": [{"path": p, "reason": r} for p, r in self.skipped]}
+                "folders": self.folders, "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
+                "checked": self.checked, "total": self.total, "canceled": self.canceled}
 
 
 def _check_folders(path: Path, value: Any) -> None:
@@ -368,57 +373,83 @@ class ModelManager:
         log.info("Imported %s as %s", src, name)
         return name
 
-    def scan_folder(self, folder: str | os.PathLike[str]) -> ScanReport:
+    def scan_folder(self, folder: str | os.PathLike[str],
+                    before_each: Callable[[int, int], None] | None = None) -> ScanReport:
         """Finds models, LoRAs and embeddings under ``folder`` (an AUTOMATIC1111 install or its
         ``models/Stable-diffusion``, a ComfyUI ``models/checkpoints`` tree, any folder), adds the models
-        to models.yaml and remembers the folders holding LoRAs and embeddings. Files are not moved."""
-        from .model_formats.controlnet import folder_config
-        from .model_formats.probe import probe_path
-        from .model_formats.state_dict import WEIGHT_SUFFIXES
+        to models.yaml and remembers the folders holding LoRAs and embeddings. Files are not moved.
 
-        def is_controlnet_folder(folder: Path) -> bool:
-            return folder_config(folder) is not None
+        ``before_each(done, total)`` is called before each candidate (a weight file or a diffusers
+        folder); raising ``GenerationCanceled`` from it stops the scan there, keeping what it found."""
+        from .errors import GenerationCanceled
 
         top = Path(os.path.expanduser(str(folder))).resolve()
         if not top.is_dir():
             raise ModelLoadError(f"{top} is not a folder")
         report = ScanReport()
+        candidates = self._scan_candidates(top, report)
+        report.total = len(candidates)
         lora_dirs: set[Path] = set()
         embedding_dirs: set[Path] = set()
+        for path in candidates:
+            if before_each is not None:
+                try:
+                    before_each(report.checked, report.total)
+                except GenerationCanceled:
+                    report.canceled = True
+                    break
+            self._scan_candidate(path, report, lora_dirs, embedding_dirs)
+            report.checked += 1
+        for kind, found in (("loras", lora_dirs), ("embeddings", embedding_dirs)):
+            for d in sorted(self._outermost(found)):
+                if self.add_folder(kind, d):
+                    report.folders[kind].append(str(d))
+        return report
+
+    @staticmethod
+    def _scan_candidates(top: Path, report: ScanReport) -> list[Path]:
+        """Every weight file and diffusers folder (a pipeline's or a ControlNet's) under ``top``, in a stable
+        order (names and folder configs only)."""
+        from .model_formats.controlnet import folder_config
+        from .model_formats.state_dict import WEIGHT_SUFFIXES
+
+        found: list[Path] = []
+
         def unreadable_folder(error: OSError) -> None:
             report.skipped.append((str(error.filename or top), f"the folder cannot be read ({error.strerror or error})"))
 
         for current, dirs, files in os.walk(top, onerror=unreadable_folder):
             here = Path(current)
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            if (here / "model_index.json").is_file() or is_controlnet_folder(here):
+            if (here / "model_index.json").is_file() or folder_config(here) is not None:
                 dirs[:] = []  # a diffusers folder is one model
-                self._scan_one(here, report)
+                found.append(here)
                 continue
-            for fname in sorted(files):
-                path = here / fname
-                if fname.startswith(".") or path.suffix.lower() not in WEIGHT_SUFFIXES:
-                    continue
-                try:
-                    probe = probe_path(path)
-                except Exception as e:  # noqa: BLE001 - one unreadable file is reported, never ends the scan
-                    report.skipped.append((str(path), _unreadable(path, e)))
-                    continue
-                if probe.kind in ("checkpoint", "controlnet"):
-                    self._scan_one(path, report, probe)
-                elif probe.kind == "lora":
-                    lora_dirs.add(here)
-                    report.loras.append(path.stem)
-                elif probe.kind == "embedding":
-                    embedding_dirs.add(here)
-                    report.embeddings.append(path.stem)
-                else:
-                    report.skipped.append((str(path), probe.detail))
-        for kind, found in (("loras", lora_dirs), ("embeddings", embedding_dirs)):
-            for d in sorted(self._outermost(found)):
-                if self.add_folder(kind, d):
-                    report.folders[kind].append(str(d))
-        return report
+            found += [here / f for f in sorted(files)
+                      if not f.startswith(".") and Path(f).suffix.lower() in WEIGHT_SUFFIXES]
+        return found
+
+    def _scan_candidate(self, path: Path, report: ScanReport, lora_dirs: set[Path], embedding_dirs: set[Path]) -> None:
+        from .model_formats.probe import probe_path
+
+        if path.is_dir():
+            self._scan_one(path, report)
+            return
+        try:
+            probe = probe_path(path)
+        except Exception as e:  # noqa: BLE001 - one unreadable file is reported, never ends the scan
+            report.skipped.append((str(path), _unreadable(path, e)))
+            return
+        if probe.kind in ("checkpoint", "controlnet"):
+            self._scan_one(path, report, probe)
+        elif probe.kind == "lora":
+            lora_dirs.add(path.parent)
+            report.loras.append(path.stem)
+        elif probe.kind == "embedding":
+            embedding_dirs.add(path.parent)
+            report.embeddings.append(path.stem)
+        else:
+            report.skipped.append((str(path), probe.detail))
 
     @staticmethod
     def _outermost(folders: set[Path]) -> set[Path]:
@@ -498,6 +529,11 @@ class ModelManager:
         """Textual-inversion files by trigger word (the file name without extension)."""
         return self._files("embeddings")
 
+    def prompt_names(self) -> dict[str, list[str]]:
+        """What a prompt can name, sorted: LoRAs (``<lora:name:weight>``) and embedding trigger words."""
+        return {"loras": sorted(self.list_loras(), key=str.lower),
+                "embeddings": sorted(self.list_embeddings(), key=str.lower)}
+
     # -- loading ------------------------------------------------------------------------------
 
     @property
@@ -534,7 +570,8 @@ class ModelManager:
             except Exception as e:  # a broken folder or file: say which model and why
                 raise ModelLoadError(f"Could not load model {name!r}: {e}") from e
             family = entry.get("family") or pipeline_family(pipeline)
-            pipeline.invokeai_extras = PromptExtras(pipeline, family, self.list_loras, self.list_embeddings)
+            pipeline.invokeai_extras = PromptExtras(pipeline, family, self.list_loras, self.list_embeddings,
+                                                     self.folders)
             loaded = LoadedModel(name, pipeline, self.model_hash(name, entry), {**entry, "format": fmt, "family": family})
             self._cache[name] = loaded
             while len(self._cache) > self.max_cached:

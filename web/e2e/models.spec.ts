@@ -1,5 +1,6 @@
 /** The Models dialog against the real server: scan an AUTOMATIC1111 tree, import a file, load it, remove it, errors. */
 import { spawnSync } from 'node:child_process';
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -211,4 +212,22 @@ test('a model job queued behind a generation shows as pending, with the buttons 
   await page.getByTestId('open-models').click();
   await expect(pending).toHaveCount(0);
   await expect(row(page, 'demo-alt').getByTestId('model-load')).toBeEnabled();
+});
+
+test('a running scan is canceled from the Models dialog, and the outcome says how far it got', async ({ app: page }) => {
+  const many = fs.mkdtempSync(path.join(tree, 'many-'));
+  const files = 8000; // each one is read (about a millisecond each), so the scan runs for seconds
+  for (let i = 0; i < files; i++) fs.writeFileSync(path.join(many, `junk-${String(i).padStart(4, '0')}.ckpt`), crypto.randomBytes(64));
+  await page.getByTestId('open-models').click();
+  await dialog(page).getByTestId('scan-path').fill(many);
+  await dialog(page).getByTestId('scan-submit').click();
+  await expect(dialog(page).getByTestId('models-scan-progress')).toContainText(new RegExp(`Scanning \\d+/${files} files`));
+  await dialog(page).getByTestId('models-cancel-scan').click();
+  const outcome = dialog(page).getByTestId('models-success');
+  await expect(outcome).toContainText(new RegExp(`The scan was canceled after \\d+ of ${files} files\\. Until then it found no new models\\.`), { timeout: 60_000 });
+  const checked = Number(/after (\d+) of/.exec((await outcome.textContent()) ?? '')?.[1]);
+  expect(checked).toBeLessThan(files);
+  if (checked > 0) await expect(outcome).toContainText(`${checked} file${checked === 1 ? '' : 's'} left alone`);
+  await dialogShot(page, 'models-scan-canceled');
+  await expect(dialog(page).getByTestId('models-pending')).toHaveCount(0);
 });

@@ -39,7 +39,6 @@ from .translate import image_bytes, open_image, request_infotext, resized, sampl
 A1111_DEFAULT_SAMPLER = "k_euler_a"  # "Euler a"
 UPSCALERS = {"R-ESRGAN 4x+": 4, "R-ESRGAN 2x+": 2, "RealESRGAN_x4plus": 4, "RealESRGAN_x2plus": 2,
              "ESRGAN_4x": 4, "Lanczos": None, "Nearest": None, "None": None}
-MODEL_FILE_SUFFIXES = (".safetensors", ".ckpt", ".pt", ".bin", ".pth")
 # Our field names → A1111's, for error messages.
 RENAMES = {"strength": "denoising_strength", "iterations": "n_iter", "init_img": "init_images",
            "init_image": "init_images", "init_mask": "mask", "seamless": "tiling", "clip_skip": "CLIP_stop_at_last_layers",
@@ -415,10 +414,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns) -> Blueprint:
                         for kind, label in (("gfpgan", "GFPGAN"), ("codeformer", "CodeFormer")) if available(kind)])
 
     def files_of(kind: str) -> list[str]:
-        folder = studio.config.root / kind
-        if not folder.is_dir():
-            return []
-        return sorted(p.stem for p in folder.rglob("*") if p.suffix.lower() in MODEL_FILE_SUFFIXES)
+        return studio.prompt_names()[kind]  # the same listing the prompt box completes from
 
     @bp.get("/loras")
     def loras() -> Response:

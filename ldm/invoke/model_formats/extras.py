@@ -27,6 +27,10 @@ from .state_dict import flatten, load_raw, load_tensors, shapes_of, unwrap_state
 log = logging.getLogger(__name__)
 
 FileIndex = Callable[[], dict[str, Path]]
+Folders = Callable[[str], list[Path]]  # "loras" or "embeddings" -> the folders searched
+# ``<name>`` names an embedding explicitly (a bare word may just be a word, so only this form is
+# reported when no such file exists).
+_BRACKETED = re.compile(r"<([\w.-]+)>")
 
 
 def _file_key(path: Path) -> tuple[str, int, int]:
@@ -53,11 +57,13 @@ def trigger_pattern(name: str) -> re.Pattern[str]:
 class PromptExtras:
     """Applies the LoRAs and embeddings a prompt names to the pipeline this object belongs to."""
 
-    def __init__(self, pipeline: Any, family: str | None, lora_files: FileIndex, embedding_files: FileIndex) -> None:
+    def __init__(self, pipeline: Any, family: str | None, lora_files: FileIndex, embedding_files: FileIndex,
+                 folders: Folders | None = None) -> None:
         self.pipeline = pipeline
         self.family = family
         self.lora_files = lora_files
         self.embedding_files = embedding_files
+        self.folders = folders  # named in the warning about a LoRA or embedding that is not there
         self._loras: dict[str, tuple[str, int, int]] = {}  # adapter name -> file key
         self._embeddings: dict[str, tuple[str, int, int]] = {}  # trigger name -> file key
         self._tokens: dict[str, str] = {}  # trigger name -> token in the tokenizer
@@ -84,7 +90,7 @@ class PromptExtras:
         for name, weight in parsed.loras:
             path = files.get(name) or lowered.get(name.lower())
             if path is None:
-                self._warn(parsed, f"LoRA {name!r} was not found (looked in the loras folders); it was ignored")
+                self._warn(parsed, f"LoRA {name!r} was not found in {self._where('loras')}; it was ignored")
                 continue
             wanted[adapter_name(name)] = (path, weight, name)
         applied = self._set_loras({a: p for a, (p, _, _) in wanted.items()}, parsed.warnings)
@@ -126,12 +132,20 @@ class PromptExtras:
         except Exception:  # nothing was injected
             log.debug("no adapter %s to remove", adapter)
 
+    def _where(self, kind: str) -> str:
+        folders = [str(f) for f in self.folders(kind)] if self.folders else []
+        return ", ".join(folders) if folders else f"the {kind} folders"
+
     # -- embeddings ----------------------------------------------------------------------------
 
     def _apply_embeddings(self, parsed: ParsedPrompt) -> Callable[[str, Any], str]:
         texts = [t for t, _ in parsed.positive] + [parsed.negative]
         files = self.embedding_files() if any(texts) else {}
         used = {name: path for name, path in files.items() if any(trigger_pattern(name).search(t) for t in texts)}
+        for name in sorted({m for t in texts for m in _BRACKETED.findall(t)}):
+            if name not in files:
+                self._warn(parsed, f"Embedding {name!r} was not found in {self._where('embeddings')}; "
+                                   f"<{name}> was left in the prompt as text")
         self._set_embeddings(used, parsed.warnings)
         parsed.embeddings = sorted(self._embeddings)
         patterns = {name: trigger_pattern(name) for name in self._embeddings}

@@ -73,6 +73,8 @@ export interface ImageMetadata {
   postprocessing?: PostprocessingStep[] | null;
   precision?: string;
   device?: string;
+  /** Ours: what the engine ignored for this image and why (a LoRA not found, an embedding refused). */
+  warnings?: string[];
   [key: string]: unknown;
 }
 
@@ -141,6 +143,9 @@ export interface SystemConfig {
   samplers?: SamplerInfo[];
   /** Ours: the largest upload the server accepts, in bytes (the UI checks before sending). */
   max_upload_bytes?: number;
+  /** Ours: LoRA names and embedding trigger words in the model folders (the prompt box completes them). */
+  loras?: string[];
+  embeddings?: string[];
 }
 
 export interface ProgressUpdate {
@@ -217,6 +222,10 @@ export interface ModelOperationReport {
   loras?: string[];
   embeddings?: string[];
   skipped?: ModelScanSkip[];
+  /** Ours, scans: how many of the candidate files it checked, and whether a cancel stopped it there. */
+  checked?: number;
+  total?: number;
+  canceled?: boolean;
 }
 export interface ModelListChangedPayload {
   operation: ModelOperation;

@@ -41,6 +41,7 @@ import {
 } from './imageActions';
 import { DesktopImageButtons } from './DesktopImageButtons';
 import { MetadataViewer } from './MetadataViewer';
+import { ResultWarnings } from './ResultWarnings';
 
 /** Lets keyboard shortcuts open the Restore Faces / HD popovers. */
 export interface PopoverSignals {
@@ -312,6 +313,7 @@ export function CurrentImagePanel({ signals }: { signals: PopoverSignals }) {
     <div className="current-image-panel" data-testid="current-image-panel">
       <ProgressBar />
       <ImageButtons image={current} signals={signals} />
+      {!intermediate && <ResultWarnings image={current} />}
       {tab === 'img2img' ? (
         <div className="split">
           <InitialImageArea />

@@ -1,7 +1,7 @@
 /** The Models dialog: every model with its status, Load and Remove, and forms to add a model or scan a folder. */
 import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
-import { requestModelChange } from '../../app/socketio/actions';
+import { cancelProcessing, requestModelChange } from '../../app/socketio/actions';
 import { deleteModel, importModel, scanModelFolder, setDefaultModel } from './modelsThunks';
 import { Modal } from '../../common/components/Modal';
 import { SwitchField } from '../../common/components/Fields';
@@ -128,13 +128,30 @@ function ModelRowItem({ row, disabled, isLoading, isConfirming, onLoad, onAskRem
 
 function OperationStatus({ pending, outcome }: { pending: PendingModelOperation | null; outcome: ModelOutcome | null }) {
   const dispatch = useAppDispatch();
+  // A running scan's progress ("Scanning 120/3000 files") is the job's status line.
+  const scanProgress = useAppSelector((s) => (s.system.isProcessing && s.system.currentStatus.startsWith('Scanning ') ? s.system.currentStatus : null));
   if (pending) {
     return (
       <div className="models__outcome models__outcome--pending" role="status" data-testid="models-pending">
         <span className="spinner" aria-hidden="true" />
         <span>
           {PENDING_VERB[pending.operation]} <code>{pending.target}</code>…
+          {pending.operation === 'scan' && pending.jobId && scanProgress && (
+            <span className="models__scan-progress" data-testid="models-scan-progress"> {scanProgress}</span>
+          )}
         </span>
+        {pending.operation === 'scan' && pending.jobId && (
+          <Tooltip label="Stop the scan after the file it is reading; what it found so far stays in the list.">
+            <button
+              type="button"
+              className="button button--small models__cancel-scan"
+              data-testid="models-cancel-scan"
+              onClick={() => pending.jobId && dispatch(cancelProcessing(pending.jobId))}
+            >
+              Cancel scan
+            </button>
+          </Tooltip>
+        )}
       </div>
     );
   }

@@ -42,6 +42,15 @@ describe('the model list', () => {
 });
 
 describe('outcome messages', () => {
+  it('says how far a canceled scan got and what it added until then', () => {
+    expect(outcomeMessage('scan', { added: ['a'], removed: [] }, { canceled: true, checked: 37, total: 3001 })).toBe(
+      'The scan was canceled after 37 of 3001 files. Until then it added 1 model: a.',
+    );
+    expect(outcomeMessage('scan', { added: [], removed: [] }, { canceled: true, checked: 0, total: 5 })).toBe(
+      'The scan was canceled after 0 of 5 files. Until then it found no new models.',
+    );
+  });
+
   it('names what a scan added and counts what it already knew', () => {
     expect(outcomeMessage('scan', { added: ['a', 'b'], removed: [] }, { known: ['c'] })).toBe(
       'The scan added 2 models (1 already listed): a, b.',

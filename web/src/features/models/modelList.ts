@@ -61,9 +61,11 @@ export function outcomeMessage(
   }
   const known = report.known?.length ?? 0;
   const alsoKnown = known > 0 ? ` (${known} already listed)` : '';
-  if (diff.added.length === 0) return `The scan found no new models${alsoKnown}.`;
+  const stopped = report.canceled ? `The scan was canceled after ${report.checked ?? 0} of ${report.total ?? 0} files. ` : '';
+  const subject = report.canceled ? 'Until then it' : 'The scan';
+  if (diff.added.length === 0) return `${stopped}${subject} found no new models${alsoKnown}.`;
   const noun = diff.added.length === 1 ? 'model' : 'models';
-  return `The scan added ${diff.added.length} ${noun}${alsoKnown}: ${names(diff.added)}.`;
+  return `${stopped}${subject} added ${diff.added.length} ${noun}${alsoKnown}: ${names(diff.added)}.`;
 }
 
 /** What a Remove button must say instead of removing, or null when the model may be removed. */

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import type { ModelList, ModelListChangedPayload } from '../../app/protocol';
 import { disconnected } from '../system/systemSlice';
+import { jobEventReceived } from '../jobs/jobTracker';
 import reducer, {
+  CANCELED_BEFORE_START_MESSAGE,
   CONNECTION_LOST_MESSAGE,
   REFUSED_MESSAGE,
   initialModelsState,
@@ -30,6 +32,20 @@ function requested(): ModelsState {
 }
 
 describe('a model job from request to outcome', () => {
+  it('a scan canceled while it runs shows its report; one canceled while it waited says the list did not change', () => {
+    const finished = (jobId: string) => jobEventReceived({ owner: 'models', requestId: 'r', jobId, event: 'finished', payload: { status: 'canceled' } });
+    let s = reducer(requested(), modelOperationAcknowledged({ jobId: 'j1' }));
+    const partial = { ...changed('j1'), report: { added: ['tiny-scanned'], canceled: true, checked: 3, total: 50 } };
+    s = reducer(s, jobEventReceived({ owner: 'models', requestId: 'r', jobId: 'j1', event: 'modelListChanged', payload: partial }));
+    s = reducer(s, finished('j1'));
+    expect(s.outcome).toMatchObject({ kind: 'success', message: 'The scan was canceled after 3 of 50 files. Until then it added 1 model: tiny-scanned.' });
+
+    s = reducer(reducer(s, modelOperationRequested({ operation: 'scan', target: '/b', before })), modelOperationAcknowledged({ jobId: 'j2' }));
+    s = reducer(s, finished('j2'));
+    expect(s.outcome).toMatchObject({ kind: 'error', message: CANCELED_BEFORE_START_MESSAGE });
+    expect(s.pending).toBeNull();
+  });
+
   it('is pending until its own modelListChanged, then shows what was added', () => {
     let s = requested();
     expect(s.pending).toMatchObject({ operation: 'scan', target: '/a1111/models', jobId: null });

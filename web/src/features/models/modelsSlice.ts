@@ -55,6 +55,7 @@ export const initialModelsState: ModelsState = {
 const MAX_EARLY = 8;
 
 export const REFUSED_MESSAGE = 'The server refused the request.';
+export const CANCELED_BEFORE_START_MESSAGE = 'Canceled before it started; the model list did not change.';
 export const CONNECTION_LOST_MESSAGE =
   'The connection to the server was lost before it answered; look at the list again once it reconnects.';
 
@@ -159,7 +160,13 @@ const modelsSlice = createSlice({
       if (owner !== 'models' || !pending || pending.jobId !== jobId) return;
       if (event === 'modelListChanged') succeed(state, pending, payload as ModelListChangedPayload);
       else if (event === 'error') fail(state, pending, (payload as { message?: string } | null)?.message ?? REFUSED_MESSAGE);
-      else if (event === 'finished' && (payload as { status?: string }).status !== 'done') fail(state, pending, 'The job ended without changing the list.');
+      else if (event === 'finished') {
+        // A running scan that is canceled tells what it found first (modelListChanged); only a job
+        // canceled while it waited ends here.
+        const status = (payload as { status?: string }).status;
+        if (status === 'canceled') fail(state, pending, CANCELED_BEFORE_START_MESSAGE);
+        else if (status !== 'done') fail(state, pending, 'The job ended without changing the list.');
+      }
     });
     builder.addCase(disconnected, (state) => {
       if (state.pending) fail(state, state.pending, CONNECTION_LOST_MESSAGE);

@@ -1,5 +1,4 @@
 /** The control panel: prompt, Invoke, the main parameters and the Advanced Options sections. */
-import type { KeyboardEvent } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { cancelProcessing } from '../../app/socketio/actions';
 import { invoke } from '../tabs/invoke';
@@ -14,6 +13,7 @@ import { OutpaintingOptions } from '../outpainting/OutpaintingOptions';
 import { outpaintBlocker } from '../outpainting/outpaintingThunks';
 import { CanvasOptions } from '../canvas/CanvasOptions';
 import { setFaceOptions, setOption, setUpscaleOptions, type OptionsState } from './optionsSlice';
+import { PromptInput } from './PromptInput';
 import { FaceRestoreFields, faceRestoreProblem, UpscaleFields } from '../postprocessing/PostprocessFields';
 
 const toMultipleOf8 = (v: number) => Math.round(v / 8) * 8;
@@ -60,31 +60,6 @@ export const TOOLTIPS = {
     'High Resolution Fix: for sizes above 512, first generate at low resolution, then upscale with an image-to-image pass. Avoids repeated subjects.',
   hiresStrength: 'Strength of the high-resolution pass: how much it changes the first, low-resolution image.',
 } as const;
-
-function PromptInput() {
-  const dispatch = useAppDispatch();
-  const prompt = useAppSelector((s) => s.options.prompt);
-  const onKeyDown = (e: KeyboardEvent<HTMLTextAreaElement>) => {
-    if (e.key === 'Enter' && !e.shiftKey && !e.ctrlKey && !e.metaKey && !e.nativeEvent.isComposing) {
-      e.preventDefault();
-      void dispatch(invoke());
-    }
-  };
-  return (
-    <Tooltip label={TOOLTIPS.prompt} block placement="right">
-      <textarea
-        className="prompt"
-        aria-label="Prompt"
-        data-testid="prompt"
-        placeholder="I'm dreaming of…"
-        value={prompt}
-        rows={4}
-        onChange={(e) => dispatch(setOption('prompt', e.target.value))}
-        onKeyDown={onKeyDown}
-      />
-    </Tooltip>
-  );
-}
 
 function InvokeButtons() {
   const dispatch = useAppDispatch();
@@ -283,7 +258,7 @@ export function OptionsPanel() {
   const showAdvanced = useOption('showAdvancedOptions');
   return (
     <div className="options-panel" data-testid="options-panel">
-      <PromptInput />
+      <PromptInput tooltip={TOOLTIPS.prompt} />
       <InvokeButtons />
       <QueuePanel />
       <MainOptions />
