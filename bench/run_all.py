@@ -19,6 +19,7 @@ SUITE = [
     ["bench_memory.py"],
     ["bench_upscale.py"],
     ["bench_cluster.py"],
+    ["bench_control.py"],
 ]
 
 

@@ -109,7 +109,7 @@ def test_listings(server, api):
     assert "Euler a" in names and "DPM++ 2M" in names
     assert [u["name"] for u in api.get_upscalers()][:2] == ["None", "R-ESRGAN 4x+"]
     assert {f["name"] for f in api.get_face_restorers()} >= {"GFPGAN"}
-    assert api.get_scripts() == {"txt2img": [], "img2img": []}
+    assert api.get_scripts() == {"txt2img": ["controlnet"], "img2img": ["controlnet"]}  # its units: test_control
     assert isinstance(api.get_loras(), list) and "loaded" in api.get_embeddings()
     assert "ram" in api.get_memory()
     flags = api.get_cmd_flags()

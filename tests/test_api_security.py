@@ -98,10 +98,12 @@ def api_jobs(server) -> list:
 
 def test_an_oversized_body_is_413_in_each_apis_envelope_and_the_server_lives_on(small_uploads):
     url = base(small_uploads)
-    huge = "a" * (1024 * 1024)  # txt2img and generations carry no image: the limit is 1 MiB
-    refused = requests.post(url + "/sdapi/v1/txt2img", json={"prompt": huge}, timeout=30)
+    # txt2img may carry one control image per ControlNet unit: 8 × base64(200 KB) + 1 MiB
+    refused = requests.post(url + "/sdapi/v1/txt2img", json={"prompt": "a" * 3_300_000}, timeout=30)
     assert refused.status_code == 413 and "too large" in refused.json()["detail"]
-    assert "/sdapi/v1/txt2img takes at most 1,048,576 bytes (it carries no image)" in refused.json()["detail"]
+    assert "/sdapi/v1/txt2img takes at most" in refused.json()["detail"]
+    assert "room for 8 images of at most" in refused.json()["detail"]
+    huge = "a" * (1024 * 1024)  # generations carries no image: the limit is 1 MiB
     with pytest.raises(openai.APIStatusError) as caught:
         openai.OpenAI(base_url=url + "/v1", api_key="dummy", max_retries=0, timeout=30).images.generate(prompt=huge)
     assert caught.value.status_code == 413

@@ -13,12 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 from ldm.invoke.errors import UserError
 from ldm.invoke.request import (
     LIMITS,
+    MAX_CONTROL_UNITS,
     MAX_PROMPT_CHARS,
     MAX_SEED,
     MAX_VARIATIONS,
     MIN_INIT_SIDE,
     PROMPT_SYNTAXES,
     SAMPLER_IDS,
+    ControlUnit,
     GenerationRequest,
     ImageRef,
 )
@@ -93,6 +95,38 @@ class BoundingBox(Schema):
     height: int = Field(ge=8, le=4096)
 
 
+class ControlUnitParameters(Schema):
+    """One control unit (ours): ranges and names are the request's to check, so messages name the unit."""
+
+    model: str = Field(min_length=1, max_length=256)
+    image: str = Field(min_length=1, max_length=4096)  # an outputs/... URL, like init_img
+    preprocessor: str = Field("none", max_length=64)
+    settings: dict[str, float] = Field(default_factory=dict, max_length=16)
+    weight: float = Field(1.0, allow_inf_nan=False)
+    start: float = Field(0.0, allow_inf_nan=False)
+    end: float = Field(1.0, allow_inf_nan=False)
+    control_mode: str = Field("balanced", max_length=32)
+    resize_mode: str = Field("crop", max_length=32)
+
+    @field_validator("weight", "start", "end", mode="before")
+    @classmethod
+    def _whole_numbers_too(cls, value: Any) -> Any:
+        return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _settings_numbers(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in value.items()}
+        return value
+
+    def to_unit(self, image: ImageRef) -> ControlUnit:
+        settings = {k: int(v) if float(v).is_integer() else v for k, v in self.settings.items()}
+        return ControlUnit(model=self.model, image=image, preprocessor=self.preprocessor, settings=settings,
+                           weight=self.weight, start=self.start, end=self.end, control_mode=self.control_mode,
+                           resize_mode=self.resize_mode)
+
+
 class GenerationParameters(Schema):
     prompt: str = Field(max_length=MAX_PROMPT_CHARS)
     iterations: int = _limited("iterations", 1)
@@ -124,6 +158,7 @@ class GenerationParameters(Schema):
     clip_skip: int = _limited("clip_skip", 0)  # ours: text-encoder layers skipped (recipes record it)
     prompt_syntax: Literal[PROMPT_SYNTAXES] = "invoke"  # type: ignore[valid-type]  # ours: how the prompt is read
     negative_prompt: str = Field("", max_length=MAX_PROMPT_CHARS)  # ours: with "invoke" syntax, joins [words]
+    control: list[ControlUnitParameters] | None = Field(None, max_length=MAX_CONTROL_UNITS)  # ours: ControlNet units
 
     _pairs = field_validator("with_variations", mode="before")(_as_pairs)
 
@@ -157,7 +192,7 @@ class GenerateImage(JobRequest):
     facetool_parameters: FacetoolParameters | Literal[False] | None = None
 
     def to_request(self, init_image: ImageRef | None, init_mask: ImageRef | None,
-                   seamless_default: bool = False) -> GenerationRequest:
+                   seamless_default: bool = False, control_images: tuple[ImageRef, ...] = ()) -> GenerationRequest:
         """The request this event means, its images already read (the caller resolves the URLs)."""
         p = self.generation_parameters
         esrgan = self.esrgan_parameters or None
@@ -174,6 +209,7 @@ class GenerateImage(JobRequest):
             bounding_box=RequestBox(box.x, box.y, box.width, box.height) if box and init_image else None,
             inpaint_replace=p.inpaint_replace, seam_size=p.seam_size, clip_skip=p.clip_skip,
             prompt_syntax=p.prompt_syntax, negative_prompt=p.negative_prompt,
+            control=tuple(unit.to_unit(image) for unit, image in zip(p.control or (), control_images)),
             upscale=(esrgan.level, esrgan.strength) if esrgan else None,
             facetool=face.type if face else "gfpgan", facetool_strength=face.strength if face else 0.0,
             codeformer_fidelity=face.codeformer_fidelity if face else 0.75,

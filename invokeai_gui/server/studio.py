@@ -111,6 +111,7 @@ class Studio:
             "limits": limits_for_clients(),
             "model_error": facts.get("model_error"),  # why the model named by model_id failed to load
             "postprocessors": facts.get("postprocessors", {}),
+            "control_models": facts.get("control_models", {}),  # ControlNets by name: {family, description}
             "outdir": str(self.outdir),
             "max_upload_bytes": self.limits.max_bytes,
             **self.prompt_names(),  # "loras" and "embeddings": what the prompt box completes
@@ -275,11 +276,29 @@ class Studio:
         elif init is not None and params.init_mask and not params.is_mask_empty:
             painted = decode_base64_image(params.init_mask, self.limits)
             mask = ImageRef.from_bytes(painted.data)
-        request = event.to_request(init, mask, seamless_default=self.config.seamless).with_seed().validate()
+        controls = tuple(self._input_image(f"control[{i}].image", unit.image)
+                         for i, unit in enumerate(params.control or ()))
+        request = event.to_request(init, mask, seamless_default=self.config.seamless,
+                                   control_images=controls).with_seed().validate()
+        if request.control:
+            self.check_control(request)
         if painted is not None:
             path = self.outputs.store(painted, "mask", MASK_FOLDER, "mask")
             request = request.replace(init_mask=ImageRef.from_bytes(painted.data, self.outputs.url_of(path)))
         return request
+
+    def check_control(self, request: GenerationRequest) -> None:
+        """Refuses, before anything is queued, units whose ControlNet is unknown or made for another
+        model family than the model the job will run with, or whose image cannot be read."""
+        from ldm.invoke.control.prepare import check_units
+
+        facts = self.worker.facts()  # the pool's, with --cluster
+        model = request.model or facts.get("model_id")
+        family = (facts.get("model_list") or {}).get(model, {}).get("family", "sd1")
+        controls = {name: entry["family"] for name, entry in (facts.get("control_models") or {}).items()}
+        found = facts.get("annotators")
+        weights = (Path(found["folder"]), frozenset(found["files"])) if found else None
+        check_units(request, controls, family, str(model), weights)
 
     def submit_generation(self, event: GenerateImage | GenerationRequest, summary_prefix: str = "",
                           save: bool = True, request_id: str | None = None,
@@ -290,6 +309,8 @@ class Studio:
         client's name for the request, is echoed as ``requestId`` in every event of the job."""
         if isinstance(event, GenerationRequest):
             request = event.with_seed().validate()
+            if request.control:
+                self.check_control(request)
         else:
             request = self.generation_request(event)
         summary = (f"{summary_prefix}{request.mode}: “{request.prompt[:60]}” — {request.iterations} × "

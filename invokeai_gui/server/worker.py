@@ -103,11 +103,16 @@ class Worker:
             return dict(self._facts)
 
     def _refresh_facts(self) -> None:
+        from ldm.invoke.control.prepare import annotator_facts
+
         gen = self._generate
         facts: dict[str, Any] = {
             "model_id": gen.model_name,
             "model_hash": gen.model_hash,
             "model_list": gen.model_manager.list_models(),
+            "control_models": {name: {"family": entry["family"], "description": entry.get("description", "")}
+                               for name, entry in gen.model_manager.control_models().items()},
+            "annotators": annotator_facts(gen.root),
             "is_demo_model": gen.is_demo_model,
             "precision": gen.precision,
             "device": gen.device,

@@ -30,6 +30,7 @@ from .cli_args import (
 )
 from .errors import InvokeError
 from .files import (
+    CONTROL_FOLDER,
     INIT_FOLDER,
     MASK_FOLDER,
     atomic_write,
@@ -388,7 +389,9 @@ class InvokeCLI:
             init = self.input_image(options.pop("init_img"), "init image", INIT_FOLDER, outdir)
         if options.get("init_mask"):
             mask = self.input_image(options.pop("init_mask"), "mask", MASK_FOLDER, outdir)
-        request = request_from_switches(parsed.prompt, {**self._defaults(), **options}, init, mask)
+        controls = tuple(self.input_image(unit["image"], f"control image {i}", CONTROL_FOLDER, outdir)
+                         for i, unit in enumerate(options.get("control") or ()))
+        request = request_from_switches(parsed.prompt, {**self._defaults(), **options}, init, mask, controls)
         if model and model != self.gen.model_name:
             self.switch_model(model)
         progress = _Progress(request.iterations)

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvokeError
-from .request import LIMITS, BoundingBox, GenerationRequest, ImageRef
+from .request import LIMITS, BoundingBox, ControlUnit, GenerationRequest, ImageRef
 
 # A token that starts a switch: one or two dashes and a letter (so "-0.5" stays prompt text).
 _SWITCH = re.compile(r"^--?[A-Za-z]")
@@ -56,6 +56,36 @@ def parse_box(text: str) -> dict[str, int]:
     except ValueError:
         raise argparse.ArgumentTypeError(f"expects X,Y,WIDTH,HEIGHT in px, got {text!r}") from None
     return {"x": x, "y": y, "width": w, "height": h}
+
+
+# ``--control`` keys: the unit's fields; any other key is a setting of its preprocessor.
+CONTROL_KEYS = {"model": str, "image": str, "preprocessor": str, "weight": float, "start": float, "end": float,
+                "mode": str, "resize": str}
+
+
+def parse_control(text: str) -> dict[str, Any]:
+    """``model=NAME,image=PATH[,preprocessor=canny,weight=0.8,start=0,end=1,mode=balanced,resize=crop,
+    low_threshold=100]`` into the fields of one control unit (the image still a path)."""
+    unit: dict[str, Any] = {"settings": {}}
+    for part in filter(None, (p.strip() for p in text.split(","))):
+        key, sep, value = part.partition("=")
+        key = key.strip()
+        if not sep or not value:
+            raise argparse.ArgumentTypeError(f"expects key=value pairs (model=NAME,image=PATH,...), got {part!r}")
+        kind = CONTROL_KEYS.get(key)
+        try:
+            if kind is None:
+                number = float(value)
+                unit["settings"][key] = int(number) if number.is_integer() else number
+            else:
+                unit[key] = kind(value)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{key} expects a number, got {value!r}") from None
+    missing = [k for k in ("model", "image") if k not in unit]
+    if missing:
+        raise argparse.ArgumentTypeError(f"needs {' and '.join(k + '=' for k in missing)} "
+                                         "(e.g. model=control_v11p_sd15_canny,image=edges.png)")
+    return unit
 
 
 def _range(name: str) -> str:
@@ -150,6 +180,8 @@ SWITCHES: tuple[Switch, ...] = (
            "SYNTAX"),
     Switch(("--negative_prompt", "--negative-prompt"), "negative_prompt", "the negative prompt (quote it)", str,
            "TEXT"),
+    Switch(("--control",), "control", "a ControlNet unit (repeatable): model=NAME,image=FILE[,preprocessor=canny,"
+           "weight=1,start=0,end=1,mode=balanced,resize=crop]", "control", "UNIT"),
     Switch(("-o", "--outdir"), "outdir", "save this line's images in another folder", str, "DIR"),
 )
 
@@ -165,6 +197,8 @@ def _build_parser(switches: tuple[Switch, ...], prog: str) -> _Parser:
             parser.add_argument(*s.flags, dest=s.dest, action="store_true", default=None)
         elif s.kind == "upscale":
             parser.add_argument(*s.flags, dest=s.dest, nargs="+", type=_number, metavar=s.metavar)
+        elif s.kind == "control":
+            parser.add_argument(*s.flags, dest=s.dest, action="append", type=parse_control, metavar=s.metavar)
         else:
             parser.add_argument(*s.flags, dest=s.dest, type=s.kind, metavar=s.metavar)
     return parser
@@ -297,10 +331,18 @@ def help_text() -> str:
 
 
 def request_from_switches(prompt: str, options: dict[str, Any], init_image: ImageRef | None = None,
-                          init_mask: ImageRef | None = None) -> GenerationRequest:
+                          init_mask: ImageRef | None = None, control_images: tuple[ImageRef, ...] = ()
+                          ) -> GenerationRequest:
     """A generation line's switches (already parsed, defaults merged) as the request they mean; the
-    init image and mask come already read (the CLI decides where they live)."""
-    values = {k: v for k, v in options.items() if k not in ("init_img", "init_mask", "model", "outdir")}
+    init image, mask and control images come already read (the CLI decides where they live)."""
+    values = {k: v for k, v in options.items() if k not in ("init_img", "init_mask", "model", "outdir", "control")}
+    units = []
+    for unit, image in zip(options.get("control") or (), control_images):
+        units.append(ControlUnit(model=unit["model"], image=image, preprocessor=unit.get("preprocessor", "none"),
+                                 settings=unit["settings"], weight=unit.get("weight", 1.0),
+                                 start=unit.get("start", 0.0), end=unit.get("end", 1.0),
+                                 control_mode=unit.get("mode", "balanced"), resize_mode=unit.get("resize", "crop")))
+    values["control"] = tuple(units)
     if "with_variations" in values:
         values["with_variations"] = tuple((int(s), float(w)) for s, w in values["with_variations"])
     if "upscale" in values:

@@ -16,6 +16,7 @@ from .errors import InvokeError, MissingFileError
 INIT_FOLDER = "init-images"  # the user's uploads (the gallery's "user" category)
 MASK_FOLDER = "mask-images"  # painted masks, named by the results that used them
 WORK_FOLDER = "canvas-images"  # pictures the UI composes for one generation (outpainting, canvas regions)
+CONTROL_FOLDER = "control-images"  # control units' input pictures brought in from outside the tree
 INTERMEDIATES_FOLDER = "intermediates"
 NUMBERS_FOLDER = ".numbers"  # one empty file per result number taken, so two processes never share one
 OUTPUTS_PREFIX = "outputs/"  # URLs of the output tree, as InvokeAI 2.1 records them in recipes

@@ -22,6 +22,7 @@ from PIL import Image
 
 from . import metadata as md
 from .conditioning import parse_prompt
+from .control.prepare import annotators, check_units, steering_for
 from .devices import (
     autocast_for,
     choose_device,
@@ -217,6 +218,8 @@ class Generate:
         if request.model and request.model != self.model_name:
             self.set_model(request.model)
         model = self._model()
+        controls = {name: entry["family"] for name, entry in self.model_manager.control_models().items()}
+        check_units(request, controls, model.family, model.name, annotators(self.root))
         inputs = prepare_inputs(request)
         mode = inputs.mode
         width, height = inputs.image.size if inputs.image is not None else (request.width, request.height)
@@ -230,6 +233,8 @@ class Generate:
 
         with torch.inference_mode(), autocast_for(self.precision, self.torch_device):
             gen = self._generator(mode, request, model, dtype)
+            gen.control, control_hashes = steering_for(request, self.model_manager, self.torch_device, dtype,
+                                                       gen.vae_scale)
             say("Preparing")
             cond = gen.conditioning(parsed, request.cfg_scale, request.threshold, clip_skip=request.clip_skip,
                                    steps=request.steps)
@@ -246,7 +251,7 @@ class Generate:
                 }
                 if cond.warnings:  # told on the result itself, so every client and the CLI can show it
                     extras["warnings"] = list(cond.warnings)
-                image_meta = request.image_metadata(plan, mode, width, height, extras)
+                image_meta = request.image_metadata(plan, mode, width, height, extras, control_hashes)
                 md.attach_metadata(image, md.build_metadata({"model_id": model.name, "model_hash": model.hash,
                                                              "model_format": model.config.get("format")}, image_meta))
                 image, error = self._postprocess_after_generation(image, request, say)

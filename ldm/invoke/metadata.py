@@ -100,6 +100,9 @@ def dream_command(image_meta: dict[str, Any]) -> str:
         whole = (box["x"], box["y"], box["width"], box["height"]) == (0, 0, m.get("width"), m.get("height"))
         if not whole:
             parts.append(f"--bounding_box {int(box['x'])},{int(box['y'])},{int(box['width'])},{int(box['height'])}")
+    for unit in m.get("control") or []:
+        if isinstance(unit, dict) and unit.get("model") and unit.get("image_path"):
+            parts.append("--control " + shlex.quote(control_switch(unit)))
     for step in m.get("postprocessing") or []:
         if step.get("type") == "esrgan":
             parts.append(f"-U {step.get('scale')} {float(step.get('strength', 0.75)):g}")
@@ -108,6 +111,18 @@ def dream_command(image_meta: dict[str, Any]) -> str:
             if step["type"] == "codeformer" and step.get("fidelity") is not None:
                 parts.append(f"-cf {float(step['fidelity']):g}")
     return " ".join(parts)
+
+
+def control_switch(unit: dict[str, Any]) -> str:
+    """A recorded control unit as the value of ``--control`` (``model=...,image=...,weight=...``)."""
+    parts = [f"model={unit['model']}", f"image={unit['image_path']}", f"preprocessor={unit.get('preprocessor', 'none')}"]
+    for key, name in (("weight", "weight"), ("start", "start"), ("end", "end")):
+        if unit.get(key) is not None:
+            parts.append(f"{name}={float(unit[key]):g}")
+    parts.append(f"mode={unit.get('control_mode', 'balanced')}")
+    parts.append(f"resize={unit.get('resize_mode', 'crop')}")
+    parts += [f"{k}={v:g}" for k, v in (unit.get("settings") or {}).items() if isinstance(v, (int, float))]
+    return ",".join(parts)
 
 
 def _variation_pairs(variations: Any) -> list[tuple[int, float]]:

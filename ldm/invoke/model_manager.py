@@ -5,7 +5,8 @@ and bringing models in: importing a file or folder, scanning another program's m
 Each entry names a format; a loader per format turns it into a diffusers pipeline:
 ``diffusers`` (a folder or a Hugging Face repo id), ``checkpoint`` (one ``.safetensors``/``.ckpt``
 file in the original layout; SD 1.x, SD 2.x or SDXL) and ``demo`` (the built-in random-weight model).
-LoRAs and textual-inversion embeddings are not entries: they are files in ``ROOT/loras`` and
+ControlNets are entries of ``format: controlnet`` (a diffusers folder or one file), kept apart from the
+pipelines. LoRAs and textual-inversion embeddings are not entries: they are files in ``ROOT/loras`` and
 ``ROOT/embeddings`` plus the folders a scan found, listed under the reserved ``__folders__`` key.
 """
 
@@ -36,6 +37,9 @@ FORMATS = ("diffusers", "checkpoint", "demo")
 CHECKPOINT_ALIASES = ("ckpt", "safetensors")
 FOLDERS_KEY = "__folders__"
 FOLDER_KINDS = ("loras", "embeddings")
+# ControlNet entries share models.yaml with the pipelines but are not pipelines: they are listed,
+# loaded and cached apart (``control_models``, ``get_control``).
+CONTROL_FORMAT = "controlnet"
 
 
 @dataclass
@@ -52,6 +56,14 @@ class LoadedModel:
     @property
     def family(self) -> str:
         return str(self.config.get("family") or "sd1")
+
+
+@dataclass
+class LoadedControl:
+    name: str
+    model: Any  # a diffusers ControlNetModel
+    hash: str
+    family: str
 
 
 @dataclass
@@ -104,6 +116,7 @@ class ModelManager:
         self.root = Path(root)
         self.max_cached = max(1, max_cached)
         self._cache: OrderedDict[str, LoadedModel] = OrderedDict()
+        self._control_cache: OrderedDict[str, LoadedControl] = OrderedDict()
         self._active: str | None = None
         self._lock = threading.RLock()
         self.loaders: dict[str, Callable[[str, dict[str, Any], dict[str, Any]], Any]] = {
@@ -153,7 +166,8 @@ class ModelManager:
 
     def config(self) -> dict[str, dict[str, Any]]:
         """The models.yaml entries; with no file (or an empty one) the demo model is the only entry."""
-        entries = {k: dict(v or {}) for k, v in self._read_file().items() if not k.startswith("__")}
+        entries = {k: dict(v or {}) for k, v in self._read_file().items() if not k.startswith("__")
+                   and (v or {}).get("format") != CONTROL_FORMAT}
         if not entries:
             entries = {DEMO_MODEL_NAME: demo_entry()}
         return entries
@@ -299,6 +313,9 @@ class ModelManager:
         from .model_formats.probe import FAMILY_NAMES, probe_path, sidecar_config
 
         probe = probe or probe_path(path)
+        if probe.kind == "controlnet":
+            return {"description": description or f"ControlNet for {FAMILY_NAMES[probe.family]} ({path.name})",
+                    "format": CONTROL_FORMAT, "path": str(path), "family": probe.family}
         if probe.kind not in ("checkpoint", "diffusers"):
             hint = {"lora": f"put it in {self.root / 'loras'} and use <lora:{path.stem}:0.8> in a prompt",
                     "embedding": f"put it in {self.root / 'embeddings'} and use {path.stem} in a prompt"}
@@ -330,7 +347,7 @@ class ModelManager:
 
     def _known_paths(self) -> dict[str, str]:
         out = {}
-        for name, entry in self.config().items():
+        for name, entry in {**self.config(), **self.control_models()}.items():
             p = self._model_path(entry)
             if p is not None:
                 out[str(p.resolve())] = name
@@ -391,7 +408,9 @@ class ModelManager:
 
     @staticmethod
     def _scan_candidates(top: Path, report: ScanReport) -> list[Path]:
-        """Every weight file and diffusers folder under ``top``, in a stable order (names only, nothing read)."""
+        """Every weight file and diffusers folder (a pipeline's or a ControlNet's) under ``top``, in a stable
+        order (names and folder configs only)."""
+        from .model_formats.controlnet import folder_config
         from .model_formats.state_dict import WEIGHT_SUFFIXES
 
         found: list[Path] = []
@@ -402,7 +421,7 @@ class ModelManager:
         for current, dirs, files in os.walk(top, onerror=unreadable_folder):
             here = Path(current)
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            if (here / "model_index.json").is_file():
+            if (here / "model_index.json").is_file() or folder_config(here) is not None:
                 dirs[:] = []  # a diffusers folder is one model
                 found.append(here)
                 continue
@@ -421,7 +440,7 @@ class ModelManager:
         except Exception as e:  # noqa: BLE001 - one unreadable file is reported, never ends the scan
             report.skipped.append((str(path), _unreadable(path, e)))
             return
-        if probe.kind == "checkpoint":
+        if probe.kind in ("checkpoint", "controlnet"):
             self._scan_one(path, report, probe)
         elif probe.kind == "lora":
             lora_dirs.add(path.parent)
@@ -561,9 +580,50 @@ class ModelManager:
             self._active = name
             return loaded
 
+    # -- ControlNets ----------------------------------------------------------------------------
+
+    def control_models(self) -> dict[str, dict[str, Any]]:
+        """The ControlNet entries of models.yaml by name (path, family, description)."""
+        return {k: {**v, "family": v.get("family") or "sd1"} for k, v in self._read_file().items()
+                if not k.startswith("__") and isinstance(v, dict) and v.get("format") == CONTROL_FORMAT}
+
+    def control_family(self, name: str) -> str:
+        """The family of the ControlNet ``name``, from its entry (or its files); ModelLoadError when unknown."""
+        entries = self.control_models()
+        if name not in entries:
+            known = ", ".join(entries) or "none (scan an A1111 models/ControlNet or ComfyUI models/controlnet folder)"
+            raise ModelLoadError(f"Unknown control model {name!r}; models.yaml lists: {known}")
+        return str(entries[name]["family"])
+
+    def get_control(self, name: str, dtype: Any = None) -> LoadedControl:
+        """The loaded ControlNet ``name`` (kept, like pipelines, in a small LRU cache)."""
+        from .model_formats.controlnet import load_controlnet
+
+        with self._lock:
+            family = self.control_family(name)
+            if name in self._control_cache:
+                self._control_cache.move_to_end(name)
+                return self._control_cache[name]
+            entry = self.control_models()[name]
+            path = self._model_path(entry)
+            if path is None or not path.exists():
+                raise ModelLoadError(f"Control model {name!r}: {path or 'its path'} does not exist")
+            try:
+                model = load_controlnet(path, dtype)
+            except ModelLoadError as e:
+                raise ModelLoadError(f"Could not load control model {name!r}: {e}") from None
+            except Exception as e:  # a broken folder or file: say which model and why
+                raise ModelLoadError(f"Could not load control model {name!r}: {e}") from e
+            loaded = LoadedControl(name, model, self.model_hash(name, entry), family)
+            self._control_cache[name] = loaded
+            while len(self._control_cache) > self.max_cached * 2:
+                self._control_cache.popitem(last=False)
+            return loaded
+
     def evict(self, name: str) -> None:
         with self._lock:
             self._cache.pop(name, None)
+            self._control_cache.pop(name, None)
             if self._active == name:
                 self._active = None
 

@@ -10,7 +10,7 @@ import base64
 import dataclasses
 import hashlib
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from io import BytesIO
@@ -70,7 +70,17 @@ LIMITS: dict[str, Limit] = {
     "facetool_strength": Limit(0, 1),
     "codeformer_fidelity": Limit(0, 1),
     "upscale_strength": Limit(0, 1),
+    # A control unit's strength, and the fractions of the steps between which it steers.
+    "control_weight": Limit(0, 2),
+    "control_start": Limit(0, 1),
+    "control_end": Limit(0, 1),
 }
+MAX_CONTROL_UNITS = 8
+# How a unit weighs against the prompt, as the A1111 ControlNet extension names the three choices.
+CONTROL_MODES = {"balanced": "Balanced", "prompt": "My prompt is more important",
+                 "control": "ControlNet is more important"}
+# How the control image is brought to the size being generated (the extension's names beside ours).
+RESIZE_MODES = {"crop": "Crop and Resize", "fit": "Resize and Fill", "stretch": "Just Resize"}
 MAX_SIDE = int(LIMITS["width"].hi)
 
 
@@ -182,6 +192,108 @@ class ImageRef:
 
 
 @dataclass(frozen=True)
+class ControlUnit:
+    """One ControlNet unit: a control model from models.yaml, the control image (by content, like the
+    init image), the preprocessor that turns it into the model's map and that one's settings, the
+    weight, the fractions of the steps it acts between, and how it weighs against the prompt."""
+
+    model: str
+    image: ImageRef
+    preprocessor: str = "none"
+    settings: Mapping[str, float] = field(default_factory=dict)
+    weight: float = 1.0
+    start: float = 0.0
+    end: float = 1.0
+    control_mode: str = "balanced"
+    resize_mode: str = "crop"
+
+    def validate(self, index: int) -> ControlUnit:
+        """Raises ``InvalidParameterError`` naming the unit (``control[1].weight``) and the problem."""
+        from .control.table import PREPROCESSORS, preprocessor_ids
+
+        name = f"control[{index}]"
+        if not isinstance(self.model, str) or not self.model.strip():
+            raise InvalidParameterError(f"{name}.model", "name a control model from models.yaml")
+        if not isinstance(self.image, ImageRef):
+            raise InvalidParameterError(f"{name}.image", "a control unit needs a control image")
+        if self.preprocessor not in PREPROCESSORS:
+            raise InvalidParameterError(f"{name}.preprocessor", f"unknown preprocessor {self.preprocessor!r}; "
+                                        f"choose one of {', '.join(preprocessor_ids())}")
+        known = PREPROCESSORS[self.preprocessor].settings
+        if not isinstance(self.settings, Mapping):
+            raise InvalidParameterError(f"{name}.settings", "must map setting names to numbers")
+        for key, value in self.settings.items():
+            if key not in known:
+                allowed = ", ".join(known) or "none"
+                raise InvalidParameterError(f"{name}.settings", f"{self.preprocessor} has no setting {key!r} "
+                                            f"(its settings: {allowed})")
+            _number(f"{name}.settings.{key}", value, known[key].limit)
+        for field_name, limit in (("weight", "control_weight"), ("start", "control_start"), ("end", "control_end")):
+            _number(f"{name}.{field_name}", getattr(self, field_name), LIMITS[limit])
+        if self.start > self.end:
+            raise InvalidParameterError(f"{name}.start", f"must not be after the end ({self.start:g} > {self.end:g})")
+        if self.control_mode not in CONTROL_MODES:
+            raise InvalidParameterError(f"{name}.control_mode", f"must be one of {', '.join(CONTROL_MODES)}, "
+                                                                f"got {self.control_mode!r}")
+        if self.resize_mode not in RESIZE_MODES:
+            raise InvalidParameterError(f"{name}.resize_mode", f"must be one of {', '.join(RESIZE_MODES)}, "
+                                                               f"got {self.resize_mode!r}")
+        return self
+
+    def resolved_settings(self) -> dict[str, float]:  # whole-number settings stay int
+        """Every setting of the preprocessor: the given ones, the defaults for the rest."""
+        from .control.table import PREPROCESSORS
+
+        known = PREPROCESSORS[self.preprocessor].settings
+        out: dict[str, float] = {}
+        for key, s in known.items():
+            value = self.settings.get(key, s.default)
+            out[key] = int(value) if s.limit.integer else float(value)
+        return out
+
+    def to_json(self) -> dict[str, Any]:
+        out = {f.name: getattr(self, f.name) for f in dataclasses.fields(self)}
+        out["image"] = self.image.to_json()
+        out["settings"] = dict(self.settings)
+        return out
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any]) -> ControlUnit:
+        names = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in data.items() if k in names}
+        values["image"] = ImageRef.from_json(values["image"])
+        values["settings"] = dict(values.get("settings") or {})
+        return cls(**values)
+
+    def as_metadata(self, model_hash: str | None = None) -> dict[str, Any]:
+        """What sd-metadata records of the unit: enough to make the same map and the same steering."""
+        return {"model": self.model, "model_hash": model_hash, "preprocessor": self.preprocessor,
+                "settings": self.resolved_settings(), "image_path": self.image.url, "image_hash": self.image.sha256,
+                "weight": self.weight, "start": self.start, "end": self.end, "control_mode": self.control_mode,
+                "resize_mode": self.resize_mode}
+
+    @classmethod
+    def from_metadata(cls, index: int, meta: Mapping[str, Any], load_image: Callable[[str], bytes] | None
+                      ) -> ControlUnit:
+        """The unit a recipe recorded; its control image is read back by URL and must still match its hash."""
+        name = f"control[{index}]"
+        url = meta.get("image_path")
+        if not url:
+            raise InvalidParameterError(f"{name}.image", "the recipe does not say where its control image is")
+        if load_image is None:
+            raise InvalidParameterError(f"{name}.image", f"the recipe needs {url}, which cannot be read here")
+        ref = ImageRef.from_bytes(load_image(str(url)), str(url))
+        if meta.get("image_hash") and meta["image_hash"] != ref.sha256:
+            raise InvalidParameterError(f"{name}.image", f"{url} has changed since this image was made "
+                                                         "(its sha256 differs from the recipe's)")
+        return cls(model=str(meta.get("model", "")), image=ref, preprocessor=str(meta.get("preprocessor", "none")),
+                   settings=dict(meta.get("settings") or {}), weight=float(meta.get("weight", 1.0)),
+                   start=float(meta.get("start", 0.0)), end=float(meta.get("end", 1.0)),
+                   control_mode=str(meta.get("control_mode", "balanced")),
+                   resize_mode=str(meta.get("resize_mode", "crop")))
+
+
+@dataclass(frozen=True)
 class BoundingBox:
     x: int
     y: int
@@ -263,6 +375,7 @@ class GenerationRequest:
     model: str | None = None  # None: the model loaded when the job runs
     negative_prompt: str = ""  # with "invoke" syntax it joins the prompt's [bracketed] words
     prompt_syntax: str = "invoke"  # one of PROMPT_SYNTAXES
+    control: tuple[ControlUnit, ...] = ()
     # Delivery, not recipe: how often previews and full intermediate decodes are wanted.
     preview_every: int = 1
     intermediate_every: int = 0
@@ -320,6 +433,12 @@ class GenerationRequest:
             if any(isinstance(v, bool) or not isinstance(v, int) or v < 0 for v in values) \
                     or box.width < 1 or box.height < 1:
                 raise InvalidParameterError("bounding_box", f"must hold positive whole numbers, got {box.as_dict()}")
+        if not isinstance(self.control, tuple) or len(self.control) > MAX_CONTROL_UNITS:
+            raise InvalidParameterError("control", f"may hold at most {MAX_CONTROL_UNITS} units")
+        for index, unit in enumerate(self.control):
+            if not isinstance(unit, ControlUnit):
+                raise InvalidParameterError(f"control[{index}]", "must be a control unit")
+            unit.validate(index)
         for name in ("preview_every", "intermediate_every", "first_image"):
             value = getattr(self, name)
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
@@ -384,6 +503,8 @@ class GenerationRequest:
             value = getattr(self, f.name)
             if isinstance(value, ImageRef):
                 value = value.to_json()
+            elif f.name == "control":
+                value = [unit.to_json() for unit in value]
             elif isinstance(value, BoundingBox):
                 value = value.as_dict()
             elif isinstance(value, tuple):
@@ -401,6 +522,10 @@ class GenerationRequest:
                 values[key] = ImageRef.from_json(values[key])
         if values.get("bounding_box") is not None:
             values["bounding_box"] = BoundingBox(**values["bounding_box"])
+        if values.get("control"):
+            values["control"] = tuple(ControlUnit.from_json(unit) for unit in values["control"])
+        else:
+            values.pop("control", None)
         if values.get("with_variations") is not None:
             values["with_variations"] = tuple((int(s), float(w)) for s, w in values["with_variations"])
         if values.get("upscale") is not None:
@@ -413,9 +538,11 @@ class GenerationRequest:
     # -- sd-metadata ------------------------------------------------------------------------------
 
     def image_metadata(self, plan: ImagePlan, mode: str, width: int, height: int,
-                       extras: Mapping[str, Any] | None = None) -> dict[str, Any]:
+                       extras: Mapping[str, Any] | None = None,
+                       control_hashes: Sequence[str | None] = ()) -> dict[str, Any]:
         """The ``image`` block of one result's sd-metadata (InvokeAI 2.x's fields, plus ours).
-        ``extras`` adds what only the engine knows (precision, device, LoRAs, embeddings)."""
+        ``extras`` adds what only the engine knows (precision, device, LoRAs, embeddings), and
+        ``control_hashes`` the sha256 of each control unit's model."""
         from .metadata import prompt_list, variations_for_metadata
 
         meta: dict[str, Any] = {
@@ -440,6 +567,9 @@ class GenerationRequest:
         if self.negative_prompt:
             meta["negative_prompt"] = self.negative_prompt
         meta.update(extras or {})
+        if self.control:
+            hashes = list(control_hashes) + [None] * (len(self.control) - len(control_hashes))
+            meta["control"] = [unit.as_metadata(h) for unit, h in zip(self.control, hashes)]
         if self.init_image is not None:
             meta.update(init_image_path=self.init_image.url, init_image_hash=self.init_image.sha256,
                         strength=self.strength, fit=self.fit)
@@ -510,6 +640,10 @@ class GenerationRequest:
                 raise InvalidParameterError(field_name, f"{url} has changed since this image was made "
                                                         "(its sha256 differs from the recipe's)")
             values[field_name] = ref
+        units = image.get("control")
+        if isinstance(units, list) and units:
+            values["control"] = tuple(ControlUnit.from_metadata(i, u, load_image) for i, u in enumerate(units)
+                                      if isinstance(u, Mapping))
         upscale, face = None, None
         for step in image.get("postprocessing") or []:
             if not isinstance(step, Mapping):
@@ -603,8 +737,8 @@ class PostprocessRequest:
 
 
 __all__ = [
-    "BoundingBox", "GenerationRequest", "ImagePlan", "ImageRef", "LIMITS", "Limit", "MAX_SEED", "PROMPT_SYNTAXES",
-    "PostprocessRequest",
-    "PostprocessStep", "SAMPLERS", "SAMPLER_IDS", "SEAM", "Sampler", "limits_for_clients", "sampler_for_a1111",
+    "BoundingBox", "CONTROL_MODES", "ControlUnit", "GenerationRequest", "ImagePlan", "ImageRef", "LIMITS", "Limit",
+    "MAX_SEED", "PROMPT_SYNTAXES", "PostprocessRequest", "PostprocessStep", "RESIZE_MODES", "SAMPLERS", "SAMPLER_IDS",
+    "SEAM", "Sampler", "limits_for_clients", "sampler_for_a1111",
     "steps_run",
 ]

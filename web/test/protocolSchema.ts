@@ -1,7 +1,8 @@
 /** The protocol's client → server payloads (and our server → client additions) as a schema, checked field
  * by field (names, types, ranges). */
 
-type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'seedWeightList' | 'boundingBox' | 'requestId';
+type FieldType = 'string' | 'integer' | 'number' | 'boolean' | 'seedWeightList' | 'boundingBox' | 'requestId'
+  | 'controlUnitList' | 'numberMap';
 
 interface FieldSpec {
   type: FieldType;
@@ -53,6 +54,20 @@ export const GENERATION_PARAMETERS: ObjectSchema = {
   clip_skip: { type: 'integer', required: false, min: 0, max: 48 },
   prompt_syntax: { type: 'string', required: false, oneOf: ['invoke', 'a1111'] },
   negative_prompt: { type: 'string', required: false },
+  control: { type: 'controlUnitList', required: false },
+};
+
+/** One of our ControlNet units in `generation_parameters.control` (see the README's Control section). */
+export const CONTROL_UNIT: ObjectSchema = {
+  model: { type: 'string', required: true },
+  image: { type: 'string', required: true },
+  preprocessor: { type: 'string', required: false },
+  settings: { type: 'numberMap', required: false },
+  weight: { type: 'number', required: false, min: 0, max: 2 },
+  start: { type: 'number', required: false, min: 0, max: 1 },
+  end: { type: 'number', required: false, min: 0, max: 1 },
+  control_mode: { type: 'string', required: false, oneOf: ['balanced', 'prompt', 'control'] },
+  resize_mode: { type: 'string', required: false, oneOf: ['crop', 'fit', 'stretch'] },
 };
 
 /** Ours: a client request id, 1–100 letters, digits or `. _ : -` (the server refuses others by name). */
@@ -119,6 +134,13 @@ function checkType(value: unknown, spec: FieldSpec): boolean {
       return typeof value === 'object' && value !== null && ['x', 'y', 'width', 'height'].every((k) => k in value);
     case 'requestId':
       return typeof value === 'string' && REQUEST_ID.test(value);
+    case 'numberMap':
+      return (
+        typeof value === 'object' && value !== null && !Array.isArray(value) &&
+        Object.values(value).every((v) => typeof v === 'number' && Number.isFinite(v))
+      );
+    case 'controlUnitList':
+      return Array.isArray(value) && value.every((unit, i) => validate(unit, CONTROL_UNIT, `control[${i}]`).length === 0);
   }
 }
 

@@ -11,6 +11,7 @@ from werkzeug.exceptions import RequestEntityTooLarge
 from ..studio import Studio
 from .a1111 import register_a1111
 from .access import ApiAccess, is_api_path
+from .controlnet import register_controlnet
 from .docs import ApiDocs
 from .limits import body_limit
 from .openai import register_openai
@@ -23,6 +24,7 @@ def register_apis(app: Flask, studio: Studio) -> ApiRuns:
     docs = ApiDocs()
     register_a1111(app, studio, runs, docs)
     register_openai(app, studio, runs, docs)
+    register_controlnet(app, studio.system_config, studio.limits, studio.config.root)
     docs.register(app)  # /openapi.json and /docs (not API paths: the studio's own AccessGuard covers them)
 
     @app.before_request

@@ -32,6 +32,8 @@ from ldm.invoke.request import (
 
 from ..config import is_loopback
 from ..studio import Studio
+from .controlnet import SCRIPT as CONTROLNET_SCRIPT
+from .controlnet import control_units
 from .docs import ApiDocs, ApiFamily
 from .limits import MAX_BATCH_IMAGES, too_large_message
 from .runs import ApiRuns
@@ -87,6 +89,7 @@ class Txt2ImgBody(Body):
     hr_resize_x: int = 0
     hr_resize_y: int = 0
     hr_second_pass_steps: int = 0
+    alwayson_scripts: dict[str, Any] | None = None  # the ControlNet extension's units (api/controlnet.py)
 
 
 class Img2ImgBody(Txt2ImgBody):
@@ -222,6 +225,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blue
             clip_skip=clip_skip(settings["CLIP_stop_at_last_layers"]) if "CLIP_stop_at_last_layers" in settings
             else runs.clip_skip,
             model=checkpoint(str(settings["sd_model_checkpoint"])) if settings.get("sd_model_checkpoint") else None,
+            control=control_units(body.alwayson_scripts, limits),
         )
         if body.subseed_strength > 0:
             subseed = body.subseed if body.subseed >= 0 else int.from_bytes(os.urandom(4), "big") % MAX_SEED
@@ -530,7 +534,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blue
     @bp.get("/scripts")
     @docs.operation(A1111_API)
     def scripts() -> Response:
-        return jsonify(txt2img=[], img2img=[])
+        return jsonify(txt2img=[CONTROLNET_SCRIPT], img2img=[CONTROLNET_SCRIPT])
 
     empty_lists = ("script-info", "extensions", "prompt-styles", "sd-vae", "hypernetworks", "latent-upscale-modes",
                    "sd-modules")

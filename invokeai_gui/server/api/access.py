@@ -28,12 +28,13 @@ log = logging.getLogger(__name__)
 
 A1111_PREFIX = "/sdapi/"
 OPENAI_PREFIX = "/v1/"
+CONTROLNET_PREFIX = "/controlnet/"  # the A1111 ControlNet extension's routes, guarded like /sdapi/
 MULTIPART_PATHS = ("/v1/images/edits", "/v1/images/variations")
 BODY_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 
 def is_api_path(path: str) -> bool:
-    return path.startswith(A1111_PREFIX) or path.startswith(OPENAI_PREFIX) or path == "/v1"
+    return path.startswith((A1111_PREFIX, OPENAI_PREFIX, CONTROLNET_PREFIX)) or path == "/v1"
 
 
 def _hostname(host_header: str) -> str:
@@ -148,7 +149,7 @@ def _reply(start_response: Callable[..., Any], path: str, status: str, message: 
            headers: list[tuple[str, str]]) -> list[bytes]:
     """An error in the shape the API's clients parse: OpenAI's envelope, or FastAPI's ``detail``."""
     code = int(status.split()[0])
-    if path.startswith(A1111_PREFIX):
+    if path.startswith((A1111_PREFIX, CONTROLNET_PREFIX)):
         payload: dict[str, Any] = {"detail": message}
     else:
         kind = {401: "authentication_error", 403: "permission_error"}.get(code, "invalid_request_error")

@@ -3,18 +3,23 @@ carry, each at the upload limit, plus 1 MiB for everything else. Larger bodies g
 
 from __future__ import annotations
 
+from ldm.invoke.request import MAX_CONTROL_UNITS
+
 from ..uploads import UploadLimits, human_size, sizes_that_differ
 
 ALLOWANCE = 1024 * 1024  # the prompt, the settings and the JSON around them
 MAX_BATCH_IMAGES = 8  # extra-batch-images: images in one request
-# Images one body may carry, by path; other paths carry none (txt2img, generations, options, ...).
+# Images one body may carry, by path; other paths carry none (generations, options, ...).
+# txt2img and img2img may also carry one control image per ControlNet unit (alwayson_scripts).
 IMAGES_PER_BODY = {
-    "/sdapi/v1/img2img": 2,  # init_images[0] (the others are not used) and the mask
+    "/sdapi/v1/txt2img": MAX_CONTROL_UNITS,
+    "/sdapi/v1/img2img": 2 + MAX_CONTROL_UNITS,  # init_images[0] (the others are not used) and the mask
     "/sdapi/v1/extra-single-image": 1,
     "/sdapi/v1/extra-batch-images": MAX_BATCH_IMAGES,
     "/sdapi/v1/png-info": 1,
     "/v1/images/edits": 2,  # image and mask (multipart: raw bytes, smaller than their base64)
     "/v1/images/variations": 1,
+    "/controlnet/detect": MAX_BATCH_IMAGES,
 }
 
 

@@ -13,7 +13,7 @@ import contextlib
 import inspect
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -23,6 +23,9 @@ from ..conditioning import ParsedPrompt, Phase, SDXLConditioner, TextConditioner
 from ..noise import SeededNoise
 from ..request import GenerationRequest, steps_run
 from ..samplers import make_scheduler
+
+if TYPE_CHECKING:
+    from ..control.steering import ControlSteering
 
 StepCallback = Callable[[int, int, "Image.Image | None"], None]
 IntermediateCallback = Callable[[int, Image.Image], None]
@@ -97,6 +100,7 @@ class Generator(abc.ABC):
         self.is_sdxl = getattr(self.unet.config, "addition_embed_type", None) == "text_time"
         self.latent_rgb, self.latent_bias = (SDXL_LATENT_RGB, SDXL_LATENT_BIAS) if self.is_sdxl else \
             (SD_LATENT_RGB, SD_LATENT_BIAS)
+        self.control: ControlSteering | None = None  # the request's control units, when it has any
 
     @property
     def native_size(self) -> int:
@@ -249,7 +253,8 @@ class Generator(abc.ABC):
                 added = self.added_conditions(phase, latents)
                 unet_kwargs = {"added_cond_kwargs": added} if added is not None else {}
             model_input = scheduler.scale_model_input(torch.cat([latents] * 2), t)
-            noise_pred = self.unet(model_input, t, encoder_hidden_states=embeddings, **unet_kwargs).sample
+            control = self.control_residuals(i // order, total, model_input, t, embeddings, unet_kwargs)
+            noise_pred = self.unet(model_input, t, encoder_hidden_states=embeddings, **unet_kwargs, **control).sample
             uncond_pred, cond_pred = noise_pred.chunk(2)
             guided = uncond_pred + cond.cfg_scale * (cond_pred - uncond_pred)
             if cond.threshold > 0:
@@ -262,6 +267,13 @@ class Generator(abc.ABC):
                 reported = step
                 self._report(step, total, latents, progress, size)
         return latents
+
+    def control_residuals(self, step: int, total: int, model_input: torch.Tensor, t: torch.Tensor,
+                          embeddings: torch.Tensor, unet_kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The control units' residuals for this step as extra UNet arguments (none without units)."""
+        if self.control is None:
+            return {}
+        return self.control.residuals(step, total, model_input, t, embeddings, unet_kwargs)
 
     def _report(self, step: int, total: int, latents: torch.Tensor, progress: Progress, size: tuple[int, int]) -> None:
         if progress.intermediate_callback and progress.intermediate_every > 0 and step % progress.intermediate_every == 0:

@@ -92,6 +92,8 @@ class Inpaint(Generator):
         if pad_w or pad_h:
             crop = Image.fromarray(np.pad(np.asarray(crop), ((0, pad_h), (0, pad_w), (0, 0)), mode="edge"))
             crop_mask = np.pad(crop_mask, ((0, pad_h), (0, pad_w)))
+        if self.control is not None:  # the map is fitted to the whole picture and cut like it
+            self.control.region = (original.size, (x0, y0, x1, y1))
         init_latents = self.encode(crop)
         start = noise.initial(self.latent_shape(*crop.size)).to(self.device, self.dtype)
         m = torch.from_numpy(crop_mask.astype(np.float32))[None, None]

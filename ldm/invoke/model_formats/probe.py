@@ -28,7 +28,7 @@ FAMILY_NAMES = {"sd1": "Stable Diffusion 1.x", "sd2": "Stable Diffusion 2.x", "s
 
 @dataclass
 class ProbeResult:
-    """``kind`` is checkpoint, diffusers, lora, embedding, vae or unknown; ``family`` sd1, sd2 or sdxl."""
+    """``kind`` is checkpoint, diffusers, controlnet, lora, embedding, vae or unknown; ``family`` sd1, sd2 or sdxl."""
 
     kind: str
     family: str | None = None
@@ -190,6 +190,11 @@ def embedding_family(vectors: dict[str, tuple[int, ...]]) -> str | None:
 
 
 def probe_shapes(shapes: Shapes, path: Path | None = None) -> ProbeResult:
+    from .controlnet import controlnet_family, is_controlnet
+
+    if is_controlnet(shapes):
+        family = controlnet_family(shapes)
+        return ProbeResult("controlnet", family, detail=f"ControlNet for {FAMILY_NAMES[family]}")
     if UNET + "input_blocks.0.0.weight" in shapes:
         family = checkpoint_family(shapes)
         original = read_original_config(sidecar_config(path)) if path else None
@@ -246,6 +251,12 @@ def probe_path(path: str | Path) -> ProbeResult:
             except (OSError, ValueError):
                 pass
             return ProbeResult("diffusers", family, prediction or "epsilon", detail=FAMILY_NAMES[family])
+        from .controlnet import folder_config, folder_family
+
+        config = folder_config(path)
+        if config is not None:
+            family = folder_family(config)
+            return ProbeResult("controlnet", family, detail=f"ControlNet for {FAMILY_NAMES[family]}")
         return ProbeResult("unknown", detail="a folder without model_index.json")
     if path.suffix.lower() not in WEIGHT_SUFFIXES:
         return ProbeResult("unknown", detail=f"{path.suffix or 'no'} extension; weights are .safetensors or .ckpt")

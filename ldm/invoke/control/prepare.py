@@ -1,0 +1,76 @@
+"""A request's control units checked against the models they will run with (known ControlNet, same
+family as the pipeline, readable control image) and made ready: ControlNets loaded, maps made."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..errors import InvalidParameterError
+from ..model_formats.probe import FAMILY_NAMES
+from ..request import GenerationRequest
+from .preprocess import control_image, missing_weight_error
+from .table import missing_weights
+
+if TYPE_CHECKING:
+    from ..model_manager import ModelManager
+    from .steering import ControlSteering
+
+
+def check_units(request: GenerationRequest, control_families: Mapping[str, str], family: str,
+                model_name: str, annotators: tuple[Path, frozenset[str]] | None = None) -> None:
+    """Raises ``InvalidParameterError`` naming the unit for a control model that is unknown (not in
+    ``control_families``, models.yaml's ControlNets by name) or of another family than ``model_name``'s,
+    a preprocessor whose weights are not among ``annotators`` (the folder and the names in it), or a
+    control image that cannot be read."""
+    for index, unit in enumerate(request.control):
+        field = f"control[{index}]"
+        unit_family = control_families.get(unit.model)
+        if unit_family is None:
+            known = ", ".join(control_families) or "none (scan an A1111 models/ControlNet or ComfyUI " \
+                                                    "models/controlnet folder)"
+            raise InvalidParameterError(f"{field}.model", f"Unknown control model {unit.model!r}; models.yaml "
+                                                          f"lists: {known}")
+        if unit_family != family:
+            raise InvalidParameterError(
+                f"{field}.model", f"{unit.model} is a ControlNet for {FAMILY_NAMES.get(unit_family, unit_family)} "
+                f"and the model {model_name} is {FAMILY_NAMES.get(family, family)}; choose a ControlNet made "
+                f"for {FAMILY_NAMES.get(family, family)}")
+        if annotators is not None:
+            folder, present = annotators
+            for name in missing_weights(unit.preprocessor, present):
+                raise missing_weight_error(index, unit.preprocessor, name, folder)
+        control_image(unit, index)
+
+
+def annotators(root: Path) -> tuple[Path, frozenset[str]]:
+    """The root's annotator folder and the file names in it, as ``check_units`` takes them."""
+    from .table import ANNOTATOR_FOLDER, annotator_files
+
+    return Path(root) / ANNOTATOR_FOLDER, annotator_files(root)
+
+
+def annotator_facts(root: Path) -> dict[str, Any]:
+    """The annotator folder and its files as plain data (a worker's facts, which the studio checks with)."""
+    folder, files = annotators(root)
+    return {"folder": str(folder), "files": sorted(files)}
+
+
+def steering_for(request: GenerationRequest, manager: ModelManager, device: Any, dtype: Any,
+                 vae_scale: int) -> tuple[ControlSteering | None, list[str]]:  # maps need manager.root
+    """The steering of the request's units (None without units) and each unit's model hash."""
+    if not request.control:
+        return None, []
+    from .preprocess import make_map
+    from .steering import ActiveUnit, ControlSteering
+
+    units, hashes = [], []
+    for index, unit in enumerate(request.control):
+        loaded = manager.get_control(unit.model, dtype)
+        model = loaded.model
+        if model.device != device or model.dtype != dtype:
+            model = model.to(device, dtype)
+        units.append(ActiveUnit(unit, model, make_map(unit, index, manager.root)))
+        hashes.append(loaded.hash)
+    return ControlSteering(units, device, dtype, vae_scale), hashes

@@ -1,0 +1,61 @@
+"""A unit's control image made into its map: the preprocessor run with the unit's settings, then the
+map brought to a pass's size by the unit's resize mode (crop, fit or stretch)."""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+
+from PIL import Image
+
+from ..errors import InvalidParameterError
+from ..request import ControlUnit
+from .table import ANNOTATOR_FOLDER, PREPROCESSORS
+
+
+def control_image(unit: ControlUnit, index: int) -> Image.Image:
+    """The unit's input picture, decoded; an unreadable file names the unit."""
+    try:
+        return unit.image.image
+    except InvalidParameterError as exc:
+        raise InvalidParameterError(f"control[{index}].image", exc.message) from None
+
+
+def missing_weight_error(index: int, preprocessor: str, name: str, folder: Path) -> InvalidParameterError:
+    return InvalidParameterError(f"control[{index}].preprocessor",
+                                 f"{preprocessor} needs its weights file {name}, which is not in {folder}; put "
+                                 f"the file there under that name (it is lllyasviel/Annotators' {name})")
+
+
+def make_map(unit: ControlUnit, index: int, root: Path | None = None) -> Image.Image:
+    """The map the unit's preprocessor makes of its control image (RGB); a network's weights are read
+    from ``root``'s annotator folder."""
+    spec = PREPROCESSORS[unit.preprocessor]
+    module, function = spec.runs.split(":")
+    run = getattr(importlib.import_module(f"{__package__}.{module}"), function)
+    extra = {}
+    if spec.weights:
+        folder = Path(root or ".") / ANNOTATOR_FOLDER
+        for name in spec.weights:
+            if not (folder / name).is_file():
+                raise missing_weight_error(index, spec.id, name, folder)
+        extra["weights"] = folder
+    return run(control_image(unit, index), **unit.resolved_settings(), **extra).convert("RGB")
+
+
+def fit_to(image: Image.Image, width: int, height: int, resize_mode: str) -> Image.Image:
+    """``stretch``: resized to exactly width×height; ``crop``: scaled to cover it and the middle cut out;
+    ``fit``: scaled to fit inside it, the rest black (no control there)."""
+    if image.size == (width, height):
+        return image
+    if resize_mode == "stretch":
+        return image.resize((width, height), Image.Resampling.LANCZOS)
+    w, h = image.size
+    scale = max(width / w, height / h) if resize_mode == "crop" else min(width / w, height / h)
+    scaled = image.resize((max(1, round(w * scale)), max(1, round(h * scale))), Image.Resampling.LANCZOS)
+    if resize_mode == "crop":
+        left, top = (scaled.width - width) // 2, (scaled.height - height) // 2
+        return scaled.crop((left, top, left + width, top + height))
+    canvas = Image.new("RGB", (width, height))
+    canvas.paste(scaled, ((width - scaled.width) // 2, (height - scaled.height) // 2))
+    return canvas

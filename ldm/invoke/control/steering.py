@@ -1,0 +1,91 @@
+"""What a request's control units add to the UNet at each step: every active unit's ControlNet run on
+the step's input with its map, its residuals scaled by the unit's weight and control mode, summed.
+
+Control modes follow the A1111 ControlNet extension: ``balanced`` scales every residual by the weight,
+for the conditional and the unconditional half alike; ``prompt`` ("my prompt is more important")
+weakens the shallow residuals, each level by 0.825 from the middle block outwards; ``control``
+("ControlNet is more important") does the same and steers only the conditional half, so that
+classifier-free guidance amplifies the control. A unit acts on the steps whose fraction of the pass
+lies between its start and end (both included)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ..request import ControlUnit
+from .preprocess import fit_to
+
+SOFT_FALLOFF = 0.825  # per level, from the middle block outwards ("prompt" and "control" modes)
+
+
+@dataclass
+class ActiveUnit:
+    """A unit ready to steer: its loaded ControlNet and the map its preprocessor made."""
+
+    unit: ControlUnit
+    model: Any  # a diffusers ControlNetModel on the pipeline's device and dtype
+    map: Image.Image
+    _tensors: dict[tuple[int, int], torch.Tensor] = field(default_factory=dict)
+
+
+class ControlSteering:
+    """The residuals of a request's units for one pipeline; ``region`` (inpainting) says which part of
+    the whole picture the pass works on, so the map is fitted to the picture and then cut the same way."""
+
+    def __init__(self, units: list[ActiveUnit], device: torch.device, dtype: torch.dtype, vae_scale: int) -> None:
+        self.units = units
+        self.device = device
+        self.dtype = dtype
+        self.vae_scale = vae_scale
+        self.region: tuple[tuple[int, int], tuple[int, int, int, int]] | None = None
+
+    def _map_for(self, active: ActiveUnit, width: int, height: int) -> torch.Tensor:
+        """The unit's map as the ControlNet takes it (RGB in 0..1, batch of 2) at the pass's size."""
+        key = (width, height)
+        if key not in active._tensors:
+            if self.region is not None:
+                (full_w, full_h), (x0, y0, x1, y1) = self.region
+                fitted = fit_to(active.map, full_w, full_h, active.unit.resize_mode).crop((x0, y0, x1, y1))
+                arr = np.asarray(fitted)
+                arr = np.pad(arr, ((0, height - arr.shape[0]), (0, width - arr.shape[1]), (0, 0)), mode="edge")
+            else:
+                arr = np.asarray(fit_to(active.map, width, height, active.unit.resize_mode))
+            x = torch.from_numpy(arr.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0)
+            active._tensors[key] = torch.cat([x, x]).to(self.device, self.dtype)
+        return active._tensors[key]
+
+    def residuals(self, step: int, total: int, model_input: torch.Tensor, t: torch.Tensor,
+                  embeddings: torch.Tensor, unet_kwargs: dict[str, Any]) -> dict[str, Any]:
+        """The UNet's extra keyword arguments for this step; empty when no unit acts on it."""
+        fraction = step / max(1, total)
+        height, width = model_input.shape[-2] * self.vae_scale, model_input.shape[-1] * self.vae_scale
+        down: list[torch.Tensor] | None = None
+        mid: torch.Tensor | None = None
+        for active in self.units:
+            unit = active.unit
+            if unit.weight == 0 or not unit.start <= fraction <= unit.end:
+                continue
+            samples, middle = active.model(model_input, t, encoder_hidden_states=embeddings,
+                                           controlnet_cond=self._map_for(active, width, height),
+                                           conditioning_scale=1.0, return_dict=False, **unet_kwargs)
+            outputs = [*samples, middle]
+            scales = [float(unit.weight)] * len(outputs)
+            if unit.control_mode != "balanced":
+                scales = [s * SOFT_FALLOFF ** (len(outputs) - 1 - i) for i, s in enumerate(scales)]
+            halves = None
+            if unit.control_mode == "control":  # the unconditional half gets no control
+                halves = torch.tensor([0.0, 1.0], device=model_input.device, dtype=model_input.dtype)[:, None, None, None]
+            scaled = [o * s if halves is None else o * s * halves for o, s in zip(outputs, scales)]
+            if down is None:
+                down, mid = scaled[:-1], scaled[-1]
+            else:
+                down = [a + b for a, b in zip(down, scaled[:-1])]
+                mid = mid + scaled[-1]
+        if down is None:
+            return {}
+        return {"down_block_additional_residuals": tuple(down), "mid_block_additional_residual": mid}

@@ -1,0 +1,435 @@
+"""ControlNet units on real tiny pipelines loaded from disk: a map steers the picture and repeats bit
+for bit, weight 0 is no unit, start/end pick the steps, units compose, every mode runs with a unit,
+bad units are refused with a message naming them, and the folder scans and canny do what users see."""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ldm.invoke.control.canny import canny_edges
+from ldm.invoke.control.preprocess import fit_to, make_map
+from ldm.invoke.errors import InvalidParameterError
+from ldm.invoke.generate import Generate
+from ldm.invoke.metadata import read_metadata
+from ldm.invoke.model_manager import ModelManager
+from ldm.invoke.request import ControlUnit, GenerationRequest, ImageRef
+from tests.support.tiny_control import build_control_root
+
+LINCOLN = Path(__file__).parent / "assets" / "Lincoln-and-Parrot-512.png"  # the product's sample picture
+
+
+@pytest.fixture(scope="module")
+def root(tmp_path_factory) -> Path:
+    return build_control_root(tmp_path_factory.mktemp("control-root"))
+
+
+@pytest.fixture(scope="module")
+def gen(root) -> Generate:
+    engine = Generate(root=root, precision="float32")
+    engine.load_model()
+    return engine
+
+
+@pytest.fixture(scope="module")
+def lincoln() -> ImageRef:
+    return ImageRef.from_bytes(LINCOLN.read_bytes(), "outputs/control-images/lincoln.png")
+
+
+@pytest.fixture(scope="module")
+def stripes() -> ImageRef:
+    arr = np.zeros((96, 64, 3), dtype=np.uint8)  # tall: vertical stripes under a white band
+    arr[:, ::8] = 255
+    arr[:16] = 255
+    return ImageRef.from_image(Image.fromarray(arr), "outputs/control-images/stripes.png")
+
+
+BASE = GenerationRequest("a parrot on a shoulder", steps=4, width=64, height=64, seed=7, sampler_name="k_euler")
+
+
+def pixels(gen: Generate, request: GenerationRequest, **progress) -> np.ndarray:
+    from ldm.invoke.generator.base import Progress
+
+    done = next(iter(gen.generate(request, Progress(**progress) if progress else None)))
+    return np.asarray(done.image.convert("RGB")).astype(np.int16)
+
+
+def previews(gen: Generate, request: GenerationRequest) -> list[np.ndarray]:
+    seen: list[np.ndarray] = []
+    pixels(gen, request, step_callback=lambda step, total, image: seen.append(np.asarray(image)), preview_every=1)
+    return seen
+
+
+@pytest.fixture(scope="module")
+def plain(gen) -> np.ndarray:
+    return pixels(gen, BASE)
+
+
+@pytest.fixture(scope="module")
+def controlled(gen, lincoln) -> np.ndarray:
+    return pixels(gen, BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny"),)))
+
+
+def differs(a: np.ndarray, b: np.ndarray) -> bool:
+    return bool(np.abs(a - b).mean() > 1.0)
+
+
+# -- what a unit does ------------------------------------------------------------------------------
+
+
+def test_a_control_image_changes_the_picture_and_the_same_request_repeats_it_bit_for_bit(gen, lincoln, plain,
+                                                                                          controlled):
+    assert differs(controlled, plain)
+    again = pixels(gen, BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny"),)))
+    assert np.array_equal(again, controlled)
+
+
+def test_the_single_file_and_the_diffusers_folder_of_one_controlnet_make_the_same_picture(gen, lincoln, controlled):
+    folder = pixels(gen, BASE.replace(control=(ControlUnit("tiny-canny-folder", lincoln, "canny"),)))
+    assert np.array_equal(folder, controlled)
+
+
+def test_weight_zero_gives_exactly_the_picture_without_the_unit(gen, lincoln, plain):
+    zero = pixels(gen, BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny", weight=0),)))
+    assert np.array_equal(zero, plain)
+
+
+def test_a_unit_starting_halfway_leaves_the_first_steps_alone(gen, lincoln):
+    none = previews(gen, BASE)
+    late = previews(gen, BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny", start=0.5),)))
+    full = previews(gen, BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny"),)))
+    assert len(none) == len(late) == 4
+    # Steps 0 and 1 (fractions 0 and 0.25) run without the unit; steps 2 and 3 with it.
+    assert all(np.array_equal(a, b) for a, b in zip(none[:2], late[:2]))
+    assert not np.array_equal(none[2], late[2]) and not np.array_equal(full[3], late[3])
+
+
+def test_a_unit_ending_halfway_leaves_the_last_step_alone(gen, lincoln):
+    full = previews(gen, BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny"),)))
+    early = previews(gen, BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny", end=0.5),)))
+    # Steps 0-2 (fractions up to 0.5) run with the unit, exactly as a unit that never stops; step 3 without.
+    assert all(np.array_equal(a, b) for a, b in zip(full[:3], early[:3]))
+    assert not np.array_equal(full[3], early[3])
+
+
+def test_two_units_add_up(gen, lincoln, stripes, controlled):
+    halves = (ControlUnit("tiny-canny", lincoln, "canny", weight=0.5),
+              ControlUnit("tiny-canny-folder", lincoln, "canny", weight=0.5))
+    assert np.array_equal(pixels(gen, BASE.replace(control=halves)), controlled)
+    other = ControlUnit("tiny-other", stripes, "none")
+    both = pixels(gen, BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny"), other)))
+    alone = pixels(gen, BASE.replace(control=(other,)))
+    assert differs(both, controlled) and differs(both, alone)
+
+
+def test_the_control_modes_steer_differently(gen, lincoln, controlled):
+    prompt = pixels(gen, BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny", control_mode="prompt"),)))
+    control = pixels(gen, BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny", control_mode="control"),)))
+    assert differs(prompt, controlled) and differs(control, controlled) and differs(prompt, control)
+
+
+def test_the_resize_modes_bring_a_tall_map_to_the_picture_in_three_ways(stripes):
+    tall = stripes.image  # 64 wide, 96 high
+    crop, fit, stretch = (np.asarray(fit_to(tall, 64, 64, m)) for m in ("crop", "fit", "stretch"))
+    assert crop.shape == fit.shape == stretch.shape == (64, 64, 3)
+    assert fit[:, :10].max() == 0 and fit[:, 54:].max() == 0  # the sides outside the fitted map stay black
+    assert fit[2, 12:52].min() > 200  # the whole map is inside, band and all
+    assert crop[0, 1:8].max() == 0 and crop[:, ::8].min() == 255  # the middle cut out: no band, same stripes
+    assert stretch[0].min() > 200  # squeezed: the band is still on top
+
+
+# -- every mode runs with a unit -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("mode", ["img2img", "inpaint", "hires"])
+def test_image_to_image_inpainting_and_hires_fix_run_with_a_unit(gen, lincoln, tmp_path, mode):
+    init = Image.open(LINCOLN).convert("RGB").resize((64, 64))
+    request = BASE.replace(init_image=ImageRef.from_image(init), strength=0.75)
+    if mode == "inpaint":
+        mask = np.zeros((64, 64), dtype=np.uint8)
+        mask[16:48, 16:48] = 255
+        request = request.replace(init_mask=ImageRef.from_image(Image.fromarray(mask)))
+    if mode == "hires":
+        request = BASE.replace(hires_fix=True, width=576, height=576, steps=2, hires_strength=0.5)
+    unit = ControlUnit("tiny-canny", lincoln, "canny")
+    without, with_unit = pixels(gen, request), pixels(gen, request.replace(control=(unit,)))
+    assert differs(with_unit, without)
+    if mode == "inpaint":  # outside the mask (and its seam) the picture is the init image, unit or not
+        assert np.array_equal(with_unit[:4], without[:4])
+
+
+def test_an_sdxl_controlnet_steers_an_sdxl_model(root, lincoln):
+    engine = Generate(root=root, model="tiny-sdxl", precision="float32")
+    unit = ControlUnit("tiny-xl", lincoln, "canny")
+    without, with_unit = pixels(engine, BASE), pixels(engine, BASE.replace(control=(unit,)))
+    assert differs(with_unit, without)
+    zero = ControlUnit("tiny-xl", lincoln, "canny", weight=0)
+    assert np.array_equal(pixels(engine, BASE.replace(control=(zero,))), without)
+    with pytest.raises(InvalidParameterError, match="tiny-canny is a ControlNet for Stable Diffusion 1.x"):
+        next(iter(engine.generate(BASE.replace(control=(ControlUnit("tiny-canny", lincoln),)))))
+
+
+# -- the recipe --------------------------------------------------------------------------------------
+
+
+def test_the_recipe_records_each_unit_and_regenerates_the_same_pixels(gen, lincoln, controlled, tmp_path):
+    request = BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny", {"low_threshold": 100}),))
+    done = next(iter(gen.generate(request)))
+    path = tmp_path / "out.png"
+    from ldm.invoke.metadata import png_bytes
+
+    path.write_bytes(png_bytes(done.image))
+    meta = read_metadata(path)
+    unit = meta["image"]["control"][0]
+    assert unit["model"] == "tiny-canny" and unit["preprocessor"] == "canny"
+    assert unit["settings"] == {"low_threshold": 100, "high_threshold": 200}
+    assert unit["image_path"] == lincoln.url and unit["image_hash"] == lincoln.sha256
+    assert unit["model_hash"] == gen.model_manager.get_control("tiny-canny").hash
+    assert (unit["weight"], unit["start"], unit["end"], unit["control_mode"]) == (1.0, 0.0, 1.0, "balanced")
+    recalled = GenerationRequest.from_metadata(meta, load_image=lambda url: LINCOLN.read_bytes())
+    assert np.array_equal(pixels(gen, recalled), controlled)
+    with pytest.raises(InvalidParameterError, match="has changed since"):
+        GenerationRequest.from_metadata(meta, load_image=lambda url: b"other bytes")
+    assert GenerationRequest.from_json(json.loads(json.dumps(request.to_json()))) == request
+
+
+# -- refusals ----------------------------------------------------------------------------------------
+
+
+def test_an_sdxl_controlnet_on_an_sd1_model_is_refused_naming_the_unit(gen, lincoln):
+    request = BASE.replace(control=(ControlUnit("tiny-canny", lincoln), ControlUnit("tiny-xl", lincoln)))
+    with pytest.raises(InvalidParameterError) as caught:
+        next(iter(gen.generate(request)))
+    assert caught.value.field == "control[1].model"
+    assert "tiny-xl is a ControlNet for Stable Diffusion XL" in caught.value.message
+    assert "tiny-sd1 is Stable Diffusion 1.x" in caught.value.message
+
+
+def test_an_unreadable_control_image_and_an_unknown_control_model_are_refused(gen, lincoln):
+    broken = ImageRef.from_bytes(b"not a picture", "outputs/control-images/broken.png")
+    with pytest.raises(InvalidParameterError) as caught:
+        next(iter(gen.generate(BASE.replace(control=(ControlUnit("tiny-canny", broken),)))))
+    assert caught.value.field == "control[0].image" and "broken.png is not a readable image" in caught.value.message
+    with pytest.raises(InvalidParameterError, match="Unknown control model 'nope'"):
+        next(iter(gen.generate(BASE.replace(control=(ControlUnit("nope", lincoln),)))))
+
+
+@pytest.mark.parametrize("changes, field, words", [
+    ({"weight": 2.5}, "control[0].weight", "from 0 to 2"),
+    ({"start": 0.8, "end": 0.2}, "control[0].start", "after the end"),
+    ({"control_mode": "loud"}, "control[0].control_mode", "balanced, prompt, control"),
+    ({"resize_mode": "zoom"}, "control[0].resize_mode", "crop, fit, stretch"),
+    ({"preprocessor": "depth_leres"}, "control[0].preprocessor", "unknown preprocessor"),
+    ({"preprocessor": "canny", "settings": {"sigma": 2}}, "control[0].settings", "no setting 'sigma'"),
+    ({"preprocessor": "canny", "settings": {"low_threshold": 0}}, "control[0].settings.low_threshold", "from 1 to 255"),
+])
+def test_a_bad_unit_setting_is_refused_naming_the_unit_and_field(lincoln, changes, field, words):
+    unit = ControlUnit("tiny-canny", lincoln, **changes)
+    with pytest.raises(InvalidParameterError) as caught:
+        BASE.replace(control=(unit,)).validate()
+    assert caught.value.field == field and words in caught.value.message
+
+
+# -- preprocessors -----------------------------------------------------------------------------------
+
+
+def test_canny_finds_edges_where_the_lincoln_picture_has_them(lincoln):
+    import cv2
+
+    gray = np.asarray(lincoln.image.convert("L"), dtype=np.float32)
+    gradient = np.hypot(cv2.Sobel(gray, cv2.CV_32F, 1, 0), cv2.Sobel(gray, cv2.CV_32F, 0, 1))
+    edges = np.asarray(canny_edges(lincoln.image))[..., 0] > 0
+    assert 0.01 < edges.mean() < 0.3
+    strong, flat = gradient > np.percentile(gradient, 90), gradient < np.percentile(gradient, 50)
+    assert edges[strong].mean() > 10 * max(edges[flat].mean(), 1e-3)
+    fewer = np.asarray(canny_edges(lincoln.image, 200, 250))[..., 0] > 0
+    assert fewer.sum() < edges.sum()
+
+
+def test_tile_resample_shrinks_by_its_rate_and_none_passes_the_map_through(lincoln):
+    tile = make_map(ControlUnit("m", lincoln, "tile_resample", {"down_sampling_rate": 4}), 0)
+    assert tile.size == (lincoln.image.width // 4, lincoln.image.height // 4)
+    same = make_map(ControlUnit("m", lincoln, "none"), 0)
+    assert np.array_equal(np.asarray(same), np.asarray(lincoln.image.convert("RGB")))
+
+
+def test_hed_runs_its_network_and_the_map_changes_with_its_weights_file(lincoln, tmp_path):
+    from tests.support.tiny_control import write_hed_weights
+
+    weights = tmp_path / "models" / "annotators" / "ControlNetHED.pth"
+    small = ImageRef.from_image(lincoln.image.convert("RGB").resize((128, 128)))
+    soft = ControlUnit("m", small, "softedge_hed", {"resolution": 128})
+    write_hed_weights(weights, seed=1)
+    first = np.asarray(make_map(soft, 0, tmp_path))
+    scribble = np.asarray(make_map(ControlUnit("m", small, "scribble_hed", {"resolution": 128}), 0, tmp_path))
+    write_hed_weights(weights, seed=2)
+    second = np.asarray(make_map(soft, 0, tmp_path))
+    assert first.shape == second.shape == (128, 128, 3)
+    assert np.abs(first.astype(int) - second).mean() > 1  # the network's weights make the map
+    assert set(np.unique(scribble)) <= {0, 255}  # a scribble is lines, nothing in between
+
+
+def test_a_missing_annotator_weight_is_refused_naming_the_unit_the_file_and_the_folder(gen, lincoln, root):
+    request = BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny"),
+                                    ControlUnit("tiny-canny", lincoln, "softedge_hed")))
+    with pytest.raises(InvalidParameterError) as caught:
+        next(iter(gen.generate(request)))
+    assert caught.value.field == "control[1].preprocessor"
+    assert f"needs its weights file ControlNetHED.pth, which is not in {root / 'models' / 'annotators'}" \
+        in caught.value.message
+
+
+# -- models ------------------------------------------------------------------------------------------
+
+
+def test_the_a1111_and_comfyui_folder_scans_find_controlnets_with_their_family(root, tmp_path):
+    a1111 = tmp_path / "stable-diffusion-webui" / "models" / "ControlNet"
+    comfy = tmp_path / "ComfyUI" / "models" / "controlnet"
+    a1111.mkdir(parents=True)
+    os.link(root / "models" / "ControlNet" / "control_tiny_canny.safetensors", a1111 / "control_v11p_sd15_canny.safetensors")
+    shutil.copytree(root / "models" / "controlnet" / "tiny-xl", comfy / "controlnet-tiny-sdxl")
+    manager = ModelManager(tmp_path / "root")
+    report = manager.scan_folder(tmp_path / "stable-diffusion-webui")
+    report2 = manager.scan_folder(tmp_path / "ComfyUI")
+    assert report.added == ["control_v11p_sd15_canny"] and report2.added == ["controlnet-tiny-sdxl"]
+    controls = manager.control_models()
+    assert controls["control_v11p_sd15_canny"]["family"] == "sd1"
+    assert controls["controlnet-tiny-sdxl"]["family"] == "sdxl"
+    assert "control_v11p_sd15_canny" not in manager.list_models()  # not a model to generate with
+    assert manager.scan_folder(tmp_path / "ComfyUI").known == ["controlnet-tiny-sdxl"]
+    assert manager.get_control("control_v11p_sd15_canny").family == "sd1"
+
+
+# -- over Socket.IO ----------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def control_server(module_server_factory, root, tmp_path_factory):
+    from tests.conftest import private_root
+
+    srv = module_server_factory(root=private_root(root, tmp_path_factory.mktemp("control-server")), precision="float32")
+    assert srv.studio.wait_until_loaded(180), "the tiny model did not load"
+    return srv
+
+
+def upload_lincoln(client) -> str:
+    client.emit("uploadImage", LINCOLN.read_bytes(), "lincoln.png", "img2img")
+    return client.wait_for("imageUploaded", lambda d: d.get("destination") == "img2img")[-1]["url"]
+
+
+def test_generate_image_over_socketio_takes_a_unit_and_records_it(control_server, connect, gen, lincoln):
+    from tests.test_server_walkthrough import params, results_of
+
+    client = connect(control_server.url)
+    client.emit("requestSystemConfig")
+    controls = client.wait_for("systemConfig")[0]["control_models"]
+    assert controls["tiny-canny"]["family"] == "sd1" and controls["tiny-xl"]["family"] == "sdxl"
+    url = upload_lincoln(client)
+    unit = {"model": "tiny-canny", "image": url, "preprocessor": "canny", "settings": {"low_threshold": 100},
+            "weight": 1, "start": 0, "end": 1, "control_mode": "balanced", "resize_mode": "crop"}
+    request = params(prompt=BASE.prompt, steps=4, seed=7, sampler_name="k_euler", progress_latents=False,
+                     control=[unit])
+    job_id = client.call("generateImage", request, False, False)["jobId"]
+    result = results_of(client, job_id, 1, timeout=240)[0]
+    made = control_server.studio.outdir / result["url"].removeprefix("outputs/")
+    recorded = read_metadata(made)["image"]["control"][0]
+    assert recorded["model"] == "tiny-canny" and recorded["image_path"] == url
+    # The same request in the engine, with the same picture by content, makes the same pixels.
+    same = BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny", {"low_threshold": 100}),))
+    assert np.array_equal(np.asarray(Image.open(made).convert("RGB")).astype(np.int16), pixels(gen, same))
+
+
+@pytest.mark.parametrize("unit, field, words", [
+    ({"model": "tiny-xl"}, "control[0].model", "is a ControlNet for Stable Diffusion XL"),
+    ({"model": "nope"}, "control[0].model", "Unknown control model 'nope'"),
+    ({"image": "outputs/init-images/gone.png"}, "control[0].image", "gone.png"),
+    ({"weight": 3}, "control[0].weight", "from 0 to 2"),
+    ({"preprocessor": "softedge_hed"}, "control[0].preprocessor", "needs its weights file ControlNetHED.pth"),
+])
+def test_a_bad_unit_over_socketio_is_refused_with_its_message_and_nothing_is_queued(control_server, connect,
+                                                                                    unit, field, words):
+    from tests.test_server_walkthrough import params
+
+    client = connect(control_server.url)
+    url = upload_lincoln(client)
+    before = control_server.studio.jobs.snapshot()
+    answer = client.call("generateImage", params(control=[{"model": "tiny-canny", "image": url, **unit}]), False, False)
+    assert "jobId" not in answer and words in answer["error"]
+    error = client.wait_for("error", lambda e: words in e.get("message", ""))[0]
+    assert error["message"].startswith(f"Invalid {field}: ")
+    assert control_server.studio.jobs.snapshot() == before
+
+
+# -- the CLI -----------------------------------------------------------------------------------------
+
+
+def test_the_cli_takes_control_units_and_fetch_reproduces_the_picture(gen, tmp_path, controlled):
+    import re
+    from io import StringIO
+
+    from ldm.invoke.cli import InvokeCLI
+
+    out = StringIO()
+    cli = InvokeCLI(gen, tmp_path / "outputs", out=out)
+
+    def run(line: str) -> str:
+        out.truncate(0)
+        out.seek(0)
+        assert cli.execute(line) is None, out.getvalue()
+        return out.getvalue().strip().splitlines()[-1]
+
+    said = run(f'"{BASE.prompt}" -s 4 -S 7 -W 64 -H 64 -A k_euler '
+               f"--control model=tiny-canny,image={LINCOLN},preprocessor=canny,low_threshold=100")
+    first = re.match(r"(\S+\.png): ", said).group(1)
+    assert np.array_equal(np.asarray(Image.open(first).convert("RGB")).astype(np.int16), controlled)
+    run(f"!fetch {Path(first).name}")
+    command = out.getvalue().strip().splitlines()[-1]
+    assert "--control" in command and "model=tiny-canny" in command
+    assert "image=outputs/control-images/Lincoln-and-Parrot-512." in command  # copied into the output tree
+    again = re.match(r"(\S+\.png): ", run(command)).group(1)
+    assert again != first and np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(first)))
+    with pytest.raises(AssertionError, match="needs image="):
+        run('"a cat" --control model=tiny-canny')
+
+
+# -- the A1111 ControlNet extension's API --------------------------------------------------------------
+
+
+def test_webuiapi_controlnet_units_through_alwayson_scripts(control_server, gen, lincoln):
+    import webuiapi
+
+    api = webuiapi.WebUIApi(host="127.0.0.1", port=control_server.port)
+    assert api.controlnet_version() == 2
+    assert set(api.controlnet_model_list()) == {"tiny-canny", "tiny-canny-folder", "tiny-other", "tiny-xl"}
+    assert set(api.controlnet_module_list()) == {"none", "canny", "tile_resample", "softedge_hed", "scribble_hed"}
+    assert "controlnet" in api.get_scripts()["txt2img"]
+    unit = webuiapi.ControlNetUnit(image=lincoln.image, module="canny", model="tiny-canny [0123abcd]",
+                                   threshold_a=100, threshold_b=200, resize_mode="Crop and Resize", control_mode=0)
+    result = api.txt2img(prompt=BASE.prompt, seed=7, steps=4, width=64, height=64, sampler_name="Euler",
+                         cfg_scale=7.5, controlnet_units=[unit])
+    # The same unit in the engine: the same pixels (the image went as PNG, the same content).
+    same = pixels(gen, BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny"),)))
+    assert np.array_equal(np.asarray(result.image.convert("RGB")).astype(np.int16), same)
+    edges = api.controlnet_detect([lincoln.image], module="canny", threshold_a=100, threshold_b=200)
+    assert np.array_equal(np.asarray(edges.images[0].convert("RGB")), np.asarray(canny_edges(lincoln.image, 100, 200)))
+
+
+@pytest.mark.parametrize("unit, words", [
+    ({"model": "tiny-xl"}, "is a ControlNet for Stable Diffusion XL"),
+    ({"module": "depth_leres"}, "unknown module 'depth_leres'"),
+    ({"control_mode": ["Loud"]}, "control_mode: must be one of 'Balanced'"),
+])
+def test_a_bad_extension_unit_is_a_422_naming_it(control_server, lincoln, unit, words):
+    import requests
+
+    body = {"prompt": "x", "steps": 2, "width": 64, "height": 64, "alwayson_scripts": {"ControlNet": {"args": [
+        {"image": base64.b64encode(lincoln.data).decode(), "module": "canny", "model": "tiny-canny", **unit}]}}}
+    reply = requests.post(f"{control_server.url}/sdapi/v1/txt2img", json=body, timeout=60)
+    assert reply.status_code == 422 and words in reply.text
