@@ -176,6 +176,22 @@ def test_cancel_reaches_the_worker_between_steps(cluster, connect):
     assert last - asked_at <= 3, f"asked at step {asked_at}, stopped after {last}"
 
 
+def test_a_folder_scan_on_a_worker_tells_its_progress_and_stops_on_cancel(cluster, connect, tmp_path: Path):
+    folder = tmp_path / "many"
+    folder.mkdir()
+    for i in range(3000):  # each is read, so the cancel lands part-way
+        (folder / f"junk-{i:04d}.ckpt").write_bytes(os.urandom(64))
+    client = connect(cluster.url)
+    job_id = client.call("scanModelFolder", str(folder))["jobId"]
+    client.wait_for("progressUpdate", lambda d: d.get("jobId") == job_id and d["currentStatus"].startswith("Scanning"),
+                    timeout=120)
+    client.emit("cancel", job_id)
+    report = client.wait_for("modelListChanged", lambda d: d.get("jobId") == job_id, timeout=60)[0]["report"]
+    assert report["canceled"] is True and report["total"] == 3000
+    assert 1 <= report["checked"] < 3000, report["checked"]
+    assert finished(cluster.studio, cluster.studio.jobs.get(job_id), 30).status == "canceled"
+
+
 def test_cluster_flags_without_ray_print_the_extra_in_one_line(tmp_path: Path):
     shim = ("import sys; sys.modules['ray'] = None; from invokeai_gui.main import main; "
             f"sys.exit(main(['--web', '--cluster', 'local', '--root', {str(tmp_path)!r}]))")

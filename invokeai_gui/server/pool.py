@@ -72,8 +72,14 @@ class RemoteWorker:
     def change_model(self, name: str) -> None:
         self._answer(self.actor.change_model.remote(name))
 
-    def manage_models(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
-        return self._answer(self.actor.manage_models.remote(operation, request)) or {}
+    def manage_models(self, operation: str, request: dict[str, Any], sink: ProgressSink | None = None
+                      ) -> dict[str, Any]:
+        """With a ``sink`` the operation's progress streams back and a cancel reaches it (a scan stops
+        between files, as in-process)."""
+        if sink is None:
+            return self._answer(self.actor.manage_models.remote(operation, request)) or {}
+        values = list(self._stream("manage_models_streamed", {"operation": operation, "request": request}, sink))
+        return values[0] if values else {}
 
     def generate(self, request: GenerationRequest, sink: ProgressSink) -> Iterator[ImageResult]:
         yield from self._stream("generate", request.to_json(), sink)
@@ -142,7 +148,8 @@ class RemoteWorker:
             raise WorkerError(answer["error"])
         return answer["value"]
 
-    def _stream(self, method: str, request: dict[str, Any], sink: ProgressSink) -> Iterator[ImageResult]:
+    def _stream(self, method: str, request: dict[str, Any], sink: ProgressSink) -> Iterator[Any]:
+        """The actor's results as they come (images; a model operation's report), its progress to ``sink``."""
         import ray
 
         task = uuid.uuid4().hex
@@ -173,8 +180,10 @@ class RemoteWorker:
                 self.actor.cancel.remote(task)
                 return
 
-    def _deliver(self, message: dict[str, Any], sink: ProgressSink) -> ImageResult | None:
+    def _deliver(self, message: dict[str, Any], sink: ProgressSink) -> Any:
         kind = message["kind"]
+        if kind == "value":
+            return message["value"]
         if kind == "step":
             sink.step(message["step"], message["total"], message["status"])
         elif kind == "status":

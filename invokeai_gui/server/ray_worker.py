@@ -106,6 +106,12 @@ class WorkerActor:
     def manage_models(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
         return self._call(lambda: self.worker.manage_models(operation, request))
 
+    def manage_models_streamed(self, task: str, job: dict[str, Any]) -> Iterator[Message]:
+        """A model operation whose progress streams back and which a cancel stops between files (a
+        scan); its report comes as one ``value`` message."""
+        yield from self._stream(task, lambda sink: iter([self.worker.manage_models(job["operation"], job["request"],
+                                                                                   sink)]))
+
     def _call(self, work: Callable[[], Any]) -> dict[str, Any]:
         """``{"value"}`` or ``{"error"}`` (the user's sentence), plus the worker's description."""
         with self._lock:
@@ -128,7 +134,7 @@ class WorkerActor:
         req = PostprocessRequest.from_json(request)
         yield from self._stream(task, lambda sink: iter([self.worker.postprocess(req, sink)]))
 
-    def _stream(self, task: str, work: Callable[[_StreamSink], Iterator[ImageResult]]) -> Iterator[Message]:
+    def _stream(self, task: str, work: Callable[[_StreamSink], Iterator[Any]]) -> Iterator[Message]:
         out: queue.Queue = queue.Queue()
         sink = _StreamSink(out, lambda: task in self._canceled)
 
@@ -137,7 +143,10 @@ class WorkerActor:
                 threads = self._set_threads()  # torch's thread count is per thread: set it in the one that works
                 try:
                     for result in work(sink):
-                        out.put({"kind": "result", **self._stamped(result, threads)})
+                        if isinstance(result, ImageResult):
+                            out.put({"kind": "result", **self._stamped(result, threads)})
+                        else:  # a model operation's report
+                            out.put({"kind": "value", "value": result})
                     out.put({"kind": "done"})
                 except GenerationCanceled:
                     out.put({"kind": "canceled"})

@@ -451,10 +451,8 @@ class Studio:
         worker = self._worker_of(job)
         self._ensure_loaded(worker)
         progress = self._report(job, 0, 0)
-        if self.pool is None:  # a scan in this process stops between files on cancel
-            report = worker.manage_models(operation, request, _JobSink(self, job, progress, None))
-        else:
-            report = worker.manage_models(operation, request)
+        # a scan tells its progress and stops between files on cancel, in this process or on a pool worker
+        report = worker.manage_models(operation, request, _JobSink(self, job, progress, None))
         changed = {"operation": operation, "model_list": worker.facts().get("model_list", {}), **job.ids()}
         if asker:  # the list is everyone's news; the report of what is on this disk is the asker's
             self.publisher.reply(asker, "modelListChanged", {**changed, "report": report})
