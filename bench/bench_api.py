@@ -19,7 +19,7 @@ import threading
 from pathlib import Path
 from typing import Any
 
-from common import interleave, table, write_result
+from common import bench_root, interleave, start_server, table, write_result
 
 
 def per_image_ms(result: dict[str, Any], images: int, side: str) -> float:
@@ -39,17 +39,9 @@ def main() -> None:
     import requests
     import socketio
 
-    from invokeai_gui.server import ServerConfig, create_app
 
     work = Path(tempfile.mkdtemp(prefix="bench-api-"))
-    root = args.root
-    if root is None:
-        from tests.support.make_root import build_root
-
-        root = build_root(work / "root", postprocessors=False)
-    server = create_app(ServerConfig(root=root, outdir=work / "outputs", port=0))
-    url = server.start()
-    assert server.studio.wait_until_loaded(300), "the model did not load"
+    server, url = start_server(bench_root(work, args.root), work / "outputs")
 
     done = threading.Event()
     state: dict[str, Any] = {"job": None, "results": 0}

@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from common import interleave, table, write_result
+from common import bench_root, interleave, start_server, table, write_result
 
 SLEEP_JOB = "bench_sleep"  # registered on the bench's own studios only
 
@@ -34,12 +34,7 @@ def _sleep_on_actor(actor: Any, seconds: float) -> float:
 
 
 def studio_over(root: Path, work: Path, name: str, **fields: Any) -> Any:
-    from invokeai_gui.server import ServerConfig, create_app
-
-    server = create_app(ServerConfig(root=root, outdir=work / f"out-{name}", port=0, **fields))
-    server.start()
-    assert server.studio.wait_until_loaded(600), f"{name}: the model did not load"
-    return server
+    return start_server(root, work / f"out-{name}", load_timeout=600, **fields)[0]
 
 
 def run_job(studio: Any, request: Any) -> None:
@@ -114,11 +109,7 @@ def main() -> None:
     import torch
 
     work = Path(tempfile.mkdtemp(prefix="bench-cluster-"))
-    root = args.root
-    if root is None:
-        from tests.support.make_root import build_root
-
-        root = build_root(work / "root", postprocessors=False)
+    root = bench_root(work, args.root)
     threads = torch.get_num_threads()
     # One private Ray on loopback for every studio of the run; logical CPUs enough for the largest pool.
     ray.init(address="local", include_dashboard=False, _node_ip_address="127.0.0.1",

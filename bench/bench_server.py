@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from common import interleave, table, write_result
+from common import bench_root, interleave, start_server, table, write_result
 
 
 def added(result: dict[str, Any], images: int, pick: Callable[[list[float]], float]) -> float:
@@ -39,18 +39,10 @@ def main() -> None:
 
     import socketio
 
-    from invokeai_gui.server import ServerConfig, create_app
     from ldm.invoke.metadata import PngWriter
 
     work = Path(tempfile.mkdtemp(prefix="bench-server-"))
-    root = args.root
-    if root is None:
-        from tests.support.make_root import build_root
-
-        root = build_root(work / "root", postprocessors=False)
-    server = create_app(ServerConfig(root=root, outdir=work / "outputs", port=0))
-    url = server.start()
-    assert server.studio.wait_until_loaded(300), "the model did not load"
+    server, url = start_server(bench_root(work, args.root), work / "outputs")
     gen = server.studio.worker._generate  # the worker's own engine; it is idle between our requests
 
     done = threading.Event()

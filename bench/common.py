@@ -44,6 +44,25 @@ def interleave(a: Callable[[], Any], b: Callable[[], Any], pairs: int, warmup: i
     }
 
 
+def bench_root(work: Path, given: Path | None) -> Path:
+    """The root dir a server bench runs on: the one given, or a fresh one with the demo model in ``work``."""
+    if given is not None:
+        return given
+    from tests.support.make_root import build_root
+
+    return build_root(work / "root", postprocessors=False)
+
+
+def start_server(root: Path, outdir: Path, load_timeout: float = 300, **fields: Any) -> tuple[Any, str]:
+    """A studio on a free loopback port with its model loaded; returns the server and its URL."""
+    from invokeai_gui.server import ServerConfig, create_app
+
+    server = create_app(ServerConfig(root=root, outdir=outdir, port=0, **fields))
+    url = server.start()
+    assert server.studio.wait_until_loaded(load_timeout), "the model did not load"
+    return server, url
+
+
 def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
