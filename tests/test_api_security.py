@@ -81,7 +81,7 @@ def test_api_auth_asks_for_basic_credentials_on_loopback_too(server_factory):
     assert requests.get(url + "/sdapi/v1/scripts", auth=("alice", "wrong"), timeout=10).status_code == 401
     assert requests.get(url + "/sdapi/v1/scripts", auth=("alice", "s3cret:x"), timeout=10).status_code == 200
     api = webuiapi.WebUIApi(host="127.0.0.1", port=guarded.port, username="bob", password="pw")
-    assert api.get_scripts() == {"txt2img": [], "img2img": []}
+    assert api.get_scripts() == {"txt2img": ["controlnet"], "img2img": ["controlnet"]}
     # The studio's own page is not behind --api-auth.
     assert requests.get(url + "/healthz", timeout=10).status_code == 200
 
@@ -115,11 +115,11 @@ def test_an_oversized_body_is_413_in_each_apis_envelope_and_the_server_lives_on(
 
 def test_a_body_may_carry_its_images_base64_plus_one_mib(small_uploads):
     url = base(small_uploads)
-    # img2img may carry two images (init and mask): 2 × base64(200 KB) + 1 MiB, above one upload's limit
-    padded = {"init_images": [], "some_extension_field": "a" * 1_300_000}
+    # img2img may carry init, mask and a control image per ControlNet unit: 10 × base64(200 KB) + 1 MiB
+    padded = {"init_images": [], "some_extension_field": "a" * 3_600_000}
     answered = requests.post(url + "/sdapi/v1/img2img", json=padded, timeout=30)
     assert answered.status_code == 422 and "init_images" in answered.text, answered.text
-    padded["some_extension_field"] = "a" * 1_700_000
+    padded["some_extension_field"] = "a" * 3_800_000
     assert requests.post(url + "/sdapi/v1/img2img", json=padded, timeout=30).status_code == 413
     # a chunked body has no length to check first: it is stopped as it is read
     chunks = (b'{"prompt": "' if i == 0 else b"a" * 65536 for i in range(20))

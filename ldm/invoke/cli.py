@@ -40,7 +40,7 @@ from .files import (
     resolve_output_url,
 )
 from .flags import add_engine_flags
-from .request import PROMPT_SYNTAXES, GenerationRequest, ImageRef
+from .request import GenerationRequest, ImageRef
 
 if TYPE_CHECKING:
 
@@ -536,9 +536,6 @@ def build_arg_parser() -> argparse.ArgumentParser:
         description="The invoke> command line: type a prompt and InvokeAI 2.x switches; !help lists them.",
     )
     add_engine_flags(parser)
-    parser.add_argument("--prompt-syntax", "--prompt_syntax", dest="prompt_syntax", default="invoke",
-                        choices=PROMPT_SYNTAXES, help="how prompts are read unless a line says: invoke (InvokeAI "
-                        "2.x: a:1.2 b, [negative]) or a1111 (AUTOMATIC1111: (a:1.2), [less], [from:to:when], [a|b])")
     return parser
 
 

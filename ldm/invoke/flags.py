@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from .request import PROMPT_SYNTAXES
+
 PRECISIONS = ("auto", "float32", "float16", "bfloat16")
 
 
 def add_engine_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """--root, --outdir, --model, --precision, --device, --free_gpu_mem, --seamless, --from_file."""
+    """--root, --outdir, --model, --precision, --device, --free_gpu_mem, --seamless, --from_file,
+    --prompt-syntax."""
     parser.add_argument("--root", help="the runtime root dir: models.yaml, models, outputs (default: "
                                        "$INVOKEAI_ROOT or the per-user data folder)")
     parser.add_argument("--outdir", "-o", help="where images are written and the gallery reads "
@@ -20,3 +23,7 @@ def add_engine_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
     parser.add_argument("--seamless", action="store_true", help="seamless tiling by default")
     parser.add_argument("--from_file", metavar="FILE", help="run the lines of FILE (one prompt each; - for stdin), "
                                                             "then exit")
+    parser.add_argument("--prompt-syntax", "--prompt_syntax", dest="prompt_syntax", default="invoke",
+                        choices=PROMPT_SYNTAXES, help="how the command line reads prompts unless a line says: invoke "
+                        "(InvokeAI 2.x: a:1.2 b, [negative]) or a1111 (AUTOMATIC1111: (a:1.2), [less], "
+                        "[from:to:when], [a|b]); the web UI has its own setting")
