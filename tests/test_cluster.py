@@ -85,7 +85,8 @@ def test_every_ray_socket_is_on_loopback(cluster):
 def test_two_workers_run_two_jobs_at_the_same_time(cluster, connect):
     client = connect(cluster.url)
     studio = cluster.studio
-    jobs = [studio.submit_generation(request(seed=seed, steps=12, iterations=2)) for seed in (1, 2)]
+    # the second job is three times longer, so the first ends while the second still steps
+    jobs = [studio.submit_generation(request(seed=seed, steps=steps, iterations=2)) for seed, steps in ((1, 12), (2, 36))]
     for job in jobs:
         assert finished(studio, job).status == "done", job.message
         assert len(job.results) == 2
@@ -102,9 +103,10 @@ def test_two_workers_run_two_jobs_at_the_same_time(cluster, connect):
     ends = sorted((n, d["jobId"], d["isProcessing"]) for n, (name, d) in enumerate(client.events)
                   if name == "progressUpdate" and d.get("currentStatus") == "Processing Complete"
                   and d.get("jobId") in {j.id for j in jobs})
-    (first_at, first_id, first_busy), (_, _, last_busy) = ends
-    other_steps = spans[1] if first_id == jobs[0].id else spans[0]
-    assert other_steps[-1] > first_at and first_busy, "a job ending beside a running one said the studio is idle"
+    (first_at, first_id, first_busy), (_, last_id, last_busy) = ends
+    assert (first_id, last_id) == (jobs[0].id, jobs[1].id)
+    assert spans[1][-1] > first_at, "the long job did not step after the short one ended"
+    assert first_busy, "a job ending beside a running one said the studio is idle"
     assert not last_busy
     results = [r for r in client.of("generationResult") if r.get("jobId") in {j.id for j in jobs}]
     assert len(results) == 4 and all((cluster.studio.outdir / r["url"].removeprefix("outputs/")).exists()
