@@ -119,24 +119,6 @@ export function NumberInput({ value, onCommit, min, max, step, normalize, id, cl
   );
 }
 
-interface NumberFieldProps {
-  label: string;
-  tooltip: string;
-  value: number;
-  onChange: (value: number) => void;
-  min: number;
-  max: number;
-  step: number;
-  /** Turns any typed number into an allowed one (e.g. a multiple of 8). */
-  normalize?: (value: number) => number;
-  slider?: boolean;
-  disabled?: boolean;
-  testId?: string;
-  list?: string;
-  inline?: boolean;
-  width?: string;
-}
-
 export function NumberField({
   label,
   tooltip,
