@@ -72,13 +72,10 @@ class RemoteWorker:
     def change_model(self, name: str) -> None:
         self._answer(self.actor.change_model.remote(name))
 
-    def manage_models(self, operation: str, request: dict[str, Any], sink: ProgressSink | None = None
-                      ) -> dict[str, Any]:
-        """With a ``sink`` the operation's progress streams back and a cancel reaches it (a scan stops
-        between files, as in-process)."""
-        if sink is None:
-            return self._answer(self.actor.manage_models.remote(operation, request)) or {}
-        values = list(self._stream("manage_models_streamed", {"operation": operation, "request": request}, sink))
+    def manage_models(self, operation: str, request: dict[str, Any], sink: ProgressSink) -> dict[str, Any]:
+        """The operation's progress streams back and a cancel reaches it (a scan stops between files,
+        as in-process)."""
+        values = list(self._stream("manage_models", {"operation": operation, "request": request}, sink))
         return values[0] if values else {}
 
     def generate(self, request: GenerationRequest, sink: ProgressSink) -> Iterator[ImageResult]:

@@ -103,10 +103,7 @@ class WorkerActor:
     def change_model(self, name: str) -> dict[str, Any]:
         return self._call(lambda: self.worker.change_model(name))
 
-    def manage_models(self, operation: str, request: dict[str, Any]) -> dict[str, Any]:
-        return self._call(lambda: self.worker.manage_models(operation, request))
-
-    def manage_models_streamed(self, task: str, job: dict[str, Any]) -> Iterator[Message]:
+    def manage_models(self, task: str, job: dict[str, Any]) -> Iterator[Message]:
         """A model operation whose progress streams back and which a cancel stops between files (a
         scan); its report comes as one ``value`` message."""
         yield from self._stream(task, lambda sink: iter([self.worker.manage_models(job["operation"], job["request"],
