@@ -11,14 +11,10 @@ from dataclasses import dataclass, field
 
 import torch
 
+from .invoke_syntax import split_negative, split_weighted_subprompts
 from .prompt_syntax import Chunks, schedule
 
 log = logging.getLogger(__name__)
-
-_NEGATIVE = re.compile(r"\[([^\[\]]*)\]")
-# A sub-prompt ends at ":weight" followed by whitespace or the end; "\:" is a literal colon.
-_WEIGHTED = re.compile(r"(?P<text>(?:\\:|[^:])+?)\s*:\s*(?P<weight>[-+]?\d+(?:\.\d+)?|[-+]?\.\d+)(?=\s|$)")
-
 
 # AUTOMATIC1111 writes <lora:name:weight> (and <lyco:...> for LyCORIS); InvokeAI writes withLora(name,weight).
 _LORA_TAG = re.compile(r"<(?:lora|lyco):(?P<name>[^:<>]+?)(?::(?P<weight>[-+]?(?:\d+\.?\d*|\.\d+)))?(?::[^<>]*)?>")
@@ -51,32 +47,6 @@ def extract_loras(prompt: str) -> tuple[str, list[tuple[str, float]]]:
 
     rest = _WITH_LORA.sub(take, _LORA_TAG.sub(take, prompt))
     return " ".join(rest.split()), list(found.items())
-
-
-def split_negative(prompt: str) -> tuple[str, str]:
-    """Bracketed words are the negative prompt; what is left is the positive one."""
-    negatives = [m.strip() for m in _NEGATIVE.findall(prompt) if m.strip()]
-    positive = _NEGATIVE.sub(" ", prompt)
-    return " ".join(positive.split()), ", ".join(negatives)
-
-
-def split_weighted_subprompts(text: str) -> list[tuple[str, float]]:
-    """``a cat:1.5 a dog:0.5`` gives [("a cat", 1.5), ("a dog", 0.5)]; text without weights is one part."""
-    parts: list[tuple[str, float]] = []
-    pos = 0
-    for m in _WEIGHTED.finditer(text):
-        chunk = m.group("text").strip()
-        if chunk:
-            parts.append((chunk.replace("\\:", ":"), float(m.group("weight"))))
-        pos = m.end()
-    rest = text[pos:].strip()
-    if rest:
-        parts.append((rest.replace("\\:", ":"), 1.0))
-    if not parts:
-        return [("", 1.0)]
-    if sum(w for _, w in parts) == 0:
-        return [(t, 1.0) for t, _ in parts]
-    return parts
 
 
 def parse_prompt(prompt: str, syntax: str = "invoke", negative: str = "") -> ParsedPrompt:

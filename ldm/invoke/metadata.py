@@ -32,7 +32,7 @@ SINGLE_FILE_FORMATS = ("checkpoint",)  # models.yaml formats whose weights are o
 def prompt_list(prompt: str, syntax: str = "invoke") -> list[dict[str, Any]]:
     """The ``prompt`` field: InvokeAI 2.x stores a list of {prompt, weight} sub-prompts (an A1111-syntax
     prompt has none: it is kept as written)."""
-    from .conditioning import split_negative, split_weighted_subprompts
+    from .invoke_syntax import split_negative, split_weighted_subprompts
 
     if syntax != "invoke":
         return [{"prompt": prompt, "weight": 1.0}]
@@ -197,7 +197,7 @@ def autov2_hash(metadata: dict[str, Any]) -> str | None:
 def infotext(metadata: dict[str, Any]) -> str:
     """The ``parameters`` text AUTOMATIC1111 writes, for one of our recipes (sd-metadata). The one
     place infotext is made: the PNG chunk of every image we write and the A1111 API's ``infotexts``."""
-    from .conditioning import split_negative
+    from .invoke_syntax import split_negative
 
     image = metadata.get("image") if isinstance(metadata.get("image"), dict) else {}
     if image.get("prompt_syntax") == "a1111":
@@ -212,7 +212,7 @@ def infotext(metadata: dict[str, Any]) -> str:
     size = f"{width}x{height}"
     hires: list[tuple[str, Any]] = []
     if image.get("hires_fix") and isinstance(width, int) and isinstance(height, int):
-        from .generator.hires import first_pass_size  # the first pass A1111's Size names
+        from .request import first_pass_size  # the first pass A1111's Size names
 
         first = first_pass_size(width, height)
         if first is not None:

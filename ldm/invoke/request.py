@@ -293,6 +293,20 @@ class ControlUnit:
                    resize_mode=str(meta.get("resize_mode", "crop")))
 
 
+# Hires fix: the first pass is made at this short side (at least the model's native size).
+FIRST_PASS_SHORT_SIDE = 512
+
+
+def first_pass_size(width: int, height: int, short_side: int = FIRST_PASS_SHORT_SIDE) -> tuple[int, int] | None:
+    """The first pass's size, or None when the asked size is already small enough for one pass.
+    ``short_side`` is the model's native size (512 for SD 1.x, 768 for SD 2.x-v, 1024 for SDXL)."""
+    short = min(width, height)
+    if short <= short_side:
+        return None
+    scale = short_side / short
+    return max(64, int(width * scale) // 8 * 8), max(64, int(height * scale) // 8 * 8)
+
+
 @dataclass(frozen=True)
 class BoundingBox:
     x: int
