@@ -283,6 +283,15 @@ class Studio:
         return {"url": self.outputs.url_of(path), "width": width, "height": height,
                 "preprocessor": request.preprocessor}
 
+    def keep_control_image(self, data: bytes) -> str:
+        """An API unit's picture (checked already) kept as outdir/control-images/api.SHA.EXT, so the
+        recipe can name it and a recall finds it; the same picture sent again is the same file."""
+        checked = check_image(data, self.limits)
+        path = self.outdir / CONTROL_FOLDER / f"api.{hashlib.sha256(data).hexdigest()[:20]}{checked.extension}"
+        if not path.is_file():
+            atomic_write(data, path)
+        return self.outputs.url_of(path)
+
     def save_control_map(self, url: str) -> dict[str, Any]:
         """``saveControlMap``: a map of outdir/control-images/ copied into the Uploads (the gallery's
         "user" category), as an upload of it would be."""
