@@ -297,3 +297,37 @@ def test_detect_runs_the_network_on_the_worker_and_names_a_bad_setting(hed_serve
     reply = requests.post(f"{control_server.url}/controlnet/detect", json=body, timeout=60)
     assert reply.status_code == 422 and "needs its weights file ControlNetHED.pth" in reply.text
     assert reply.json()["detail"].startswith("controlnet_module: ")
+
+
+def test_an_unreadable_control_image_is_refused_naming_the_unit_and_the_fix_and_nothing_is_queued(control_server,
+                                                                                                 connect):
+    client = connect(control_server.url)
+    good = upload_control(client)["url"]
+    (control_server.studio.outdir / "control-images" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not a picture")
+    before = control_server.studio.jobs.snapshot()
+    unit = {"model": "tiny-canny", "image": "outputs/control-images/broken.png", "preprocessor": "canny"}
+    answer = client.call("generateImage", params(control=[{**unit, "image": good}, unit]), False, False)
+    assert answer["field"] == "control[1].image" and "broken.png is not a readable image" in answer["error"]
+    assert "choose another control image" in answer["error"]
+    assert control_server.studio.jobs.snapshot() == before
+
+
+def test_the_cli_saves_each_unit_s_map_beside_its_result(control_server, tmp_path):
+    import re
+    from io import StringIO
+
+    from ldm.invoke.cli import InvokeCLI
+    from ldm.invoke.generate import Generate
+
+    engine = Generate(root=control_server.studio.config.root, precision="float32")
+    engine.load_model()
+    out = StringIO()
+    cli = InvokeCLI(engine, tmp_path / "outputs", out=out)
+    assert cli.execute(f'"a parrot" -s 2 -S 7 -W 64 -H 64 -A k_euler --control model=tiny-canny,image={LINCOLN},'
+                       "preprocessor=canny,resize=fit") is None, out.getvalue()
+    saved = Path(re.search(r"(\S+\.png): ", out.getvalue()).group(1))
+    map_path = read_metadata(saved)["image"]["control"][0]["map_path"]
+    assert map_path == f"outputs/control-images/{saved.stem}.control-0.png"
+    made = tmp_path / "outputs" / map_path.removeprefix("outputs/")
+    expected = fit_to(canny_edges(Image.open(LINCOLN)), 64, 64, "fit")
+    assert np.array_equal(np.asarray(Image.open(made).convert("RGB")), np.asarray(expected))
