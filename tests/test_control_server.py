@@ -174,7 +174,8 @@ def txt2img(server, units, **fields):
     api = webuiapi.WebUIApi(host="127.0.0.1", port=server.port)
     values = {"prompt": "a parrot on a shoulder", "seed": 7, "steps": 2, "width": 64, "height": 64,
               "sampler_name": "Euler", "cfg_scale": 7.5, **fields}
-    return api.txt2img(controlnet_units=units, **values)
+    # A fresh alwayson_scripts: webuiapi's default dict is shared, and its units would ride on later calls.
+    return api.txt2img(controlnet_units=units, alwayson_scripts={}, **values)
 
 
 def recipe_of(result) -> dict:
