@@ -332,3 +332,22 @@ def test_the_cli_saves_each_unit_s_map_beside_its_result(control_server, tmp_pat
     made = tmp_path / "outputs" / map_path.removeprefix("outputs/")
     expected = fit_to(canny_edges(Image.open(LINCOLN)), 64, 64, "fit")
     assert np.array_equal(np.asarray(Image.open(made).convert("RGB")), np.asarray(expected))
+
+
+def test_a_pool_worker_s_result_carries_its_maps_to_the_studio(control_server):
+    """The actor's messages as Ray carries them (plain values), read back by the studio's side."""
+    from invokeai_gui.server.pool import RemoteWorker
+    from invokeai_gui.server.ray_worker import WorkerActor
+    from ldm.invoke.request import ControlUnit, GenerationRequest, ImageRef
+
+    actor = WorkerActor("worker-9", {"root": str(control_server.studio.config.root), "precision": "float32"}, None)
+    unit = ControlUnit("tiny-canny", ImageRef.from_bytes(LINCOLN.read_bytes()), "canny", resize_mode="stretch")
+    request = GenerationRequest("a parrot", steps=2, width=64, height=64, seed=7, control=(unit,))
+    messages = list(actor.generate("task-1", request.to_json()))
+    assert [m["kind"] for m in messages][-3:] == ["result", "done", "worker"], messages[-1]
+    receiver = RemoteWorker.__new__(RemoteWorker)
+    result = receiver._deliver(next(m for m in messages if m["kind"] == "result"), sink=None)
+    expected = fit_to(canny_edges(Image.open(LINCOLN)), 64, 64, "stretch")
+    assert len(result.control_maps) == 1
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(result.control_maps[0])).convert("RGB")),
+                          np.asarray(expected))
