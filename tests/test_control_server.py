@@ -351,3 +351,24 @@ def test_a_pool_worker_s_result_carries_its_maps_to_the_studio(control_server):
     assert len(result.control_maps) == 1
     assert np.array_equal(np.asarray(Image.open(io.BytesIO(result.control_maps[0])).convert("RGB")),
                           np.asarray(expected))
+
+
+def test_annotator_weights_dropped_in_count_at_once(control_server, connect):
+    from tests.support.tiny_control import write_hed_weights
+
+    client = connect(control_server.url)
+    url = upload_control(client)["url"]
+    weights = control_server.studio.config.root / "models" / "annotators" / "ControlNetHED.pth"
+
+    ask = {"image": url, "preprocessor": "softedge_hed", "settings": {"resolution": 64}}
+    assert "needs its weights file" in client.call("requestControlMap", ask)["error"]
+    write_hed_weights(weights, seed=2)
+    try:
+        mark = client.mark()
+        client.emit("requestSystemConfig")
+        config = client.wait_for("systemConfig", after=mark)[0]
+        assert next(p for p in config["control_preprocessors"] if p["id"] == "softedge_hed")["missing"] == []
+        assert client.call("requestControlMap", ask)["url"].startswith("outputs/control-images/map.")
+    finally:
+        weights.unlink()
+    assert "needs its weights file" in client.call("requestControlMap", ask)["error"]  # no stale map answers

@@ -271,7 +271,9 @@ class Studio:
         job = {"image": image.data, "url": image.url, "preprocessor": request.preprocessor,
                "settings": dict(request.settings), "resize_mode": request.resize_mode,
                "width": request.width, "height": request.height}
-        key = json.dumps({**job, "image": image.sha256, "url": None}, sort_keys=True)
+        # The annotator files the worker has are part of the key: a map made once weights arrived is new.
+        key = json.dumps({**job, "image": image.sha256, "url": None,
+                          "annotators": self.worker.facts().get("annotators")}, sort_keys=True)
         path = self.outdir / CONTROL_FOLDER / f"map.{hashlib.sha256(key.encode()).hexdigest()[:20]}.png"
         if path.is_file():
             with Image.open(path) as made:
