@@ -111,6 +111,7 @@ def test_a_map_preview_is_answered_while_a_generation_runs(control_server, conne
     ({"image": "outputs/control-images/gone.png"}, "control.image", "gone.png"),
     ({"image": "outputs/control-images/broken.png"}, "control.image", "not a readable image"),
     ({"preprocessor": 5}, "control.preprocessor", "valid string"),
+    ({"width": 64}, "control", "send width and height together"),
 ])
 def test_a_bad_map_request_is_refused_naming_the_field(control_server, connect, ask, field, words):
     client = connect(control_server.url)
