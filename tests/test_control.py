@@ -5,6 +5,7 @@ bad units are refused with a message naming them, and the folder scans and canny
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import shutil
@@ -307,6 +308,101 @@ def test_the_a1111_and_comfyui_folder_scans_find_controlnets_with_their_family(r
     assert manager.get_control("control_v11p_sd15_canny").family == "sd1"
 
 
+# -- T2I-Adapters -----------------------------------------------------------------------------------
+
+
+def test_a_t2i_adapter_steers_the_picture_repeats_it_and_weight_zero_is_no_unit(gen, lincoln, plain):
+    unit = ControlUnit("tiny-adapter", lincoln, "canny")
+    steered = pixels(gen, BASE.replace(control=(unit,)))
+    assert differs(steered, plain)
+    assert np.array_equal(pixels(gen, BASE.replace(control=(unit,))), steered)
+    assert np.array_equal(pixels(gen, BASE.replace(control=(dataclasses.replace(unit, weight=0),))), plain)
+    # The same weights as an original-layout .pth (read through our converter) make the same picture.
+    assert np.array_equal(pixels(gen, BASE.replace(control=(ControlUnit("tiny-adapter-pth", lincoln, "canny"),))),
+                          steered)
+
+
+def test_an_adapter_acts_only_between_its_start_and_end_and_composes_with_a_controlnet(gen, lincoln, controlled):
+    none = previews(gen, BASE)
+    late = previews(gen, BASE.replace(control=(ControlUnit("tiny-adapter", lincoln, "canny", start=0.5),)))
+    assert all(np.array_equal(a, b) for a, b in zip(none[:2], late[:2])) and not np.array_equal(none[2], late[2])
+    adapter = pixels(gen, BASE.replace(control=(ControlUnit("tiny-adapter", lincoln, "canny"),)))
+    both = pixels(gen, BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny"),
+                                             ControlUnit("tiny-adapter", lincoln, "canny"))))
+    assert differs(both, controlled) and differs(both, adapter)
+
+
+def test_an_sdxl_adapter_steers_an_sdxl_model_and_an_sd1_adapter_is_refused_there(root, lincoln):
+    engine = Generate(root=root, model="tiny-sdxl", precision="float32")
+    without = pixels(engine, BASE)
+    assert differs(pixels(engine, BASE.replace(control=(ControlUnit("tiny-adapter-xl", lincoln, "canny"),))), without)
+    with pytest.raises(InvalidParameterError) as caught:
+        next(iter(engine.generate(BASE.replace(control=(ControlUnit("tiny-adapter", lincoln),)))))
+    assert caught.value.field == "control[0].model"
+    assert "tiny-adapter is a T2I-Adapter for Stable Diffusion 1.x" in caught.value.message
+
+
+@pytest.mark.parametrize("kind, in_channels, suffix", [("full_adapter", 3, ".pth"), ("full_adapter", 1, ".safetensors"),
+                                                         ("light_adapter", 3, ".pth")])
+def test_the_converter_reads_an_original_layout_adapter_back_to_the_same_tensors_and_outputs(tmp_path, kind,
+                                                                                            in_channels, suffix):
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    from ldm.invoke.model_formats.probe import probe_path
+    from ldm.invoke.model_formats.t2i_adapter import load_t2i_adapter
+    from tests.support.tiny_control import build_tiny_adapter, write_adapter_file
+
+    unet = UNet2DConditionModel(block_out_channels=(32, 64, 64), norm_num_groups=8, cross_attention_dim=16,
+                                down_block_types=("DownBlock2D",) * 3, up_block_types=("UpBlock2D",) * 3)
+    made = build_tiny_adapter(unet, seed=5, kind=kind, in_channels=in_channels).eval()
+    path = write_adapter_file(made, tmp_path / f"t2iadapter_test_sd15v2{suffix}")
+    if kind == "full_adapter" and suffix == ".pth":  # blocks numbered through the levels, two a level
+        assert "body.2.in_conv.weight" in torch.load(path, weights_only=True)
+    probe = probe_path(path)
+    assert (probe.kind, probe.family) == ("t2i_adapter", "sd1")
+    loaded = load_t2i_adapter(path).eval()
+    assert loaded.config.adapter_type == kind and loaded.config.in_channels == in_channels
+    ours, theirs = made.state_dict(), loaded.state_dict()
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    x = torch.rand(1, in_channels, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(made(x), loaded(x)))
+
+
+def test_a_first_generation_adapter_with_skip_convolutions_is_refused_with_the_reason(tmp_path):
+    import torch
+
+    from ldm.invoke.errors import ModelLoadError
+    from ldm.invoke.model_formats.t2i_adapter import load_t2i_adapter
+
+    path = tmp_path / "t2iadapter_old.pth"
+    torch.save({"conv_in.weight": torch.zeros(8, 192, 3, 3), "conv_in.bias": torch.zeros(8),
+                "body.0.block1.weight": torch.zeros(8, 8, 3, 3), "body.0.skep.weight": torch.zeros(8, 8, 3, 3)}, path)
+    with pytest.raises(ModelLoadError, match="first-generation T2I-Adapter .* body.0.skep.weight"):
+        load_t2i_adapter(path)
+
+
+def test_the_folder_scans_find_t2i_adapters_with_their_family_and_kind(root, tmp_path):
+    a1111 = tmp_path / "stable-diffusion-webui" / "models" / "ControlNet"
+    comfy = tmp_path / "ComfyUI" / "models" / "controlnet"
+    a1111.mkdir(parents=True)
+    os.link(root / "models" / "ControlNet" / "t2iadapter_tiny_sd15v2.pth", a1111 / "t2iadapter_canny_sd15v2.pth")
+    os.link(root / "models" / "ControlNet" / "t2i-adapter_tiny_xl.safetensors", a1111 / "t2i-adapter_xl_canny.safetensors")
+    shutil.copytree(root / "models" / "t2i_adapter" / "tiny-adapter", comfy / "t2i-adapter-tiny")
+    manager = ModelManager(tmp_path / "root")
+    assert sorted(manager.scan_folder(tmp_path / "stable-diffusion-webui").added) == ["t2i-adapter_xl_canny",
+                                                                                        "t2iadapter_canny_sd15v2"]
+    assert manager.scan_folder(tmp_path / "ComfyUI").added == ["t2i-adapter-tiny"]
+    controls = manager.control_models()
+    assert {n: (e["kind"], e["family"]) for n, e in controls.items()} == {
+        "t2iadapter_canny_sd15v2": ("t2i_adapter", "sd1"), "t2i-adapter_xl_canny": ("t2i_adapter", "sdxl"),
+        "t2i-adapter-tiny": ("t2i_adapter", "sd1")}
+    assert "T2I-Adapter for Stable Diffusion XL" in controls["t2i-adapter_xl_canny"]["description"]
+    assert not set(controls) & set(manager.list_models())  # not models to generate with
+    assert manager.get_control("t2iadapter_canny_sd15v2").kind == "t2i_adapter"
+
+
 # -- over Socket.IO ----------------------------------------------------------------------------------
 
 
@@ -407,7 +503,8 @@ def test_webuiapi_controlnet_units_through_alwayson_scripts(control_server, gen,
 
     api = webuiapi.WebUIApi(host="127.0.0.1", port=control_server.port)
     assert api.controlnet_version() == 2
-    assert set(api.controlnet_model_list()) == {"tiny-canny", "tiny-canny-folder", "tiny-other", "tiny-xl"}
+    assert set(api.controlnet_model_list()) == {"tiny-canny", "tiny-canny-folder", "tiny-other", "tiny-xl",
+                                                "tiny-adapter", "tiny-adapter-pth", "tiny-adapter-xl"}
     assert set(api.controlnet_module_list()) == {"none", "canny", "tile_resample", "softedge_hed", "scribble_hed"}
     assert "controlnet" in api.get_scripts()["txt2img"]
     unit = webuiapi.ControlNetUnit(image=lincoln.image, module="canny", model="tiny-canny [0123abcd]",
