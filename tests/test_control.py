@@ -20,8 +20,10 @@ from ldm.invoke.control.preprocess import fit_to, make_map
 from ldm.invoke.errors import InvalidParameterError
 from ldm.invoke.generate import Generate
 from ldm.invoke.metadata import read_metadata
+from ldm.invoke.model_formats.state_dict import load_tensors
 from ldm.invoke.model_manager import ModelManager
 from ldm.invoke.request import ControlUnit, GenerationRequest, ImageRef
+from tests.support import annotators
 from tests.support.tiny_control import build_control_root
 
 LINCOLN = Path(__file__).parent / "assets" / "Lincoln-and-Parrot-512.png"  # the product's sample picture
@@ -277,6 +279,73 @@ def test_hed_runs_its_network_and_the_map_changes_with_its_weights_file(lincoln,
     assert set(np.unique(scribble)) <= {0, 255}  # a scribble is lines, nothing in between
 
 
+@pytest.fixture(scope="module")
+def small_lincoln(lincoln) -> ImageRef:
+    return ImageRef.from_image(lincoln.image.convert("RGB").resize((128, 128)))
+
+
+def _map(image: ImageRef, preprocessor: str, root: Path) -> np.ndarray:
+    return np.asarray(make_map(ControlUnit("m", image, preprocessor, {"resolution": image.image.width}), 0, root))
+
+
+@pytest.mark.parametrize("preprocessor, write", [
+    ("lineart_realistic", lambda folder, seed: annotators.write_lineart(folder / "sk_model.pth", seed)),
+    ("lineart_coarse", lambda folder, seed: annotators.write_lineart(folder / "sk_model2.pth", seed)),
+    ("softedge_pidinet", lambda folder, seed: annotators.write_pidinet(folder / "table5_pidinet.pth", seed)),
+    ("openpose", lambda folder, seed: annotators.write_openpose(folder, seed)),
+])
+def test_each_network_preprocessor_runs_its_network_and_the_map_changes_with_its_weights_file(
+        small_lincoln, tmp_path, preprocessor, write):
+    folder = tmp_path / "models" / "annotators"
+    write(folder, 1)
+    first = _map(small_lincoln, preprocessor, tmp_path)
+    write(folder, 2)
+    for f in folder.iterdir():  # a new modification time even on a file system with coarse timestamps
+        os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 1_000_000))
+    second = _map(small_lincoln, preprocessor, tmp_path)
+    assert first.shape == second.shape == (128, 128, 3) and first.max() > 0
+    assert np.abs(first.astype(int) - second).mean() > 1  # the weights make the map
+
+
+def test_openpose_full_draws_hands_and_face_beside_the_body(lincoln, tmp_path):
+    folder = tmp_path / "models" / "annotators"
+    annotators.write_openpose(folder, 1)
+    tiny = ImageRef.from_image(lincoln.image.convert("RGB").resize((64, 64)))
+    body, full = _map(tiny, "openpose", tmp_path), _map(tiny, "openpose_full", tmp_path)
+    assert np.abs(full.astype(int) - body).mean() > 0.1  # the hand and face networks drew something more
+    (folder / "hand_pose_model.pth").unlink()
+    with pytest.raises(InvalidParameterError, match="openpose_full needs its weights file hand_pose_model.pth"):
+        make_map(ControlUnit("m", tiny, "openpose_full"), 0, tmp_path)
+
+
+def test_depth_midas_runs_the_dpt_hybrid_network_and_the_map_follows_its_weights(small_lincoln, tmp_path):
+    import torch
+
+    path = annotators.write_midas(tmp_path / "models" / "annotators" / "dpt_hybrid-midas-501f0c75.pt", seed=1)
+    first = _map(small_lincoln, "depth_midas", tmp_path)
+    tensors = torch.load(path, weights_only=True)
+    head = [k for k in tensors if k.startswith("scratch.output_conv.") and k.endswith("weight")][0]
+    tensors[head] = -tensors[head]  # another network: the same file name, other weights
+    torch.save(tensors, path)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    second = _map(small_lincoln, "depth_midas", tmp_path)
+    assert first.shape == second.shape == (128, 128, 3) and first.std() > 1
+    assert np.abs(first.astype(int) - second).mean() > 1
+
+
+def test_a_second_map_reuses_the_loaded_network_until_its_file_changes(small_lincoln, tmp_path, monkeypatch):
+    from ldm.invoke.control import lineart
+
+    reads = []
+    monkeypatch.setattr(lineart, "load_tensors", lambda path: reads.append(path) or load_tensors(path))
+    weights = annotators.write_lineart(tmp_path / "models" / "annotators" / "sk_model.pth", seed=3)
+    first = _map(small_lincoln, "lineart_realistic", tmp_path)
+    assert np.array_equal(_map(small_lincoln, "lineart_realistic", tmp_path), first) and len(reads) == 1
+    annotators.write_lineart(weights, seed=4)
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 1_000_000))
+    assert not np.array_equal(_map(small_lincoln, "lineart_realistic", tmp_path), first) and len(reads) == 2
+
+
 def test_a_missing_annotator_weight_is_refused_naming_the_unit_the_file_and_the_folder(gen, lincoln, root):
     request = BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny"),
                                     ControlUnit("tiny-canny", lincoln, "softedge_hed")))
@@ -505,7 +574,9 @@ def test_webuiapi_controlnet_units_through_alwayson_scripts(control_server, gen,
     assert api.controlnet_version() == 2
     assert set(api.controlnet_model_list()) == {"tiny-canny", "tiny-canny-folder", "tiny-other", "tiny-xl",
                                                 "tiny-adapter", "tiny-adapter-pth", "tiny-adapter-xl"}
-    assert set(api.controlnet_module_list()) == {"none", "canny", "tile_resample", "softedge_hed", "scribble_hed"}
+    assert set(api.controlnet_module_list()) == {"none", "canny", "tile_resample", "softedge_hed", "scribble_hed",
+                                                 "softedge_pidinet", "lineart_realistic", "lineart_coarse",
+                                                 "depth_midas", "openpose", "openpose_full"}
     assert "controlnet" in api.get_scripts()["txt2img"]
     unit = webuiapi.ControlNetUnit(image=lincoln.image, module="canny", model="tiny-canny [0123abcd]",
                                    threshold_a=100, threshold_b=200, resize_mode="Crop and Resize", control_mode=0)
