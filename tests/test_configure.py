@@ -75,6 +75,11 @@ def hub(monkeypatch, tmp_path):
     rng = __import__("random").Random(0)
     files = {key: rng.randbytes(150_000 + 1000 * i) for i, key in enumerate(configure.CHECKSUMS)}
     monkeypatch.setattr(configure, "CHECKSUMS", {k: (_sha(v), len(v)) for k, v in files.items()})
+    annotator_files = {name: rng.randbytes(50_000 + 100 * i) for i, name in enumerate(configure.ANNOTATOR_CHECKSUMS)}
+    monkeypatch.setattr(configure, "ANNOTATOR_CHECKSUMS",  # the published size where upstream has one
+                        {k: (_sha(v), len(v) if size else None)
+                         for (k, v), (_, size) in zip(annotator_files.items(), configure.ANNOTATOR_CHECKSUMS.values())})
+    files.update(annotator_files)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
@@ -84,6 +89,8 @@ def hub(monkeypatch, tmp_path):
     with serve() as srv:
         for item in configure.support_downloads(Path("/unused")):
             srv.files[item.url.removeprefix(configure.GITHUB)] = files[item.key]
+        for item in configure.annotator_downloads(Path("/unused")):
+            srv.files[item.url.removeprefix(configure.HUGGINGFACE)] = files[item.key]
         srv.repos[configure.SD15_REPO] = {
             name: (rng.randbytes(20_000) if name.endswith(".safetensors") else b"{}\n") for name in configure.SD15_FILES
         }
@@ -119,7 +126,9 @@ def test_configure_downloads_verifies_and_resumes(root, hub, capsys):
     assert not any(p == _path_of("codeformer") and r is None for _, p, r in srv.requests), "resume, not restart"
     # upstream names in the folders the postprocessors read
     names = sorted(p.relative_to(root / "models").as_posix() for p in (root / "models").rglob("*.pth"))
-    assert names == ["codeformer/codeformer.pth", "facexlib/detection_Resnet50_Final.pth",
+    assert names == ["annotators/body_pose_model.pth", "annotators/facenet.pth", "annotators/hand_pose_model.pth",
+                     "annotators/sk_model.pth", "annotators/sk_model2.pth",
+                     "codeformer/codeformer.pth", "facexlib/detection_Resnet50_Final.pth",
                      "facexlib/parsing_parsenet.pth", "gfpgan/GFPGANv1.4.pth", "realesrgan/RealESRGAN_x2plus.pth",
                      "realesrgan/RealESRGAN_x4plus.pth"]
 
@@ -152,6 +161,36 @@ def test_configure_rejects_files_with_a_wrong_checksum(root, hub, capsys):
     assert not x2.exists() and not x2.with_name(x2.name + ".part").exists()
     assert (root / "models" / "realesrgan" / "RealESRGAN_x4plus.pth").read_bytes() == files["esrgan_x4"]
     assert configure.SD15_NAME not in yaml.safe_load((root / "models.yaml").read_text())
+
+
+def test_the_annotator_weights_come_from_the_pinned_hub_commit_verified_and_a_wrong_one_is_refused(root, hub,
+                                                                                                   capsys):
+    from ldm.invoke.control.table import annotator_files
+
+    srv, files = hub
+    wrong = bytearray(files["sk_model.pth"])
+    wrong[10] ^= 0xFF  # no published size: the sha256 alone must catch it
+    path = f"/{configure.ANNOTATORS_REPO}/resolve/{configure.ANNOTATORS_REVISION}/sk_model.pth"
+    srv.files[path] = bytes(wrong)
+    assert _run(root, srv) == 1
+    err = capsys.readouterr().err
+    assert "sk_model.pth" in err and "failed its checksum" in err
+    folder = root / "models" / "annotators"
+    assert not (folder / "sk_model.pth").exists()
+    assert (folder / "body_pose_model.pth").read_bytes() == files["body_pose_model.pth"]
+    assert ("GET", path, None) in srv.requests
+    # What came down is what the preprocessors look for: openpose_full is ready, lineart_realistic is not.
+    assert {"body_pose_model.pth", "hand_pose_model.pth", "facenet.pth", "sk_model2.pth"} <= annotator_files(root)
+    srv.files[path] = files["sk_model.pth"]
+    assert _run(root, srv) == 0 and (folder / "sk_model.pth").read_bytes() == files["sk_model.pth"]
+
+
+def test_every_offered_annotator_file_is_one_a_preprocessor_reads_with_a_published_sha256():
+    from ldm.invoke.control.table import PREPROCESSORS
+
+    needed = {name for p in PREPROCESSORS.values() for name in p.weights}
+    assert set(configure.ANNOTATOR_CHECKSUMS) <= needed
+    assert all(len(sha) == 64 and int(sha, 16) for sha, _ in configure.ANNOTATOR_CHECKSUMS.values())
 
 
 def test_download_file_gives_up_with_a_clear_message_and_keeps_the_partial_file(tmp_path):

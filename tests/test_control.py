@@ -5,6 +5,7 @@ bad units are refused with a message naming them, and the folder scans and canny
 from __future__ import annotations
 
 import base64
+import dataclasses
 import json
 import os
 import shutil
@@ -19,8 +20,10 @@ from ldm.invoke.control.preprocess import fit_to, make_map
 from ldm.invoke.errors import InvalidParameterError
 from ldm.invoke.generate import Generate
 from ldm.invoke.metadata import read_metadata
+from ldm.invoke.model_formats.state_dict import load_tensors
 from ldm.invoke.model_manager import ModelManager
 from ldm.invoke.request import ControlUnit, GenerationRequest, ImageRef
+from tests.support import annotators
 from tests.support.tiny_control import build_control_root
 
 LINCOLN = Path(__file__).parent / "assets" / "Lincoln-and-Parrot-512.png"  # the product's sample picture
@@ -276,6 +279,85 @@ def test_hed_runs_its_network_and_the_map_changes_with_its_weights_file(lincoln,
     assert set(np.unique(scribble)) <= {0, 255}  # a scribble is lines, nothing in between
 
 
+@pytest.fixture(scope="module")
+def small_lincoln(lincoln) -> ImageRef:
+    return ImageRef.from_image(lincoln.image.convert("RGB").resize((128, 128)))
+
+
+def _map(image: ImageRef, preprocessor: str, root: Path) -> np.ndarray:
+    return np.asarray(make_map(ControlUnit("m", image, preprocessor, {"resolution": image.image.width}), 0, root))
+
+
+@pytest.mark.parametrize("preprocessor, write", [
+    ("lineart_realistic", lambda folder, seed: annotators.write_lineart(folder / "sk_model.pth", seed)),
+    ("lineart_coarse", lambda folder, seed: annotators.write_lineart(folder / "sk_model2.pth", seed)),
+    ("softedge_pidinet", lambda folder, seed: annotators.write_pidinet(folder / "table5_pidinet.pth", seed)),
+    ("openpose", lambda folder, seed: annotators.write_openpose(folder, seed)),
+])
+def test_each_network_preprocessor_runs_its_network_and_the_map_changes_with_its_weights_file(
+        small_lincoln, tmp_path, preprocessor, write):
+    folder = tmp_path / "models" / "annotators"
+    write(folder, 1)
+    first = _map(small_lincoln, preprocessor, tmp_path)
+    write(folder, 2)
+    for f in folder.iterdir():  # a new modification time even on a file system with coarse timestamps
+        os.utime(f, ns=(f.stat().st_atime_ns, f.stat().st_mtime_ns + 1_000_000))
+    second = _map(small_lincoln, preprocessor, tmp_path)
+    assert first.shape == second.shape == (128, 128, 3) and first.max() > 0
+    assert np.abs(first.astype(int) - second).mean() > 1  # the weights make the map
+
+
+def test_openpose_full_loads_the_hand_and_face_networks_from_their_files_and_needs_them(lincoln, tmp_path):
+    # Drawing a full map with random networks takes minutes (the hand network runs at four scales on each
+    # of the many random hands), so this checks what the full detector is made of; the body's drawing is
+    # checked with the pixels above.
+    import torch
+
+    from ldm.invoke.control.openpose import _detector
+
+    folder = tmp_path / "models" / "annotators"
+    annotators.write_openpose(folder, 1)
+    full = _detector(folder, True)
+    for estimator, name in ((full.hand_estimation, "hand_pose_model.pth"), (full.face_estimation, "facenet.pth"),
+                            (full.body_estimation, "body_pose_model.pth")):
+        stored = torch.load(folder / name, weights_only=True)
+        first = next(iter(stored))  # upstream names lack the network's first level (conv1_1 for model0.conv1_1)
+        same = [v for k, v in estimator.model.state_dict().items() if k == first or k.endswith("." + first)]
+        assert torch.equal(same[0], stored[first]), name
+    (folder / "hand_pose_model.pth").unlink()
+    tiny = ImageRef.from_image(lincoln.image.convert("RGB").resize((64, 64)))
+    with pytest.raises(InvalidParameterError, match="openpose_full needs its weights file hand_pose_model.pth"):
+        make_map(ControlUnit("m", tiny, "openpose_full"), 0, tmp_path)
+
+
+def test_depth_midas_runs_the_dpt_hybrid_network_and_the_map_follows_its_weights(small_lincoln, tmp_path):
+    import torch
+
+    path = annotators.write_midas(tmp_path / "models" / "annotators" / "dpt_hybrid-midas-501f0c75.pt", seed=1)
+    first = _map(small_lincoln, "depth_midas", tmp_path)
+    tensors = torch.load(path, weights_only=True)
+    head = [k for k in tensors if k.startswith("scratch.output_conv.") and k.endswith("weight")][0]
+    tensors[head] = -tensors[head]  # another network: the same file name, other weights
+    torch.save(tensors, path)
+    os.utime(path, ns=(path.stat().st_atime_ns, path.stat().st_mtime_ns + 1_000_000))
+    second = _map(small_lincoln, "depth_midas", tmp_path)
+    assert first.shape == second.shape == (128, 128, 3) and first.std() > 1
+    assert np.abs(first.astype(int) - second).mean() > 1
+
+
+def test_a_second_map_reuses_the_loaded_network_until_its_file_changes(small_lincoln, tmp_path, monkeypatch):
+    from ldm.invoke.control import lineart
+
+    reads = []
+    monkeypatch.setattr(lineart, "load_tensors", lambda path: reads.append(path) or load_tensors(path))
+    weights = annotators.write_lineart(tmp_path / "models" / "annotators" / "sk_model.pth", seed=3)
+    first = _map(small_lincoln, "lineart_realistic", tmp_path)
+    assert np.array_equal(_map(small_lincoln, "lineart_realistic", tmp_path), first) and len(reads) == 1
+    annotators.write_lineart(weights, seed=4)
+    os.utime(weights, ns=(weights.stat().st_atime_ns, weights.stat().st_mtime_ns + 1_000_000))
+    assert not np.array_equal(_map(small_lincoln, "lineart_realistic", tmp_path), first) and len(reads) == 2
+
+
 def test_a_missing_annotator_weight_is_refused_naming_the_unit_the_file_and_the_folder(gen, lincoln, root):
     request = BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny"),
                                     ControlUnit("tiny-canny", lincoln, "softedge_hed")))
@@ -305,6 +387,101 @@ def test_the_a1111_and_comfyui_folder_scans_find_controlnets_with_their_family(r
     assert "control_v11p_sd15_canny" not in manager.list_models()  # not a model to generate with
     assert manager.scan_folder(tmp_path / "ComfyUI").known == ["controlnet-tiny-sdxl"]
     assert manager.get_control("control_v11p_sd15_canny").family == "sd1"
+
+
+# -- T2I-Adapters -----------------------------------------------------------------------------------
+
+
+def test_a_t2i_adapter_steers_the_picture_repeats_it_and_weight_zero_is_no_unit(gen, lincoln, plain):
+    unit = ControlUnit("tiny-adapter", lincoln, "canny")
+    steered = pixels(gen, BASE.replace(control=(unit,)))
+    assert differs(steered, plain)
+    assert np.array_equal(pixels(gen, BASE.replace(control=(unit,))), steered)
+    assert np.array_equal(pixels(gen, BASE.replace(control=(dataclasses.replace(unit, weight=0),))), plain)
+    # The same weights as an original-layout .pth (read through our converter) make the same picture.
+    assert np.array_equal(pixels(gen, BASE.replace(control=(ControlUnit("tiny-adapter-pth", lincoln, "canny"),))),
+                          steered)
+
+
+def test_an_adapter_acts_only_between_its_start_and_end_and_composes_with_a_controlnet(gen, lincoln, controlled):
+    none = previews(gen, BASE)
+    late = previews(gen, BASE.replace(control=(ControlUnit("tiny-adapter", lincoln, "canny", start=0.5),)))
+    assert all(np.array_equal(a, b) for a, b in zip(none[:2], late[:2])) and not np.array_equal(none[2], late[2])
+    adapter = pixels(gen, BASE.replace(control=(ControlUnit("tiny-adapter", lincoln, "canny"),)))
+    both = pixels(gen, BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny"),
+                                             ControlUnit("tiny-adapter", lincoln, "canny"))))
+    assert differs(both, controlled) and differs(both, adapter)
+
+
+def test_an_sdxl_adapter_steers_an_sdxl_model_and_an_sd1_adapter_is_refused_there(root, lincoln):
+    engine = Generate(root=root, model="tiny-sdxl", precision="float32")
+    without = pixels(engine, BASE)
+    assert differs(pixels(engine, BASE.replace(control=(ControlUnit("tiny-adapter-xl", lincoln, "canny"),))), without)
+    with pytest.raises(InvalidParameterError) as caught:
+        next(iter(engine.generate(BASE.replace(control=(ControlUnit("tiny-adapter", lincoln),)))))
+    assert caught.value.field == "control[0].model"
+    assert "tiny-adapter is a T2I-Adapter for Stable Diffusion 1.x" in caught.value.message
+
+
+@pytest.mark.parametrize("kind, in_channels, suffix", [("full_adapter", 3, ".pth"), ("full_adapter", 1, ".safetensors"),
+                                                         ("light_adapter", 3, ".pth")])
+def test_the_converter_reads_an_original_layout_adapter_back_to_the_same_tensors_and_outputs(tmp_path, kind,
+                                                                                            in_channels, suffix):
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    from ldm.invoke.model_formats.probe import probe_path
+    from ldm.invoke.model_formats.t2i_adapter import load_t2i_adapter
+    from tests.support.tiny_control import build_tiny_adapter, write_adapter_file
+
+    unet = UNet2DConditionModel(block_out_channels=(32, 64, 64), norm_num_groups=8, cross_attention_dim=16,
+                                down_block_types=("DownBlock2D",) * 3, up_block_types=("UpBlock2D",) * 3)
+    made = build_tiny_adapter(unet, seed=5, kind=kind, in_channels=in_channels).eval()
+    path = write_adapter_file(made, tmp_path / f"t2iadapter_test_sd15v2{suffix}")
+    if kind == "full_adapter" and suffix == ".pth":  # blocks numbered through the levels, two a level
+        assert "body.2.in_conv.weight" in torch.load(path, weights_only=True)
+    probe = probe_path(path)
+    assert (probe.kind, probe.family) == ("t2i_adapter", "sd1")
+    loaded = load_t2i_adapter(path).eval()
+    assert loaded.config.adapter_type == kind and loaded.config.in_channels == in_channels
+    ours, theirs = made.state_dict(), loaded.state_dict()
+    assert ours.keys() == theirs.keys() and all(torch.equal(ours[k], theirs[k]) for k in ours)
+    x = torch.rand(1, in_channels, 64, 64, generator=torch.Generator().manual_seed(0))
+    with torch.no_grad():
+        assert all(torch.equal(a, b) for a, b in zip(made(x), loaded(x)))
+
+
+def test_a_first_generation_adapter_with_skip_convolutions_is_refused_with_the_reason(tmp_path):
+    import torch
+
+    from ldm.invoke.errors import ModelLoadError
+    from ldm.invoke.model_formats.t2i_adapter import load_t2i_adapter
+
+    path = tmp_path / "t2iadapter_old.pth"
+    torch.save({"conv_in.weight": torch.zeros(8, 192, 3, 3), "conv_in.bias": torch.zeros(8),
+                "body.0.block1.weight": torch.zeros(8, 8, 3, 3), "body.0.skep.weight": torch.zeros(8, 8, 3, 3)}, path)
+    with pytest.raises(ModelLoadError, match="first-generation T2I-Adapter .* body.0.skep.weight"):
+        load_t2i_adapter(path)
+
+
+def test_the_folder_scans_find_t2i_adapters_with_their_family_and_kind(root, tmp_path):
+    a1111 = tmp_path / "stable-diffusion-webui" / "models" / "ControlNet"
+    comfy = tmp_path / "ComfyUI" / "models" / "controlnet"
+    a1111.mkdir(parents=True)
+    os.link(root / "models" / "ControlNet" / "t2iadapter_tiny_sd15v2.pth", a1111 / "t2iadapter_canny_sd15v2.pth")
+    os.link(root / "models" / "ControlNet" / "t2i-adapter_tiny_xl.safetensors", a1111 / "t2i-adapter_xl_canny.safetensors")
+    shutil.copytree(root / "models" / "t2i_adapter" / "tiny-adapter", comfy / "t2i-adapter-tiny")
+    manager = ModelManager(tmp_path / "root")
+    assert sorted(manager.scan_folder(tmp_path / "stable-diffusion-webui").added) == ["t2i-adapter_xl_canny",
+                                                                                        "t2iadapter_canny_sd15v2"]
+    assert manager.scan_folder(tmp_path / "ComfyUI").added == ["t2i-adapter-tiny"]
+    controls = manager.control_models()
+    assert {n: (e["kind"], e["family"]) for n, e in controls.items()} == {
+        "t2iadapter_canny_sd15v2": ("t2i_adapter", "sd1"), "t2i-adapter_xl_canny": ("t2i_adapter", "sdxl"),
+        "t2i-adapter-tiny": ("t2i_adapter", "sd1")}
+    assert "T2I-Adapter for Stable Diffusion XL" in controls["t2i-adapter_xl_canny"]["description"]
+    assert not set(controls) & set(manager.list_models())  # not models to generate with
+    assert manager.get_control("t2iadapter_canny_sd15v2").kind == "t2i_adapter"
 
 
 # -- over Socket.IO ----------------------------------------------------------------------------------
@@ -407,8 +584,11 @@ def test_webuiapi_controlnet_units_through_alwayson_scripts(control_server, gen,
 
     api = webuiapi.WebUIApi(host="127.0.0.1", port=control_server.port)
     assert api.controlnet_version() == 2
-    assert set(api.controlnet_model_list()) == {"tiny-canny", "tiny-canny-folder", "tiny-other", "tiny-xl"}
-    assert set(api.controlnet_module_list()) == {"none", "canny", "tile_resample", "softedge_hed", "scribble_hed"}
+    assert set(api.controlnet_model_list()) == {"tiny-canny", "tiny-canny-folder", "tiny-other", "tiny-xl",
+                                                "tiny-adapter", "tiny-adapter-pth", "tiny-adapter-xl"}
+    assert set(api.controlnet_module_list()) == {"none", "canny", "tile_resample", "softedge_hed", "scribble_hed",
+                                                 "softedge_pidinet", "lineart_realistic", "lineart_coarse",
+                                                 "depth_midas", "openpose", "openpose_full"}
     assert "controlnet" in api.get_scripts()["txt2img"]
     unit = webuiapi.ControlNetUnit(image=lincoln.image, module="canny", model="tiny-canny [0123abcd]",
                                    threshold_a=100, threshold_b=200, resize_mode="Crop and Resize", control_mode=0)

@@ -117,7 +117,7 @@ class Studio:
             "limits": limits_for_clients(),
             "model_error": facts.get("model_error"),  # why the model named by model_id failed to load
             "postprocessors": facts.get("postprocessors", {}),
-            "control_models": facts.get("control_models", {}),  # ControlNets by name: {family, description}
+            "control_models": facts.get("control_models", {}),  # by name: {family, kind, description}
             **control_choices(facts, self.config.root),  # control_preprocessors, control_modes, resize_modes
             "outdir": str(self.outdir),
             "max_upload_bytes": self.limits.max_bytes,
@@ -346,10 +346,12 @@ class Studio:
         facts = self.worker.facts()  # the pool's, with --cluster
         model = request.model or facts.get("model_id")
         family = (facts.get("model_list") or {}).get(model, {}).get("family", "sd1")
-        controls = {name: entry["family"] for name, entry in (facts.get("control_models") or {}).items()}
+        entries = facts.get("control_models") or {}
+        controls = {name: entry["family"] for name, entry in entries.items()}
+        kinds = {name: entry.get("kind", "controlnet") for name, entry in entries.items()}
         found = facts.get("annotators")
         weights = (Path(found["folder"]), frozenset(found["files"])) if found else None
-        check_units(request, controls, family, str(model), weights)
+        check_units(request, controls, family, str(model), weights, kinds)
 
     def submit_generation(self, event: GenerateImage | GenerationRequest, summary_prefix: str = "",
                           save: bool = True, request_id: str | None = None,

@@ -118,7 +118,8 @@ class Worker:
             "model_id": gen.model_name,
             "model_hash": gen.model_hash,
             "model_list": gen.model_manager.list_models(),
-            "control_models": {name: {"family": entry["family"], "description": entry.get("description", "")}
+            "control_models": {name: {"family": entry["family"], "kind": entry.get("kind", "controlnet"),
+                                      "description": entry.get("description", "")}
                                for name, entry in gen.model_manager.control_models().items()},
             "annotators": annotator_facts(gen.root),
             "is_demo_model": gen.is_demo_model,

@@ -1,7 +1,8 @@
 """``invokeai-configure``: sets up the root dir (models.yaml, the demo model, folders) and downloads the
 weights: Stable Diffusion 1.5 (diffusers format, fp16 safetensors) into the Hugging Face cache, and the
 face restoration / upscaling / face detection files from their upstream GitHub releases into
-``ROOT/models/{gfpgan,codeformer,realesrgan,facexlib}``.
+``ROOT/models/{gfpgan,codeformer,realesrgan,facexlib}``, and the control preprocessors' network weights
+from lllyasviel/Annotators on the Hugging Face hub into ``ROOT/models/annotators`` (upstream names).
 
 Downloads show progress bars, are checked against known sha256 sums, and resume after an interruption
 (an HTTP Range request continues the ``.part`` file). ``--skip-downloads`` needs no network at all.
@@ -62,6 +63,22 @@ CHECKSUMS: dict[str, tuple[str, int]] = {
     "face_parsing": ("3d558d8d0e42c20224f13cf5a29c79eba2d59913419f945545d8cf7b72920de2", 85331193),
 }
 
+# The preprocessor networks' weights, from lllyasviel/Annotators at one fixed commit, by their upstream
+# names. Each sha256 is the Git LFS object id the hub publishes for that file at that commit (the value
+# the hub's "SHA256" field shows on the file's page); sizes where they are published beside it. Files
+# whose published sha256 could not be found are not offered (ControlNetHED.pth, table5_pidinet.pth,
+# dpt_hybrid-midas-501f0c75.pt): put them into ROOT/models/annotators by hand.
+ANNOTATORS_REPO = "lllyasviel/Annotators"
+ANNOTATORS_REVISION = "982e7edaec38759d914a963c48c4726685de7d96"
+ANNOTATOR_CHECKSUMS: dict[str, tuple[str, int | None]] = {
+    "body_pose_model.pth": ("25a948c16078b0f08e236bda51a385d855ef4c153598947c28c0d47ed94bb746", 209267595),
+    "hand_pose_model.pth": ("b76b00d1750901abd07b9f9d8c98cc3385b8fe834a26d4b4f0aad439e75fc600", 147341049),
+    "facenet.pth": ("8beb52e548624ffcc4aed12af7aee7dcbfaeea420c75609fee999fe7add79d43", 153718792),
+    "sk_model.pth": ("c686ced2a666b4850b4bb6ccf0748031c3eda9f822de73a34b8979970d90f0c6", None),
+    "sk_model2.pth": ("30a534781061f34e83bb9406b4335da4ff2616c95d22a585c1245aa8363e74e0", None),
+}
+HUGGINGFACE = "https://huggingface.co"
+
 DOWNLOAD_BASE_ENV = "INVOKEAI_DOWNLOAD_BASE"
 GITHUB = "https://github.com"
 CHUNK = 1 << 20
@@ -77,7 +94,7 @@ class WeightDownload:
     dest: Path
     url: str
     sha256: str
-    size: int
+    size: int | None  # None where no size is published: the sha256 alone decides
     description: str
 
 
@@ -90,6 +107,18 @@ def support_downloads(root: Path, base: str | None = None) -> list[WeightDownloa
         wf = WEIGHT_FILES[key]
         out.append(WeightDownload(key, root / wf.relpath, mirrored(wf.url, base), sha256, size, wf.description))
     return out
+
+
+def annotator_downloads(root: Path, endpoint: str | None = None) -> list[WeightDownload]:
+    """The preprocessor weights offered, into the annotator folder the preprocessors read
+    (``control.table``'s, the one place it is named); ``endpoint`` is a hub mirror (same paths)."""
+    from .control.table import ANNOTATOR_FOLDER, PREPROCESSORS
+
+    users = {name: [p.id for p in PREPROCESSORS.values() if name in p.weights] for name in ANNOTATOR_CHECKSUMS}
+    return [WeightDownload(name, root / ANNOTATOR_FOLDER / name,
+                           mirrored(f"{HUGGINGFACE}/{ANNOTATORS_REPO}/resolve/{ANNOTATORS_REVISION}/{name}", endpoint),
+                           sha256, size, f"{name} (for {', '.join(users[name])})")
+            for name, (sha256, size) in ANNOTATOR_CHECKSUMS.items()]
 
 
 def mirrored(url: str, base: str | None) -> str:
@@ -192,7 +221,7 @@ def verify_file(path: Path, sha256: str | None, size: int | None, source: str = 
 def fetch(item: WeightDownload, progress: bool = True, **kwargs: Any) -> str:
     """Downloads one weight file unless a verified copy is there; returns what happened."""
     if item.dest.is_file():
-        if item.dest.stat().st_size == item.size and sha256_of(item.dest) == item.sha256:
+        if item.size in (None, item.dest.stat().st_size) and sha256_of(item.dest) == item.sha256:
             return "present"
         print(f"{item.dest} does not match the upstream file; downloading it again", file=sys.stderr)
     download_file(item.url, item.dest, item.sha256, item.size, progress=progress, **kwargs)
@@ -263,6 +292,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-sd-weights", action="store_true", help="do not download Stable Diffusion 1.5")
     p.add_argument("--skip-support-models", action="store_true",
                    help="do not download the face restoration and upscaling weights")
+    p.add_argument("--skip-annotators", action="store_true",
+                   help="do not download the control preprocessors' weights (OpenPose, line art)")
     p.add_argument("--mirror", default=os.environ.get(DOWNLOAD_BASE_ENV),
                    help=f"fetch the GitHub release files from this server instead (same paths; env {DOWNLOAD_BASE_ENV})")
     p.add_argument("--hf-endpoint", default=os.environ.get("HF_ENDPOINT"),
@@ -329,6 +360,16 @@ def main(argv: list[str] | None = None) -> int:
             "Download the face restoration and upscaling weights (GFPGAN, CodeFormer, Real-ESRGAN; about 1 GB)?",
             args.yes):
         for item in support_downloads(root, args.mirror):
+            try:
+                state = fetch(item, progress=progress)
+                print(f"{item.description}: {item.dest} ({state}, sha256 verified)")
+            except DownloadError as e:
+                failures.append(str(e))
+                print(f"error: {e}", file=sys.stderr)
+    if not args.skip_annotators and ask(
+            "Download the control preprocessors' weights (OpenPose body, hands and face; line art; about 540 MB)?",
+            args.yes):
+        for item in annotator_downloads(root, args.hf_endpoint):
             try:
                 state = fetch(item, progress=progress)
                 print(f"{item.description}: {item.dest} ({state}, sha256 verified)")

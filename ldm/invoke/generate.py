@@ -220,8 +220,9 @@ class Generate:
         if request.model and request.model != self.model_name:
             self.set_model(request.model)
         model = self._model()
-        controls = {name: entry["family"] for name, entry in self.model_manager.control_models().items()}
-        check_units(request, controls, model.family, model.name, annotators(self.root))
+        entries = self.model_manager.control_models()
+        check_units(request, {name: entry["family"] for name, entry in entries.items()}, model.family, model.name,
+                    annotators(self.root), {name: entry["kind"] for name, entry in entries.items()})
         inputs = prepare_inputs(request)
         mode = inputs.mode
         width, height = inputs.image.size if inputs.image is not None else (request.width, request.height)

@@ -5,8 +5,8 @@ and bringing models in: importing a file or folder, scanning another program's m
 Each entry names a format; a loader per format turns it into a diffusers pipeline:
 ``diffusers`` (a folder or a Hugging Face repo id), ``checkpoint`` (one ``.safetensors``/``.ckpt``
 file in the original layout; SD 1.x, SD 2.x or SDXL) and ``demo`` (the built-in random-weight model).
-ControlNets are entries of ``format: controlnet`` (a diffusers folder or one file), kept apart from the
-pipelines. LoRAs and textual-inversion embeddings are not entries: they are files in ``ROOT/loras`` and
+Control models are entries of ``format: controlnet`` or ``format: t2i_adapter`` (a diffusers folder or
+one file), kept apart from the pipelines. LoRAs and textual-inversion embeddings are not entries: they are files in ``ROOT/loras`` and
 ``ROOT/embeddings`` plus the folders a scan found, listed under the reserved ``__folders__`` key.
 """
 
@@ -25,6 +25,7 @@ from typing import Any
 
 import yaml
 
+from .control.kinds import CONTROL_KINDS, CONTROLNET, T2I_ADAPTER
 from .demo_model import DEMO_DESCRIPTION, DEMO_MODEL_NAME, ensure_demo_model
 from .errors import ModelLoadError
 from .files import atomic_write
@@ -37,9 +38,9 @@ FORMATS = ("diffusers", "checkpoint", "demo")
 CHECKPOINT_ALIASES = ("ckpt", "safetensors")
 FOLDERS_KEY = "__folders__"
 FOLDER_KINDS = ("loras", "embeddings")
-# ControlNet entries share models.yaml with the pipelines but are not pipelines: they are listed,
-# loaded and cached apart (``control_models``, ``get_control``).
-CONTROL_FORMAT = "controlnet"
+# Control model entries (ControlNets, T2I-Adapters) share models.yaml with the pipelines but are not
+# pipelines: they are listed, loaded and cached apart (``control_models``, ``get_control``). An entry's
+# format is its kind (``control.kinds``).
 
 
 @dataclass
@@ -61,9 +62,10 @@ class LoadedModel:
 @dataclass
 class LoadedControl:
     name: str
-    model: Any  # a diffusers ControlNetModel
+    model: Any  # a diffusers ControlNetModel or T2IAdapter
     hash: str
     family: str
+    kind: str = CONTROLNET  # controlnet or t2i_adapter
 
 
 @dataclass
@@ -167,7 +169,7 @@ class ModelManager:
     def config(self) -> dict[str, dict[str, Any]]:
         """The models.yaml entries; with no file (or an empty one) the demo model is the only entry."""
         entries = {k: dict(v or {}) for k, v in self._read_file().items() if not k.startswith("__")
-                   and (v or {}).get("format") != CONTROL_FORMAT}
+                   and (v or {}).get("format") not in CONTROL_KINDS}
         if not entries:
             entries = {DEMO_MODEL_NAME: demo_entry()}
         return entries
@@ -313,9 +315,10 @@ class ModelManager:
         from .model_formats.probe import FAMILY_NAMES, probe_path, sidecar_config
 
         probe = probe or probe_path(path)
-        if probe.kind == "controlnet":
-            return {"description": description or f"ControlNet for {FAMILY_NAMES[probe.family]} ({path.name})",
-                    "format": CONTROL_FORMAT, "path": str(path), "family": probe.family}
+        if probe.kind in CONTROL_KINDS:
+            return {"description": description or f"{CONTROL_KINDS[probe.kind]} for {FAMILY_NAMES[probe.family]} "
+                                                  f"({path.name})",
+                    "format": probe.kind, "path": str(path), "family": probe.family}
         if probe.kind not in ("checkpoint", "diffusers"):
             hint = {"lora": f"put it in {self.root / 'loras'} and use <lora:{path.stem}:0.8> in a prompt",
                     "embedding": f"put it in {self.root / 'embeddings'} and use {path.stem} in a prompt"}
@@ -408,8 +411,9 @@ class ModelManager:
 
     @staticmethod
     def _scan_candidates(top: Path, report: ScanReport) -> list[Path]:
-        """Every weight file and diffusers folder (a pipeline's or a ControlNet's) under ``top``, in a stable
-        order (names and folder configs only)."""
+        """Every weight file and diffusers folder (a pipeline's, a ControlNet's or a T2I-Adapter's) under
+        ``top``, in a stable order (names and folder configs only)."""
+        from .model_formats import t2i_adapter
         from .model_formats.controlnet import folder_config
         from .model_formats.state_dict import WEIGHT_SUFFIXES
 
@@ -421,7 +425,8 @@ class ModelManager:
         for current, dirs, files in os.walk(top, onerror=unreadable_folder):
             here = Path(current)
             dirs[:] = sorted(d for d in dirs if not d.startswith("."))
-            if (here / "model_index.json").is_file() or folder_config(here) is not None:
+            if ((here / "model_index.json").is_file() or folder_config(here) is not None
+                    or t2i_adapter.folder_config(here) is not None):
                 dirs[:] = []  # a diffusers folder is one model
                 found.append(here)
                 continue
@@ -440,7 +445,7 @@ class ModelManager:
         except Exception as e:  # noqa: BLE001 - one unreadable file is reported, never ends the scan
             report.skipped.append((str(path), _unreadable(path, e)))
             return
-        if probe.kind in ("checkpoint", "controlnet"):
+        if probe.kind == "checkpoint" or probe.kind in CONTROL_KINDS:
             self._scan_one(path, report, probe)
         elif probe.kind == "lora":
             lora_dirs.add(path.parent)
@@ -583,9 +588,10 @@ class ModelManager:
     # -- ControlNets ----------------------------------------------------------------------------
 
     def control_models(self) -> dict[str, dict[str, Any]]:
-        """The ControlNet entries of models.yaml by name (path, family, description)."""
-        return {k: {**v, "family": v.get("family") or "sd1"} for k, v in self._read_file().items()
-                if not k.startswith("__") and isinstance(v, dict) and v.get("format") == CONTROL_FORMAT}
+        """The control model entries of models.yaml by name (path, family, description, and ``kind``:
+        controlnet or t2i_adapter)."""
+        return {k: {**v, "family": v.get("family") or "sd1", "kind": v["format"]} for k, v in self._read_file().items()
+                if not k.startswith("__") and isinstance(v, dict) and v.get("format") in CONTROL_KINDS}
 
     def control_family(self, name: str) -> str:
         """The family of the ControlNet ``name``, from its entry (or its files); ModelLoadError when unknown."""
@@ -596,8 +602,9 @@ class ModelManager:
         return str(entries[name]["family"])
 
     def get_control(self, name: str, dtype: Any = None) -> LoadedControl:
-        """The loaded ControlNet ``name`` (kept, like pipelines, in a small LRU cache)."""
+        """The loaded control model ``name`` (kept, like pipelines, in a small LRU cache)."""
         from .model_formats.controlnet import load_controlnet
+        from .model_formats.t2i_adapter import load_t2i_adapter
 
         with self._lock:
             family = self.control_family(name)
@@ -609,12 +616,13 @@ class ModelManager:
             if path is None or not path.exists():
                 raise ModelLoadError(f"Control model {name!r}: {path or 'its path'} does not exist")
             try:
-                model = load_controlnet(path, dtype)
+                load = load_t2i_adapter if entry["kind"] == T2I_ADAPTER else load_controlnet
+                model = load(path, dtype)
             except ModelLoadError as e:
                 raise ModelLoadError(f"Could not load control model {name!r}: {e}") from None
             except Exception as e:  # a broken folder or file: say which model and why
                 raise ModelLoadError(f"Could not load control model {name!r}: {e}") from e
-            loaded = LoadedControl(name, model, self.model_hash(name, entry), family)
+            loaded = LoadedControl(name, model, self.model_hash(name, entry), family, entry["kind"])
             self._control_cache[name] = loaded
             while len(self._control_cache) > self.max_cached * 2:
                 self._control_cache.popitem(last=False)

@@ -1,5 +1,6 @@
-"""Tiny ControlNets for tests, made from a tiny UNet (``ControlNetModel.from_unet``) and written as a
-diffusers folder and as one ``.safetensors`` file in the original (A1111 / ComfyUI) layout.
+"""Tiny ControlNets and T2I-Adapters for tests. ControlNets are made from a tiny UNet
+(``ControlNetModel.from_unet``), adapters sized to its levels; both are written as diffusers folders and
+as one file in the original (A1111 / ComfyUI) layout.
 
 A fresh ControlNet's output convolutions start at zero, so no control image could change anything;
 they get seeded random weights here so that a map visibly steers the tiny model."""
@@ -67,10 +68,60 @@ def write_controlnet_file(net, path: Path) -> Path:
     return path
 
 
+def build_tiny_adapter(unet, seed: int = 0, kind: str = "full_adapter", in_channels: int = 3, scale: float = 1.0):
+    """A T2I-Adapter with seeded random weights whose features fit ``unet``'s down blocks."""
+    from diffusers import T2IAdapter
+
+    torch.manual_seed(seed)
+    channels = list(unet.config.block_out_channels)
+    adapter = T2IAdapter(in_channels=in_channels, channels=channels, num_res_blocks=2, adapter_type=kind,
+                         downscale_factor=16 if kind == "full_adapter_xl" else 8)
+    with torch.no_grad():
+        for p in adapter.parameters():
+            p.mul_(scale)
+    return adapter
+
+
+def adapter_to_original(adapter) -> dict[str, torch.Tensor]:
+    """The adapter's tensors under TencentARC's original names (``body.N.block1`` numbered through the
+    levels for a full adapter; ``body.L.body.J.block1`` for a light one)."""
+    per_level = adapter.config.num_res_blocks
+    light = adapter.config.adapter_type == "light_adapter"
+    out = {}
+    for key, value in adapter.adapter.state_dict().items():
+        parts = key.split(".")
+        if parts[0] == "body" and parts[2] == "resnets":
+            level, j = int(parts[1]), int(parts[3])
+            key = f"body.{level}.body.{j}.{parts[4]}.{parts[5]}" if light else \
+                f"body.{level * per_level + j}.{parts[4]}.{parts[5]}"
+        elif parts[0] == "body" and parts[2] == "in_conv" and not light:
+            key = f"body.{int(parts[1]) * per_level}.in_conv.{parts[3]}"
+        out[key] = value.clone().contiguous()
+    return out
+
+
+def write_adapter_file(adapter, path: Path, original: bool = True) -> Path:
+    """One file: the original layout (a ``.pth`` pickle or ``.safetensors``), or diffusers' names with the
+    ``adapter.`` prefix (as the A1111 collections ship SDXL adapters)."""
+    from safetensors.torch import save_file
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tensors = adapter_to_original(adapter) if original else \
+        {"adapter." + k: v.contiguous() for k, v in adapter.adapter.state_dict().items()}
+    if path.suffix == ".pth":
+        torch.save(tensors, path)
+    else:
+        save_file(tensors, str(path))
+    return path
+
+
 def build_control_root(root: Path) -> Path:
     """A root dir whose models.yaml holds a tiny SD 1.x pipeline (``tiny-sd1``, a diffusers folder, the
-    default), a tiny SDXL one (``tiny-sdxl``) and ControlNets: ``tiny-canny`` (one file in the original layout), ``tiny-canny-folder`` (the same
-    weights as a diffusers folder), ``tiny-other`` (other weights) and ``tiny-xl`` (an SDXL ControlNet)."""
+    default), a tiny SDXL one (``tiny-sdxl``), ControlNets: ``tiny-canny`` (one file in the original
+    layout), ``tiny-canny-folder`` (the same weights as a diffusers folder), ``tiny-other`` (other weights)
+    and ``tiny-xl`` (an SDXL ControlNet); and T2I-Adapters: ``tiny-adapter`` (a diffusers folder),
+    ``tiny-adapter-pth`` (the same weights in the original layout, a ``.pth``), ``tiny-adapter-xl`` (SDXL,
+    one file with diffusers' names)."""
     import yaml
 
     from tests.support.tiny_checkpoints import build_tiny_pipeline
@@ -86,6 +137,11 @@ def build_control_root(root: Path) -> Path:
     xl = build_tiny_pipeline("sdxl", seed=4)
     xl.save_pretrained(str(models / "tiny-sdxl"), safe_serialization=True)
     write_controlnet_folder(build_tiny_controlnet(xl.unet, seed=13), models / "controlnet" / "tiny-xl")
+    adapter = build_tiny_adapter(pipe.unet, seed=21, scale=3.0)
+    adapter.save_pretrained(str(models / "t2i_adapter" / "tiny-adapter"), safe_serialization=True)
+    write_adapter_file(adapter, models / "ControlNet" / "t2iadapter_tiny_sd15v2.pth")
+    write_adapter_file(build_tiny_adapter(xl.unet, seed=22, kind="full_adapter_xl"),
+                       models / "ControlNet" / "t2i-adapter_tiny_xl.safetensors", original=False)
     entries = {
         "tiny-sd1": {"description": "tiny SD 1.x", "format": "diffusers", "path": "models/tiny-sd1",
                      "family": "sd1", "width": 64, "height": 64, "default": True},
@@ -96,6 +152,11 @@ def build_control_root(root: Path) -> Path:
         "tiny-canny-folder": {"format": "controlnet", "path": "models/controlnet/tiny-canny-folder", "family": "sd1"},
         "tiny-other": {"format": "controlnet", "path": "models/controlnet/tiny-other", "family": "sd1"},
         "tiny-xl": {"format": "controlnet", "path": "models/controlnet/tiny-xl", "family": "sdxl"},
+        "tiny-adapter": {"format": "t2i_adapter", "path": "models/t2i_adapter/tiny-adapter", "family": "sd1"},
+        "tiny-adapter-pth": {"format": "t2i_adapter", "path": "models/ControlNet/t2iadapter_tiny_sd15v2.pth",
+                             "family": "sd1"},
+        "tiny-adapter-xl": {"format": "t2i_adapter", "path": "models/ControlNet/t2i-adapter_tiny_xl.safetensors",
+                            "family": "sdxl"},
     }
     (root / "models.yaml").write_text(yaml.safe_dump(entries, sort_keys=False))
     return root

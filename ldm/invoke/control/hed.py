@@ -8,24 +8,27 @@ from pathlib import Path
 from PIL import Image
 
 from ..model_formats.state_dict import load_tensors
+from .networks import detector, map_size
 
 WEIGHTS = "ControlNetHED.pth"
 
 
 def _detector(weights: Path):
-    from controlnet_aux.hed import ControlNetHED_Apache2, HEDdetector
+    def build():
+        from controlnet_aux.hed import ControlNetHED_Apache2, HEDdetector
 
-    network = ControlNetHED_Apache2()
-    network.load_state_dict(load_tensors(weights / WEIGHTS))
-    return HEDdetector(network.float().eval())
+        network = ControlNetHED_Apache2()
+        network.load_state_dict(load_tensors(weights / WEIGHTS))
+        return HEDdetector(network.float().eval())
+
+    return detector("hed", (weights / WEIGHTS,), build)
 
 
 def soft_edges(image: Image.Image, resolution: int = 512, *, weights: Path) -> Image.Image:
-    size = min(image.size) if min(image.size) < resolution else resolution
-    return _detector(weights)(image.convert("RGB"), detect_resolution=resolution, image_resolution=size)
+    return _detector(weights)(image.convert("RGB"), detect_resolution=resolution,
+                              image_resolution=map_size(image, resolution))
 
 
 def scribble(image: Image.Image, resolution: int = 512, *, weights: Path) -> Image.Image:
-    size = min(image.size) if min(image.size) < resolution else resolution
-    return _detector(weights)(image.convert("RGB"), detect_resolution=resolution, image_resolution=size,
-                              scribble=True)
+    return _detector(weights)(image.convert("RGB"), detect_resolution=resolution,
+                              image_resolution=map_size(image, resolution), scribble=True)

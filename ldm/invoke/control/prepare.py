@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidParameterError
 from ..model_formats.probe import FAMILY_NAMES
 from ..request import GenerationRequest
+from .kinds import CONTROL_KINDS, CONTROLNET
 from .preprocess import control_image, missing_weight_error
 from .table import missing_weights
 
@@ -19,9 +20,11 @@ if TYPE_CHECKING:
 
 
 def check_units(request: GenerationRequest, control_families: Mapping[str, str], family: str,
-                model_name: str, annotators: tuple[Path, frozenset[str]] | None = None) -> None:
+                model_name: str, annotators: tuple[Path, frozenset[str]] | None = None,
+                kinds: Mapping[str, str] | None = None) -> None:
     """Raises ``InvalidParameterError`` naming the unit for a control model that is unknown (not in
-    ``control_families``, models.yaml's ControlNets by name) or of another family than ``model_name``'s,
+    ``control_families``, models.yaml's control models by name; ``kinds`` says which are T2I-Adapters)
+    or of another family than ``model_name``'s,
     a preprocessor whose weights are not among ``annotators`` (the folder and the names in it), or a
     control image that cannot be read."""
     for index, unit in enumerate(request.control):
@@ -33,9 +36,10 @@ def check_units(request: GenerationRequest, control_families: Mapping[str, str],
             raise InvalidParameterError(f"{field}.model", f"Unknown control model {unit.model!r}; models.yaml "
                                                           f"lists: {known}")
         if unit_family != family:
+            kind = CONTROL_KINDS.get((kinds or {}).get(unit.model, CONTROLNET), "ControlNet")
             raise InvalidParameterError(
-                f"{field}.model", f"{unit.model} is a ControlNet for {FAMILY_NAMES.get(unit_family, unit_family)} "
-                f"and the model {model_name} is {FAMILY_NAMES.get(family, family)}; choose a ControlNet made "
+                f"{field}.model", f"{unit.model} is a {kind} for {FAMILY_NAMES.get(unit_family, unit_family)} "
+                f"and the model {model_name} is {FAMILY_NAMES.get(family, family)}; choose a {kind} made "
                 f"for {FAMILY_NAMES.get(family, family)}")
         if annotators is not None:
             folder, present = annotators
@@ -71,6 +75,6 @@ def steering_for(request: GenerationRequest, manager: ModelManager, device: Any,
         model = loaded.model
         if model.device != device or model.dtype != dtype:
             model = model.to(device, dtype)
-        units.append(ActiveUnit(unit, model, make_map(unit, index, manager.root)))
+        units.append(ActiveUnit(unit, model, make_map(unit, index, manager.root), loaded.kind))
         hashes.append(loaded.hash)
     return ControlSteering(units, device, dtype, vae_scale), hashes

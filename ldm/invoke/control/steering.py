@@ -1,5 +1,7 @@
-"""What a request's control units add to the UNet at each step: every active unit's ControlNet run on
-the step's input with its map, its residuals scaled by the unit's weight and control mode, summed.
+"""What a request's control units add to the UNet at each step: every active ControlNet run on the
+step's input with its map, its residuals scaled by the unit's weight and control mode, summed; and every
+active T2I-Adapter's features of its map (computed once per size, as they do not depend on the step),
+scaled the same way and summed into the UNet's down blocks (``down_intrablock_additional_residuals``).
 
 Control modes follow the A1111 ControlNet extension: ``balanced`` scales every residual by the weight,
 for the conditional and the unconditional half alike; ``prompt`` ("my prompt is more important")
@@ -25,12 +27,14 @@ SOFT_FALLOFF = 0.825  # per level, from the middle block outwards ("prompt" and 
 
 @dataclass
 class ActiveUnit:
-    """A unit ready to steer: its loaded ControlNet and the map its preprocessor made."""
+    """A unit ready to steer: its loaded control model and the map its preprocessor made."""
 
     unit: ControlUnit
-    model: Any  # a diffusers ControlNetModel on the pipeline's device and dtype
+    model: Any  # a diffusers ControlNetModel or T2IAdapter on the pipeline's device and dtype
     map: Image.Image
+    kind: str = "controlnet"  # or t2i_adapter
     _tensors: dict[tuple[int, int], torch.Tensor] = field(default_factory=dict)
+    _features: dict[tuple[int, int], list[torch.Tensor]] = field(default_factory=dict)
 
 
 class ControlSteering:
@@ -59,6 +63,29 @@ class ControlSteering:
             active._tensors[key] = torch.cat([x, x]).to(self.device, self.dtype)
         return active._tensors[key]
 
+    def _adapter_features(self, active: ActiveUnit, width: int, height: int) -> list[torch.Tensor]:
+        """The adapter's features of the unit's map at the pass's size (a one-channel adapter sees its
+        luminance), computed once."""
+        key = (width, height)
+        if key not in active._features:
+            x = self._map_for(active, width, height)[:1]
+            if active.model.config.in_channels == 1:
+                x = (x * torch.tensor([0.299, 0.587, 0.114], device=x.device, dtype=x.dtype)[:, None, None]).sum(
+                    1, keepdim=True)
+            active._features[key] = list(active.model(x))
+        return active._features[key]
+
+    def _scaled(self, unit: ControlUnit, outputs: list[torch.Tensor], reference: torch.Tensor) -> list[torch.Tensor]:
+        """The outputs scaled by the unit's weight and, outside ``balanced``, weakened level by level from
+        the deepest outwards; in ``control`` mode the unconditional half gets none."""
+        scales = [float(unit.weight)] * len(outputs)
+        if unit.control_mode != "balanced":
+            scales = [s * SOFT_FALLOFF ** (len(outputs) - 1 - i) for i, s in enumerate(scales)]
+        if unit.control_mode != "control":
+            return [o * s for o, s in zip(outputs, scales)]
+        halves = torch.tensor([0.0, 1.0], device=reference.device, dtype=reference.dtype)[:, None, None, None]
+        return [o * s * halves for o, s in zip(outputs, scales)]
+
     def residuals(self, step: int, total: int, model_input: torch.Tensor, t: torch.Tensor,
                   embeddings: torch.Tensor, unet_kwargs: dict[str, Any]) -> dict[str, Any]:
         """The UNet's extra keyword arguments for this step; empty when no unit acts on it."""
@@ -66,26 +93,29 @@ class ControlSteering:
         height, width = model_input.shape[-2] * self.vae_scale, model_input.shape[-1] * self.vae_scale
         down: list[torch.Tensor] | None = None
         mid: torch.Tensor | None = None
+        intrablock: list[torch.Tensor] = []
         for active in self.units:
             unit = active.unit
             if unit.weight == 0 or not unit.start <= fraction <= unit.end:
                 continue
+            if active.kind == "t2i_adapter":
+                features = [torch.cat([f, f]) for f in self._adapter_features(active, width, height)]
+                scaled = self._scaled(unit, features, model_input)
+                intrablock = [a + b for a, b in zip(intrablock, scaled)] + scaled[len(intrablock):] \
+                    if intrablock else scaled
+                continue
             samples, middle = active.model(model_input, t, encoder_hidden_states=embeddings,
                                            controlnet_cond=self._map_for(active, width, height),
                                            conditioning_scale=1.0, return_dict=False, **unet_kwargs)
-            outputs = [*samples, middle]
-            scales = [float(unit.weight)] * len(outputs)
-            if unit.control_mode != "balanced":
-                scales = [s * SOFT_FALLOFF ** (len(outputs) - 1 - i) for i, s in enumerate(scales)]
-            halves = None
-            if unit.control_mode == "control":  # the unconditional half gets no control
-                halves = torch.tensor([0.0, 1.0], device=model_input.device, dtype=model_input.dtype)[:, None, None, None]
-            scaled = [o * s if halves is None else o * s * halves for o, s in zip(outputs, scales)]
+            scaled = self._scaled(unit, [*samples, middle], model_input)
             if down is None:
                 down, mid = scaled[:-1], scaled[-1]
             else:
                 down = [a + b for a, b in zip(down, scaled[:-1])]
                 mid = mid + scaled[-1]
-        if down is None:
-            return {}
-        return {"down_block_additional_residuals": tuple(down), "mid_block_additional_residual": mid}
+        extra: dict[str, Any] = {}
+        if down is not None:
+            extra.update(down_block_additional_residuals=tuple(down), mid_block_additional_residual=mid)
+        if intrablock:  # a list: the UNet takes its items off one by one
+            extra["down_intrablock_additional_residuals"] = intrablock
+        return extra

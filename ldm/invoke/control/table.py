@@ -56,6 +56,18 @@ PREPROCESSORS: dict[str, Preprocessor] = {p.id: p for p in (
                  weights=("ControlNetHED.pth",)),
     Preprocessor("scribble_hed", "scribble_hed", "Scribble (HED)", "hed:scribble", {"resolution": RESOLUTION},
                  weights=("ControlNetHED.pth",)),
+    Preprocessor("softedge_pidinet", "softedge_pidinet", "Soft edge (PiDiNet)", "pidinet:soft_edges",
+                 {"resolution": RESOLUTION}, weights=("table5_pidinet.pth",)),
+    Preprocessor("lineart_realistic", "lineart_realistic", "Line art (realistic)", "lineart:realistic",
+                 {"resolution": RESOLUTION}, weights=("sk_model.pth",)),
+    Preprocessor("lineart_coarse", "lineart_coarse", "Line art (coarse)", "lineart:coarse",
+                 {"resolution": RESOLUTION}, weights=("sk_model2.pth",)),
+    Preprocessor("depth_midas", "depth_midas", "Depth (MiDaS)", "depth:midas", {"resolution": RESOLUTION},
+                 weights=("dpt_hybrid-midas-501f0c75.pt",)),
+    Preprocessor("openpose", "openpose", "OpenPose (body)", "openpose:body", {"resolution": RESOLUTION},
+                 weights=("body_pose_model.pth",)),
+    Preprocessor("openpose_full", "openpose_full", "OpenPose (body, hands, face)", "openpose:full",
+                 {"resolution": RESOLUTION}, weights=("body_pose_model.pth", "hand_pose_model.pth", "facenet.pth")),
 )}
 
 

@@ -28,7 +28,7 @@ FAMILY_NAMES = {"sd1": "Stable Diffusion 1.x", "sd2": "Stable Diffusion 2.x", "s
 
 @dataclass
 class ProbeResult:
-    """``kind`` is checkpoint, diffusers, controlnet, lora, embedding, vae or unknown; ``family`` sd1, sd2 or sdxl."""
+    """``kind`` is checkpoint, diffusers, controlnet, t2i_adapter, lora, embedding, vae or unknown; ``family`` sd1, sd2 or sdxl."""
 
     kind: str
     family: str | None = None
@@ -191,7 +191,11 @@ def embedding_family(vectors: dict[str, tuple[int, ...]]) -> str | None:
 
 def probe_shapes(shapes: Shapes, path: Path | None = None) -> ProbeResult:
     from .controlnet import controlnet_family, is_controlnet
+    from .t2i_adapter import adapter_family, is_t2i_adapter
 
+    if is_t2i_adapter(shapes):
+        family = adapter_family(shapes)
+        return ProbeResult("t2i_adapter", family, detail=f"T2I-Adapter for {FAMILY_NAMES[family]}")
     if is_controlnet(shapes):
         family = controlnet_family(shapes)
         return ProbeResult("controlnet", family, detail=f"ControlNet for {FAMILY_NAMES[family]}")
@@ -257,6 +261,12 @@ def probe_path(path: str | Path) -> ProbeResult:
         if config is not None:
             family = folder_family(config)
             return ProbeResult("controlnet", family, detail=f"ControlNet for {FAMILY_NAMES[family]}")
+        from . import t2i_adapter
+
+        config = t2i_adapter.folder_config(path)
+        if config is not None:
+            family = t2i_adapter.folder_family(config)
+            return ProbeResult("t2i_adapter", family, detail=f"T2I-Adapter for {FAMILY_NAMES[family]}")
         return ProbeResult("unknown", detail="a folder without model_index.json")
     if path.suffix.lower() not in WEIGHT_SUFFIXES:
         return ProbeResult("unknown", detail=f"{path.suffix or 'no'} extension; weights are .safetensors or .ckpt")
