@@ -373,3 +373,18 @@ def test_annotator_weights_dropped_in_count_at_once(control_server, connect):
     finally:
         weights.unlink()
     assert "needs its weights file" in client.call("requestControlMap", ask)["error"]  # no stale map answers
+
+
+def test_system_config_says_each_control_model_s_kind_and_a_wrong_family_adapter_is_refused_as_one(control_server,
+                                                                                                    connect):
+    client = connect(control_server.url)
+    client.emit("requestSystemConfig")
+    models = client.wait_for("systemConfig")[0]["control_models"]
+    assert models["tiny-canny"]["kind"] == "controlnet" and models["tiny-adapter"]["kind"] == "t2i_adapter"
+    assert models["tiny-adapter-xl"] == {**models["tiny-adapter-xl"], "family": "sdxl", "kind": "t2i_adapter"}
+    before = control_server.studio.jobs.snapshot()
+    image = upload_control(client)["url"]
+    answer = client.call("generateImage", params(control=[{"model": "tiny-adapter-xl", "image": image}]), False, False)
+    assert answer["field"] == "control[0].model"
+    assert "tiny-adapter-xl is a T2I-Adapter for" in answer["error"] and "choose a T2I-Adapter made for" in answer["error"]
+    assert control_server.studio.jobs.snapshot() == before
