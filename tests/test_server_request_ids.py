@@ -107,7 +107,7 @@ def test_a_bad_request_id_is_refused_naming_the_field_and_the_server_carries_on(
         answer = client.call(event, *args)
         error = client.wait_for("error", after=mark)[0]
         assert error["field"] == "request_id" and "request_id" in error["message"] and why in error["message"], error
-        assert answer == {"error": error["message"]}
+        assert answer == {"error": error["message"], "field": "request_id"}
     assert "jobId" in client.call("generateImage", params(steps=1), False, False, "fine-after-all")
 
 

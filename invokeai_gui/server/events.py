@@ -10,11 +10,12 @@ from flask import request
 from flask_socketio import SocketIO
 
 from ldm.invoke.errors import UserError, user_message
-from ldm.invoke.files import MASK_FOLDER, WORK_FOLDER
+from ldm.invoke.files import CONTROL_FOLDER, MASK_FOLDER, WORK_FOLDER
 
 from .jobs import MAX_CLIENT_NAME, client_key
 from .schemas import (
     Cancel,
+    ControlMapRequest,
     DeleteImage,
     Empty,
     GenerateImage,
@@ -23,16 +24,16 @@ from .schemas import (
     ModelDelete,
     ModelImport,
     ModelScan,
-    RequestError,
     RequestImages,
     RequestLatestImages,
     RunPostprocessing,
+    SaveControlMap,
     Schema,
     UploadImage,
     parse_event,
 )
 from .security import output_url_to_relative
-from .uploads import WORK_DESTINATIONS
+from .uploads import CONTROL_DESTINATION, WORK_DESTINATIONS
 
 if TYPE_CHECKING:
     from .publisher import Publisher
@@ -51,6 +52,16 @@ def _cancel_args(args: tuple[Any, ...]) -> tuple[Any, ...]:
     if args and isinstance(args[0], dict):
         return (args[0].get("jobId", args[0].get("id")),)
     return args
+
+
+def _object_args(*names: str) -> Callable[[tuple[Any, ...]], tuple[Any, ...]]:
+    """An event sent as one object (``{url}``) as the positional arguments ``on`` names."""
+    def adapt(args: tuple[Any, ...]) -> tuple[Any, ...]:
+        if args and isinstance(args[0], dict):
+            return tuple(args[0].get(name) for name in names) + tuple(args[1:])
+        return args
+
+    return adapt
 
 
 def handshake_client(auth: Any, sid: str) -> str:
@@ -78,10 +89,11 @@ def register_events(socketio: SocketIO, studio: Studio, publisher: Publisher) ->
                 except UserError as exc:
                     log.info("%s refused: %s", event, exc)
                     error = {"message": user_message(exc)}
-                    if isinstance(exc, RequestError) and exc.field:
+                    if getattr(exc, "field", None):  # a RequestError's, or an InvalidParameterError's
                         error["field"] = exc.field
                     publisher.reply(sid, "error", error)
-                    return {"error": error["message"]}  # ours: the ack says it too (2.1 clients ignore acks)
+                    # ours: the ack says it too, with the field (2.1 clients ignore acks)
+                    return {"error": error["message"], **({"field": error["field"]} if "field" in error else {})}
                 except Exception as exc:  # the server keeps running whatever a client sends
                     log.exception("%s failed", event)
                     message = user_message(exc, f"The server's {event} handler")
@@ -173,6 +185,10 @@ def register_events(socketio: SocketIO, studio: Studio, publisher: Publisher) ->
     @on("uploadImage", UploadImage, ("bytes", "name", "destination"))
     def upload_image(sid: str, req: UploadImage) -> dict:
         """Answered with ``imageUploaded`` (2.1) and, ours, the same ImageInfo as the ack."""
+        if req.destination == CONTROL_DESTINATION:  # a control unit's picture: kept apart, like the work ones
+            info = {**studio.store_upload(req.bytes, req.name, folder=CONTROL_FOLDER), "destination": req.destination}
+            publisher.reply(sid, "imageUploaded", info)
+            return info
         if req.destination in WORK_DESTINATIONS:
             info = {**studio.store_upload(req.bytes, req.name, folder=WORK_FOLDER), "destination": req.destination}
             publisher.reply(sid, "imageUploaded", info)
@@ -181,6 +197,19 @@ def register_events(socketio: SocketIO, studio: Studio, publisher: Publisher) ->
         publisher.reply(sid, "imageUploaded", {**info, "destination": req.destination})
         publisher.broadcast("galleryImages", {"images": [info], "category": "user"}, skip_sid=sid)
         return {**info, "destination": req.destination}
+
+    @on("requestControlMap", ControlMapRequest, ("control", "request_id"))
+    def request_control_map(sid: str, req: ControlMapRequest) -> dict:
+        """Ours: a preprocessor's map of a control image, acked as ``{url, width, height, preprocessor}``."""
+        return studio.control_map(req.control)
+
+    @on("saveControlMap", SaveControlMap, ("url",), adapt=_object_args("url"))
+    def save_control_map(sid: str, req: SaveControlMap) -> dict:
+        """Ours: a previewed map into the Uploads, told as an upload is (``imageUploaded``, destination null)."""
+        info = studio.save_control_map(req.url)
+        publisher.reply(sid, "imageUploaded", {**info, "destination": None})
+        publisher.broadcast("galleryImages", {"images": [info], "category": "user"}, skip_sid=sid)
+        return info
 
     @on("uploadMaskImage", UploadImage, ("bytes", "name"))
     def upload_mask_image(sid: str, req: UploadImage) -> dict:

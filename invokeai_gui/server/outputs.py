@@ -37,8 +37,12 @@ class OutputTree:
     def url_of(self, path: Path) -> str:
         return relative_to_output_url(Path(path).resolve().relative_to(self.outdir.resolve()).as_posix())
 
-    def save_result(self, png: bytes, seed: int, postprocessed: bool = False) -> Path:
-        return self._results.save(png, seed, postprocessed)
+    def save_result(self, png: bytes, seed: int, postprocessed: bool = False, control_maps: tuple[bytes, ...] = ()
+                    ) -> Path:
+        """A result under its next number, with the maps its control units used beside it (control-images/)."""
+        from ldm.invoke.control.record import save_result
+
+        return save_result(self._results, png, seed, control_maps, postprocessed)
 
     def save_intermediate(self, name: str, png: bytes) -> Path:
         return atomic_write(png, self.outdir / INTERMEDIATES_FOLDER / name)

@@ -15,7 +15,7 @@ from typing import Any
 
 from PIL import Image
 
-from ldm.invoke.errors import GenerationCanceled, ModelLoadError, UserError
+from ldm.invoke.errors import GenerationCanceled, InvalidParameterError, ModelLoadError, UserError
 from ldm.invoke.request import GenerationRequest, PostprocessRequest
 
 from .config import ServerConfig
@@ -29,7 +29,7 @@ CLUSTER_EXTRA = 'the cluster flags need Ray: pip install "invokeai-desktop[clust
 # Ray on Linux names a node by its network address, even for a private cluster; this keeps every
 # socket of a `--cluster local` Ray on 127.0.0.1 (checked with ray 2.60 by tests/test_cluster.py).
 LOOPBACK_ENV = {"RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER": "0", "RAY_USAGE_STATS_ENABLED": "0"}
-ACTOR_THREADS = 4  # generate + cancel + describe at the same time
+ACTOR_THREADS = 6  # generate + cancel + describe + control maps (previews) at the same time
 
 
 class WorkerError(UserError):
@@ -80,6 +80,22 @@ class RemoteWorker:
 
     def generate(self, request: GenerationRequest, sink: ProgressSink) -> Iterator[ImageResult]:
         yield from self._stream("generate", request.to_json(), sink)
+
+    def control_map(self, job: dict[str, Any]) -> dict[str, Any]:
+        """The actor makes the map beside whatever it is generating (it has the annotator weights)."""
+        import ray
+
+        try:
+            answer = _get(self.actor.control_map.remote(job))
+        except ray.exceptions.RayTaskError:
+            raise
+        except ray.exceptions.RayError as exc:
+            raise WorkerLost(f"{self.name} died: {type(exc).__name__}") from None
+        if "error" in answer:
+            if answer.get("field"):
+                raise InvalidParameterError(answer["field"], answer["error"])
+            raise WorkerError(answer["error"])
+        return answer["value"]
 
     def postprocess(self, request: PostprocessRequest, sink: ProgressSink) -> ImageResult:
         results = list(self._stream("postprocess", request.to_json(), sink))
@@ -193,7 +209,7 @@ class RemoteWorker:
             sink.intermediate(message["step"], message["png"])
         elif kind == "result":
             return ImageResult(message["png"], message["metadata"], message["seed"], message["index"],
-                               message["postprocessed"], message["error"])
+                               message["postprocessed"], message["error"], tuple(message.get("control_maps", ())))
         elif kind == "canceled":
             raise GenerationCanceled()
         elif kind == "failed":
@@ -287,6 +303,13 @@ class WorkerPool:
         if self.current_model:
             facts["model_id"] = self.current_model
         return facts
+
+    def control_map(self, job: dict[str, Any]) -> dict[str, Any]:
+        """A preview map, made on a live worker (idle or not: the actor runs it beside its job)."""
+        alive = [w for w in self.workers if w.alive] or self.workers
+        if not alive:
+            raise WorkerError("No worker is running to make the map.")
+        return alive[0].control_map(job)
 
     def model_of(self, job: Job) -> str | None:
         """The model a job needs (a model change: the model it asks for)."""

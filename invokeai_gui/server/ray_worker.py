@@ -120,6 +120,19 @@ class WorkerActor:
                 answer = {"error": user_message(exc), "user_error": is_user_error(exc)}
         return {**answer, "worker": self.describe()}
 
+    def control_map(self, job: dict[str, Any]) -> dict[str, Any]:
+        """A preprocessor's map (``Worker.control_map``), made at once on its own actor thread, beside a
+        generation that holds the engine: ``{"value"}``, or ``{"error", "field"}``."""
+        from ldm.invoke.errors import InvalidParameterError
+
+        self._set_threads()
+        try:
+            return {"value": self.worker.control_map(job)}
+        except InvalidParameterError as exc:
+            return {"error": exc.message, "field": exc.field}
+        except Exception as exc:
+            return {"error": user_message(exc, "The preprocessor"), "field": None}
+
     # -- generation (streamed) ----------------------------------------------------------------
 
     def generate(self, task: str, request: dict[str, Any]) -> Iterator[Message]:
@@ -173,7 +186,7 @@ class WorkerActor:
         else:
             png = result.png
         return {"png": png, "metadata": metadata, "seed": result.seed, "index": result.index,
-                "postprocessed": result.postprocessed, "error": result.error}
+                "postprocessed": result.postprocessed, "error": result.error, "control_maps": result.control_maps}
 
 
 __all__ = ["WorkerActor"]

@@ -280,6 +280,38 @@ class UploadImage(Schema):
     destination: str | None = Field(None, max_length=100)
 
 
+class ControlMap(Schema):
+    """The map a preprocessor makes of a control image, to preview it before Invoke; with width and
+    height it is brought to that size by the resize mode."""
+
+    image: str = Field(min_length=1, max_length=4096)  # an outputs/... URL, like a unit's image
+    preprocessor: str = Field("none", max_length=64)
+    settings: dict[str, float] = Field(default_factory=dict, max_length=16)
+    resize_mode: str = Field("crop", max_length=32)
+    width: int | None = Field(None, ge=8, le=4096)
+    height: int | None = Field(None, ge=8, le=4096)
+
+    @field_validator("settings", mode="before")
+    @classmethod
+    def _settings_numbers(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in value.items()}
+        return value
+
+
+class ControlMapRequest(JobRequest):
+    """Ours: ``requestControlMap`` sends one object (checked as ``control``, so a bad field reads
+    ``control.preprocessor``) and, like the job events, an optional request id."""
+
+    control: ControlMap
+
+
+class SaveControlMap(Schema):
+    """Ours (``saveControlMap``): a previewed map, by its outputs/control-images/... URL, into the Uploads."""
+
+    url: str = Field(min_length=1, max_length=4096)
+
+
 class ModelChange(JobRequest):
     model_name: str = Field(min_length=1, max_length=300)
 

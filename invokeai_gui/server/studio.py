@@ -4,6 +4,8 @@ back into the output tree and the gallery. No Flask here: it talks to clients th
 
 from __future__ import annotations
 
+import hashlib
+import json
 import logging
 import sqlite3
 import threading
@@ -16,14 +18,18 @@ from ldm.invoke import APP_ID, __version__
 from ldm.invoke import metadata as md
 from ldm.invoke.errors import GenerationCanceled, InvalidParameterError, MissingFileError, user_message
 from ldm.invoke.files import (
+    CONTROL_FOLDER,
     INIT_FOLDER,
     MASK_FOLDER,
     UnsafePathError,
+    atomic_write,
     entry_inside,
     output_url_to_relative,
     parse_result_name,
 )
 from ldm.invoke.request import (
+    CONTROL_MODES,
+    RESIZE_MODES,
     SAMPLERS_BY_ID,
     GenerationRequest,
     ImageRef,
@@ -37,7 +43,7 @@ from .gallery import GalleryIndex, category_of, folder_digest, is_image_name
 from .jobs import STUDIO_CLIENT, Job, JobQueue
 from .outputs import OutputTree
 from .publisher import ProgressReport, Publisher, preview_data_url
-from .schemas import GenerateImage, RunPostprocessing
+from .schemas import ControlMap, GenerateImage, RunPostprocessing
 from .uploads import UploadError, UploadLimits, check_image, decode_base64_image, too_big_message
 from .worker import Worker, WorkerSettings
 from .workerboard import WorkerBoard, WorkerRow, worker_row
@@ -112,6 +118,7 @@ class Studio:
             "model_error": facts.get("model_error"),  # why the model named by model_id failed to load
             "postprocessors": facts.get("postprocessors", {}),
             "control_models": facts.get("control_models", {}),  # ControlNets by name: {family, description}
+            **control_choices(facts, self.config.root),  # control_preprocessors, control_modes, resize_modes
             "outdir": str(self.outdir),
             "max_upload_bytes": self.limits.max_bytes,
             **self.prompt_names(),  # "loras" and "embeddings": what the prompt box completes
@@ -253,6 +260,39 @@ class Studio:
             raise UploadError(f"Could not move {path.name} to the trash: {exc}.") from None
         gallery.remove(path)
         return path
+
+    # -- control maps -------------------------------------------------------------------------
+
+    def control_map(self, request: ControlMap) -> dict[str, Any]:
+        """``requestControlMap``: the map made where jobs run (the worker's own call, beside a running
+        generation; a pool worker with --cluster), saved as outdir/control-images/map.KEY.png. The key
+        is the request's digest, so an identical request reuses the saved map without running again."""
+        image = self._input_image("control.image", request.image)
+        job = {"image": image.data, "url": image.url, "preprocessor": request.preprocessor,
+               "settings": dict(request.settings), "resize_mode": request.resize_mode,
+               "width": request.width, "height": request.height}
+        key = json.dumps({**job, "image": image.sha256, "url": None}, sort_keys=True)
+        path = self.outdir / CONTROL_FOLDER / f"map.{hashlib.sha256(key.encode()).hexdigest()[:20]}.png"
+        if path.is_file():
+            with Image.open(path) as made:
+                width, height = made.size
+        else:
+            answer = self.worker.control_map(job)
+            atomic_write(answer["png"], path)
+            width, height = answer["width"], answer["height"]
+        return {"url": self.outputs.url_of(path), "width": width, "height": height,
+                "preprocessor": request.preprocessor}
+
+    def save_control_map(self, url: str) -> dict[str, Any]:
+        """``saveControlMap``: a map of outdir/control-images/ copied into the Uploads (the gallery's
+        "user" category), as an upload of it would be."""
+        try:
+            path = self.resolve_output_url(url)
+        except (UnsafePathError, MissingFileError) as exc:
+            raise InvalidParameterError("url", str(exc)) from None
+        if path.parent.resolve() != (self.outdir / CONTROL_FOLDER).resolve():
+            raise InvalidParameterError("url", f"{url} is not a control map (maps are under outputs/{CONTROL_FOLDER}/)")
+        return self.store_upload(path.read_bytes(), path.name)
 
     def _input_image(self, field: str, url: str) -> ImageRef:
         """An image of the output tree named by its ``outputs/...`` URL, by content."""
@@ -487,7 +527,7 @@ class Studio:
             report.set_status("Saving Image")
             gallery = self.gallery  # looked up per image: the output folder may be switched while a job runs
             with gallery.writing("result"):
-                path = self.outputs.save_result(result.png, result.seed, result.postprocessed)
+                path = self.outputs.save_result(result.png, result.seed, result.postprocessed, result.control_maps)
             # Recorded before the result is announced: a resumed job continues with the next image.
             job.payload["done"] = result.index + 1
             self.jobs.record(job)
@@ -542,6 +582,19 @@ class Studio:
         job.results.append(info)
         self.publisher.broadcast("postprocessingResult", info)
         report.finish()
+
+
+def control_choices(facts: dict[str, Any], root: Path) -> dict[str, Any]:
+    """``systemConfig``'s control lists: the preprocessors in table order (each with the weight files
+    it needs and those missing from the worker's annotator folder, or the root's until the worker
+    has told), the control and resize modes."""
+    from ldm.invoke.control.table import PREPROCESSORS, annotator_files
+
+    found = facts.get("annotators")
+    present = frozenset(found["files"]) if found else annotator_files(root)
+    return {"control_preprocessors": [p.as_dict(present) for p in PREPROCESSORS.values()],
+            "control_modes": [{"id": k, "name": v} for k, v in CONTROL_MODES.items()],
+            "resize_modes": [{"id": k, "name": v} for k, v in RESIZE_MODES.items()]}
 
 
 _STATUS = {"esrgan": "Upscaling", "gfpgan": "Restoring Faces", "codeformer": "Restoring Faces"}

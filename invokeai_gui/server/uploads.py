@@ -22,6 +22,8 @@ ACCEPTED_FORMATS = {"PNG": ".png", "JPEG": ".jpg", "WEBP": ".webp"}
 # not the user's uploads: they are kept in WORK_FOLDER, outside the gallery, and the result's metadata
 # names them.
 WORK_DESTINATIONS = frozenset({"outpainting", "canvas-region"})
+# A control unit's picture is an input too: kept in CONTROL_FOLDER, outside the gallery.
+CONTROL_DESTINATION = "control"
 
 
 class UploadError(UserError, ValueError):

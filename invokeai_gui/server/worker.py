@@ -17,7 +17,7 @@ from typing import Any, Protocol
 from PIL import Image
 
 from ldm.invoke.errors import InvalidParameterError, InvokeError, ModelLoadError
-from ldm.invoke.request import GenerationRequest, PostprocessRequest
+from ldm.invoke.request import ControlUnit, GenerationRequest, ImageRef, PostprocessRequest
 
 log = logging.getLogger(__name__)
 
@@ -46,6 +46,7 @@ class ImageResult:
     index: int = 0
     postprocessed: bool = False
     error: str | None = None
+    control_maps: tuple[bytes, ...] = ()  # each control unit's map (PNG), saved beside the result
 
 
 class ProgressSink(Protocol):
@@ -244,8 +245,31 @@ class Worker:
         for done in gen.generate(request, progress, sink.status):
             meta = md.image_metadata(done.image)
             postprocessed = bool((meta.get("image") or {}).get("postprocessing"))
+            maps = tuple(md.png_bytes(m) for m in done.control_maps)
             yield ImageResult(md.png_bytes(done.image), meta, done.seed, done.plan.index, postprocessed,
-                              done.postprocess_error)
+                              done.postprocess_error, maps)
+
+    def control_map(self, job: dict[str, Any]) -> dict[str, Any]:
+        """The map ``job``'s preprocessor makes of its image (``{image: bytes, preprocessor, settings,
+        resize_mode, width?, height?}``), as ``{png, width, height}``. It needs no model and takes no
+        turn: it runs on the caller's thread, beside a generation in progress, with this worker's
+        annotator weights. A bad field is named ``control.<field>``."""
+        from io import BytesIO
+
+        from ldm.invoke.control.preprocess import fit_to, make_map
+
+        settings = {k: int(v) if float(v).is_integer() else v for k, v in (job.get("settings") or {}).items()}
+        unit = ControlUnit("preview", ImageRef.from_bytes(job["image"], job.get("url")), str(job["preprocessor"]),
+                           settings, resize_mode=str(job.get("resize_mode") or "crop"))
+        try:
+            made = make_map(unit.validate(0), 0, self.settings.root)
+        except InvalidParameterError as exc:
+            raise InvalidParameterError(exc.field.replace("control[0]", "control", 1), exc.message) from None
+        if job.get("width") and job.get("height"):
+            made = fit_to(made, int(job["width"]), int(job["height"]), unit.resize_mode)
+        buffer = BytesIO()
+        made.save(buffer, format="PNG")
+        return {"png": buffer.getvalue(), "width": made.width, "height": made.height}
 
     def postprocess(self, request: PostprocessRequest, sink: ProgressSink) -> ImageResult:
         """Every pass of the request on its image, into one result."""

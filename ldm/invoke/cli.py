@@ -378,6 +378,8 @@ class InvokeCLI:
         }
 
     def generate(self, line: str) -> None:
+        from . import metadata as md
+        from .control.record import save_result
         from .generator.base import Progress
 
         parsed = parse_generation_line(line)
@@ -399,7 +401,8 @@ class InvokeCLI:
         try:
             for done in self.gen.generate(request, Progress(progress.step, preview_every=0), progress.status):
                 progress.close()
-                path = writer.save_image(done.image, done.seed)
+                path = save_result(writer, md.png_bytes(done.image), done.seed,
+                                   [md.png_bytes(m) for m in done.control_maps])
                 self.say(f"{path}: {done.image.info.get('Dream', '')}")
                 for warning in done.warnings:
                     self.say(f"Warning: {warning}")

@@ -7,6 +7,7 @@ import os
 import re
 import tempfile
 import threading
+from collections.abc import Callable
 from pathlib import Path, PurePosixPath, PureWindowsPath
 from urllib.parse import quote, unquote, urlsplit
 
@@ -126,8 +127,9 @@ class ResultWriter:
             return False
         return True
 
-    def save(self, png: bytes, seed: int, postprocessed: bool = False) -> Path:
-        """Writes encoded PNG bytes under the next free number."""
+    def save(self, png: bytes | Callable[[str], bytes], seed: int, postprocessed: bool = False) -> Path:
+        """Writes encoded PNG bytes under the next free number; ``png`` may be a function of the file
+        name that makes them (a recipe that names files called after the result)."""
         with self._lock:
             if self._next is None:
                 self._next = self._scan()
@@ -137,8 +139,9 @@ class ResultWriter:
                 self._next += 1
                 if not self._take(number):
                     continue  # another program took that number meanwhile; take the next
+                name = result_name(number, seed, postprocessed)
                 try:
-                    return atomic_write(png, self.outdir / result_name(number, seed, postprocessed), exclusive=True)
+                    return atomic_write(png(name) if callable(png) else png, self.outdir / name, exclusive=True)
                 except FileExistsError:
                     continue  # a result saved by a program that does not claim its numbers
 

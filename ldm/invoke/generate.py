@@ -23,6 +23,7 @@ from PIL import Image
 from . import metadata as md
 from .conditioning import parse_prompt
 from .control.prepare import annotators, check_units, steering_for
+from .control.preprocess import fit_to
 from .devices import (
     autocast_for,
     choose_device,
@@ -68,6 +69,7 @@ class GeneratedImage:
     plan: ImagePlan
     postprocess_error: str | None = None
     warnings: tuple[str, ...] = ()
+    control_maps: tuple[Image.Image, ...] = ()  # each unit's map at the picture's size, as it steered
 
     @property
     def seed(self) -> int:
@@ -235,6 +237,8 @@ class Generate:
             gen = self._generator(mode, request, model, dtype)
             gen.control, control_hashes = steering_for(request, self.model_manager, self.torch_device, dtype,
                                                        gen.vae_scale)
+            maps = tuple(fit_to(a.map, width, height, a.unit.resize_mode) for a in gen.control.units) \
+                if gen.control is not None else ()
             say("Preparing")
             cond = gen.conditioning(parsed, request.cfg_scale, request.threshold, clip_skip=request.clip_skip,
                                    steps=request.steps)
@@ -255,7 +259,7 @@ class Generate:
                 md.attach_metadata(image, md.build_metadata({"model_id": model.name, "model_hash": model.hash,
                                                              "model_format": model.config.get("format")}, image_meta))
                 image, error = self._postprocess_after_generation(image, request, say)
-                yield GeneratedImage(image, plan, error, tuple(cond.warnings))
+                yield GeneratedImage(image, plan, error, tuple(cond.warnings), maps)
         if self.free_gpu_mem:
             free_memory(self.torch_device)
 

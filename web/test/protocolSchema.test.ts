@@ -1,7 +1,7 @@
 /** The protocol schema itself: our `generation_parameters.control` units are checked field by field. */
 import { describe, expect, it } from 'vitest';
 
-import { validateGenerateImageArgs } from './protocolSchema';
+import { validateGenerateImageArgs, validateRequestControlMapArgs } from './protocolSchema';
 
 const base = {
   prompt: 'a parrot', iterations: 1, steps: 4, cfg_scale: 7.5, threshold: 0, perlin: 0, height: 64, width: 64,
@@ -22,5 +22,21 @@ describe('generation_parameters.control', () => {
       { model: 'm', image: 'outputs/a.png', control_mode: 'loud' }, { model: 'm', image: 'x', settings: { a: 'b' } }]) {
       expect(validateGenerateImageArgs([{ ...base, control: [unit] }, false, false])).not.toEqual([]);
     }
+  });
+});
+
+describe('requestControlMap', () => {
+  it('accepts the object the README describes, with or without a request id', () => {
+    const ask = { image: 'outputs/control-images/lincoln.png', preprocessor: 'canny',
+      settings: { low_threshold: 50 }, resize_mode: 'fit', width: 512, height: 512 };
+    expect(validateRequestControlMapArgs([ask])).toEqual([]);
+    expect(validateRequestControlMapArgs([ask, 'preview-1'])).toEqual([]);
+  });
+
+  it('refuses one without an image, with an unknown resize mode or a bad request id', () => {
+    expect(validateRequestControlMapArgs([{ preprocessor: 'canny' }])).not.toEqual([]);
+    expect(validateRequestControlMapArgs([{ image: 'outputs/a.png', preprocessor: 'canny', resize_mode: 'tile' }]))
+      .not.toEqual([]);
+    expect(validateRequestControlMapArgs([{ image: 'outputs/a.png', preprocessor: 'canny' }, 'no spaces'])).not.toEqual([]);
   });
 });

@@ -291,3 +291,24 @@ export function validateWorkersUpdate(payload: unknown): string[] {
     ...workers.flatMap((w, i) => validate(w, WORKER_INFO, `workersUpdate.workers[${i}]`)),
   ];
 }
+
+/** Ours, client → server: `requestControlMap`'s one object (a map preview; see the README's Control section). */
+export const CONTROL_MAP_REQUEST: ObjectSchema = {
+  image: { type: 'string', required: true },
+  preprocessor: { type: 'string', required: true },
+  settings: { type: 'numberMap', required: false },
+  resize_mode: { type: 'string', required: false, oneOf: ['crop', 'fit', 'stretch'] },
+  width: { type: 'integer', required: false, min: 8, max: 4096 },
+  height: { type: 'integer', required: false, min: 8, max: 4096 },
+};
+
+/** Every problem with `requestControlMap`'s arguments: the object, then an optional request id. */
+export function validateRequestControlMapArgs(args: unknown[]): string[] {
+  if (args.length < 1 || args.length > 2) return [`requestControlMap takes 1 or 2 arguments, got ${args.length}`];
+  return [...validate(args[0], CONTROL_MAP_REQUEST, 'requestControlMap'), ...requestIdErrors('requestControlMap', args[1])];
+}
+
+/** Ours, client → server: `saveControlMap {url}` (a map of outputs/control-images/ into the Uploads). */
+export const SAVE_CONTROL_MAP: ObjectSchema = {
+  url: { type: 'string', required: true },
+};

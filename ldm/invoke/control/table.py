@@ -32,9 +32,15 @@ class Preprocessor:
     settings: dict[str, Setting] = field(default_factory=dict)
     weights: tuple[str, ...] = ()  # files the network needs in ROOT/models/annotators
 
-    def as_dict(self) -> dict[str, Any]:
-        return {"id": self.id, "a1111": self.a1111, "name": self.name,
-                "settings": {k: {**s.limit.as_dict(), "default": s.default} for k, s in self.settings.items()}}
+    def as_dict(self, present: set[str] | frozenset[str] | None = None) -> dict[str, Any]:
+        """As clients read it; with ``present`` (the annotator folder's file names) ``missing`` lists
+        the weight files that are not there."""
+        out = {"id": self.id, "a1111": self.a1111, "name": self.name,
+               "settings": {k: {**s.limit.as_dict(), "default": s.default} for k, s in self.settings.items()},
+               "weights": list(self.weights)}
+        if present is not None:
+            out["missing"] = [name for name in self.weights if name not in present]
+        return out
 
 
 PREPROCESSORS: dict[str, Preprocessor] = {p.id: p for p in (
