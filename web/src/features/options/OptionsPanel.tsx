@@ -281,7 +281,11 @@ export function OptionsPanel() {
       {tab === 'img2img' && <ImageToImageOptions />}
       {tab === 'outpainting' && <OutpaintingOptions />}
       {(tab === 'inpainting' || tab === 'canvas') && <CanvasOptions />}
-      {CONTROL_TABS.has(tab) && <ControlSection />}
+      {CONTROL_TABS.has(tab) && (
+        <div className="sections">
+          <ControlSection />
+        </div>
+      )}
       <div className="advanced-toggle">
         <Tooltip label={TOOLTIPS.advanced} block>
           <label className="checkbox">
