@@ -1,7 +1,8 @@
-"""Builds a runtime root dir for tests: models.yaml with two demo models and a tiny ControlNet made
-from the demo model's UNet, and random-weight postprocessor files under their upstream names.
+"""Builds a runtime root dir for tests: models.yaml with two demo models (and, for the e2e root, a
+tiny ControlNet made from the demo model's UNet), and random-weight postprocessor files under their
+upstream names.
 
-    python -m tests.support.make_root DIR
+    python -m tests.support.make_root DIR     (the e2e root, with the ControlNet)
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ import yaml
 from ldm.invoke.demo_model import DEMO_DESCRIPTION, ensure_demo_model
 
 
-def build_root(root: Path, postprocessors: bool = True) -> Path:
+def build_root(root: Path, postprocessors: bool = True, control: bool = False) -> Path:
+    """``control``: add the tiny ControlNet (``CONTROL_MODEL``) to models.yaml, as the e2e root has it."""
     root = Path(root)
     root.mkdir(parents=True, exist_ok=True)
     models = {
@@ -23,10 +25,10 @@ def build_root(root: Path, postprocessors: bool = True) -> Path:
         "demo-alt": {"description": "A second demo model (other random weights), for switching tests",
                      "format": "demo", "path": "models/demo-alt", "seed": 1, "width": 512, "height": 512},
     }
-    (root / "models.yaml").write_text(yaml.safe_dump(models, sort_keys=False))
     ensure_demo_model(root, 0, root / "models" / "demo")
     ensure_demo_model(root, 1, root / "models" / "demo-alt")
-    models.update(add_control_model(root))
+    if control:
+        models.update(add_control_model(root))
     (root / "models.yaml").write_text(yaml.safe_dump(models, sort_keys=False))
     if postprocessors:
         from tests.support.restoration_weights import write_test_weights
@@ -55,4 +57,4 @@ def add_control_model(root: Path) -> dict[str, dict]:
 if __name__ == "__main__":
     if len(sys.argv) != 2:
         sys.exit("usage: python -m tests.support.make_root DIR")
-    print(build_root(Path(sys.argv[1])))
+    print(build_root(Path(sys.argv[1]), control=True))
