@@ -123,6 +123,13 @@ test('text to image: a unit from a dropped picture, its map previewed, Invoke, a
   expect(meta.image?.control?.[0]).toMatchObject({ model: CONTROL_MODEL, preprocessor: 'canny', map_path: expect.stringMatching(/control-images/) });
   const digest = await pixelDigest(page, controlled);
 
+  // The metadata viewer shows the unit with the map it steered with, saved beside the result.
+  await thumbOf(page, controlled).locator('.thumb__select').click();
+  await page.getByTestId('show-metadata').click();
+  const resultName = controlled.split('/').at(-1)?.replace(/\.png$/, '') ?? '';
+  await expect(page.getByTestId('metadata-control-map')).toHaveAttribute('src', `outputs/control-images/${resultName}.control-0.png`);
+  await page.getByTestId('close-metadata').click();
+
   // Without the unit, the same seed gives other pixels: the unit steered the picture.
   await page.getByTestId('section-control-switch').setChecked(false);
   await setSwitch(page, 'randomize-seed', false);

@@ -8,6 +8,7 @@ import type {
   ControlPreprocessorInfo,
   ControlUnitParameters,
   FieldLimit,
+  ImageInfo,
   ResizeMode,
   SystemConfig,
 } from '../../app/protocol';
@@ -242,4 +243,10 @@ export function unitsFromMetadata(recorded: unknown, makeId: (index: number) => 
         resizeMode: (RESIZE_MODE_IDS.includes(u.resize_mode ?? '') ? u.resize_mode : base.resizeMode) as ResizeMode,
       };
     });
+}
+
+/** The control units of an image's recipe, as the Control section's (ids fresh for this recall). */
+export function recallUnits(image: ImageInfo): ControlUnit[] {
+  const stamp = Date.now().toString(36);
+  return unitsFromMetadata(image.metadata.image?.control, (i) => `unit-${stamp}-${i}`);
 }

@@ -17,8 +17,8 @@ import { inpaintingRecalled, layerItemAdded } from '../canvas/canvasSlice';
 import { loadInpaintingRecall } from '../canvas/recall';
 import { outpaintSourceSet } from '../outpainting/outpaintingSlice';
 import { deleteConfirmationShown } from './currentImageSlice';
-import { unitsRecalled, type ControlUnit } from '../control/controlSlice';
-import { selectControlFacts, unitsFromMetadata } from '../control/units';
+import { unitsRecalled } from '../control/controlSlice';
+import { recallUnits, selectControlFacts } from '../control/units';
 
 type ImageThunk = AppThunk;
 
@@ -46,11 +46,6 @@ function recallWarnings(image: ImageInfo, recall: Recall, state: RootState): str
   return notes;
 }
 
-/** The control units of an image's recipe, as the Control section's (ids fresh for this recall). */
-export function recallUnits(image: ImageInfo): ControlUnit[] {
-  const stamp = Date.now().toString(36);
-  return unitsFromMetadata(image.metadata.image?.control, (i) => `unit-${stamp}-${i}`);
-}
 
 /** Use All's last step: the control panel's values, the image's model and tab, and what the user should know. */
 const applyRecall =
