@@ -78,6 +78,12 @@ test('text to image: a unit from a dropped picture, its map previewed, Invoke, a
   await expect(page.getByTestId('tab-txt2img')).toHaveAttribute('aria-selected', 'true');
   await expect(page.getByTestId('invoke')).toBeEnabled();
 
+  // A preprocessor whose network's weights the root lacks says which file and where, and Invoke waits.
+  await page.getByTestId('control-preprocessor-0').selectOption('softedge_hed');
+  await expect(page.getByTestId('control-preprocessor-problem-0')).toContainText('ControlNetHED.pth');
+  await expect(page.getByTestId('control-preprocessor-problem-0')).toContainText('models/annotators');
+  await expect(page.getByTestId('invoke')).toBeDisabled();
+
   // Canny and its thresholds (the server's table and defaults).
   await page.getByTestId('control-preprocessor-0').selectOption('canny');
   await expect(page.getByTestId('control-setting-low_threshold-0')).toHaveValue('100');
@@ -151,6 +157,12 @@ test('text to image: a unit from a dropped picture, its map previewed, Invoke, a
   await expect(page.getByTestId('control-setting-low_threshold-0')).toHaveValue('50');
   const [again] = await invokeAndWait(page, 1);
   expect(await pixelDigest(page, again)).toBe(digest);
+
+  // A gallery image's "Use as control image": every unit has a picture, so a second unit takes it.
+  await thumbOf(page, plain).hover();
+  await thumbOf(page, plain).getByTestId('thumb-use-control').click();
+  await expect(page.getByTestId('control-unit')).toHaveCount(2);
+  await expect(page.getByTestId('control-picture-1')).toHaveAttribute('src', plain);
 });
 
 test('unified canvas: a control layer placed under the box gives the region Invoke its control picture', async ({ app: page, sent }) => {

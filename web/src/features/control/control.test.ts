@@ -19,7 +19,8 @@ import reducer, {
   unitRemoved,
   unitSettingChanged,
 } from './controlSlice';
-import { galleryImageToControl, previewMap } from './controlThunks';
+import { currentImageToControl, galleryImageToControl, previewMap } from './controlThunks';
+import { imageSelected } from '../gallery/gallerySlice';
 import { controlBlocker, controlFacts, controlParameters, mapInputs, mapRequest, unitsFromMetadata } from './units';
 
 const models: ModelList = { demo: { status: 'active', description: 'demo', family: 'sd1' } };
@@ -190,6 +191,18 @@ describe('pictures from elsewhere, Use All and persistence', () => {
     store.dispatch(galleryImageToControl(gallery('outputs/000003.3.png')));
     expect(store.getState().control.units.map((u) => u.image?.url)).toEqual(['outputs/000001.1.png', 'outputs/000002.2.png']);
     expect(store.getState().system.toasts.at(-1)?.message).toMatch(/Every one of the 2 control units has a picture/);
+  });
+
+  it('"Current image" makes the image in the viewer the unit’s picture, and says so when none is shown', () => {
+    const { socket, store } = connectedStore();
+    socket.serve('systemConfig', config);
+    store.dispatch(unitAdded('canny15', 2));
+    const id = store.getState().control.units[0].id;
+    store.dispatch(currentImageToControl(id));
+    expect(store.getState().system.toasts.at(-1)?.message).toMatch(/No image is shown/);
+    store.dispatch(imageSelected(gallery('outputs/000004.4.png')));
+    store.dispatch(currentImageToControl(id));
+    expect(store.getState().control.units[0].image).toEqual({ url: 'outputs/000004.4.png', width: 64, height: 64 });
   });
 
   it('Use All brings a recipe’s units back (its picture and settings), and a recipe without units turns the section off', () => {
