@@ -178,6 +178,33 @@ def test_cancel_reaches_the_worker_between_steps(cluster, connect):
     assert last - asked_at <= 3, f"asked at step {asked_at}, stopped after {last}"
 
 
+def test_a_control_map_is_made_on_a_worker_beside_the_jobs_running_there(cluster, connect):
+    import base64
+
+    import requests
+
+    from ldm.invoke.control.canny import canny_edges
+    from tests.test_server_walkthrough import png_bytes
+
+    client = connect(cluster.url)
+    studio = cluster.studio
+    picture = png_bytes((96, 64))
+    url = client.call("uploadImage", picture, "edges.png", "control")["url"]
+    jobs = [studio.submit_generation(request(seed=seed, steps=400)) for seed in (5, 6)]
+    wait_until(lambda: sum(job.status == "running" for job in jobs) == 2, what="both workers to run a job")
+    answer = client.call("requestControlMap", {"image": url, "preprocessor": "tile_resample",
+                                               "settings": {"down_sampling_rate": 2}}, timeout=60)
+    assert (answer["width"], answer["height"]) == (48, 32)
+    edges = requests.post(f"{cluster.url}/controlnet/detect", timeout=60, json={
+        "controlnet_module": "canny", "controlnet_input_images": [base64.b64encode(picture).decode()]})
+    made = Image.open(BytesIO(base64.b64decode(edges.json()["images"][0]))).convert("RGB")
+    assert np.array_equal(np.asarray(made), np.asarray(canny_edges(Image.open(BytesIO(picture)))))
+    assert [job.status for job in jobs] == ["running", "running"], "the maps waited for the jobs"
+    for job in jobs:
+        studio.jobs.cancel(job.id)
+        assert finished(studio, job, 60).status == "canceled"
+
+
 def test_a_folder_scan_on_a_worker_tells_its_progress_and_stops_on_cancel(cluster, connect, tmp_path: Path):
     folder = tmp_path / "many"
     folder.mkdir()

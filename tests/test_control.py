@@ -413,7 +413,7 @@ def test_webuiapi_controlnet_units_through_alwayson_scripts(control_server, gen,
     unit = webuiapi.ControlNetUnit(image=lincoln.image, module="canny", model="tiny-canny [0123abcd]",
                                    threshold_a=100, threshold_b=200, resize_mode="Crop and Resize", control_mode=0)
     result = api.txt2img(prompt=BASE.prompt, seed=7, steps=4, width=64, height=64, sampler_name="Euler",
-                         cfg_scale=7.5, controlnet_units=[unit])
+                         cfg_scale=7.5, controlnet_units=[unit], alwayson_scripts={})  # webuiapi's default is shared
     # The same unit in the engine: the same pixels (the image went as PNG, the same content).
     same = pixels(gen, BASE.replace(control=(ControlUnit("tiny-canny", lincoln, "canny"),)))
     assert np.array_equal(np.asarray(result.image.convert("RGB")).astype(np.int16), same)

@@ -5,6 +5,8 @@ map each result used saved beside it and named in its recipe."""
 
 from __future__ import annotations
 
+import base64
+import io
 from pathlib import Path
 
 import numpy as np
@@ -109,6 +111,7 @@ def test_a_map_preview_is_answered_while_a_generation_runs(control_server, conne
     ({"image": "outputs/control-images/gone.png"}, "control.image", "gone.png"),
     ({"image": "outputs/control-images/broken.png"}, "control.image", "not a readable image"),
     ({"preprocessor": 5}, "control.preprocessor", "valid string"),
+    ({"width": 64}, "control", "send width and height together"),
 ])
 def test_a_bad_map_request_is_refused_naming_the_field(control_server, connect, ask, field, words):
     client = connect(control_server.url)
@@ -154,3 +157,219 @@ def test_a_result_records_the_map_it_used_saved_beside_it(control_server, connec
     assert np.array_equal(edges, np.asarray(fit_to(canny_edges(Image.open(LINCOLN)), 64, 64, "crop")))
     picture = np.asarray(Image.open(on_disk(control_server, recorded[1]["map_path"])).convert("RGB"))
     assert np.array_equal(picture, np.asarray(fit_to(Image.open(LINCOLN).convert("RGB"), 64, 64, "crop")))
+
+
+# -- the A1111 API: kept pictures, recall, the extension's unit fields, detect -----------------------
+
+
+def unit_of(module: str = "canny", **fields):
+    import webuiapi
+
+    values = {"threshold_a": 100, "threshold_b": 200, "resize_mode": "Crop and Resize", **fields}
+    return webuiapi.ControlNetUnit(image=Image.open(LINCOLN), module=module, model="tiny-canny [0123abcd]", **values)
+
+
+def txt2img(server, units, **fields):
+    import webuiapi
+
+    api = webuiapi.WebUIApi(host="127.0.0.1", port=server.port)
+    values = {"prompt": "a parrot on a shoulder", "seed": 7, "steps": 2, "width": 64, "height": 64,
+              "sampler_name": "Euler", "cfg_scale": 7.5, **fields}
+    # A fresh alwayson_scripts: webuiapi's default dict is shared, and its units would ride on later calls.
+    return api.txt2img(controlnet_units=units, alwayson_scripts={}, **values)
+
+
+def recipe_of(result) -> dict:
+    with Image.open(io.BytesIO(base64.b64decode(result.json["images"][0]))) as image:
+        return read_metadata(image)
+
+
+def test_an_api_unit_s_picture_is_kept_and_png_info_brings_the_unit_back_to_the_same_pixels(control_server):
+    import json
+
+    import requests
+    import webuiapi
+
+    from ldm.invoke.request import GenerationRequest
+
+    first = txt2img(control_server, [unit_of()])
+    reply = requests.post(f"{control_server.url}/sdapi/v1/png-info", json={"image": first.json["images"][0]},
+                          timeout=30)
+    unit = json.loads(reply.json()["items"]["sd-metadata"])["image"]["control"][0]
+    assert unit["image_path"].startswith("outputs/control-images/api.") and unit["preprocessor"] == "canny"
+    kept = requests.get(f"{control_server.url}/{unit['image_path']}", timeout=30)
+    assert kept.status_code == 200 and np.array_equal(np.asarray(Image.open(LINCOLN).convert("RGB")),
+                                                      np.asarray(Image.open(io.BytesIO(kept.content))
+                                                                 .convert("RGB")))
+    # Regenerated through the API with the picture png-info named: the same pixels.
+    again = txt2img(control_server, [webuiapi.ControlNetUnit(
+        image=Image.open(io.BytesIO(kept.content)), module=unit["preprocessor"],
+        model=unit["model"], threshold_a=unit["settings"]["low_threshold"],
+        threshold_b=unit["settings"]["high_threshold"], resize_mode="Crop and Resize")])
+    assert np.array_equal(np.asarray(again.image), np.asarray(first.image))
+    # And as Use All / !fetch do: the recipe itself, its unit read back from the output tree.
+    studio = control_server.studio
+    request = GenerationRequest.from_metadata(recipe_of(first), studio.outputs.read)
+    job = studio.submit_generation(request, save=False)
+    assert studio.jobs.wait_finished(job, 120) and job.status == "done", job.message
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(job.results[0]["png"])).convert("RGB")),
+                          np.asarray(first.image.convert("RGB")))
+    assert base64.b64decode(first.json["images"][0])  # the API's own answer is a PNG
+
+
+def test_an_api_result_saved_on_the_server_has_its_maps_beside_it(control_server):
+    recipe = recipe_of(txt2img(control_server, [unit_of()], save_images=True))
+    map_path = recipe["image"]["control"][0]["map_path"]
+    made = on_disk(control_server, map_path)
+    assert made.name.endswith(".control-0.png") and (control_server.studio.outdir / made.name.replace(
+        ".control-0.png", ".png")).is_file()
+    expected = fit_to(canny_edges(Image.open(LINCOLN), 100, 200), 64, 64, "crop")
+    assert np.array_equal(np.asarray(Image.open(made).convert("RGB")), np.asarray(expected))
+
+
+def test_low_vram_changes_nothing_and_hr_option_is_moot_without_hires(control_server):
+    plain = txt2img(control_server, [unit_of()])
+    other = txt2img(control_server, [unit_of(low_vram=True, hr_option="High res only")])
+    assert np.array_equal(np.asarray(plain.image), np.asarray(other.image))
+
+
+@pytest.mark.parametrize("option", ["Low res only", "High res only"])
+def test_a_unit_for_one_hires_pass_is_refused_naming_hr_option(control_server, option):
+    import requests
+
+    unit = unit_of(hr_option=option).to_dict()
+    body = {"prompt": "x", "steps": 2, "width": 64, "height": 64, "enable_hr": True, "hr_scale": 2,
+            "alwayson_scripts": {"ControlNet": {"args": [unit]}}}
+    before = control_server.studio.jobs.snapshot()
+    reply = requests.post(f"{control_server.url}/sdapi/v1/txt2img", json=body, timeout=60)
+    assert reply.status_code == 422 and "hr_option" in reply.text and "both passes of hires fix" in reply.text
+    assert control_server.studio.jobs.snapshot() == before
+
+
+def test_pixel_perfect_picks_the_processor_resolution_from_the_target_size():
+    from invokeai_gui.server.api.controlnet import pixel_perfect_resolution
+
+    # The extension's rule: the short side scaled as the resize mode scales the picture to the target.
+    assert pixel_perfect_resolution((512, 512), (128, 64), "crop") == 128
+    assert pixel_perfect_resolution((512, 512), (128, 64), "fit") == 64
+    assert pixel_perfect_resolution((640, 480), (512, 512), "stretch") == 512
+
+
+@pytest.fixture(scope="module")
+def hed_server(control_server, module_server_factory, tmp_path_factory):
+    """A server on the same models whose annotator folder holds (random-weight) HED weights."""
+    from tests.support.tiny_control import write_hed_weights
+
+    shared = control_server.studio.config.root
+    root = tmp_path_factory.mktemp("hed-root")
+    (root / "models").mkdir()
+    for entry in (shared / "models").iterdir():
+        (root / "models" / entry.name).symlink_to(entry)
+    (root / "models.yaml").write_text((shared / "models.yaml").read_text())
+    write_hed_weights(root / "models" / "annotators" / "ControlNetHED.pth", seed=5)
+    srv = module_server_factory(root=root, precision="float32")
+    assert srv.studio.wait_until_loaded(180), "the tiny model did not load"
+    return srv
+
+
+def test_pixel_perfect_sets_the_resolution_a_unit_s_network_sees(hed_server):
+    def resolution(**fields) -> int:
+        result = txt2img(hed_server, [unit_of("softedge_hed", **fields)], width=128, height=64)
+        return recipe_of(result)["image"]["control"][0]["settings"]["resolution"]
+
+    assert resolution(processor_res=96) == 96
+    assert resolution(processor_res=96, pixel_perfect=True) == 128  # crop: 512 × max(128/512, 64/512)
+    assert resolution(processor_res=96, pixel_perfect=True, resize_mode="Resize and Fill") == 64
+
+
+def test_detect_runs_the_network_on_the_worker_and_names_a_bad_setting(hed_server, control_server):
+    import requests
+    import webuiapi
+
+    api = webuiapi.WebUIApi(host="127.0.0.1", port=hed_server.port)
+    edges = api.controlnet_detect([Image.open(LINCOLN)], module="softedge_hed", processor_res=64)
+    assert edges.images[0].size == (64, 64)  # the map at the resolution asked for
+
+    body = {"controlnet_module": "canny", "controlnet_input_images": [base64.b64encode(
+        LINCOLN.read_bytes()).decode()], "controlnet_threshold_a": 999}
+    reply = requests.post(f"{control_server.url}/controlnet/detect", json=body, timeout=60)
+    assert reply.status_code == 422 and reply.json()["detail"].startswith("controlnet_threshold_a: ")
+    body["controlnet_module"] = "softedge_hed"
+    body.pop("controlnet_threshold_a")
+    reply = requests.post(f"{control_server.url}/controlnet/detect", json=body, timeout=60)
+    assert reply.status_code == 422 and "needs its weights file ControlNetHED.pth" in reply.text
+    assert reply.json()["detail"].startswith("controlnet_module: ")
+
+
+def test_an_unreadable_control_image_is_refused_naming_the_unit_and_the_fix_and_nothing_is_queued(control_server,
+                                                                                                 connect):
+    client = connect(control_server.url)
+    good = upload_control(client)["url"]
+    (control_server.studio.outdir / "control-images" / "broken.png").write_bytes(b"\x89PNG\r\n\x1a\n not a picture")
+    before = control_server.studio.jobs.snapshot()
+    unit = {"model": "tiny-canny", "image": "outputs/control-images/broken.png", "preprocessor": "canny"}
+    answer = client.call("generateImage", params(control=[{**unit, "image": good}, unit]), False, False)
+    assert answer["field"] == "control[1].image" and "broken.png is not a readable image" in answer["error"]
+    assert "choose another control image" in answer["error"]
+    assert control_server.studio.jobs.snapshot() == before
+
+
+def test_the_cli_saves_each_unit_s_map_beside_its_result(control_server, tmp_path):
+    import re
+    from io import StringIO
+
+    from ldm.invoke.cli import InvokeCLI
+    from ldm.invoke.generate import Generate
+
+    engine = Generate(root=control_server.studio.config.root, precision="float32")
+    engine.load_model()
+    out = StringIO()
+    cli = InvokeCLI(engine, tmp_path / "outputs", out=out)
+    assert cli.execute(f'"a parrot" -s 2 -S 7 -W 64 -H 64 -A k_euler --control model=tiny-canny,image={LINCOLN},'
+                       "preprocessor=canny,resize=fit") is None, out.getvalue()
+    saved = Path(re.search(r"(\S+\.png): ", out.getvalue()).group(1))
+    map_path = read_metadata(saved)["image"]["control"][0]["map_path"]
+    assert map_path == f"outputs/control-images/{saved.stem}.control-0.png"
+    made = tmp_path / "outputs" / map_path.removeprefix("outputs/")
+    expected = fit_to(canny_edges(Image.open(LINCOLN)), 64, 64, "fit")
+    assert np.array_equal(np.asarray(Image.open(made).convert("RGB")), np.asarray(expected))
+
+
+def test_a_pool_worker_s_result_carries_its_maps_to_the_studio(control_server):
+    """The actor's messages as Ray carries them (plain values), read back by the studio's side."""
+    from invokeai_gui.server.pool import RemoteWorker
+    from invokeai_gui.server.ray_worker import WorkerActor
+    from ldm.invoke.request import ControlUnit, GenerationRequest, ImageRef
+
+    actor = WorkerActor("worker-9", {"root": str(control_server.studio.config.root), "precision": "float32"}, None)
+    unit = ControlUnit("tiny-canny", ImageRef.from_bytes(LINCOLN.read_bytes()), "canny", resize_mode="stretch")
+    request = GenerationRequest("a parrot", steps=2, width=64, height=64, seed=7, control=(unit,))
+    messages = list(actor.generate("task-1", request.to_json()))
+    assert [m["kind"] for m in messages][-3:] == ["result", "done", "worker"], messages[-1]
+    receiver = RemoteWorker.__new__(RemoteWorker)
+    result = receiver._deliver(next(m for m in messages if m["kind"] == "result"), sink=None)
+    expected = fit_to(canny_edges(Image.open(LINCOLN)), 64, 64, "stretch")
+    assert len(result.control_maps) == 1
+    assert np.array_equal(np.asarray(Image.open(io.BytesIO(result.control_maps[0])).convert("RGB")),
+                          np.asarray(expected))
+
+
+def test_annotator_weights_dropped_in_count_at_once(control_server, connect):
+    from tests.support.tiny_control import write_hed_weights
+
+    client = connect(control_server.url)
+    url = upload_control(client)["url"]
+    weights = control_server.studio.config.root / "models" / "annotators" / "ControlNetHED.pth"
+
+    ask = {"image": url, "preprocessor": "softedge_hed", "settings": {"resolution": 64}}
+    assert "needs its weights file" in client.call("requestControlMap", ask)["error"]
+    write_hed_weights(weights, seed=2)
+    try:
+        mark = client.mark()
+        client.emit("requestSystemConfig")
+        config = client.wait_for("systemConfig", after=mark)[0]
+        assert next(p for p in config["control_preprocessors"] if p["id"] == "softedge_hed")["missing"] == []
+        assert client.call("requestControlMap", ask)["url"].startswith("outputs/control-images/map.")
+    finally:
+        weights.unlink()
+    assert "needs its weights file" in client.call("requestControlMap", ask)["error"]  # no stale map answers

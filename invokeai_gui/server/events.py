@@ -185,12 +185,9 @@ def register_events(socketio: SocketIO, studio: Studio, publisher: Publisher) ->
     @on("uploadImage", UploadImage, ("bytes", "name", "destination"))
     def upload_image(sid: str, req: UploadImage) -> dict:
         """Answered with ``imageUploaded`` (2.1) and, ours, the same ImageInfo as the ack."""
-        if req.destination == CONTROL_DESTINATION:  # a control unit's picture: kept apart, like the work ones
-            info = {**studio.store_upload(req.bytes, req.name, folder=CONTROL_FOLDER), "destination": req.destination}
-            publisher.reply(sid, "imageUploaded", info)
-            return info
-        if req.destination in WORK_DESTINATIONS:
-            info = {**studio.store_upload(req.bytes, req.name, folder=WORK_FOLDER), "destination": req.destination}
+        if req.destination in WORK_DESTINATIONS or req.destination == CONTROL_DESTINATION:  # inputs, kept apart
+            folder = CONTROL_FOLDER if req.destination == CONTROL_DESTINATION else WORK_FOLDER
+            info = {**studio.store_upload(req.bytes, req.name, folder=folder), "destination": req.destination}
             publisher.reply(sid, "imageUploaded", info)
             return info
         info = studio.store_upload(req.bytes, req.name)

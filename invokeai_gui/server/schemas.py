@@ -298,6 +298,12 @@ class ControlMap(Schema):
             return {k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in value.items()}
         return value
 
+    @model_validator(mode="after")
+    def _both_sides(self) -> ControlMap:
+        if (self.width is None) != (self.height is None):
+            raise ValueError("send width and height together (the size the map is brought to), or neither")
+        return self
+
 
 class ControlMapRequest(JobRequest):
     """Ours: ``requestControlMap`` sends one object (checked as ``control``, so a bad field reads

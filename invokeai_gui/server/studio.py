@@ -271,7 +271,9 @@ class Studio:
         job = {"image": image.data, "url": image.url, "preprocessor": request.preprocessor,
                "settings": dict(request.settings), "resize_mode": request.resize_mode,
                "width": request.width, "height": request.height}
-        key = json.dumps({**job, "image": image.sha256, "url": None}, sort_keys=True)
+        # The annotator files the worker has are part of the key: a map made once weights arrived is new.
+        key = json.dumps({**job, "image": image.sha256, "url": None,
+                          "annotators": self.worker.facts().get("annotators")}, sort_keys=True)
         path = self.outdir / CONTROL_FOLDER / f"map.{hashlib.sha256(key.encode()).hexdigest()[:20]}.png"
         if path.is_file():
             with Image.open(path) as made:
@@ -282,6 +284,15 @@ class Studio:
             width, height = answer["width"], answer["height"]
         return {"url": self.outputs.url_of(path), "width": width, "height": height,
                 "preprocessor": request.preprocessor}
+
+    def keep_control_image(self, data: bytes) -> str:
+        """An API unit's picture (checked already) kept as outdir/control-images/api.SHA.EXT, so the
+        recipe can name it and a recall finds it; the same picture sent again is the same file."""
+        checked = check_image(data, self.limits)
+        path = self.outdir / CONTROL_FOLDER / f"api.{hashlib.sha256(data).hexdigest()[:20]}{checked.extension}"
+        if not path.is_file():
+            atomic_write(data, path)
+        return self.outputs.url_of(path)
 
     def save_control_map(self, url: str) -> dict[str, Any]:
         """``saveControlMap``: a map of outdir/control-images/ copied into the Uploads (the gallery's

@@ -100,8 +100,15 @@ class Worker:
     # -- model facts --------------------------------------------------------------------------
 
     def facts(self) -> dict[str, Any]:
+        """What the worker told last; its annotator folder read from disk each time, so a weights
+        file dropped in counts at once (for the studio's checks and systemConfig's ``missing``)."""
+        from ldm.invoke.control.prepare import annotator_facts
+
         with self._facts_lock:
-            return dict(self._facts)
+            facts = dict(self._facts)
+        if facts:
+            facts["annotators"] = annotator_facts(self.settings.root)
+        return facts
 
     def _refresh_facts(self) -> None:
         from ldm.invoke.control.prepare import annotator_facts

@@ -24,7 +24,7 @@ def register_apis(app: Flask, studio: Studio) -> ApiRuns:
     docs = ApiDocs()
     register_a1111(app, studio, runs, docs)
     register_openai(app, studio, runs, docs)
-    register_controlnet(app, studio.system_config, studio.limits, studio.config.root)
+    register_controlnet(app, studio.system_config, studio.limits, studio.worker.control_map)
     docs.register(app)  # /openapi.json and /docs (not API paths: the studio's own AccessGuard covers them)
 
     @app.before_request

@@ -225,7 +225,9 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blue
             clip_skip=clip_skip(settings["CLIP_stop_at_last_layers"]) if "CLIP_stop_at_last_layers" in settings
             else runs.clip_skip,
             model=checkpoint(str(settings["sd_model_checkpoint"])) if settings.get("sd_model_checkpoint") else None,
-            control=control_units(body.alwayson_scripts, limits),
+            control=control_units(body.alwayson_scripts, limits, (body.width, body.height),
+                                  hires=bool(body.enable_hr) and not isinstance(body, Img2ImgBody),
+                                  keep=studio.keep_control_image),
         )
         if body.subseed_strength > 0:
             subseed = body.subseed if body.subseed >= 0 else int.from_bytes(os.urandom(4), "big") % MAX_SEED

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping
-from pathlib import Path
 from typing import Any
 
 from flask import Blueprint, Flask, Response, jsonify, request
@@ -45,6 +44,9 @@ class ExtensionUnit(BaseModel):
     guidance_start: float = 0.0
     guidance_end: float = 1.0
     control_mode: Any = "Balanced"
+    pixel_perfect: bool = False  # the processor resolution from the target size (pixel_perfect_resolution)
+    low_vram: bool = False  # accepted, changes nothing: see the README
+    hr_option: Any = "Both"  # which hires pass a unit acts on: ours act on both
 
 
 class DetectBody(BaseModel):
@@ -93,13 +95,45 @@ def _module(field: str, name: str) -> str:
     return found
 
 
+# The extension's hr_option values; a unit of ours steers every pass of hires fix, so only "Both" can be done.
+HR_OPTIONS = ("Both", "Low res only", "High res only")
+
+
+def pixel_perfect_resolution(image: tuple[int, int], target: tuple[int, int], resize_mode: str) -> int:
+    """The processor resolution the extension's pixel perfect mode picks: the short side of the control
+    image scaled as the resize mode will scale it to the target (fit: the smaller factor; crop and
+    stretch: the larger)."""
+    (width, height), (target_w, target_h) = image, target
+    k_h, k_w = target_h / height, target_w / width
+    factor = min(k_h, k_w) if resize_mode == "fit" else max(k_h, k_w)
+    return int(round(factor * min(width, height)))
+
+
+def _hr_option(field: str, value: Any, hires: bool) -> None:
+    """Refuses what cannot be done: a unit limited to one pass of hires fix (without hires, moot)."""
+    if isinstance(value, list) and len(value) == 1:
+        value = value[0]
+    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(HR_OPTIONS):
+        value = HR_OPTIONS[value]
+    names = {n.lower(): n for n in HR_OPTIONS}
+    name = names.get(str(value).strip().lower()) if isinstance(value, str) else None
+    if name is None:
+        raise InvalidParameterError(field, f"must be one of {', '.join(repr(n) for n in HR_OPTIONS)}, got {value!r}")
+    if name != "Both" and hires:
+        raise InvalidParameterError(field, f"{name!r} is not supported: here a unit steers both passes of hires "
+                                           "fix; send 'Both', or turn hires fix off")
+
+
 def model_name(title: str) -> str:
     """Our name for the extension's model title (``control_v11p_sd15_canny [d14c016b]``)."""
     return title.split(" [", 1)[0].strip()
 
 
-def control_units(scripts: Mapping[str, Any] | None, limits: UploadLimits) -> tuple[ControlUnit, ...]:
-    """The enabled units of ``alwayson_scripts``' ControlNet entry, as request units."""
+def control_units(scripts: Mapping[str, Any] | None, limits: UploadLimits, target: tuple[int, int] = (512, 512),
+                  hires: bool = False, keep: Callable[[bytes], str] | None = None) -> tuple[ControlUnit, ...]:
+    """The enabled units of ``alwayson_scripts``' ControlNet entry, as request units. ``target`` is the
+    size the extension's pixel perfect mode aims at (A1111's width × height); ``keep`` stores a unit's
+    picture in the output tree and gives its URL, so the recipe names it and a recall finds it."""
     entry = next((v for k, v in (scripts or {}).items() if str(k).lower() == SCRIPT), None)
     args = entry.get("args") if isinstance(entry, Mapping) else None
     units = []
@@ -116,16 +150,27 @@ def control_units(scripts: Mapping[str, Any] | None, limits: UploadLimits) -> tu
         if not image:
             raise InvalidParameterError(f"{field}.image", "the unit has no image (base64)")
         module = _module(f"{field}.module", unit.module)
+        _hr_option(f"{field}.hr_option", unit.hr_option, hires)
+        data = image_bytes(f"{field}.image", image, limits)
+        picture = ImageRef.from_bytes(data, keep(data) if keep else None)
+        resize_mode = _choice(f"{field}.resize_mode", unit.resize_mode, RESIZE_MODES, RESIZE_MODE_NUMBERS)
+        resolution = unit.processor_res
+        if unit.pixel_perfect:
+            resolution = pixel_perfect_resolution(picture.image.size, target, resize_mode)
         units.append(ControlUnit(
-            model=model_name(unit.model), image=ImageRef.from_bytes(image_bytes(f"{field}.image", image, limits)),
-            preprocessor=module, settings=_settings(module, unit.processor_res, unit.threshold_a, unit.threshold_b),
+            model=model_name(unit.model), image=picture,
+            preprocessor=module, settings=_settings(module, resolution, unit.threshold_a, unit.threshold_b),
             weight=unit.weight, start=unit.guidance_start, end=unit.guidance_end,
             control_mode=_choice(f"{field}.control_mode", unit.control_mode, CONTROL_MODES, CONTROL_MODE_NUMBERS),
-            resize_mode=_choice(f"{field}.resize_mode", unit.resize_mode, RESIZE_MODES, RESIZE_MODE_NUMBERS)))
+            resize_mode=resize_mode))
     return tuple(units)
 
 
-def create_controlnet_blueprint(facts: Callable[[], dict[str, Any]], limits: UploadLimits, root: Path) -> Blueprint:
+MapMaker = Callable[[dict[str, Any]], dict[str, Any]]  # Worker.control_map: where jobs run
+
+
+def create_controlnet_blueprint(facts: Callable[[], dict[str, Any]], limits: UploadLimits,
+                                make_map: MapMaker) -> Blueprint:
     bp = Blueprint("controlnet_api", __name__, url_prefix="/controlnet")
 
     @bp.get("/version")
@@ -143,9 +188,7 @@ def create_controlnet_blueprint(facts: Callable[[], dict[str, Any]], limits: Upl
 
     @bp.post("/detect")
     def detect() -> Response:
-        from ldm.invoke.control.preprocess import make_map
-        from ldm.invoke.metadata import png_bytes
-
+        """The maps, made where jobs run (the worker's map call, as ``requestControlMap``'s)."""
         body = DetectBody.model_validate(request.get_json(silent=True) or {})
         module = _module("controlnet_module", body.controlnet_module)
         settings = _settings(module, body.controlnet_processor_res, body.controlnet_threshold_a,
@@ -153,9 +196,12 @@ def create_controlnet_blueprint(facts: Callable[[], dict[str, Any]], limits: Upl
         maps = []
         for index, data in enumerate(body.controlnet_input_images or body.controlnet_images):
             field = f"controlnet_input_images[{index}]"
-            unit = ControlUnit("detect", ImageRef.from_bytes(image_bytes(field, data, limits)), module, settings)
-            unit.validate(index)
-            maps.append(base64.b64encode(png_bytes(make_map(unit, index, root))).decode("ascii"))
+            job = {"image": image_bytes(field, data, limits), "preprocessor": module, "settings": settings}
+            try:
+                made = make_map(job)
+            except InvalidParameterError as exc:
+                raise InvalidParameterError(_detect_field(exc.field, field, module), exc.message) from None
+            maps.append(base64.b64encode(made["png"]).decode("ascii"))
         return jsonify(images=maps, info="Success")
 
     @bp.errorhandler(InvalidParameterError)
@@ -170,9 +216,20 @@ def create_controlnet_blueprint(facts: Callable[[], dict[str, Any]], limits: Upl
     return bp
 
 
-def register_controlnet(app: Flask, facts: Callable[[], dict[str, Any]], limits: UploadLimits, root: Path) -> None:
-    """``root`` holds the annotator weights ``/controlnet/detect`` runs preprocessor networks with."""
-    app.register_blueprint(create_controlnet_blueprint(facts, limits, root))
+def _detect_field(field: str, image_field: str, module: str) -> str:
+    """A map call's field (``control.settings.low_threshold``) as the detect body names it."""
+    if field == "control.image":
+        return image_field
+    if field.startswith("control.settings."):
+        setting = PREPROCESSORS[module].settings.get(field.removeprefix("control.settings."))
+        return f"controlnet_{setting.a1111}" if setting else field
+    return "controlnet_module" if field == "control.preprocessor" else field
+
+
+def register_controlnet(app: Flask, facts: Callable[[], dict[str, Any]], limits: UploadLimits,
+                        make_map: MapMaker) -> None:
+    """``make_map`` runs a preprocessor where jobs run (the worker, or a pool worker with --cluster)."""
+    app.register_blueprint(create_controlnet_blueprint(facts, limits, make_map))
 
 
 __all__ = ["SCRIPT", "control_units", "register_controlnet"]

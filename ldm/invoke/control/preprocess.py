@@ -18,7 +18,8 @@ def control_image(unit: ControlUnit, index: int) -> Image.Image:
     try:
         return unit.image.image
     except InvalidParameterError as exc:
-        raise InvalidParameterError(f"control[{index}].image", exc.message) from None
+        raise InvalidParameterError(f"control[{index}].image", f"{exc.message}; choose another control image "
+                                                               "(PNG, JPEG or WebP)") from None
 
 
 def missing_weight_error(index: int, preprocessor: str, name: str, folder: Path) -> InvalidParameterError:
