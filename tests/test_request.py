@@ -259,6 +259,12 @@ def test_changing_a_limit_only_in_request_py_moves_the_socket_schema_the_cli_and
     assert done.returncode == 0 and "moved" in done.stdout, done.stdout + done.stderr
 
 
+def test_clients_are_told_how_many_control_units_a_request_may_carry():
+    from ldm.invoke.request import MAX_CONTROL_UNITS, limits_for_clients
+
+    assert limits_for_clients()["control_units"] == {"max": MAX_CONTROL_UNITS}
+
+
 def test_the_sampler_table_lives_in_the_request_and_a1111_names_map_onto_it():
     from ldm.invoke.request import sampler_for_a1111
     from ldm.invoke.samplers import available_samplers

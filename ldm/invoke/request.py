@@ -136,6 +136,7 @@ def limits_for_clients() -> dict[str, Any]:
     limits["prompt_chars"] = {"max": MAX_PROMPT_CHARS}
     limits["with_variations"] = {"max": MAX_VARIATIONS}
     limits["upscale_levels"] = list(UPSCALE_LEVELS)
+    limits["control_units"] = {"max": MAX_CONTROL_UNITS}
     return limits
 
 

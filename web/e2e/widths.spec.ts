@@ -35,7 +35,8 @@ async function chooseFile(page: Page, opener: string): Promise<void> {
   await (await chooser).setFiles(PARROT);
 }
 
-/** One picture on each canvas tab, every advanced option shown, a 10-digit seed in the seed field. */
+/** One picture on each canvas tab, every advanced option shown, a 10-digit seed in the seed field, a
+ * control unit. */
 async function prepare(page: Page): Promise<void> {
   await openTab(page, 'txt2img');
   await page.getByTestId('prompt').fill('a lighthouse on a cliff');
@@ -51,6 +52,13 @@ async function prepare(page: Page): Promise<void> {
     return options.reduce((a, b) => (b.text.length > a.text.length ? b : a)).value;
   });
   await page.getByTestId('sampler').selectOption(longest);
+  // A control unit with its picture, canny's settings and a previewed map (it shows on four tabs).
+  await page.getByTestId('control-add').click();
+  await chooseFile(page, 'control-upload-0');
+  await expect(page.getByTestId('control-picture-0')).toBeVisible();
+  await page.getByTestId('control-preprocessor-0').selectOption('canny');
+  await page.getByTestId('control-preview-0').click();
+  await expect(page.getByTestId('control-map-0')).toBeVisible();
   await openTab(page, 'inpainting');
   await chooseFile(page, 'inpainting-dropzone');
   await expect(page.getByTestId('inpainting-image-layer')).toHaveAttribute('data-drawn', '1');

@@ -1,5 +1,6 @@
-/** What survives a reload (parameters, settings, theme, layout, the canvases) and how it is kept in localStorage. */
+/** What survives a reload (parameters, control units, settings, theme, layout, the canvases) and how it is kept in localStorage. */
 import type { CanvasState } from '../features/canvas/canvasSlice';
+import type { ControlState } from '../features/control/controlSlice';
 import type { OptionsState } from '../features/options/optionsSlice';
 import type { SystemSettings, Theme } from '../features/system/systemSlice';
 import type { TabsState } from '../features/tabs/tabsSlice';
@@ -40,10 +41,12 @@ export interface PersistedState {
   tabs: Partial<TabsState>;
   gallery: { isOpen?: boolean; currentCategory?: GalleryCategory };
   canvas: PersistedCanvas;
+  control: Partial<ControlState>;
 }
 
 interface PersistableState {
   options: OptionsState;
+  control: ControlState;
   system: SystemSettings & { theme: Theme };
   tabs: TabsState;
   gallery: { isOpen: boolean; currentCategory: GalleryCategory };
@@ -61,15 +64,25 @@ export function loadPersistedState(storage: Storage): PersistedState | null {
     parsed = null;
   }
   const theme = storage.getItem(THEME_KEY);
-  const result: PersistedState = { options: {}, system: {}, tabs: {}, gallery: {}, canvas: loadCanvas(storage) };
+  const result: PersistedState = { options: {}, system: {}, tabs: {}, gallery: {}, canvas: loadCanvas(storage), control: {} };
   if (isRecord(parsed)) {
     if (isRecord(parsed.options)) result.options = parsed.options as Partial<OptionsState>;
     if (isRecord(parsed.system)) result.system = parsed.system as PersistedState['system'];
     if (isRecord(parsed.tabs)) result.tabs = parsed.tabs as Partial<TabsState>;
     if (isRecord(parsed.gallery)) result.gallery = parsed.gallery as PersistedState['gallery'];
+    if (isRecord(parsed.control)) result.control = loadControl(parsed.control);
   }
   if (theme === 'dark' || theme === 'light') result.system.theme = theme;
   return result;
+}
+
+/** The Control section as saved: its switch, the units (objects only) and the layer's visibility. */
+function loadControl(saved: Record<string, unknown>): Partial<ControlState> {
+  const out: Partial<ControlState> = {};
+  if (typeof saved.enabled === 'boolean') out.enabled = saved.enabled;
+  if (typeof saved.isLayerVisible === 'boolean') out.isLayerVisible = saved.isLayerVisible;
+  if (Array.isArray(saved.units)) out.units = saved.units.filter(isRecord) as unknown as ControlState['units'];
+  return out;
 }
 
 function loadCanvas(storage: Storage): PersistedCanvas {
@@ -132,6 +145,7 @@ export function savePersistedState(storage: Storage, state: PersistableState): v
     tabs: state.tabs,
     gallery: { isOpen: state.gallery.isOpen, currentCategory: state.gallery.currentCategory },
     canvas: {},
+    control: state.control,
   };
   try {
     storage.setItem(STATE_KEY, JSON.stringify(persisted));

@@ -26,6 +26,8 @@ export interface ServerLimits {
   prompt_chars?: { max: number };
   with_variations?: { max: number };
   upscale_levels?: number[];
+  /** How many control units one request may carry. */
+  control_units?: { max: number };
 }
 
 export type SeedWeightPair = [number, number];
@@ -73,6 +75,8 @@ export interface ImageMetadata {
   /** Ours: how the prompt was read ("invoke" when missing); with "a1111" the negative prompt is apart. */
   prompt_syntax?: string;
   negative_prompt?: string;
+  /** Ours: the control units the image was made with. */
+  control?: ControlMetadata[];
   postprocessing?: PostprocessingStep[] | null;
   precision?: string;
   device?: string;
@@ -155,6 +159,89 @@ export interface SystemConfig {
   embeddings?: string[];
   /** Ours: false while the server still loads its first model (the model list is empty until then). */
   model_loaded?: boolean;
+  /** Ours: the ControlNets of models.yaml by name, with the model family each is made for. */
+  control_models?: Record<string, ControlModelInfo>;
+  /** Ours: the preprocessors a control unit may name, in the table's order. */
+  control_preprocessors?: ControlPreprocessorInfo[];
+  /** Ours: a unit's control modes and resize modes, by id with the name users read. */
+  control_modes?: ChoiceInfo[];
+  resize_modes?: ChoiceInfo[];
+}
+
+/** Ours: one ControlNet of models.yaml (`systemConfig.control_models`). */
+export interface ControlModelInfo {
+  family: string;
+  description?: string;
+}
+
+/** Ours: one preprocessor (`systemConfig.control_preprocessors`): its settings with their limits and
+ * defaults, the weight files its network needs and those missing from ROOT/models/annotators. */
+export interface ControlPreprocessorInfo {
+  id: string;
+  a1111?: string;
+  name: string;
+  settings: Record<string, FieldLimit & { default: number }>;
+  weights?: string[];
+  missing?: string[];
+}
+
+/** Ours: an id the protocol sends and the name users read. */
+export interface ChoiceInfo {
+  id: string;
+  name: string;
+}
+
+export type ControlMode = 'balanced' | 'prompt' | 'control';
+export type ResizeMode = 'crop' | 'fit' | 'stretch';
+
+/** Ours: one control unit of `generation_parameters.control`. */
+export interface ControlUnitParameters {
+  model: string;
+  /** The control picture as served (`outputs/...`). */
+  image: string;
+  preprocessor: string;
+  settings: Record<string, number>;
+  weight: number;
+  start: number;
+  end: number;
+  control_mode: ControlMode;
+  resize_mode: ResizeMode;
+}
+
+/** Ours: `requestControlMap`'s request: the map a preprocessor makes of a control picture. */
+export interface ControlMapRequest {
+  image: string;
+  preprocessor: string;
+  settings: Record<string, number>;
+  resize_mode?: ResizeMode;
+  width?: number;
+  height?: number;
+}
+
+/** Ours: `requestControlMap`'s and `saveControlMap`'s ack: a stored map, or what was wrong. */
+export interface ControlMapAck {
+  url?: string;
+  width?: number;
+  height?: number;
+  preprocessor?: string;
+  error?: string;
+  field?: string;
+}
+
+/** Ours: one unit as a result's recipe records it (`sd-metadata` image.control[i]). */
+export interface ControlMetadata {
+  model?: string;
+  model_hash?: string;
+  preprocessor?: string;
+  settings?: Record<string, number>;
+  image_path?: string;
+  image_hash?: string;
+  map_path?: string;
+  weight?: number;
+  start?: number;
+  end?: number;
+  control_mode?: string;
+  resize_mode?: string;
 }
 
 export interface ProgressUpdate {
@@ -311,6 +398,8 @@ export interface GenerationParameters {
   prompt_syntax?: PromptSyntax;
   /** Ours: the negative prompt, in its own field (A1111 syntax; InvokeAI's joins it to the [bracketed] words). */
   negative_prompt?: string;
+  /** Ours: ControlNet units, each steering the composition with its control picture. */
+  control?: ControlUnitParameters[];
 }
 
 /** How a prompt is read: InvokeAI 2.x's `a:1.2 b [negative]` or AUTOMATIC1111's `(a:1.2) [less] [from:to:when]`. */

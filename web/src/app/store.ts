@@ -12,6 +12,7 @@ import postprocessingReducer from '../features/postprocessing/postprocessingSlic
 import canvasReducer from '../features/canvas/canvasSlice';
 import jobsReducer, { jobTrackerMiddleware } from '../features/jobs/jobTracker';
 import workersReducer from '../features/workers/workersSlice';
+import controlReducer from '../features/control/controlSlice';
 import { createSocketLayer, type ListeningSocket } from './socketio/middleware';
 import type { Emitters } from './socketio/emitters';
 import { serverEventsMiddleware } from './serverEvents';
@@ -30,6 +31,7 @@ export const rootReducer = combineReducers({
   canvas: canvasReducer,
   jobs: jobsReducer,
   workers: workersReducer,
+  control: controlReducer,
 });
 
 export type RootState = ReturnType<typeof rootReducer>;
@@ -51,6 +53,7 @@ export function preloadedState(persisted: PersistedState | null): RootState {
     tabs: { ...base.tabs, ...persisted.tabs },
     gallery: { ...base.gallery, ...persisted.gallery },
     canvas: restoreCanvas(base.canvas, persisted.canvas),
+    control: { ...base.control, ...persisted.control },
   };
 }
 
@@ -103,6 +106,7 @@ export function createStore(socket: ListeningSocket, storage: Storage | null) {
       if (
         last &&
         last.options === state.options &&
+        last.control === state.control &&
         last.system === state.system &&
         last.tabs === state.tabs &&
         last.gallery.isOpen === state.gallery.isOpen &&

@@ -5,7 +5,8 @@ import type { ImageInfo } from '../protocol';
 /** Where an upload goes. img2img: the Image to Image init image; outpainting-source: the picture to outpaint;
  * inpainting: the picture to inpaint; canvas: an image placed on the Unified Canvas or the canvas saved to
  * the gallery. outpainting / canvas-region: a picture composed for one generation (its transparent frame,
- * or the canvas under the box); the server keeps these out of the gallery. */
+ * or the canvas under the box); the server keeps these out of the gallery. control: a control unit's picture
+ * (kept under outdir/control-images/, out of the gallery too). */
 export type UploadDestination =
   | 'img2img'
   | 'gallery'
@@ -13,7 +14,8 @@ export type UploadDestination =
   | 'canvas'
   | 'canvas-region'
   | 'outpainting'
-  | 'outpainting-source';
+  | 'outpainting-source'
+  | 'control';
 
 /**
  * A server → client event (or `connect` / `disconnect` / `connect_error`), as received. Features react to the events they

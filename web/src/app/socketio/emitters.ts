@@ -3,6 +3,8 @@
  * promise of the server's answer (its Socket.IO acknowledgement, with the reply the handler sent).
  */
 import type {
+  ControlMapAck,
+  ControlMapRequest,
   EsrganParameters,
   FacetoolParameters,
   GalleryCategory,
@@ -132,6 +134,11 @@ export function makeEmitters(socket: EmittingSocket, onUnclaimedError: (message:
     /** The caller reports a refused upload (its sentence is the answer's error). */
     uploadImage: (bytes: ArrayBuffer, name: string, destination: string) =>
       request('uploadImage', [bytes, name, destination], true),
+    // Ours: a control unit's map, made by its preprocessor where jobs run (the caller reports a refusal),
+    // and a map copied into the user's Uploads (the gallery hears of it as of an upload).
+    requestControlMap: (map: ControlMapRequest, requestId = newRequestId('map')) =>
+      request<ControlMapAck>('requestControlMap', [map, requestId], true),
+    saveControlMap: (url: string) => request<ControlMapAck>('saveControlMap', [{ url }], true),
     // Ours: model management. Each answers {jobId} when queued; the caller reports a refusal.
     importModel: (path: string, name: string | null, makeDefault: boolean, requestId = newRequestId()) =>
       request<JobAck>('importModel', [path, name, makeDefault, requestId], true),

@@ -195,6 +195,15 @@ export const LayersIcon = (p: IconProps) => (
   </Svg>
 );
 
+/** A control picture: a figure's outline in a frame (ControlNet's edges map). */
+export const ControlIcon = (p: IconProps) => (
+  <Svg {...p}>
+    <rect x="3" y="3" width="18" height="18" rx="2" />
+    <path d="M7 17l3-5 2 3 2-4 3 6" />
+    <circle cx="9" cy="8" r="1.5" />
+  </Svg>
+);
+
 export const WarningIcon = (p: IconProps) => (
   <Svg {...p}>
     <path d="M12 3l10 18H2z" />

@@ -137,8 +137,9 @@ export function buildGenerationRequest(
 const isNumber = (value: unknown): value is number => typeof value === 'number' && Number.isFinite(value);
 const isBoolean = (value: unknown): value is boolean => typeof value === 'boolean';
 
-/** Folders of the output tree whose images a recipe may name (uploads, painted masks, composed frames). */
-const INPUT_FOLDERS = ['init-images', 'mask-images', 'canvas-images'] as const;
+/** Folders of the output tree whose images a recipe may name (uploads, painted masks, composed frames,
+ * control pictures). */
+const INPUT_FOLDERS = ['init-images', 'mask-images', 'canvas-images', 'control-images'] as const;
 
 /** The URL of an image a recipe names: `outputs/...` as served, whatever path form was stored (an older
  * server or the CLI records file paths; an image under a known input folder is served from there). */

@@ -19,6 +19,8 @@ interface StageProps {
   onViewChange: (view: ViewTransform) => void;
   /** Extra things drawn in screen space over the canvas (the box, the staging area). */
   overlay?: (view: ViewTransform) => ReactNode;
+  /** Extra things drawn in canvas pixels over the image layer, under the mask (the control layers). */
+  layers?: ReactNode;
   /** The viewport's size, so the panel can fit the view to it. */
   onResize?: (size: { width: number; height: number }) => void;
 }
@@ -65,7 +67,7 @@ function useMaskRaster(ops: readonly MaskOp[], width: number, height: number, ov
   return { state, paint };
 }
 
-export function CanvasStage({ tab, width, height, items, view, onViewChange, overlay, onResize }: StageProps) {
+export function CanvasStage({ tab, width, height, items, view, onViewChange, overlay, layers, onResize }: StageProps) {
   const dispatch = useAppDispatch();
   const tool = useAppSelector((s) => s.canvas.tool);
   const brushSize = useAppSelector((s) => s.canvas.brushSize);
@@ -235,6 +237,7 @@ export function CanvasStage({ tab, width, height, items, view, onViewChange, ove
           data-testid={`${tab}-image-layer`}
           data-drawn={drawn === signature ? String(items.length) : 'pending'}
         />
+        {layers}
         <canvas
           ref={setOverlayCanvas}
           width={width}

@@ -9,6 +9,7 @@ import { Modal } from '../../common/components/Modal';
 import { Tooltip } from '../../common/components/Tooltip';
 import { ProgressBar } from '../system/ProgressBar';
 import { ACCEPTED_TYPES } from '../tabs/useImageChooser';
+import { ControlLayers } from '../control/ControlLayers';
 import { CanvasStage } from './CanvasStage';
 import { BrushSettings, MaskButtons, ToolButtons, ZoomButtons, useCanvasHotkeys } from './CanvasToolbar';
 import {
@@ -262,6 +263,7 @@ export function UnifiedCanvasPanel() {
           view={view}
           onViewChange={changeView}
           onResize={setViewport}
+          layers={<ControlLayers />}
           overlay={(v) => (
             <>
               <StagingArea view={v} />

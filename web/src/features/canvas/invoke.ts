@@ -1,5 +1,5 @@
 /** Invoke on the canvas tabs: the mask and region are made here, uploaded when needed, then sent with generateImage. */
-import type { GenerationParameters } from '../../app/protocol';
+import type { ControlUnitParameters, GenerationParameters } from '../../app/protocol';
 import type { AppThunk, RootState } from '../../app/store';
 import { invokeBlocker } from '../../common/util/parameterTranslation';
 import { uploadFile } from '../gallery/uploads';
@@ -13,6 +13,7 @@ import { notAnImage } from '../tabs/useImageChooser';
 import { classifyRegion, invokeModeFor, unionWithEmpty } from './geometry';
 import { cropMask, isMaskEmpty, renderMask, type Rect } from './mask';
 import { maskToDataUrl } from './png';
+import { controlBlockerFor, controlParameters, selectControlFacts, unitParameters } from '../control/units';
 
 type AppThunkDispatch = Parameters<AppThunk>[0];
 type CanvasThunk = AppThunk;
@@ -109,9 +110,27 @@ async function invokeInpainting(dispatch: AppThunkDispatch, state: RootState): P
   );
 }
 
+/** The Control section's units for a canvas Invoke: a unit placed on the canvas (its control layer) sends
+ * the part of its picture under the box, uploaded as a control picture; the others send their own. */
+async function controlUnderBox(dispatch: AppThunkDispatch, state: RootState, box: Rect): Promise<ControlUnitParameters[] | undefined> {
+  const facts = selectControlFacts(state);
+  if (!controlParameters(state.control, facts)) return undefined;
+  return Promise.all(
+    state.control.units.map(async (unit) => {
+      if (!unit.onCanvas || !unit.image) return unitParameters(unit, facts);
+      const placed = { url: unit.image.url, ...unit.onCanvas, width: unit.image.width, height: unit.image.height };
+      const region = await renderRegion([placed], box);
+      const file = await region.convertToBlob({ type: 'image/png' });
+      const uploaded = await dispatch(uploadFile(file, `control-region-${nonce()}.png`, 'control'));
+      return unitParameters(unit, facts, uploaded.url);
+    }),
+  );
+}
+
 /** Unified canvas: empty box → text to image, covered box → image to image, else inpaint/outpaint. */
 async function invokeUnified(dispatch: AppThunkDispatch, state: RootState): Promise<void> {
   const { box, layer } = state.canvas;
+  const control = await controlUnderBox(dispatch, state, box);
   const region = await renderRegion(layer, box);
   const ctx = region.getContext('2d');
   if (!ctx) return;
@@ -119,7 +138,7 @@ async function invokeUnified(dispatch: AppThunkDispatch, state: RootState): Prom
   const mask = cropMask(renderMask(state.canvas.masks.canvas.past, CANVAS_SIZE, CANVAS_SIZE), box);
   const mode = invokeModeFor(classifyRegion(rgba), !isMaskEmpty(mask));
   if (mode === 'txt2img') {
-    await dispatch(generateStaged({ width: box.width, height: box.height }, box));
+    await dispatch(generateStaged({ width: box.width, height: box.height, control }, box));
     return;
   }
   const overrides: Partial<GenerationParameters> =
@@ -134,7 +153,7 @@ async function invokeUnified(dispatch: AppThunkDispatch, state: RootState): Prom
   const file = await region.convertToBlob({ type: 'image/png' });
   // A refused upload throws its sentence: no generation is sent without the region it needs.
   const uploaded = await dispatch(uploadFile(file, `canvas-region-${nonce()}.png`, 'canvas-region'));
-  await dispatch(generateStaged({ ...overrides, init_img: uploaded.url }, box));
+  await dispatch(generateStaged({ ...overrides, init_img: uploaded.url, control }, box));
 }
 
 /** Generates with the results staged at `box`: the job tracker brings them back to the canvas. */
@@ -150,7 +169,7 @@ export const invokeCanvasTab =
   (tab: CanvasTab): AppThunk<Promise<void>> =>
   async (dispatch, getState) => {
     const state = getState();
-    const blocker = invokeBlocker(state.options, tab);
+    const blocker = invokeBlocker(state.options, tab) ?? controlBlockerFor(state, tab);
     if (blocker) {
       dispatch(toastAdded({ kind: 'info', message: blocker }));
       return;

@@ -7,6 +7,7 @@ import { Tooltip } from '../../common/components/Tooltip';
 import { reproducibilityWarning } from '../../common/util/parameterTranslation';
 import { toastAdded } from '../system/systemSlice';
 import { metadataToggled } from './currentImageSlice';
+import { MetadataControl } from '../control/MetadataControl';
 
 /** Flattens nested metadata into (label, text) rows: `image.seed`, `image.prompt`, ... */
 export function metadataRows(value: unknown, prefix = ''): Array<[string, string]> {
@@ -92,6 +93,7 @@ export function MetadataViewer({ image }: { image: ImageInfo }) {
         </p>
       )}
       {empty && <p className="hint">This image carries no generation metadata.</p>}
+      <MetadataControl image={image} />
       <dl className="metadata__rows">
         {rows.map(([label, text]) => (
           <div className="metadata__row" key={label} data-field={label}>

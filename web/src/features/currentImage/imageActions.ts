@@ -17,6 +17,8 @@ import { inpaintingRecalled, layerItemAdded } from '../canvas/canvasSlice';
 import { loadInpaintingRecall } from '../canvas/recall';
 import { outpaintSourceSet } from '../outpainting/outpaintingSlice';
 import { deleteConfirmationShown } from './currentImageSlice';
+import { unitsRecalled } from '../control/controlSlice';
+import { recallUnits, selectControlFacts } from '../control/units';
 
 type ImageThunk = AppThunk;
 
@@ -36,8 +38,14 @@ function recallWarnings(image: ImageInfo, recall: Recall, state: RootState): str
   const device = reproducibilityWarning(image.metadata, { precision: config?.precision, device: config?.device });
   if (device) notes.push(device);
   if (recall.unsupported) notes.push(recall.unsupported);
+  const installed = new Set(selectControlFacts(state).models.map((m) => m.name));
+  const absent = recallUnits(image).filter((u) => u.model && !installed.has(u.model)).map((u) => u.model);
+  if (config && absent.length > 0) {
+    notes.push(`This image was steered by the ControlNet ${[...new Set(absent)].join(', ')}, which is not installed here: choose another control model, and expect other pixels.`);
+  }
   return notes;
 }
+
 
 /** Use All's last step: the control panel's values, the image's model and tab, and what the user should know. */
 const applyRecall =
@@ -46,6 +54,8 @@ const applyRecall =
     const state = getState();
     const config = state.system.config;
     dispatch(applyAllParameters(recall.options));
+    // A recipe without units was made without any: the section turns off so Invoke sends none.
+    if (image.metadata.image?.seed !== undefined) dispatch(unitsRecalled(recallUnits(image)));
     // The model switch is a job queued before any Invoke that follows, so that Invoke uses it.
     if (recall.model && config && Object.hasOwn(config.model_list, recall.model) && activeModelName(config) !== recall.model) {
       dispatch(requestModelChange(recall.model));

@@ -4,7 +4,7 @@ import { useVirtualizer } from '@tanstack/react-virtual';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import type { GalleryCategory, ImageInfo } from '../../app/protocol';
 import { requestMoreImages } from './galleryThunks';
-import { CloseIcon, ImageIcon, LayersIcon, SeedIcon, TrashIcon } from '../../common/components/Icons';
+import { CloseIcon, ControlIcon, ImageIcon, LayersIcon, SeedIcon, TrashIcon } from '../../common/components/Icons';
 import { Tooltip } from '../../common/components/Tooltip';
 import { fileName, thumbnailUrl } from '../../common/util/imageUrls';
 import {
@@ -15,6 +15,7 @@ import {
   requestDeletion,
   sendToImageToImage,
 } from '../currentImage/imageActions';
+import { galleryImageToControl } from '../control/controlThunks';
 import { categoryShown, selectionCleared, selectModeToggled, thumbnailClicked } from './gallerySlice';
 import { clickMode } from './selection';
 
@@ -89,6 +90,11 @@ const Thumbnail = memo(function Thumbnail({
         <Tooltip label="Use as initial image">
           <button type="button" className="thumb__action" aria-label="Use as initial image" onClick={() => dispatch(sendToImageToImage(image))} data-testid="thumb-use-initial">
             <ImageIcon size={14} />
+          </button>
+        </Tooltip>
+        <Tooltip label="Use as control image: the picture of a control unit (Control section)">
+          <button type="button" className="thumb__action" aria-label="Use as control image" onClick={() => dispatch(galleryImageToControl(image))} data-testid="thumb-use-control">
+            <ControlIcon size={14} />
           </button>
         </Tooltip>
         <Tooltip label="Delete image">

@@ -4,9 +4,9 @@ import type { ImageInfo } from '../../app/protocol';
 import type { AppThunk } from '../../app/store';
 import { oversizeMessage, uploadLimit } from '../../app/socketio/uploadLimit';
 
-/** Destinations whose pictures are composed for one generation (an outpainting frame, a canvas region):
- * the server keeps them in its working folder, and the gallery never lists them. */
-export const WORK_DESTINATIONS: ReadonlySet<string> = new Set<UploadDestination>(['outpainting', 'canvas-region']);
+/** Destinations whose pictures are inputs of a generation (an outpainting frame, a canvas region, a control
+ * picture): the server keeps them outside the gallery's folders, and the gallery never lists them. */
+export const WORK_DESTINATIONS: ReadonlySet<string> = new Set<UploadDestination>(['outpainting', 'canvas-region', 'control']);
 
 /** Uploads `file` as `name`; resolves with the ImageInfo the server stored, rejects with its reason. */
 export const uploadFile =

@@ -13,6 +13,8 @@ import { WorkersPanel } from '../workers/WorkersPanel';
 import { OutpaintingOptions } from '../outpainting/OutpaintingOptions';
 import { outpaintBlocker } from '../outpainting/outpaintingThunks';
 import { CanvasOptions } from '../canvas/CanvasOptions';
+import { controlBlockerFor, CONTROL_TABS } from '../control/units';
+import { ControlSection } from '../control/ControlSection';
 import { setFaceOptions, setOption, setUpscaleOptions, type OptionsState } from './optionsSlice';
 import { PromptInput } from './PromptInput';
 import { NegativePromptInput } from './NegativePromptInput';
@@ -74,11 +76,12 @@ function InvokeButtons() {
   const isConnected = useAppSelector((s) => s.system.isConnected);
   const isProcessing = useAppSelector((s) => s.system.isProcessing);
   const outpaintProblem = useAppSelector((s) => (tab === 'outpainting' ? outpaintBlocker(s) : null));
+  const controlProblem = useAppSelector((s) => controlBlockerFor(s, tab));
   const blocker = !isConnected
     ? 'The server is not connected.'
     : tab === 'outpainting'
       ? outpaintProblem
-      : invokeBlocker(options, tab);
+      : (invokeBlocker(options, tab) ?? controlProblem);
   return (
     <div className="invoke-row">
       <Tooltip label={blocker ?? TOOLTIPS.invoke} block>
@@ -278,6 +281,11 @@ export function OptionsPanel() {
       {tab === 'img2img' && <ImageToImageOptions />}
       {tab === 'outpainting' && <OutpaintingOptions />}
       {(tab === 'inpainting' || tab === 'canvas') && <CanvasOptions />}
+      {CONTROL_TABS.has(tab) && (
+        <div className="sections">
+          <ControlSection />
+        </div>
+      )}
       <div className="advanced-toggle">
         <Tooltip label={TOOLTIPS.advanced} block>
           <label className="checkbox">

@@ -5,6 +5,7 @@ import type { AppThunk } from '../../app/store';
 import { buildGenerationRequest, type GenerationRequest } from '../../common/util/parameterTranslation';
 import { submitJob, type JobOwner } from '../jobs/jobTracker';
 import { setOption } from './optionsSlice';
+import { CONTROL_TABS, controlParameters, selectControlFacts } from '../control/units';
 
 export interface GenerateOptions {
   /** What only the sending tab knows (init image, mask, sizes), laid over the panel's parameters. */
@@ -23,6 +24,10 @@ export const generate =
   async (dispatch, getState, { emitters }) => {
     const state = getState();
     const request = given ?? buildGenerationRequest(state.options, state.system, state.tabs.activeTab);
+    // The Control section's units go with every request the tab builds from the panel (a canvas region
+    // replaces a unit's picture through the overrides).
+    const control = given || !CONTROL_TABS.has(state.tabs.activeTab) ? undefined : controlParameters(state.control, selectControlFacts(state));
+    if (control) request.generationParameters.control = control;
     Object.assign(request.generationParameters, overrides);
     const { generationParameters: g, esrganParameters, facetoolParameters } = request;
     const send = (e: Emitters, id?: string) => e.generateImage(g, esrganParameters, facetoolParameters, id);

@@ -2,6 +2,7 @@
 import type { AppThunk } from '../../app/store';
 import { invokeBlocker } from '../../common/util/parameterTranslation';
 import type { ActiveTab } from './tabsSlice';
+import { controlBlockerFor } from '../control/units';
 import { invokeCanvasTab } from '../canvas/invoke';
 import { generate } from '../options/generate';
 import { invokeOutpainting } from '../outpainting/outpaintingThunks';
@@ -12,7 +13,7 @@ import { toastAdded } from '../system/systemSlice';
 const invokeFromPanel =
   (tab: ActiveTab): AppThunk<Promise<void>> =>
   async (dispatch, getState) => {
-    const blocker = invokeBlocker(getState().options, tab);
+    const blocker = invokeBlocker(getState().options, tab) ?? controlBlockerFor(getState(), tab);
     if (blocker) {
       dispatch(toastAdded({ kind: 'info', message: blocker }));
       return;

@@ -1,0 +1,242 @@
+import { describe, expect, it } from 'vitest';
+import type { ImageInfo, ModelList, SystemConfig } from '../../app/protocol';
+import { connectedStore } from '../../../test/fakeSocket';
+import { validateGenerateImageArgs } from '../../../test/protocolSchema';
+import { preloadedState } from '../../app/store';
+import { loadPersistedState, savePersistedState } from '../../app/persistence';
+import { invoke } from '../tabs/invoke';
+import { tabSelected } from '../tabs/tabsSlice';
+import { setOption } from '../options/optionsSlice';
+import { loadAllFrom } from '../currentImage/imageActions';
+import reducer, {
+  controlEnabled,
+  initialControlState,
+  preprocessorChosen,
+  unitAdded,
+  unitChanged,
+  unitImageSet,
+  unitPlacedOnCanvas,
+  unitRemoved,
+  unitSettingChanged,
+} from './controlSlice';
+import { currentImageToControl, galleryImageToControl, previewMap } from './controlThunks';
+import { imageSelected } from '../gallery/gallerySlice';
+import { controlBlocker, controlFacts, controlParameters, mapInputs, mapRequest, unitsFromMetadata } from './units';
+
+const models: ModelList = { demo: { status: 'active', description: 'demo', family: 'sd1' } };
+const config: SystemConfig = {
+  model: 'demo',
+  model_id: 'demo',
+  model_hash: '',
+  app_id: 'x',
+  app_version: '2.2.0',
+  model_list: models,
+  control_models: { canny15: { family: 'sd1', description: 'canny' }, cannyxl: { family: 'sdxl' } },
+  control_preprocessors: [
+    { id: 'none', name: 'None', settings: {} },
+    {
+      id: 'canny',
+      name: 'Canny edges',
+      settings: {
+        low_threshold: { min: 1, max: 255, integer: true, default: 100 },
+        high_threshold: { min: 1, max: 255, integer: true, default: 200 },
+      },
+    },
+    { id: 'softedge_hed', name: 'Soft edge (HED)', settings: {}, weights: ['ControlNetHED.pth'], missing: ['ControlNetHED.pth'] },
+  ],
+  limits: { control_units: { max: 2 }, control_weight: { min: 0, max: 2 } },
+};
+const facts = controlFacts(config);
+const picture = { url: 'outputs/control-images/pose.png', width: 64, height: 64 };
+
+function withUnit() {
+  let state = reducer(initialControlState, unitAdded('canny15', facts.maxUnits));
+  const id = state.units[0].id;
+  state = reducer(state, unitImageSet({ id, image: picture }));
+  return { state, id };
+}
+
+describe('control facts from systemConfig', () => {
+  it("disables ControlNets of another family than the loaded model's, with the reason", () => {
+    expect(facts.models).toEqual([
+      { name: 'canny15', family: 'sd1', description: 'canny', unavailable: null },
+      { name: 'cannyxl', family: 'sdxl', description: '', unavailable: 'cannyxl is a ControlNet for SDXL; the loaded model is SD 1.x.' },
+    ]);
+    expect(facts.maxUnits).toBe(2);
+  });
+
+  it('falls back to the None preprocessor and the extension’s modes when an older server lists none', () => {
+    const old = controlFacts({ ...config, control_preprocessors: undefined, control_modes: undefined, limits: undefined });
+    expect(old.preprocessors.map((p) => p.id)).toEqual(['none']);
+    expect(old.controlModes.map((m) => m.id)).toEqual(['balanced', 'prompt', 'control']);
+    expect(old.maxUnits).toBe(8);
+  });
+});
+
+describe('the control slice', () => {
+  it('adds units up to the server’s limit, turns the section on, removes them', () => {
+    let state = reducer(initialControlState, unitAdded('canny15', 2));
+    expect(state.enabled).toBe(true);
+    state = reducer(state, unitAdded('canny15', 2));
+    state = reducer(state, unitAdded('canny15', 2));
+    expect(state.units).toHaveLength(2);
+    state = reducer(state, unitRemoved(state.units[0].id));
+    expect(state.units).toHaveLength(1);
+  });
+
+  it('gives a chosen preprocessor its own settings at their defaults', () => {
+    const { state, id } = withUnit();
+    let next = reducer(state, unitSettingChanged({ id, key: 'stale', value: 3 }));
+    next = reducer(next, preprocessorChosen({ id, preprocessor: 'canny', defaults: { low_threshold: 100, high_threshold: 200 } }));
+    expect(next.units[0].settings).toEqual({ low_threshold: 100, high_threshold: 200 });
+  });
+
+  it('takes a unit off the canvas when its picture changes (the layer was the old picture)', () => {
+    const { state, id } = withUnit();
+    let next = reducer(state, unitPlacedOnCanvas({ id, at: { x: 8, y: 16 } }));
+    expect(next.units[0].onCanvas).toEqual({ x: 8, y: 16 });
+    next = reducer(next, unitImageSet({ id, image: { ...picture, url: 'outputs/control-images/other.png' } }));
+    expect(next.units[0].onCanvas).toBeNull();
+  });
+});
+
+describe('units in a request', () => {
+  it('are sent as the protocol names them, and not at all while the section is off', () => {
+    const { state, id } = withUnit();
+    const next = reducer(state, unitChanged({ id, change: { weight: 0.6, start: 0.2, end: 0.8, controlMode: 'prompt', resizeMode: 'fit' } }));
+    expect(controlParameters(next, facts)).toEqual([
+      { model: 'canny15', image: picture.url, preprocessor: 'none', settings: {}, weight: 0.6, start: 0.2, end: 0.8, control_mode: 'prompt', resize_mode: 'fit' },
+    ]);
+    expect(controlParameters(reducer(next, controlEnabled(false)), facts)).toBeUndefined();
+  });
+
+  it('keep Invoke back with a sentence naming the unit and the fix', () => {
+    let state = reducer(initialControlState, unitAdded('', 2));
+    expect(controlBlocker(state, facts)).toBe('Control unit 1: choose a control model.');
+    const id = state.units[0].id;
+    state = reducer(state, unitChanged({ id, change: { model: 'cannyxl' } }));
+    expect(controlBlocker(state, facts)).toMatch(/^Control unit 1: cannyxl is a ControlNet for SDXL; .* Choose a SD 1.x ControlNet\.$/);
+    state = reducer(state, unitChanged({ id, change: { model: 'canny15' } }));
+    expect(controlBlocker(state, facts)).toMatch(/^Control unit 1: choose a control picture/);
+    state = reducer(state, unitImageSet({ id, image: picture }));
+    state = reducer(state, preprocessorChosen({ id, preprocessor: 'softedge_hed', defaults: {} }));
+    expect(controlBlocker(state, facts)).toMatch(/needs ControlNetHED\.pth .* models\/annotators folder: run invokeai-configure/);
+    state = reducer(state, preprocessorChosen({ id, preprocessor: 'canny', defaults: {} }));
+    expect(controlBlocker(state, facts)).toBeNull();
+    expect(controlBlocker(reducer(state, unitChanged({ id, change: { start: 0.9, end: 0.1 } })), facts)).toMatch(/start \(0\.9\) must not be after the end/);
+  });
+
+  it('go with every generateImage of Text to Image, Image to Image and Inpainting, valid by the protocol schema', () => {
+    const { socket, store } = connectedStore();
+    socket.serve('systemConfig', config);
+    store.dispatch(setOption('prompt', 'a pose'));
+    store.dispatch(unitAdded('canny15', 2));
+    const id = store.getState().control.units[0].id;
+    store.dispatch(unitImageSet({ id, image: picture }));
+    void store.dispatch(invoke());
+    const sent = socket.wire().filter((s) => s.event === 'generateImage');
+    expect(sent).toHaveLength(1);
+    expect(validateGenerateImageArgs(sent[0].args)).toEqual([]);
+    expect((sent[0].args[0] as { control: unknown[] }).control).toHaveLength(1);
+    // Outpainting sends none: its request is its own.
+    store.dispatch(tabSelected('outpainting'));
+    expect(store.getState().control.units).toHaveLength(1);
+  });
+});
+
+describe('the map preview', () => {
+  it('asks for the map at the size being generated and shows what the server made', async () => {
+    const { socket, store } = connectedStore();
+    socket.serve('systemConfig', config);
+    store.dispatch(setOption('width', 128));
+    store.dispatch(unitAdded('canny15', 2));
+    const id = store.getState().control.units[0].id;
+    store.dispatch(unitImageSet({ id, image: picture }));
+    store.dispatch(preprocessorChosen({ id, preprocessor: 'canny', defaults: { low_threshold: 100, high_threshold: 200 } }));
+    const done = store.dispatch(previewMap(id));
+    const { event, args } = socket.wireArgs();
+    expect(event).toBe('requestControlMap');
+    expect(args[0]).toEqual({ image: picture.url, preprocessor: 'canny', settings: { low_threshold: 100, high_threshold: 200 }, resize_mode: 'crop', width: 128, height: 512 });
+    socket.ack({ url: 'outputs/control-images/map.abc.png', width: 128, height: 512, preprocessor: 'canny' });
+    await done;
+    const unit = store.getState().control.units[0];
+    expect(unit.map).toMatchObject({ url: 'outputs/control-images/map.abc.png', width: 128 });
+    expect(unit.map?.madeFrom).toBe(mapInputs(mapRequest(unit, { width: 128, height: 512 }, facts)));
+  });
+
+  it('shows the server’s refusal as an error toast', async () => {
+    const { socket, store } = connectedStore();
+    socket.serve('systemConfig', config);
+    store.dispatch(unitAdded('canny15', 2));
+    const id = store.getState().control.units[0].id;
+    store.dispatch(unitImageSet({ id, image: picture }));
+    const done = store.dispatch(previewMap(id));
+    socket.ack({ error: 'control.preprocessor: unknown preprocessor', field: 'control.preprocessor' });
+    await done;
+    expect(store.getState().system.toasts.at(-1)).toMatchObject({ kind: 'error', message: 'control.preprocessor: unknown preprocessor' });
+    expect(store.getState().control.units[0].map).toBeNull();
+  });
+});
+
+const gallery = (url: string): ImageInfo => ({ url, mtime: 1, metadata: {}, width: 64, height: 64, category: 'result' });
+
+describe('pictures from elsewhere, Use All and persistence', () => {
+  it('"Use as control image" fills the first unit without a picture, else adds one', () => {
+    const { socket, store } = connectedStore();
+    socket.serve('systemConfig', config);
+    store.dispatch(galleryImageToControl(gallery('outputs/000001.1.png')));
+    expect(store.getState().control.units.map((u) => u.image?.url)).toEqual(['outputs/000001.1.png']);
+    expect(store.getState().control.units[0].model).toBe('canny15');
+    store.dispatch(galleryImageToControl(gallery('outputs/000002.2.png')));
+    store.dispatch(galleryImageToControl(gallery('outputs/000003.3.png')));
+    expect(store.getState().control.units.map((u) => u.image?.url)).toEqual(['outputs/000001.1.png', 'outputs/000002.2.png']);
+    expect(store.getState().system.toasts.at(-1)?.message).toMatch(/Every one of the 2 control units has a picture/);
+  });
+
+  it('"Current image" makes the image in the viewer the unit’s picture, and says so when none is shown', () => {
+    const { socket, store } = connectedStore();
+    socket.serve('systemConfig', config);
+    store.dispatch(unitAdded('canny15', 2));
+    const id = store.getState().control.units[0].id;
+    store.dispatch(currentImageToControl(id));
+    expect(store.getState().system.toasts.at(-1)?.message).toMatch(/No image is shown/);
+    store.dispatch(imageSelected(gallery('outputs/000004.4.png')));
+    store.dispatch(currentImageToControl(id));
+    expect(store.getState().control.units[0].image).toEqual({ url: 'outputs/000004.4.png', width: 64, height: 64 });
+  });
+
+  it('Use All brings a recipe’s units back (its picture and settings), and a recipe without units turns the section off', () => {
+    const { socket, store } = connectedStore();
+    socket.serve('systemConfig', config);
+    const recorded = {
+      model: 'canny15', model_hash: 'ab', preprocessor: 'canny', settings: { low_threshold: 50, high_threshold: 200 },
+      image_path: 'outputs/control-images/pose.png', image_hash: 'cd', map_path: 'outputs/control-images/000007.99.control-0.png',
+      weight: 0.7, start: 0.1, end: 0.9, control_mode: 'control', resize_mode: 'stretch',
+    };
+    const base = { type: 'txt2img', prompt: 'p', seed: 99, steps: 3, width: 64, height: 64 };
+    store.dispatch(loadAllFrom({ ...gallery('outputs/000007.99.png'), metadata: { model_id: 'demo', image: { ...base, control: [recorded] } } }));
+    const [unit] = store.getState().control.units;
+    expect(store.getState().control.enabled).toBe(true);
+    expect(unit).toMatchObject({
+      model: 'canny15', image: { url: 'outputs/control-images/pose.png' }, preprocessor: 'canny', settings: { low_threshold: 50, high_threshold: 200 },
+      weight: 0.7, start: 0.1, end: 0.9, controlMode: 'control', resizeMode: 'stretch', map: null,
+    });
+    store.dispatch(loadAllFrom({ ...gallery('outputs/000008.5.png'), metadata: { model_id: 'demo', image: base } }));
+    expect(store.getState().control).toMatchObject({ enabled: false, units: [] });
+  });
+
+  it('reads a recipe’s unit with a file path and odd values safely', () => {
+    const [unit] = unitsFromMetadata([{ model: 'm', image_path: '/root/outputs/control-images/a.png', control_mode: 'loud', weight: 'x' }], (i) => `u${i}`);
+    expect(unit).toMatchObject({ id: 'u0', image: { url: 'outputs/control-images/a.png' }, controlMode: 'balanced', weight: 1 });
+    expect(unitsFromMetadata('nonsense', (i) => `u${i}`)).toEqual([]);
+  });
+
+  it('survive a reload', () => {
+    const { state } = withUnit();
+    const storage = new Map<string, string>();
+    const fake = { getItem: (k: string) => storage.get(k) ?? null, setItem: (k: string, v: string) => void storage.set(k, v) } as unknown as Storage;
+    const base = preloadedState(null);
+    savePersistedState(fake, { ...base, control: state });
+    expect(preloadedState(loadPersistedState(fake)).control).toEqual(state);
+  });
+});

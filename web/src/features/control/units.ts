@@ -1,0 +1,252 @@
+/** The Control section's facts (models, preprocessors, modes from systemConfig) and its translations:
+ * units → `generation_parameters.control`, a recipe's `control[]` → units, and why a unit cannot run. */
+import type {
+  ChoiceInfo,
+  ControlMapRequest,
+  ControlMetadata,
+  ControlMode,
+  ControlPreprocessorInfo,
+  ControlUnitParameters,
+  FieldLimit,
+  ImageInfo,
+  ResizeMode,
+  SystemConfig,
+} from '../../app/protocol';
+import { outputImageUrl } from '../../common/util/parameterTranslation';
+import { activeModelName } from '../system/systemSlice';
+import type { ActiveTab } from '../tabs/tabsSlice';
+import { newUnit, type ControlState, type ControlUnit } from './controlSlice';
+
+/** The preprocessor a server that lists none still runs: the picture is the map. */
+export const FALLBACK_PREPROCESSORS: readonly ControlPreprocessorInfo[] = [
+  { id: 'none', name: 'None (the image is already a map)', settings: {} },
+];
+/** The A1111 ControlNet extension's names of the modes, shown until the server lists its own. */
+export const FALLBACK_CONTROL_MODES: readonly ChoiceInfo[] = [
+  { id: 'balanced', name: 'Balanced' },
+  { id: 'prompt', name: 'My prompt is more important' },
+  { id: 'control', name: 'ControlNet is more important' },
+];
+export const FALLBACK_RESIZE_MODES: readonly ChoiceInfo[] = [
+  { id: 'crop', name: 'Crop and Resize' },
+  { id: 'fit', name: 'Resize and Fill' },
+  { id: 'stretch', name: 'Just Resize' },
+];
+/** How many units a request may carry when the server does not say (its MAX_CONTROL_UNITS). */
+export const FALLBACK_MAX_UNITS = 8;
+export const FALLBACK_UNIT_LIMITS = {
+  control_weight: { min: 0, max: 2 },
+  control_start: { min: 0, max: 1 },
+  control_end: { min: 0, max: 1 },
+} satisfies Record<string, FieldLimit>;
+
+/** The names users read for the model families systemConfig reports. */
+const FAMILY_NAMES: Record<string, string> = { sd1: 'SD 1.x', sd2: 'SD 2.x', sdxl: 'SDXL' };
+export const familyName = (family: string): string => FAMILY_NAMES[family] ?? family;
+
+export interface ControlModelChoice {
+  name: string;
+  family: string;
+  description: string;
+  /** Why it cannot steer the loaded model (another family), or null. */
+  unavailable: string | null;
+}
+
+export interface ControlFacts {
+  models: ControlModelChoice[];
+  preprocessors: readonly ControlPreprocessorInfo[];
+  controlModes: readonly ChoiceInfo[];
+  resizeModes: readonly ChoiceInfo[];
+  maxUnits: number;
+  limits: Record<keyof typeof FALLBACK_UNIT_LIMITS, FieldLimit>;
+  /** The loaded model's family, when known. */
+  family: string | null;
+}
+
+const isLimit = (v: unknown): v is FieldLimit =>
+  typeof v === 'object' && v !== null && typeof (v as FieldLimit).min === 'number' && typeof (v as FieldLimit).max === 'number';
+
+/** What the Control section offers, from systemConfig (or the fallbacks before it, or an older server, says). */
+export function controlFacts(config: SystemConfig | null | undefined): ControlFacts {
+  const active = config ? activeModelName(config) : null;
+  const family = active ? (config?.model_list[active]?.family ?? 'sd1') : null;
+  const models = Object.entries(config?.control_models ?? {}).map(([name, info]) => ({
+    name,
+    family: info.family,
+    description: info.description ?? '',
+    unavailable:
+      family && info.family !== family
+        ? `${name} is a ControlNet for ${familyName(info.family)}; the loaded model is ${familyName(family)}.`
+        : null,
+  }));
+  const sent = config?.limits;
+  const limits = { ...FALLBACK_UNIT_LIMITS };
+  for (const key of Object.keys(limits) as Array<keyof typeof limits>) {
+    if (isLimit(sent?.[key])) limits[key] = sent[key] as FieldLimit;
+  }
+  const list = <T,>(value: T[] | undefined, fallback: readonly T[]) => (Array.isArray(value) && value.length > 0 ? value : fallback);
+  return {
+    models,
+    preprocessors: list(config?.control_preprocessors, FALLBACK_PREPROCESSORS),
+    controlModes: list(config?.control_modes, FALLBACK_CONTROL_MODES),
+    resizeModes: list(config?.resize_modes, FALLBACK_RESIZE_MODES),
+    maxUnits: typeof sent?.control_units?.max === 'number' ? sent.control_units.max : FALLBACK_MAX_UNITS,
+    limits,
+    family,
+  };
+}
+
+/** Memoised per config object, so components get a stable value. */
+const cache = new WeakMap<SystemConfig, ControlFacts>();
+const noConfig = controlFacts(null);
+export function selectControlFacts(state: { system: { config: SystemConfig | null } }): ControlFacts {
+  const config = state.system.config;
+  if (!config) return noConfig;
+  let facts = cache.get(config);
+  if (!facts) {
+    facts = controlFacts(config);
+    cache.set(config, facts);
+  }
+  return facts;
+}
+
+/** The ControlNet a new unit starts with: the first that suits the loaded model ('' when none does). */
+export function defaultModel(facts: ControlFacts): string {
+  return facts.models.find((m) => m.unavailable === null)?.name ?? '';
+}
+
+export function preprocessorOf(facts: ControlFacts, id: string): ControlPreprocessorInfo | undefined {
+  return facts.preprocessors.find((p) => p.id === id);
+}
+
+/** A preprocessor's settings at their defaults. */
+export function defaultSettings(preprocessor: ControlPreprocessorInfo | undefined): Record<string, number> {
+  return Object.fromEntries(Object.entries(preprocessor?.settings ?? {}).map(([k, s]) => [k, s.default]));
+}
+
+/** Why a preprocessor cannot run here (its network's weights are missing), with the fix; null when it can. */
+export function preprocessorProblem(preprocessor: ControlPreprocessorInfo | undefined): string | null {
+  const missing = preprocessor?.missing ?? [];
+  if (!preprocessor || missing.length === 0) return null;
+  const files = missing.join(', ');
+  return `${preprocessor.name} needs ${files} (lllyasviel/Annotators) in the root dir's models/annotators folder: run invokeai-configure, or copy ${missing.length === 1 ? 'the file' : 'the files'} there.`;
+}
+
+/** Why unit `index` (0-based) cannot be sent, naming it and the fix; null when it can. */
+export function unitProblem(unit: ControlUnit, index: number, facts: ControlFacts): string | null {
+  const name = `Control unit ${index + 1}`;
+  if (!unit.model) {
+    return facts.models.length === 0
+      ? `${name}: no ControlNet is installed. Add one to models.yaml (or scan a models/ControlNet folder in the Models dialog).`
+      : `${name}: choose a control model.`;
+  }
+  const model = facts.models.find((m) => m.name === unit.model);
+  if (!model && facts.models.length > 0) return `${name}: the control model ${unit.model} is not installed here; choose another.`;
+  if (model?.unavailable) return `${name}: ${model.unavailable} Choose a ${familyName(facts.family ?? '')} ControlNet.`;
+  if (!unit.image) return `${name}: choose a control picture (upload, drop, the gallery or the current image).`;
+  const pre = preprocessorOf(facts, unit.preprocessor);
+  if (!pre) return `${name}: the preprocessor ${unit.preprocessor} is not available here; choose another.`;
+  const missing = preprocessorProblem(pre);
+  if (missing) return `${name}: ${missing}`;
+  if (unit.start > unit.end) return `${name}: the start (${unit.start}) must not be after the end (${unit.end}).`;
+  return null;
+}
+
+/** The tabs whose Invoke sends the Control section's units (Outpainting and Postprocessing send none). */
+export const CONTROL_TABS: ReadonlySet<ActiveTab> = new Set<ActiveTab>(['txt2img', 'img2img', 'inpainting', 'canvas']);
+
+/** Why the Control section keeps Invoke on `tab` from running, or null. */
+export function controlBlockerFor(state: { control: ControlState; system: { config: SystemConfig | null } }, tab: ActiveTab): string | null {
+  return CONTROL_TABS.has(tab) ? controlBlocker(state.control, selectControlFacts(state)) : null;
+}
+
+/** Why the Control section keeps Invoke from running, or null (also when it is off or empty). */
+export function controlBlocker(control: ControlState, facts: ControlFacts): string | null {
+  if (!control.enabled) return null;
+  for (const [i, unit] of control.units.entries()) {
+    const problem = unitProblem(unit, i, facts);
+    if (problem) return problem;
+  }
+  return null;
+}
+
+/** The settings the unit's preprocessor takes (a setting of a preprocessor chosen before is left out). */
+function unitSettings(unit: ControlUnit, facts?: ControlFacts): Record<string, number> {
+  const known = facts ? preprocessorOf(facts, unit.preprocessor)?.settings : undefined;
+  if (!known) return { ...unit.settings };
+  return Object.fromEntries(Object.entries(unit.settings).filter(([k]) => k in known));
+}
+
+/** One unit as the protocol carries it; `image` replaces the unit's picture (the canvas's region under the box). */
+export function unitParameters(unit: ControlUnit, facts?: ControlFacts, image?: string): ControlUnitParameters {
+  return {
+    model: unit.model,
+    image: image ?? unit.image?.url ?? '',
+    preprocessor: unit.preprocessor,
+    settings: unitSettings(unit, facts),
+    weight: unit.weight,
+    start: unit.start,
+    end: unit.end,
+    control_mode: unit.controlMode,
+    resize_mode: unit.resizeMode,
+  };
+}
+
+/** `generation_parameters.control`, or undefined when the section is off or holds no unit. */
+export function controlParameters(control: ControlState, facts?: ControlFacts): ControlUnitParameters[] | undefined {
+  if (!control.enabled || control.units.length === 0) return undefined;
+  return control.units.map((u) => unitParameters(u, facts));
+}
+
+/** `requestControlMap`'s request for a unit's map at the size being generated. */
+export function mapRequest(unit: ControlUnit, size: { width: number; height: number }, facts?: ControlFacts): ControlMapRequest {
+  return {
+    image: unit.image?.url ?? '',
+    preprocessor: unit.preprocessor,
+    settings: unitSettings(unit, facts),
+    resize_mode: unit.resizeMode,
+    width: size.width,
+    height: size.height,
+  };
+}
+
+/** What a map is made from: a shown map whose inputs differ is stale. */
+export const mapInputs = (request: ControlMapRequest): string => JSON.stringify(request);
+
+const CONTROL_MODE_IDS: readonly string[] = ['balanced', 'prompt', 'control'] satisfies ControlMode[];
+const RESIZE_MODE_IDS: readonly string[] = ['crop', 'fit', 'stretch'] satisfies ResizeMode[];
+const num = (value: unknown, fallback: number): number =>
+  typeof value === 'number' && Number.isFinite(value) ? value : fallback;
+
+/** Use All: a recipe's units (`image.control[]`) as the section's, each with its recorded picture and
+ * settings (the map is made again from the picture, so none is carried). Ids come from `makeId`. */
+export function unitsFromMetadata(recorded: unknown, makeId: (index: number) => string): ControlUnit[] {
+  if (!Array.isArray(recorded)) return [];
+  return recorded
+    .filter((u): u is ControlMetadata => typeof u === 'object' && u !== null)
+    .map((u, i) => {
+      const base = newUnit(makeId(i), typeof u.model === 'string' ? u.model : '');
+      const path = typeof u.image_path === 'string' && u.image_path !== '' ? u.image_path : null;
+      const settings =
+        typeof u.settings === 'object' && u.settings !== null
+          ? Object.fromEntries(Object.entries(u.settings).filter(([, v]) => typeof v === 'number' && Number.isFinite(v)))
+          : {};
+      return {
+        ...base,
+        image: path ? { url: outputImageUrl(path), width: 0, height: 0 } : null,
+        preprocessor: typeof u.preprocessor === 'string' ? u.preprocessor : 'none',
+        settings,
+        weight: num(u.weight, base.weight),
+        start: num(u.start, base.start),
+        end: num(u.end, base.end),
+        controlMode: (CONTROL_MODE_IDS.includes(u.control_mode ?? '') ? u.control_mode : base.controlMode) as ControlMode,
+        resizeMode: (RESIZE_MODE_IDS.includes(u.resize_mode ?? '') ? u.resize_mode : base.resizeMode) as ResizeMode,
+      };
+    });
+}
+
+/** The control units of an image's recipe, as the Control section's (ids fresh for this recall). */
+export function recallUnits(image: ImageInfo): ControlUnit[] {
+  const stamp = Date.now().toString(36);
+  return unitsFromMetadata(image.metadata.image?.control, (i) => `unit-${stamp}-${i}`);
+}
