@@ -67,7 +67,7 @@ test('text to image: a unit from a dropped picture, its map previewed, Invoke, a
   await expect(page.getByTestId('control-unit')).toHaveCount(1);
   await expect(page.getByTestId('section-control-switch')).toBeChecked();
   await expect(page.getByTestId('control-model-0')).toHaveValue(CONTROL_MODEL);
-  await expect(page.getByTestId('control-model-0').locator('option', { hasText: `${CONTROL_MODEL} (SD 1.x)` })).toHaveCount(1);
+  await expect(page.getByTestId('control-model-0').locator('option', { hasText: `${CONTROL_MODEL} (ControlNet, SD 1.x)` })).toHaveCount(1);
   // Invoke waits for a picture, and says so.
   await expect(page.getByTestId('invoke')).toBeDisabled();
   await expect(page.getByTestId('control-problem-0')).toContainText('choose a control picture');
@@ -163,6 +163,17 @@ test('text to image: a unit from a dropped picture, its map previewed, Invoke, a
   await thumbOf(page, plain).getByTestId('thumb-use-control').click();
   await expect(page.getByTestId('control-unit')).toHaveCount(2);
   await expect(page.getByTestId('control-picture-1')).toHaveAttribute('src', plain);
+});
+
+test('the Models dialog lists the control models with their kind and family', async ({ app: page }) => {
+  await page.getByTestId('open-models').click();
+  const dialog = page.getByRole('dialog', { name: 'Models' });
+  const row = dialog.locator(`[data-testid="control-model-row"][data-model="${CONTROL_MODEL}"]`);
+  await expect(row.getByTestId('control-model-kind')).toHaveText('ControlNet');
+  await expect(row.getByTestId('control-model-family')).toHaveText('SD 1.x');
+  // Control models are not models to generate with: the picker does not offer them.
+  await expect(page.getByTestId('model-picker').locator('option', { hasText: CONTROL_MODEL })).toHaveCount(0);
+  await page.keyboard.press('Escape');
 });
 
 test('unified canvas: a control layer placed under the box gives the region Invoke its control picture', async ({ app: page, sent }) => {

@@ -168,9 +168,11 @@ export interface SystemConfig {
   resize_modes?: ChoiceInfo[];
 }
 
-/** Ours: one ControlNet of models.yaml (`systemConfig.control_models`). */
+/** Ours: one control model of models.yaml (`systemConfig.control_models`): a ControlNet or a T2I-Adapter. */
 export interface ControlModelInfo {
   family: string;
+  /** `controlnet` or `t2i_adapter`; an older server sends none (a ControlNet). */
+  kind?: string;
   description?: string;
 }
 

@@ -90,7 +90,7 @@ function ModelField({ unit, facts, index }: { unit: ControlUnit; facts: ControlF
     ...(unit.model === '' || !known ? [{ value: unit.model, label: unit.model === '' ? 'Choose a ControlNet' : `${unit.model} (not installed)`, disabled: true }] : []),
     ...facts.models.map((m) => ({
       value: m.name,
-      label: `${m.name} (${familyName(m.family)})${m.unavailable ? ` — not for the loaded ${familyName(facts.family ?? '')} model` : ''}`,
+      label: `${m.name} (${m.kind}, ${familyName(m.family)})${m.unavailable ? ` — not for the loaded ${familyName(facts.family ?? '')} model` : ''}`,
       disabled: m.unavailable !== null,
     })),
   ];

@@ -31,7 +31,11 @@ const config: SystemConfig = {
   app_id: 'x',
   app_version: '2.2.0',
   model_list: models,
-  control_models: { canny15: { family: 'sd1', description: 'canny' }, cannyxl: { family: 'sdxl' } },
+  control_models: {
+    canny15: { family: 'sd1', description: 'canny' },
+    cannyxl: { family: 'sdxl', kind: 'controlnet' },
+    sketchxl: { family: 'sdxl', kind: 't2i_adapter' },
+  },
   control_preprocessors: [
     { id: 'none', name: 'None', settings: {} },
     {
@@ -57,10 +61,17 @@ function withUnit() {
 }
 
 describe('control facts from systemConfig', () => {
-  it("disables ControlNets of another family than the loaded model's, with the reason", () => {
+  it("names each model's kind and disables those of another family than the loaded model's, with the reason", () => {
     expect(facts.models).toEqual([
-      { name: 'canny15', family: 'sd1', description: 'canny', unavailable: null },
-      { name: 'cannyxl', family: 'sdxl', description: '', unavailable: 'cannyxl is a ControlNet for SDXL; the loaded model is SD 1.x.' },
+      { name: 'canny15', family: 'sd1', kind: 'ControlNet', description: 'canny', unavailable: null },
+      { name: 'cannyxl', family: 'sdxl', kind: 'ControlNet', description: '', unavailable: 'cannyxl is a ControlNet for SDXL; the loaded model is SD 1.x.' },
+      {
+        name: 'sketchxl',
+        family: 'sdxl',
+        kind: 'T2I-Adapter',
+        description: '',
+        unavailable: 'sketchxl is a T2I-Adapter for SDXL; the loaded model is SD 1.x.',
+      },
     ]);
     expect(facts.maxUnits).toBe(2);
   });

@@ -44,9 +44,15 @@ export const FALLBACK_UNIT_LIMITS = {
 const FAMILY_NAMES: Record<string, string> = { sd1: 'SD 1.x', sd2: 'SD 2.x', sdxl: 'SDXL' };
 export const familyName = (family: string): string => FAMILY_NAMES[family] ?? family;
 
+/** The names users read for the kinds of control model. */
+const KIND_NAMES: Record<string, string> = { controlnet: 'ControlNet', t2i_adapter: 'T2I-Adapter' };
+export const controlKindName = (kind: string | undefined): string => KIND_NAMES[kind ?? 'controlnet'] ?? kind ?? 'ControlNet';
+
 export interface ControlModelChoice {
   name: string;
   family: string;
+  /** What users read for its kind: ControlNet or T2I-Adapter. */
+  kind: string;
   description: string;
   /** Why it cannot steer the loaded model (another family), or null. */
   unavailable: string | null;
@@ -73,10 +79,11 @@ export function controlFacts(config: SystemConfig | null | undefined): ControlFa
   const models = Object.entries(config?.control_models ?? {}).map(([name, info]) => ({
     name,
     family: info.family,
+    kind: controlKindName(info.kind),
     description: info.description ?? '',
     unavailable:
       family && info.family !== family
-        ? `${name} is a ControlNet for ${familyName(info.family)}; the loaded model is ${familyName(family)}.`
+        ? `${name} is a ${controlKindName(info.kind)} for ${familyName(info.family)}; the loaded model is ${familyName(family)}.`
         : null,
   }));
   const sent = config?.limits;

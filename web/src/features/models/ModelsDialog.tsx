@@ -1,4 +1,4 @@
-/** The Models dialog: every model with its status, Load and Remove, and forms to add a model or scan a folder. */
+/** The Models dialog: every model with its status, Load and Remove, the control models, and forms to add a model or scan a folder. */
 import { useCallback, useEffect, useId, useState, type FormEvent } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { cancelProcessing, requestModelChange } from '../../app/socketio/actions';
@@ -7,6 +7,7 @@ import { Modal } from '../../common/components/Modal';
 import { SwitchField } from '../../common/components/Fields';
 import { Tooltip } from '../../common/components/Tooltip';
 import { CloseIcon } from '../../common/components/Icons';
+import { ControlModels } from './ControlModels';
 import { formatLabel, pathProblem, removeBlocker, sortedModels, statusLabel, type ModelRow } from './modelList';
 import { modelOutcomeDismissed, modelsDialogClosed, type ModelOutcome, type PendingModelOperation } from './modelsSlice';
 import './models.css';
@@ -379,6 +380,7 @@ export function ModelsDialog() {
             />
           ))}
         </ul>
+        <ControlModels />
         <div className="models__status-slot" aria-live="polite">
           <OperationStatus pending={pending} outcome={outcome} />
         </div>
