@@ -46,23 +46,45 @@ def best_of(fn, repeats: int) -> float:
     return min(times)
 
 
+def sd15_unet():
+    """SD 1.5's UNet at its real size, random weights (seeded)."""
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    torch.manual_seed(0)
+    return UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8, sample_size=64).eval()
+
+
+def sd15_vae():
+    import torch
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(1)
+    return AutoencoderKL(down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                         block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4).eval()
+
+
+def unet_inputs():
+    """One CFG step's inputs at 512 px: (uncond, cond) latents, a timestep, CLIP-L text embeddings."""
+    import torch
+
+    torch.manual_seed(2)
+    return torch.randn(2, 4, 64, 64), torch.tensor(500), torch.randn(2, 77, 768)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
 
     import torch
-    from diffusers import AutoencoderKL, UNet2DConditionModel
 
     from ldm.invoke.devices import autocast_for, choose_precision, cpu_has_native_bf16, prefer_channels_last
 
     cpu = torch.device("cpu")
     auto = choose_precision("auto", cpu)
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8, sample_size=64).eval()
-    vae = AutoencoderKL(down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                        block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4).eval()
-    x, t, emb = torch.randn(2, 4, 64, 64), torch.tensor(500), torch.randn(2, 77, 768)
+    unet, vae = sd15_unet(), sd15_vae()
+    x, t, emb = unet_inputs()
     z = torch.randn(1, 4, 64, 64)
 
     def unet_step():

@@ -12,7 +12,10 @@ import torch
 
 log = logging.getLogger(__name__)
 
-PRECISIONS = ("auto", "float32", "float16", "bfloat16")
+# "bfloat16" on the CPU is float32 weights under bf16 autocast (what images made before 2026-12 record);
+# "bfloat16-weights" stores the weights in bf16 and runs without autocast's casts: other pixels, its own name.
+BF16_WEIGHTS = "bfloat16-weights"
+PRECISIONS = ("auto", "float32", "float16", "bfloat16", BF16_WEIGHTS)
 DEVICES = ("auto", "cpu", "cuda", "mps")
 
 
@@ -68,14 +71,24 @@ def choose_precision(requested: str, device: torch.device) -> str:
 
 
 def torch_dtype(precision: str) -> torch.dtype:
-    return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16}[precision]
+    return {"float32": torch.float32, "float16": torch.float16, "bfloat16": torch.bfloat16,
+            BF16_WEIGHTS: torch.bfloat16}[precision]
 
 
 def weights_dtype(precision: str, device: torch.device) -> torch.dtype:
-    """Weights stay float32 on the CPU (bfloat16 runs under autocast there); half precision on a GPU."""
-    if device.type == "cpu":
+    """On the CPU, weights stay float32 for ``bfloat16`` (it runs under autocast there) and are bf16 for
+    ``bfloat16-weights``; a GPU holds them in the precision itself."""
+    if device.type == "cpu" and precision != BF16_WEIGHTS:
         return torch.float32
     return torch_dtype(precision)
+
+
+def latents_dtype(precision: str, device: torch.device) -> torch.dtype:
+    """The sampler's latents: float32 beside bf16 weights on the CPU (its per-step updates are small next
+    to the latents, and bf16 keeps 8 bits), else the weights' dtype as before."""
+    if device.type == "cpu" and precision == BF16_WEIGHTS:
+        return torch.float32
+    return weights_dtype(precision, device)
 
 
 @contextlib.contextmanager
