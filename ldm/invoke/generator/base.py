@@ -259,7 +259,8 @@ class Generator(abc.ABC):
             model_input = scheduler.scale_model_input(torch.cat([latents] * 2), t).to(self.dtype)
             control = self.control_residuals(i // order, total, model_input, t, embeddings, unet_kwargs)
             noise_pred = self.unet(model_input, t, encoder_hidden_states=embeddings, **unet_kwargs, **control).sample
-            noise_pred = noise_pred.to(self.latent_dtype)
+            if self.latent_dtype != self.dtype:  # bf16 weights: guidance and the sampler step in float32
+                noise_pred = noise_pred.to(self.latent_dtype)
             uncond_pred, cond_pred = noise_pred.chunk(2)
             guided = uncond_pred + cond.cfg_scale * (cond_pred - uncond_pred)
             if cond.threshold > 0:
