@@ -78,7 +78,7 @@ def choose_precision(requested: str, device: torch.device) -> str:
     return "float32"
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def cpu_reproduces(precision: str) -> bool:
     """Whether the kernels this precision uses give the same bits twice on this CPU and thread count: a
     small conv / GroupNorm / attention / linear block, the ops of a UNet, run twice on the same input."""
@@ -90,7 +90,7 @@ def cpu_reproduces(precision: str) -> bool:
     with torch.no_grad():
         for p in [*conv.parameters(), *norm.parameters(), *proj.parameters()]:
             p.copy_(torch.randn(p.shape, generator=generator) * 0.1)
-    block = torch.nn.ModuleList([conv, norm, proj]).to(dtype).to(memory_format=torch.channels_last)
+    torch.nn.ModuleList([conv, norm, proj]).to(dtype).to(memory_format=torch.channels_last)
     x = torch.randn(2, 32, 32, 32, generator=generator).to(dtype).to(memory_format=torch.channels_last)
 
     def run() -> torch.Tensor:
