@@ -4,6 +4,7 @@ summed by op class, for one precision path, layout and attention at a time (to s
     python bench/profile_cpu.py                                   # the path --precision auto picks
     python bench/profile_cpu.py --precision bfloat16 --layout contiguous --attention classic
     python bench/profile_cpu.py --compare                         # every path in one run, one table each
+    python bench/profile_cpu.py --ab bfloat16,bfloat16-weights --pairs 5   # step times A B A B ..., ratio
 
 The shapes are bench_cpu.py's (batch 2, 64x64 latents, 77 CLIP-L tokens). Self times are summed, so no
 op is counted twice; the step time is measured apart, without the profiler's overhead.
@@ -16,7 +17,7 @@ import time
 from collections import defaultdict
 
 from bench_cpu import sd15_unet, unet_inputs
-from common import table, write_result
+from common import interleave, table, write_result
 
 # Op class -> name fragments of the aten ops in it (checked in this order; the first that matches wins).
 CLASSES: list[tuple[str, tuple[str, ...]]] = [
@@ -103,7 +104,18 @@ def main() -> None:
     ap.add_argument("--attention", choices=ATTENTIONS, default="sdpa")
     ap.add_argument("--steps", type=int, default=2, help="profiled steps (after one warm-up)")
     ap.add_argument("--compare", action="store_true", help="profile every precision path (layout and attention as given)")
+    ap.add_argument("--ab", metavar="A,B", help="no profile: time two precision paths interleaved, B's time / A's")
+    ap.add_argument("--pairs", type=int, default=5, help="pairs of steps for --ab")
     args = ap.parse_args()
+    if args.ab:
+        a, b = args.ab.split(",")
+        run_a, run_b = (prepare(sd15_unet(), path, args.layout, args.attention) for path in (a, b))
+        got = interleave(run_b, run_a, args.pairs)
+        print(f"{b} / {a}, UNet step: ratio of medians {got['ratio']:.3f} (pairs {got['pair_ratio_min']:.3f}-"
+              f"{got['pair_ratio_max']:.3f}), best-of {min(got['a_s']) / min(got['b_s']):.3f}; "
+              f"{a} {got['b_median_s']:.3f} s, {b} {got['a_median_s']:.3f} s")
+        print("wrote", write_result("profile_cpu_ab", {"a": a, "b": b, **got}))
+        return
 
     import torch
 
