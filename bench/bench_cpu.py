@@ -8,7 +8,6 @@ against bare float32 and the machine's own measured matmul rate.
 from __future__ import annotations
 
 import argparse
-import contextlib
 import time
 
 from common import table, write_result
@@ -46,35 +45,64 @@ def best_of(fn, repeats: int) -> float:
     return min(times)
 
 
+def sd15_unet():
+    """SD 1.5's UNet at its real size, random weights (seeded)."""
+    import torch
+    from diffusers import UNet2DConditionModel
+
+    torch.manual_seed(0)
+    return UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8, sample_size=64).eval()
+
+
+def sd15_vae():
+    import torch
+    from diffusers import AutoencoderKL
+
+    torch.manual_seed(1)
+    return AutoencoderKL(down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
+                         block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4).eval()
+
+
+def unet_inputs():
+    """One CFG step's inputs at 512 px: (uncond, cond) latents, a timestep, CLIP-L text embeddings."""
+    import torch
+
+    torch.manual_seed(2)
+    return torch.randn(2, 4, 64, 64), torch.tensor(500), torch.randn(2, 77, 768)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--repeats", type=int, default=2)
     args = ap.parse_args()
 
     import torch
-    from diffusers import AutoencoderKL, UNet2DConditionModel
 
-    from ldm.invoke.devices import autocast_for, choose_precision, cpu_has_native_bf16, prefer_channels_last
+    from ldm.invoke.devices import (
+        BF16_WEIGHTS,
+        autocast_for,
+        choose_precision,
+        cpu_has_native_bf16,
+        weights_dtype,
+    )
 
     cpu = torch.device("cpu")
     auto = choose_precision("auto", cpu)
-    torch.manual_seed(0)
-    unet = UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8, sample_size=64).eval()
-    vae = AutoencoderKL(down_block_types=("DownEncoderBlock2D",) * 4, up_block_types=("UpDecoderBlock2D",) * 4,
-                        block_out_channels=(128, 256, 512, 512), layers_per_block=2, latent_channels=4).eval()
-    x, t, emb = torch.randn(2, 4, 64, 64), torch.tensor(500), torch.randn(2, 77, 768)
+    unet, vae = sd15_unet(), sd15_vae()
+    x, t, emb = unet_inputs()
     z = torch.randn(1, 4, 64, 64)
+    dtype = torch.float32  # the weights' dtype of the row being timed; inputs follow it
 
     def unet_step():
-        return unet(x, t, encoder_hidden_states=emb).sample
+        return unet(x.to(dtype), t, encoder_hidden_states=emb.to(dtype)).sample
 
     def vae_decode():
-        return vae.decode(z).sample
+        return vae.decode(z.to(dtype)).sample
 
     def tiled_decode():
         vae.enable_tiling()
         try:
-            return vae.decode(z).sample
+            return vae.decode(z.to(dtype)).sample
         finally:
             vae.disable_tiling()
 
@@ -84,24 +112,27 @@ def main() -> None:
     with torch.inference_mode():
         unet_flops, vae_flops = count_flops(unet_step), count_flops(vae_decode)
         results = {}
-        # "ours" is the layout Generate gives a loaded pipeline (prefer_channels_last); "bare" is
-        # diffusers' default, and "contiguous" the auto precision without our layout, to show its share.
-        for label, precision, fn, ours in [
-            ("unet step, bare float32", "float32", unet_step, False),
-            (f"unet step, auto ({auto}), contiguous", auto, unet_step, False),
-            (f"unet step, auto ({auto})", auto, unet_step, True),
-            ("vae decode 512px, bare float32", "float32", vae_decode, False),
-            (f"vae decode 512px, auto ({auto}), contiguous", auto, vae_decode, False),
-            (f"vae decode 512px, auto ({auto})", auto, vae_decode, True),
-            (f"vae decode 512px tiled, auto ({auto})", auto, tiled_decode, True),
-        ]:
+        # Each precision path as Generate runs it (weights_dtype, autocast_for, channels-last weights);
+        # "bare" is diffusers' default, and "contiguous" a path without our layout, to show its share.
+        paths = [BF16_WEIGHTS, "bfloat16"] if cpu_has_native_bf16() else []
+
+        def name(precision: str) -> str:
+            kind = {"bfloat16": "bfloat16 autocast", BF16_WEIGHTS: "bfloat16-weights"}.get(precision, precision)
+            return f"{kind} (auto)" if precision == auto else kind
+
+        rows_to_time = [("unet step, bare float32", "float32", unet_step, False)]
+        rows_to_time += [(f"unet step, {name(p)}, contiguous", p, unet_step, False) for p in paths]
+        rows_to_time += [(f"unet step, {name(p)}", p, unet_step, True) for p in paths]
+        rows_to_time += [("vae decode 512px, bare float32", "float32", vae_decode, False)]
+        rows_to_time += [(f"vae decode 512px, {name(p)}, contiguous", p, vae_decode, False) for p in paths]
+        rows_to_time += [(f"vae decode 512px, {name(p)}", p, vae_decode, True) for p in paths]
+        rows_to_time += [(f"vae decode 512px tiled, {name(auto)}", auto, tiled_decode, True)]
+        for label, precision, fn, ours in rows_to_time:
+            dtype = weights_dtype(precision, cpu)
             for module in (unet, vae):
-                if ours:
-                    prefer_channels_last(module, cpu)
-                else:
-                    module.to(memory_format=torch.contiguous_format)
-            ctx = autocast_for(precision, cpu) if precision != "float32" else contextlib.nullcontext()
-            with ctx:
+                module.to(dtype)
+                module.to(memory_format=torch.channels_last if ours else torch.contiguous_format)
+            with autocast_for(precision, cpu):
                 results[label] = best_of(fn, args.repeats)
     rows = []
     best_rate = max(rates.values())

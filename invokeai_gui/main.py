@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 
 from ldm.invoke import APP_NAME, __version__
 from ldm.invoke.flags import add_engine_flags
+from ldm.invoke.threads import use_physical_cores
 
 if TYPE_CHECKING:
     from invokeai_gui.server.config import ServerConfig
@@ -187,6 +188,7 @@ def _ray_available(address: str) -> bool:
 
 def main(argv: Sequence[str] | None = None) -> int:
     raw = list(sys.argv[1:] if argv is None else argv)
+    use_physical_cores()  # before anything imports torch: web, desktop and CLI compute alike
     if "--configure" in raw:
         # `invokeai --configure ...` is `invokeai-configure ...`: every other flag is configure's.
         try:

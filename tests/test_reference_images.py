@@ -1,7 +1,7 @@
 """Pictures made by earlier code regenerate pixel for pixel from the recipe each one carries.
 
-``tests/reference/*.png`` were made by ``tests/support/reference_images.py`` (one torch thread, each
-precision path the CPU has); here each recipe is read back from the PNG as Use All reads it, run on the
+``tests/reference/*.png`` were made by ``tests/support/reference_images.py`` (one torch thread unless the
+picture records another, each precision path the CPU has); here each recipe is read back from the PNG as Use All reads it, run on the
 demo model, and every pixel compared. A failure means a recorded seed no longer means what it did."""
 
 from __future__ import annotations
@@ -52,10 +52,13 @@ def test_every_case_has_its_png_and_entry():
 @pytest.mark.parametrize("name", sorted(CASES))
 def test_a_reference_picture_regenerates_from_its_recipe(engines, name):
     entry = INDEX[name]
-    torch.set_num_threads(entry["threads"])
     reference = Image.open(HERE / f"{name}.png")
     metadata = read_metadata(reference)
     assert metadata["image"].get("precision") == entry["precision"]
+    # Pictures made since threads were recorded carry their count; older ones have it in cases.json.
+    threads = metadata["image"].get("threads", entry["threads"])
+    assert threads == entry["threads"]
+    torch.set_num_threads(threads)
     request = GenerationRequest.from_metadata(metadata, load_image=load_recorded)
     done = next(iter(engines(entry["precision"]).generate(request)))
     expected = np.asarray(reference.convert("RGB"))

@@ -41,6 +41,7 @@ from .files import (
 )
 from .flags import add_engine_flags
 from .request import GenerationRequest, ImageRef
+from .threads import use_physical_cores
 
 if TYPE_CHECKING:
 
@@ -573,6 +574,7 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
     Returns the exit status."""
     if not isinstance(args, argparse.Namespace):
         args = build_arg_parser().parse_args(args)
+    use_physical_cores()  # a no-op when `invokeai` has set it already
     logging.basicConfig(level=logging.WARNING, format=">> %(message)s")  # no-op when `invokeai` set it up
     logging.getLogger("ldm.invoke.generate").addFilter(_DropEngineDemoWarning())
     _quiet_libraries()

@@ -29,6 +29,7 @@ from .devices import (
     choose_device,
     choose_precision,
     free_memory,
+    latents_dtype,
     prefer_channels_last,
     weights_dtype,
 )
@@ -251,6 +252,7 @@ class Generate:
                 extras = {
                     "precision": self.precision,
                     "device": self.device,
+                    "threads": torch.get_num_threads(),  # float32 pixels differ in their last bits between counts
                     "loras": [{"name": n, "weight": w} for n, w in parsed.loras],
                     "embeddings": list(parsed.embeddings),
                 }
@@ -269,7 +271,7 @@ class Generate:
             cls: type[Generator] = HiresFix if request.hires_fix else Txt2Img
         else:
             cls = Inpaint if mode == "inpaint" else Img2Img
-        return cls(model.pipeline, self.torch_device, dtype)
+        return cls(model.pipeline, self.torch_device, dtype, latents_dtype(self.precision, self.torch_device))
 
     # -- postprocessing --------------------------------------------------------------------
 

@@ -1,10 +1,11 @@
 """Makes the reference PNGs under ``tests/reference/`` that later code must reproduce from their recipes.
 
-Run it only to add a case (``python -m tests.support.reference_images``): the committed PNGs were made by
-the code of their day, and ``tests/test_reference_images.py`` regenerates each one from the recipe it
+Run it only to add a case (``python -m tests.support.reference_images ROOT NAME...`` writes the named
+cases and leaves the others as they are): the committed PNGs were made by the code of their day, and ``tests/test_reference_images.py`` regenerates each one from the recipe it
 carries and compares every pixel, so a change to the denoise loop, the conditioning or the noise that
-would change what a recorded seed means is caught. Torch runs on one thread (a float32 UNet differs in
-its last bits between thread counts); the count is written into each case's entry in ``cases.json``."""
+would change what a recorded seed means is caught. Torch runs on one thread unless a case says otherwise
+(``CASE_THREADS``; a float32 UNet differs in its last bits between thread counts); the count is in each
+image's metadata and in its entry in ``cases.json``."""
 
 from __future__ import annotations
 
@@ -45,7 +46,16 @@ CASES: dict[str, tuple[str, dict]] = {
                                           strength=0.6, init=True)),
     "inpaint-mask": ("float32", dict(prompt="a bird", steps=6, sampler_name="k_euler_a", seed=8, strength=0.8,
                                      init=True, mask=True)),
+    # bf16 weights without autocast (added 2026-12-02): its own precision name, so the cases above keep theirs.
+    "txt2img-bfloat16-weights": ("bfloat16-weights", dict(prompt="a red fox:1.2 a pine forest:0.6 [blurry, text]",
+                                                          steps=6, sampler_name="k_euler_a", seed=1234, cfg_scale=7.5)),
+    "img2img-bfloat16-weights-2threads": ("bfloat16-weights", dict(prompt="a watercolour", steps=6,
+                                                                   sampler_name="k_lms", seed=3, strength=0.6,
+                                                                   init=True)),
+    "inpaint-bfloat16-weights": ("bfloat16-weights", dict(prompt="a bird", steps=6, sampler_name="k_euler_a", seed=8,
+                                                          strength=0.8, init=True, mask=True)),
 }
+CASE_THREADS = {"img2img-bfloat16-weights-2threads": 2}  # the others: THREADS
 SIZE = 64
 
 
@@ -74,24 +84,27 @@ def request_for(fields: dict) -> GenerationRequest:
     return GenerationRequest(**{"width": SIZE, "height": SIZE, **fields})
 
 
-def make(root: Path) -> None:
-    torch.set_num_threads(THREADS)
+def make(root: Path, names: list[str]) -> None:
+    """Writes the named cases' PNGs and entries (every case when none is named)."""
     HERE.mkdir(exist_ok=True)
     (HERE / INIT_NAME).write_bytes(init_png())
     (HERE / "mask.png").write_bytes(mask_png())
     engines: dict[str, Generate] = {}
-    index = {}
-    for name, (precision, fields) in CASES.items():
+    index_path = HERE / "cases.json"
+    index = json.loads(index_path.read_text()) if index_path.is_file() else {}
+    for name in names or list(CASES):
+        precision, fields = CASES[name]
+        torch.set_num_threads(CASE_THREADS.get(name, THREADS))
         gen = engines.get(precision)
         if gen is None:
             gen = engines[precision] = Generate(root=root, precision=precision)
             gen.load_model()
         done = next(iter(gen.generate(request_for(fields))))
         (HERE / f"{name}.png").write_bytes(md.png_bytes(done.image))
-        index[name] = {"precision": precision, "threads": THREADS, "torch": torch.__version__}
+        index[name] = {"precision": precision, "threads": torch.get_num_threads(), "torch": torch.__version__}
         print(name, "written")
-    (HERE / "cases.json").write_text(json.dumps(index, indent=2) + "\n")
+    index_path.write_text(json.dumps({n: index[n] for n in CASES if n in index}, indent=2) + "\n")
 
 
 if __name__ == "__main__":
-    make(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.home() / ".cache" / "invokeai-reference-root")
+    make(Path(sys.argv[1]) if len(sys.argv) > 1 else Path.home() / ".cache" / "invokeai-reference-root", sys.argv[2:])

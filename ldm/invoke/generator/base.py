@@ -89,12 +89,16 @@ AfterStep = Callable[[int, torch.Tensor], torch.Tensor]
 class Generator(abc.ABC):
     """One generation mode over a loaded diffusers pipeline's components."""
 
-    def __init__(self, pipeline: Any, device: torch.device, dtype: torch.dtype) -> None:
+    def __init__(self, pipeline: Any, device: torch.device, dtype: torch.dtype,
+                 latent_dtype: torch.dtype | None = None) -> None:
         self.pipeline = pipeline
         self.unet = pipeline.unet
         self.vae = pipeline.vae
         self.device = device
-        self.dtype = dtype
+        self.dtype = dtype  # the weights'; the UNet's inputs and the text embeddings are cast to it
+        # The sampler's latents: the weights' dtype unless told (bf16 weights on the CPU keep them float32,
+        # so the scheduler's small per-step updates are not rounded to bf16's 8 bits).
+        self.latent_dtype = latent_dtype or dtype
         self.vae_scale = 2 ** (len(self.vae.config.block_out_channels) - 1)
         self.latent_channels = int(self.unet.config.in_channels)
         self.is_sdxl = getattr(self.unet.config, "addition_embed_type", None) == "text_time"
@@ -156,7 +160,7 @@ class Generator(abc.ABC):
         x = torch.from_numpy(arr).permute(2, 0, 1).unsqueeze(0).to(self.device, self.vae.dtype)
         latents = self.vae.encode(x).latent_dist.mean
         # SDXL's VAE may run in float32 beside a float16 UNet: latents follow the UNet's precision.
-        return (latents * self.vae.config.scaling_factor).to(self.dtype)
+        return (latents * self.vae.config.scaling_factor).to(self.latent_dtype)
 
     def added_conditions(self, cond: Conditioning | Phase, latents: torch.Tensor) -> dict[str, torch.Tensor] | None:
         """SDXL's extra UNet inputs for the (uncond, cond) batch: pooled text embeddings and the size
@@ -193,7 +197,7 @@ class Generator(abc.ABC):
         """Every step of the sampler, starting from pure noise."""
         scheduler = self.scheduler(request.sampler_name, sampler_seed)
         scheduler.set_timesteps(request.steps, device=self.device)
-        latents = noise.to(self.device, self.dtype) * scheduler.init_noise_sigma
+        latents = noise.to(self.device, self.latent_dtype) * scheduler.init_noise_sigma
         return self.denoise(latents, scheduler, scheduler.timesteps, cond, progress, size,
                             noise_generator=torch.Generator("cpu").manual_seed(sampler_seed))
 
@@ -213,7 +217,7 @@ class Generator(abc.ABC):
         ``make_after_step(scheduler, timesteps, noise)`` may build a per-step hook (inpainting's blend)."""
         scheduler = self.scheduler(request.sampler_name, sampler_seed)
         timesteps = self.img2img_timesteps(scheduler, request.steps, strength)
-        noise = noise.to(self.device, self.dtype)
+        noise = noise.to(self.device, self.latent_dtype)
         latents = scheduler.add_noise(init_latents, noise, timesteps[:1])
         blend = make_after_step(scheduler, timesteps, noise) if make_after_step else None
         return self.denoise(latents, scheduler, timesteps, cond, progress, size, after_step=blend,
@@ -252,9 +256,11 @@ class Generator(abc.ABC):
                 embeddings = torch.cat([phase.uncond, phase.cond])
                 added = self.added_conditions(phase, latents)
                 unet_kwargs = {"added_cond_kwargs": added} if added is not None else {}
-            model_input = scheduler.scale_model_input(torch.cat([latents] * 2), t)
+            model_input = scheduler.scale_model_input(torch.cat([latents] * 2), t).to(self.dtype)
             control = self.control_residuals(i // order, total, model_input, t, embeddings, unet_kwargs)
             noise_pred = self.unet(model_input, t, encoder_hidden_states=embeddings, **unet_kwargs, **control).sample
+            if self.latent_dtype != self.dtype:  # bf16 weights: guidance and the sampler step in float32
+                noise_pred = noise_pred.to(self.latent_dtype)
             uncond_pred, cond_pred = noise_pred.chunk(2)
             guided = uncond_pred + cond.cfg_scale * (cond_pred - uncond_pred)
             if cond.threshold > 0:

@@ -95,9 +95,9 @@ class Inpaint(Generator):
         if self.control is not None:  # the map is fitted to the whole picture and cut like it
             self.control.region = (original.size, (x0, y0, x1, y1))
         init_latents = self.encode(crop)
-        start = noise.initial(self.latent_shape(*crop.size)).to(self.device, self.dtype)
+        start = noise.initial(self.latent_shape(*crop.size)).to(self.device, self.latent_dtype)
         m = torch.from_numpy(crop_mask.astype(np.float32))[None, None]
-        m = F.max_pool2d(m, self.vae_scale).to(self.device, self.dtype)  # any masked pixel marks its latent
+        m = F.max_pool2d(m, self.vae_scale).to(self.device, self.latent_dtype)  # any masked pixel marks its latent
         replace = request.inpaint_replace
         if replace > 0:
             init_latents = init_latents * (1 - replace * m) + start * (replace * m)

@@ -1,0 +1,142 @@
+"""Where the time of one SD-1.5-shaped UNet step goes on the CPU: torch.profiler's self time of every op,
+summed by op class, for one precision path, layout and attention at a time (to show a change before/after).
+
+    python bench/profile_cpu.py                                   # the path --precision auto picks
+    python bench/profile_cpu.py --precision bfloat16 --layout contiguous --attention classic
+    python bench/profile_cpu.py --compare                         # every path in one run, one table each
+    python bench/profile_cpu.py --ab bfloat16,bfloat16-weights --pairs 5   # step times A B A B ..., ratio
+
+The shapes are bench_cpu.py's (batch 2, 64x64 latents, 77 CLIP-L tokens). Self times are summed, so no
+op is counted twice; the step time is measured apart, without the profiler's overhead.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+from collections import defaultdict
+
+from bench_cpu import sd15_unet, unet_inputs
+from common import interleave, table, write_result
+
+# Op class -> name fragments of the aten ops in it (checked in this order; the first that matches wins).
+CLASSES: list[tuple[str, tuple[str, ...]]] = [
+    ("attention (SDPA, softmax)", ("scaled_dot_product", "flash_attention", "softmax", "baddbmm", "bmm")),
+    ("matmul / linear", ("addmm", "aten::mm", "matmul", "linear", "mkldnn_linear")),
+    ("conv", ("conv",)),
+    ("norm", ("group_norm", "layer_norm", "batch_norm")),
+    ("copies, casts, layout", ("copy_", "_to_copy", "contiguous", "clone", "cat", "to_dense", "reorder",
+                               "empty_like", "as_strided_", "resize_")),
+    ("elementwise / activation", ("silu", "gelu", "add", "mul", "div", "sub", "sigmoid", "exp", "sin", "cos",
+                                  "tanh", "neg", "pow", "rsqrt", "sqrt", "chunk", "where", "fill_")),
+]
+PATHS = ("float32", "bfloat16", "bfloat16-weights")
+LAYOUTS = ("channels-last", "contiguous")
+ATTENTIONS = ("sdpa", "classic")
+
+
+def op_class(name: str) -> str:
+    for label, fragments in CLASSES:
+        if any(f in name for f in fragments):
+            return label
+    return "other"
+
+
+def prepare(unet, precision: str, layout: str, attention: str):
+    """The UNet as Generate runs it on this precision path, layout and attention; returns the step."""
+    import torch
+    from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
+
+    from ldm.invoke.devices import autocast_for, weights_dtype
+
+    cpu = torch.device("cpu")
+    dtype = weights_dtype(precision, cpu)
+    unet.to(dtype)
+    unet.to(memory_format=torch.channels_last if layout == "channels-last" else torch.contiguous_format)
+    unet.set_attn_processor(AttnProcessor2_0() if attention == "sdpa" else AttnProcessor())
+    x, t, emb = (v.to(dtype) if v.is_floating_point() else v for v in unet_inputs())
+
+    def step():
+        with torch.inference_mode(), autocast_for(precision, cpu):
+            return unet(x, t, encoder_hidden_states=emb).sample
+
+    return step
+
+
+def profile(step, steps: int) -> tuple[float, dict[str, float], list[tuple[str, float]]]:
+    """Best step time without the profiler, then the self time (s per step) by class and the top ops."""
+    from torch.profiler import ProfilerActivity
+    from torch.profiler import profile as torch_profile
+
+    step()  # warm-up: oneDNN picks its kernels on the first call
+    times = []
+    for _ in range(steps):
+        s = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - s)
+    with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
+        for _ in range(steps):
+            step()
+    by_class: dict[str, float] = defaultdict(float)
+    ops = []
+    for event in prof.key_averages():
+        seconds = event.self_cpu_time_total / 1e6 / steps
+        by_class[op_class(event.key)] += seconds
+        ops.append((event.key, seconds))
+    ops.sort(key=lambda o: -o[1])
+    return min(times), dict(by_class), ops[:12]
+
+
+def report(label: str, step_s: float, by_class: dict[str, float], ops: list[tuple[str, float]]) -> None:
+    total = sum(by_class.values())
+    order = [c for c, _ in CLASSES] + ["other"]
+    rows = [[c, round(by_class.get(c, 0.0), 3), f"{100 * by_class.get(c, 0.0) / total:.1f}%"] for c in order]
+    rows.append(["profiled total (self times)", round(total, 3), "100%"])
+    print(f"\n{label}: step {step_s:.3f} s without the profiler")
+    print(table(rows, ["op class", "s per step", "% of step"]))
+    print("top ops: " + ", ".join(f"{name} {s:.3f}" for name, s in ops[:8]))
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--precision", choices=("auto",) + PATHS, default="auto")
+    ap.add_argument("--layout", choices=LAYOUTS, default="channels-last")
+    ap.add_argument("--attention", choices=ATTENTIONS, default="sdpa")
+    ap.add_argument("--steps", type=int, default=2, help="profiled steps (after one warm-up)")
+    ap.add_argument("--compare", action="store_true", help="profile every precision path (layout and attention as given)")
+    ap.add_argument("--ab", metavar="A,B", help="no profile: time two precision paths interleaved, B's time / A's")
+    ap.add_argument("--pairs", type=int, default=5, help="pairs of steps for --ab")
+    args = ap.parse_args()
+    if args.ab:
+        a, b = args.ab.split(",")
+        run_a, run_b = (prepare(sd15_unet(), path, args.layout, args.attention) for path in (a, b))
+        got = interleave(run_b, run_a, args.pairs)
+        print(f"{b} / {a}, UNet step: ratio of medians {got['ratio']:.3f} (pairs {got['pair_ratio_min']:.3f}-"
+              f"{got['pair_ratio_max']:.3f}), best-of {min(got['a_s']) / min(got['b_s']):.3f}; "
+              f"{a} {got['b_median_s']:.3f} s, {b} {got['a_median_s']:.3f} s")
+        print("wrote", write_result("profile_cpu_ab", {"a": a, "b": b, **got}))
+        return
+
+    import torch
+
+    from ldm.invoke.devices import choose_precision, cpu_has_native_bf16
+
+    cpu = torch.device("cpu")
+    precision = choose_precision(args.precision, cpu)
+    if args.compare:
+        paths = [p for p in PATHS if p == "float32" or cpu_has_native_bf16()]
+    else:
+        paths = [precision]
+    unet = sd15_unet()
+    results = {}
+    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
+    for path in paths:
+        label = f"{path}, {args.layout}, {args.attention} attention"
+        step_s, by_class, ops = profile(prepare(unet, path, args.layout, args.attention), args.steps)
+        report(label, step_s, by_class, ops)
+        results[label] = {"step_s": step_s, "by_class_s": by_class, "top_ops_s": dict(ops)}
+    print("wrote", write_result("profile_cpu", {"threads": torch.get_num_threads(), "profiles": results}))
+
+
+if __name__ == "__main__":
+    main()
