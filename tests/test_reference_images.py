@@ -2,7 +2,10 @@
 
 ``tests/reference/*.png`` were made by ``tests/support/reference_images.py`` (one torch thread unless the
 picture records another, each precision path the CPU has); here each recipe is read back from the PNG as Use All reads it, run on the
-demo model, and every pixel compared. A failure means a recorded seed no longer means what it did."""
+demo model, and every pixel compared. On the machine that made a picture (the same ``machine_signature``)
+every pixel must be equal; on another CPU, whose kernels round differently, the picture must be close
+(``CLOSE``: within a level in float32, within bfloat16's rounding otherwise). A failure means a recorded
+seed no longer means what it did."""
 
 from __future__ import annotations
 
@@ -17,9 +20,14 @@ from PIL import Image
 from ldm.invoke.generate import Generate
 from ldm.invoke.metadata import read_metadata
 from ldm.invoke.request import GenerationRequest
-from tests.support.reference_images import CASES, HERE
+from tests.support.reference_images import CASES, HERE, machine_signature
 
 INDEX = json.loads((HERE / "cases.json").read_text())
+MACHINE = machine_signature()
+# On another machine than the one that made it (or one not recorded): the largest difference of any
+# channel, in levels of 255, and the largest mean difference. Measured between two such CPUs: float32
+# differed by 1 level in at most 12 of 4096 pixels, bfloat16 by up to 12 levels (mean 1.7).
+CLOSE = {"float32": (2, 0.05), "bfloat16": (32, 3.0), "bfloat16-weights": (32, 3.0)}
 
 
 @pytest.fixture(scope="module")
@@ -65,4 +73,11 @@ def test_a_reference_picture_regenerates_from_its_recipe(engines, name):
     got = np.asarray(done.image.convert("RGB"))
     assert got.shape == expected.shape
     differing = int((got != expected).any(axis=2).sum())
-    assert differing == 0, f"{name}: {differing} of {got.shape[0] * got.shape[1]} pixels differ from the reference"
+    if entry.get("machine") == MACHINE:
+        assert differing == 0, f"{name}: {differing} of {got.shape[0] * got.shape[1]} pixels differ from the reference"
+    else:
+        gap = np.abs(got.astype(int) - expected.astype(int))
+        most, mean = CLOSE[entry["precision"]]
+        assert gap.max() <= most and gap.mean() <= mean, \
+            f"{name}: made on another machine ({entry.get('machine') or 'not recorded'}), and off by up to " \
+            f"{gap.max()} levels (mean {gap.mean():.2f}) on this one ({MACHINE})"

@@ -5,11 +5,15 @@ cases and leaves the others as they are): the committed PNGs were made by the co
 carries and compares every pixel, so a change to the denoise loop, the conditioning or the noise that
 would change what a recorded seed means is caught. Torch runs on one thread unless a case says otherwise
 (``CASE_THREADS``; a float32 UNet differs in its last bits between thread counts); the count is in each
-image's metadata and in its entry in ``cases.json``."""
+image's metadata and in its entry in ``cases.json``, with the signature of the machine that made it
+(``machine_signature``): CPUs whose kernels differ (oneDNN picks its kernels by the CPU it finds) round
+differently, so a picture is expected bit for bit only where it was made, and close elsewhere."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import platform
 import sys
 from pathlib import Path
 
@@ -59,6 +63,48 @@ CASE_THREADS = {"img2img-bfloat16-weights-2threads": 2}  # the others: THREADS
 SIZE = 64
 
 
+def _cpu_line() -> str:
+    """Vendor, family, model and stepping as /proc/cpuinfo gives them (the processor name elsewhere)."""
+    found: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                key, _, value = line.partition(":")
+                key = key.strip()
+                if key in ("vendor_id", "cpu family", "model", "stepping") and key not in found:
+                    found[key] = value.strip()
+                if not line.strip() and found:
+                    break
+    except OSError:
+        return platform.processor() or platform.machine()
+    return "/".join(found.get(k, "?") for k in ("vendor_id", "cpu family", "model", "stepping"))
+
+
+def machine_signature() -> str:
+    """What decides the last bits of a CPU picture: the CPU, torch's kernel level for it, and the
+    digest of a small seeded block (convolution, GroupNorm, SiLU, attention, linear) run on one thread
+    in float32 and in bfloat16, which differs where oneDNN's kernels round differently."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        g = torch.Generator().manual_seed(0)
+        x = torch.randn(2, 64, 16, 16, generator=g)
+        conv = torch.randn(64, 64, 3, 3, generator=g) * 0.05
+        lin = torch.randn(64, 64, generator=g) * 0.1
+        digest = hashlib.sha256()
+        for dtype in (torch.float32, torch.bfloat16):
+            with torch.inference_mode():
+                h = torch.nn.functional.conv2d(x.to(dtype), conv.to(dtype), padding=1)
+                h = torch.nn.functional.silu(torch.nn.functional.group_norm(h, 8))
+                t = h.flatten(2).transpose(1, 2).reshape(2, 256, 4, 16).transpose(1, 2)
+                a = torch.nn.functional.scaled_dot_product_attention(t, t, t).transpose(1, 2).reshape(2, 256, 64)
+                digest.update((a @ lin.to(dtype)).float().numpy().tobytes())
+    finally:
+        torch.set_num_threads(threads)
+    return f"{_cpu_line()} {torch.backends.cpu.get_cpu_capability()} torch {torch.__version__} " \
+           f"probe {digest.hexdigest()[:12]}"
+
+
 def init_png() -> bytes:
     """A fixed, seeded picture to start from (the committed ``init.png`` is this)."""
     rng = np.random.default_rng(0)
@@ -101,7 +147,8 @@ def make(root: Path, names: list[str]) -> None:
             gen.load_model()
         done = next(iter(gen.generate(request_for(fields))))
         (HERE / f"{name}.png").write_bytes(md.png_bytes(done.image))
-        index[name] = {"precision": precision, "threads": torch.get_num_threads(), "torch": torch.__version__}
+        index[name] = {"precision": precision, "threads": torch.get_num_threads(), "torch": torch.__version__,
+                       "machine": machine_signature()}
         print(name, "written")
     index_path.write_text(json.dumps({n: index[n] for n in CASES if n in index}, indent=2) + "\n")
 
