@@ -27,7 +27,7 @@ COMPILING = "Compiling…"  # the status a generation shows while a new graph is
 RECOMPILE_LIMIT = 64
 
 _SEEN: set[tuple[Any, ...]] = set()  # the graphs this process compiled (or loaded from the cache)
-_COMPILED: dict[int, tuple[Any, Callable[..., Any]]] = {}  # id(unet) → (unet, its compiled call)
+_ATTRIBUTE = "_invokeai_compiled"  # where a UNet keeps its torch.compile wrapper
 
 
 def compile_cache(root: Path) -> Path:
@@ -51,14 +51,15 @@ def use_cache(root: Path) -> Path:
 
 
 def _compiled(unet: torch.nn.Module) -> Callable[..., Any]:
-    """One torch.compile wrapper per UNet (shapes are static: each size gets its own graph)."""
+    """One torch.compile wrapper per UNet (shapes are static: each size gets its own graph), kept on the
+    UNet itself so that it goes when the model leaves the cache."""
     import torch
 
-    held = _COMPILED.get(id(unet))
-    if held is None or held[0] is not unet:
-        held = (unet, torch.compile(unet, dynamic=False))
-        _COMPILED[id(unet)] = held
-    return held[1]
+    compiled = unet.__dict__.get(_ATTRIBUTE)
+    if compiled is None:
+        compiled = torch.compile(unet, dynamic=False)
+        object.__setattr__(unet, _ATTRIBUTE, compiled)  # not registered as a submodule
+    return compiled
 
 
 def _shapes(value: Any) -> Any:
@@ -88,14 +89,16 @@ class CompiledUNet:
 
     def graph_key(self, sample: torch.Tensor, kwargs: dict[str, Any]) -> tuple[Any, ...]:
         """What makes dynamo compile a new graph: the UNet's architecture and weights' dtype and device,
-        the input shapes, which extra inputs there are, and the convolutions' padding (seamless)."""
+        the input shapes, which extra inputs there are, its layers (a LoRA adds some) and the
+        convolutions' padding (seamless)."""
         import torch
 
         first = next(self.module.parameters())
-        padding = tuple(sorted({m.padding_mode for m in self.module.modules() if isinstance(m, torch.nn.Conv2d)}))
+        modules = list(self.module.modules())  # a LoRA's layers add modules
+        padding = tuple(sorted({m.padding_mode for m in modules if isinstance(m, torch.nn.Conv2d)}))
         config = tuple(sorted((k, repr(v)) for k, v in dict(self.module.config).items()))
         return (type(self.module).__name__, config, first.dtype, str(first.device), _shapes(sample),
-                _shapes(kwargs), padding, torch.is_autocast_enabled("cpu"))
+                _shapes(kwargs), len(modules), padding, torch.is_autocast_enabled("cpu"))
 
     def __call__(self, sample: torch.Tensor, timestep: Any, **kwargs: Any) -> Any:
         import torch
