@@ -2,7 +2,7 @@
 compiles into an empty ROOT/cache/compile, the second loads from it) beside an eager launch, and the
 compiled SD-1.5-shaped UNet step against the bf16 floor of bench_cpu.py.
 
-    python bench/bench_compile.py [--model demo|sd15] [--size 64] [--steps 4] [--skip-step]
+    python bench/bench_compile.py [--model demo|sd15] [--size 64] [--steps 4] [--skip-step | --skip-launch]
 """
 
 from __future__ import annotations
@@ -68,12 +68,27 @@ def main() -> None:
     ap.add_argument("--steps", type=int, default=4)
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--skip-step", action="store_true", help="only the launch times")
+    ap.add_argument("--skip-launch", action="store_true", help="only the UNet step against the floor")
     args = ap.parse_args()
+    out: dict[str, object] = {"model": args.model, "size": args.size, "steps": args.steps}
+    if not args.skip_launch:
+        out["launch_s"] = launch_times(args.model, args.size, args.steps)
+    if not args.skip_step:
+        step = step_against_floor(args.repeats)
+        print(table([["unet step, SD-1.5 shape, eager", step["eager_s"], f"{step['eager_x_floor']:.2f}x"],
+                     ["unet step, SD-1.5 shape, --compile", step["compiled_s"], f"{step['compiled_x_floor']:.2f}x"]],
+                    ["measure", "seconds", "x of bf16 floor"]))
+        print(f"compiling the SD-1.5-shaped UNet took {step['compile_s']:.0f} s; floor {step['floor_s']:.3f} s")
+        out["step"] = step
+    print("wrote", write_result("compile", out))
 
-    line = f"a lighthouse -s {args.steps} -W {args.size} -H {args.size} -S 42 -A k_euler"
+
+def launch_times(model: str, size: int, steps: int) -> dict[str, float]:
+    """An eager launch, then a first and a second ``--compile`` launch on one fresh root."""
+    line = f"a lighthouse -s {steps} -W {size} -H {size} -S 42 -A k_euler"
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        if args.model == "sd15":
+        if model == "sd15":
             from bench_engine import sd15_root
 
             root = sd15_root(work / "root")
@@ -84,21 +99,12 @@ def main() -> None:
         eager = launch(root, work / "eager", line, compile=False)
         first = launch(root, work / "first", line, compile=True)
         second = launch(root, work / "second", line, compile=True)
-    shape = f"{args.model}, {args.size}px, {args.steps} steps"
-    rows = [[f"eager launch, {shape}", eager, 1.0], [f"--compile first launch (empty cache), {shape}", first,
-                                                      first / eager],
+    shape = f"{model}, {size}px, {steps} steps"
+    rows = [[f"eager launch, {shape}", eager, 1.0],
+            [f"--compile first launch (empty cache), {shape}", first, first / eager],
             [f"--compile second launch (cached), {shape}", second, second / eager]]
     print(table(rows, ["launch to exit, one image", "seconds", "x eager"]))
-    out = {"model": args.model, "size": args.size, "steps": args.steps,
-           "launch_s": {"eager": eager, "first": first, "second": second}}
-    if not args.skip_step:
-        step = step_against_floor(args.repeats)
-        print(table([["unet step, SD-1.5 shape, eager", step["eager_s"], f"{step['eager_x_floor']:.2f}x"],
-                     ["unet step, SD-1.5 shape, --compile", step["compiled_s"], f"{step['compiled_x_floor']:.2f}x"]],
-                    ["measure", "seconds", "x of bf16 floor"]))
-        print(f"compiling the SD-1.5-shaped UNet took {step['compile_s']:.0f} s; floor {step['floor_s']:.3f} s")
-        out["step"] = step
-    print("wrote", write_result("compile", out))
+    return {"eager": eager, "first": first, "second": second}
 
 
 if __name__ == "__main__":
