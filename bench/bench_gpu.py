@@ -4,7 +4,7 @@ bare diffusers ``StableDiffusionPipeline`` on the same weights in the same run: 
 memory; and the CPU's picture of the same seed against the GPU's (PSNR, float32 on the CPU).
 
     python bench/bench_gpu.py                 # a CUDA machine; under 5 minutes on an H200
-    python bench/bench_gpu.py --dry           # the same code on the CPU with the demo model's tiny shapes (CI)
+    python bench/bench_gpu.py --dry           # the same code on the CPU: the demo model's tiny shapes, auto precision (CI)
 
 BENCHMARKS.md says how to run it on the device machine (its own torch; diffusers carried as a wheel).
 """
@@ -149,12 +149,13 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     import torch
 
+    from ldm.invoke.devices import prefer_channels_last, weights_dtype
     from ldm.invoke.generate import Generate
 
     if not args.dry and not torch.cuda.is_available():
         sys.exit("bench_gpu: torch sees no CUDA GPU (use --dry to run the same code on the CPU)")
     device = "cpu" if args.dry else "cuda"
-    precision = "float32" if args.dry else "float16"
+    precision = "auto" if args.dry else "float16"  # dry: what the CPU's users get (bfloat16 where native)
     with tempfile.TemporaryDirectory() as tmp:
         work = args.work or Path(tmp)
         started = time.perf_counter()
@@ -167,6 +168,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         build_s = time.perf_counter() - started
         gen = Generate(root=root, precision=precision, device=device)
         gen.load_model()
+        precision = gen.precision
+        dtype = weights_dtype(precision, gen.torch_device)
         pipe = gen._model().pipeline
         results: dict[str, dict[str, Any]] = {}
         ours(gen, size, steps)  # warm-up: cuDNN / oneDNN pick their kernels
@@ -175,8 +178,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             module.to(memory_format=torch.channels_last)
         ours(gen, size, steps)
         _, results["ours channels-last"] = ours(gen, size, steps)
-        for module in (pipe.unet, pipe.vae):
+        for module in (pipe.unet, pipe.vae):  # back to the layout Generate gives (channels-last on a CPU)
             module.to(memory_format=torch.contiguous_format)
+            prefer_channels_last(module, gen.torch_device)
         gen.compile = True
         _, first = ours(gen, size, steps)  # compiles (cold: the cache under the bench's own root is empty)
         _, results["ours --compile"] = ours(gen, size, steps)
@@ -186,8 +190,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
             gpu_image, _ = ours(gen, cpu_size, steps)
         del gen, pipe
         gc.collect()
-        _, results["bare diffusers"] = bare(model_folder(root), torch.device(device), getattr(torch, precision),
-                                            size, steps, warmup=True)
+        _, results["bare diffusers"] = bare(model_folder(root), torch.device(device), dtype, size, steps, warmup=True)
         cpu = Generate(root=root, precision="float32", device="cpu")
         cpu_image, cpu_result = ours(cpu, cpu_size, steps)
         agreement = psnr(cpu_image, gpu_image)
