@@ -20,6 +20,7 @@ SUITE = [
     ["bench_upscale.py"],
     ["bench_cluster.py"],
     ["bench_control.py"],
+    ["bench_compile.py"],
 ]
 
 

@@ -93,6 +93,7 @@ def server_config_from_args(args: argparse.Namespace) -> ServerConfig:
         model=args.model,
         precision=args.precision,
         device=args.device,
+        compile=args.compile,
         free_gpu_mem=args.free_gpu_mem,
         seamless=args.seamless,
         cluster=getattr(args, "cluster", None),

@@ -88,6 +88,18 @@ def module_server_factory(tmp_path_factory: pytest.TempPathFactory, test_root: P
     factory.stop_all()
 
 
+@pytest.fixture(scope="session")
+def compile_launches(tmp_path_factory: pytest.TempPathFactory):
+    """(root, first, second): two ``--compile`` launches on one demo root, made once per session
+    (tests/support/compile_launches.py); the root's ROOT/cache/compile then holds the compiled UNet."""
+    from tests.support.compile_launches import compile_root, launch
+
+    root = compile_root(tmp_path_factory.mktemp("compile-root"))
+    first = launch(root, tmp_path_factory.mktemp("compile-first") / "out")
+    second = launch(root, tmp_path_factory.mktemp("compile-second") / "out")
+    return root, first, second
+
+
 @pytest.fixture(scope="module")
 def server(module_server_factory):
     """A server shared by a module's tests, with the demo model loaded (a module may define its own)."""

@@ -39,7 +39,7 @@ def test_the_web_app_and_the_cli_take_the_same_engine_flags():
     from ldm.invoke.cli import build_arg_parser
 
     line = ["--root", "/r", "--outdir", "/o", "--model", "m", "--precision", "bfloat16", "--device", "cpu",
-            "--free_gpu_mem", "--seamless", "--from_file", "f.txt"]
+            "--free_gpu_mem", "--seamless", "--compile", "--from_file", "f.txt"]
     web, cli = vars(build_parser().parse_args(line)), vars(build_arg_parser().parse_args(line))
     assert {k: web[k] for k in cli} == cli
     assert vars(build_arg_parser().parse_args([])) == {k: v for k, v in vars(build_parser().parse_args([])).items()

@@ -198,15 +198,16 @@ def test_flags_become_the_server_settings(tmp_path):
         "--web", "--root", str(tmp_path), "--outdir", "pics", "--host", "0.0.0.0", "--port", "9999",
         "--cors", "http://a.example,http://b.example", "http://c.example/", "--web_develop", "--model", "demo-alt",
         "--precision", "float32", "--device", "cpu", "--free_gpu_mem", "--seamless",
+        "--compile",
     ])
     config = server_config_from_args(args)
     assert config.root == tmp_path.resolve() and config.outdir == tmp_path.resolve() / "pics"
     assert (config.host, config.port, config.model, config.precision, config.device) == (
         "0.0.0.0", 9999, "demo-alt", "float32", "cpu")
-    assert config.free_gpu_mem and config.seamless and config.requires_token
+    assert config.free_gpu_mem and config.seamless and config.requires_token and config.compile
     assert config.cors == ["http://a.example", "http://b.example", "http://c.example", "http://localhost:5173"]
     plain = server_config_from_args(build_parser().parse_args(["--web", "--root", str(tmp_path)]))
     assert plain.outdir == tmp_path.resolve() / "outputs" / "img-samples"
-    assert not plain.requires_token and plain.cors == []
+    assert not plain.requires_token and plain.cors == [] and not plain.compile
     lan_open = server_config_from_args(build_parser().parse_args(["--web", "--host", "0.0.0.0", "--no-auth"]))
     assert not lan_open.requires_token

@@ -68,6 +68,7 @@ class ServerConfig:
     model: str | None = None
     precision: str = "auto"
     device: str = "auto"
+    compile: bool = False  # --compile: the UNet runs through torch.compile
     free_gpu_mem: bool = False
     seamless: bool = False
     load_model_at_start: bool = True

@@ -33,6 +33,7 @@ class WorkerSettings:
     precision: str = "auto"
     device: str = "auto"
     free_gpu_mem: bool = False
+    compile: bool = False
 
 
 @dataclass
@@ -153,7 +154,7 @@ class Worker:
 
             s = self.settings
             self._generate = Generate(model=s.model, root=s.root, precision=s.precision, device=s.device,
-                                      free_gpu_mem=s.free_gpu_mem)
+                                      free_gpu_mem=s.free_gpu_mem, compile=s.compile)
         return self._generate
 
     def engine(self) -> Any:

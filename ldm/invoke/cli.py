@@ -28,6 +28,7 @@ from .cli_args import (
     split_words,
     switch_names,
 )
+from .compile import COMPILING
 from .errors import InvokeError
 from .files import (
     CONTROL_FOLDER,
@@ -516,7 +517,7 @@ class _Progress:
         self.last = step
 
     def status(self, text: str) -> None:
-        if text in ("Upscaling", "Restoring Faces"):
+        if text in ("Upscaling", "Restoring Faces", COMPILING):
             self.close()
             print(f">> {text} ...", file=sys.stderr, flush=True)
 
@@ -588,7 +589,8 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
         gen = Generate(model=getattr(args, "model", None), root=root,
                        precision=getattr(args, "precision", None) or "auto",
                        device=getattr(args, "device", None) or "auto",
-                       free_gpu_mem=bool(getattr(args, "free_gpu_mem", False)))
+                       free_gpu_mem=bool(getattr(args, "free_gpu_mem", False)),
+                       compile=bool(getattr(args, "compile", False)))
         print(f">> Loading model {gen.model_name} from {root} ...", flush=True)
         gen.load_model()
     except InvokeError as e:

@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from . import metadata as md
+from .compile import compiled_unet
 from .conditioning import parse_prompt
 from .control.prepare import annotators, check_units, steering_for
 from .control.preprocess import fit_to
@@ -89,6 +90,7 @@ class Generate:
         free_gpu_mem: bool = False,
         max_cached_models: int = 2,
         max_faces: int | None = None,
+        compile: bool = False,
     ) -> None:
         self.root: Path = resolve_root(root)
         self.model_manager = ModelManager(self.root, max_cached=max_cached_models)
@@ -96,6 +98,7 @@ class Generate:
         self.device: str = self.torch_device.type
         self.precision: str = choose_precision(precision, self.torch_device)
         self.free_gpu_mem = free_gpu_mem
+        self.compile = compile  # the UNet runs through torch.compile (ldm/invoke/compile.py)
         # Face restoration works on at most this many faces (the largest) per image.
         self.max_faces = MAX_FACES if max_faces is None else max_faces
         self.requested_model = model
@@ -237,6 +240,8 @@ class Generate:
 
         with torch.inference_mode(), autocast_for(self.precision, self.torch_device):
             gen = self._generator(mode, request, model, dtype)
+            if self.compile:
+                gen.unet = compiled_unet(gen.unet, self.root, say)
             gen.control, control_hashes = steering_for(request, self.model_manager, self.torch_device, dtype,
                                                        gen.vae_scale)
             maps = tuple(fit_to(a.map, width, height, a.unit.resize_mode) for a in gen.control.units) \
@@ -256,6 +261,8 @@ class Generate:
                     "loras": [{"name": n, "weight": w} for n, w in parsed.loras],
                     "embeddings": list(parsed.embeddings),
                 }
+                if self.compile:  # compiled kernels round differently from eager ones (README, --compile)
+                    extras["compiled"] = True
                 if cond.warnings:  # told on the result itself, so every client and the CLI can show it
                     extras["warnings"] = list(cond.warnings)
                 image_meta = request.image_metadata(plan, mode, width, height, extras, control_hashes)

@@ -32,3 +32,8 @@ def models_dir(root: Path) -> Path:
 
 def models_yaml(root: Path) -> Path:
     return root / "models.yaml"
+
+
+def cache_dir(root: Path) -> Path:
+    """Caches the engine may rebuild at any time (compiled code): ``cache`` under the root dir."""
+    return root / "cache"

@@ -1,0 +1,111 @@
+"""``--compile``: the first and the second launch of the same model and size (new processes; the first
+compiles into an empty ROOT/cache/compile, the second loads from it) beside an eager launch, and the
+compiled SD-1.5-shaped UNet step against the bf16 floor of bench_cpu.py.
+
+    python bench/bench_compile.py [--model demo|sd15] [--size 64] [--steps 4] [--skip-step | --skip-launch]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from common import REPO, table, write_result
+
+
+def launch(root: Path, outdir: Path, line: str, compile: bool) -> float:
+    """Seconds for ``invokeai --from_file`` over one line, from start to exit, in a new process."""
+    outdir.mkdir(parents=True, exist_ok=True)
+    prompts = outdir / "prompts.txt"
+    prompts.write_text(line + "\n")
+    args = [sys.executable, "-m", "invokeai_gui", "--root", str(root), "--outdir", str(outdir),
+            "--from_file", str(prompts)] + (["--compile"] if compile else [])
+    env = {**os.environ, "HF_HUB_OFFLINE": "1", "PYTHONPATH": str(REPO)}
+    started = time.perf_counter()
+    subprocess.run(args, env=env, check=True, capture_output=True)
+    return time.perf_counter() - started
+
+
+def step_against_floor(repeats: int) -> dict[str, float]:
+    """The SD-1.5-shaped UNet step (batch 2, 64×64 latents, the auto precision, channels-last) eager and
+    compiled as Generate runs it, against bench_cpu.py's floor (its FLOPs ÷ the bf16 matmul rate)."""
+    import torch
+    from bench_cpu import best_of, count_flops, matmul_rate
+    from diffusers import UNet2DConditionModel
+
+    from ldm.invoke.compile import CompiledUNet
+    from ldm.invoke.devices import autocast_for, choose_precision, cpu_has_native_bf16, prefer_channels_last
+
+    cpu = torch.device("cpu")
+    auto = choose_precision("auto", cpu)
+    torch.manual_seed(0)
+    unet = UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8, sample_size=64).eval()
+    prefer_channels_last(unet, cpu)
+    x, t, emb = torch.randn(2, 4, 64, 64), torch.tensor(500), torch.randn(2, 77, 768)
+    rate = matmul_rate(torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
+    compiled = CompiledUNet(unet)
+    with torch.inference_mode(), autocast_for(auto, cpu):
+        flops = count_flops(lambda: unet(x, t, encoder_hidden_states=emb))
+        eager = best_of(lambda: unet(x, t, encoder_hidden_states=emb), repeats)
+        started = time.perf_counter()
+        compiled(x, t, encoder_hidden_states=emb)
+        compile_s = time.perf_counter() - started
+        fast = best_of(lambda: compiled(x, t, encoder_hidden_states=emb), repeats)
+    floor = flops / (rate * 1e9)
+    return {"eager_s": eager, "compiled_s": fast, "compile_s": compile_s, "floor_s": floor,
+            "eager_x_floor": eager / floor, "compiled_x_floor": fast / floor, "precision": auto}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__)
+    ap.add_argument("--model", choices=("demo", "sd15"), default="demo")
+    ap.add_argument("--size", type=int, default=64)
+    ap.add_argument("--steps", type=int, default=4)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--skip-step", action="store_true", help="only the launch times")
+    ap.add_argument("--skip-launch", action="store_true", help="only the UNet step against the floor")
+    args = ap.parse_args()
+    out: dict[str, object] = {"model": args.model, "size": args.size, "steps": args.steps}
+    if not args.skip_launch:
+        out["launch_s"] = launch_times(args.model, args.size, args.steps)
+    if not args.skip_step:
+        step = step_against_floor(args.repeats)
+        print(table([["unet step, SD-1.5 shape, eager", step["eager_s"], f"{step['eager_x_floor']:.2f}x"],
+                     ["unet step, SD-1.5 shape, --compile", step["compiled_s"], f"{step['compiled_x_floor']:.2f}x"]],
+                    ["measure", "seconds", "x of bf16 floor"]))
+        print(f"compiling the SD-1.5-shaped UNet took {step['compile_s']:.0f} s; floor {step['floor_s']:.3f} s")
+        out["step"] = step
+    print("wrote", write_result("compile", out))
+
+
+def launch_times(model: str, size: int, steps: int) -> dict[str, float]:
+    """An eager launch, then a first and a second ``--compile`` launch on one fresh root."""
+    line = f"a lighthouse -s {steps} -W {size} -H {size} -S 42 -A k_euler"
+    with tempfile.TemporaryDirectory() as tmp:
+        work = Path(tmp)
+        if model == "sd15":
+            from bench_engine import sd15_root
+
+            root = sd15_root(work / "root")
+        else:
+            from common import bench_root
+
+            root = bench_root(work, None)
+        eager = launch(root, work / "eager", line, compile=False)
+        first = launch(root, work / "first", line, compile=True)
+        second = launch(root, work / "second", line, compile=True)
+    shape = f"{model}, {size}px, {steps} steps"
+    rows = [[f"eager launch, {shape}", eager, 1.0],
+            [f"--compile first launch (empty cache), {shape}", first, first / eager],
+            [f"--compile second launch (cached), {shape}", second, second / eager]]
+    print(table(rows, ["launch to exit, one image", "seconds", "x eager"]))
+    return {"eager": eager, "first": first, "second": second}
+
+
+if __name__ == "__main__":
+    main()
