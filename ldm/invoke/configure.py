@@ -22,7 +22,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -328,6 +328,19 @@ def prepare_root(root: Path) -> None:
     ensure_demo_model(root)
 
 
+def fetch_each(items: Iterable[WeightDownload], progress: bool = True) -> list[str]:
+    """Downloads each item, saying what became of it; the errors of those that failed."""
+    failures = []
+    for item in items:
+        try:
+            state = fetch(item, progress=progress)
+            print(f"{item.description}: {item.dest} ({state}, sha256 verified)")
+        except DownloadError as e:
+            failures.append(str(e))
+            print(f"error: {e}", file=sys.stderr)
+    return failures
+
+
 def main(argv: list[str] | None = None) -> int:
     from .globals import resolve_root
     from .model_manager import ModelManager
@@ -359,23 +372,11 @@ def main(argv: list[str] | None = None) -> int:
     if not args.skip_support_models and ask(
             "Download the face restoration and upscaling weights (GFPGAN, CodeFormer, Real-ESRGAN; about 1 GB)?",
             args.yes):
-        for item in support_downloads(root, args.mirror):
-            try:
-                state = fetch(item, progress=progress)
-                print(f"{item.description}: {item.dest} ({state}, sha256 verified)")
-            except DownloadError as e:
-                failures.append(str(e))
-                print(f"error: {e}", file=sys.stderr)
+        failures += fetch_each(support_downloads(root, args.mirror), progress)
     if not args.skip_annotators and ask(
             "Download the control preprocessors' weights (OpenPose body, hands and face; line art; about 540 MB)?",
             args.yes):
-        for item in annotator_downloads(root, args.hf_endpoint):
-            try:
-                state = fetch(item, progress=progress)
-                print(f"{item.description}: {item.dest} ({state}, sha256 verified)")
-            except DownloadError as e:
-                failures.append(str(e))
-                print(f"error: {e}", file=sys.stderr)
+        failures += fetch_each(annotator_downloads(root, args.hf_endpoint), progress)
     if not args.skip_sd_weights and ask("Download Stable Diffusion 1.5 (about 2 GB)?", args.yes):
         try:
             folder = download_sd15(args.hf_endpoint, progress=progress)

@@ -14,30 +14,13 @@ import {
   test,
   waitForResults,
   resultCount,
+  servedPixels,
 } from './support/fixtures';
 import { FIXTURES } from './support/env';
 
 const PARROT = path.join(FIXTURES, 'lincoln-parrot-128.png');
 /** The ControlNet tests/support/make_root.py puts in the e2e root's models.yaml. */
 const CONTROL_MODEL = 'tiny-control';
-
-interface Pixels {
-  w: number;
-  h: number;
-  d: number[];
-}
-
-/** Decoded RGBA pixels of a served image, exactly as stored. */
-async function servedPixels(page: Page, url: string): Promise<Pixels> {
-  return page.evaluate(async (u) => {
-    const bmp = await createImageBitmap(await (await fetch(u)).blob(), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
-    const c = new OffscreenCanvas(bmp.width, bmp.height);
-    const ctx = c.getContext('2d');
-    if (!ctx) throw new Error('no context');
-    ctx.drawImage(bmp, 0, 0);
-    return { w: bmp.width, h: bmp.height, d: Array.from(ctx.getImageData(0, 0, bmp.width, bmp.height).data) };
-  }, url);
-}
 
 /** Drops a file on an element as a real drag-and-drop would. */
 async function dropFile(page: Page, testId: string, file: string, name: string): Promise<void> {

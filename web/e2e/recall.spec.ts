@@ -14,16 +14,12 @@ import {
   smallSettings,
   test,
   waitForResults,
+  servedPixels,
+  type Pixels,
 } from './support/fixtures';
 import { FIXTURES } from './support/env';
 
 const PARROT = path.join(FIXTURES, 'lincoln-parrot-128.png');
-
-interface Pixels {
-  w: number;
-  h: number;
-  d: number[];
-}
 
 const thumbOf = (page: Page, url: string) => page.getByTestId('gallery-grid-result').locator(`[data-url="${url}"]`);
 
@@ -70,18 +66,6 @@ async function canvasPixels(page: Page, testId: string): Promise<Pixels> {
     if (!ctx) throw new Error('no context');
     return { w: canvas.width, h: canvas.height, d: Array.from(ctx.getImageData(0, 0, canvas.width, canvas.height).data) };
   });
-}
-
-/** Decoded RGBA pixels of a served image or a data URL, exactly as stored. */
-async function servedPixels(page: Page, url: string): Promise<Pixels> {
-  return page.evaluate(async (u) => {
-    const bmp = await createImageBitmap(await (await fetch(u)).blob(), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
-    const c = new OffscreenCanvas(bmp.width, bmp.height);
-    const ctx = c.getContext('2d');
-    if (!ctx) throw new Error('no context');
-    ctx.drawImage(bmp, 0, 0);
-    return { w: bmp.width, h: bmp.height, d: Array.from(ctx.getImageData(0, 0, bmp.width, bmp.height).data) };
-  }, url);
 }
 
 /** Where an image pixel of the Inpainting stage is on screen. */

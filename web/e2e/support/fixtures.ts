@@ -142,6 +142,25 @@ export async function newestResults(page: Page, count: number): Promise<string[]
   return urls;
 }
 
+/** An image's decoded RGBA pixels. */
+export interface Pixels {
+  w: number;
+  h: number;
+  d: number[];
+}
+
+/** Decoded RGBA pixels of a served image (or a data URL), exactly as stored. */
+export async function servedPixels(page: Page, url: string): Promise<Pixels> {
+  return page.evaluate(async (u) => {
+    const bmp = await createImageBitmap(await (await fetch(u)).blob(), { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    const c = new OffscreenCanvas(bmp.width, bmp.height);
+    const ctx = c.getContext('2d');
+    if (!ctx) throw new Error('no context');
+    ctx.drawImage(bmp, 0, 0);
+    return { w: bmp.width, h: bmp.height, d: Array.from(ctx.getImageData(0, 0, bmp.width, bmp.height).data) };
+  }, url);
+}
+
 /** SHA-256 of an image's decoded RGBA pixels, computed in the page from the served PNG. */
 export async function pixelDigest(page: Page, url: string): Promise<string> {
   return page.evaluate(async (u) => {
