@@ -95,6 +95,13 @@ class BoundingBox(Schema):
     height: int = Field(ge=8, le=4096)
 
 
+def settings_as_floats(cls: type, value: Any) -> Any:
+    """A unit's settings may come as whole numbers (JSON has one number type): they are read as floats."""
+    if isinstance(value, dict):
+        return {k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in value.items()}
+    return value
+
+
 class ControlUnitParameters(Schema):
     """One control unit (ours): ranges and names are the request's to check, so messages name the unit."""
 
@@ -113,12 +120,7 @@ class ControlUnitParameters(Schema):
     def _whole_numbers_too(cls, value: Any) -> Any:
         return float(value) if isinstance(value, int) and not isinstance(value, bool) else value
 
-    @field_validator("settings", mode="before")
-    @classmethod
-    def _settings_numbers(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in value.items()}
-        return value
+    _settings_numbers = field_validator("settings", mode="before")(settings_as_floats)
 
     def to_unit(self, image: ImageRef) -> ControlUnit:
         settings = {k: int(v) if float(v).is_integer() else v for k, v in self.settings.items()}
@@ -291,12 +293,7 @@ class ControlMap(Schema):
     width: int | None = Field(None, ge=8, le=4096)
     height: int | None = Field(None, ge=8, le=4096)
 
-    @field_validator("settings", mode="before")
-    @classmethod
-    def _settings_numbers(cls, value: Any) -> Any:
-        if isinstance(value, dict):
-            return {k: float(v) if isinstance(v, int) and not isinstance(v, bool) else v for k, v in value.items()}
-        return value
+    _settings_numbers = field_validator("settings", mode="before")(settings_as_floats)
 
     @model_validator(mode="after")
     def _both_sides(self) -> ControlMap:
