@@ -13,10 +13,9 @@ op is counted twice; the step time is measured apart, without the profiler's ove
 from __future__ import annotations
 
 import argparse
-import time
 from collections import defaultdict
 
-from bench_cpu import sd15_unet, unet_inputs
+from bench_cpu import best_of, sd15_unet, unet_inputs
 from common import interleave, table, write_result
 
 # Op class -> name fragments of the aten ops in it (checked in this order; the first that matches wins).
@@ -68,12 +67,7 @@ def profile(step, steps: int) -> tuple[float, dict[str, float], list[tuple[str, 
     from torch.profiler import ProfilerActivity
     from torch.profiler import profile as torch_profile
 
-    step()  # warm-up: oneDNN picks its kernels on the first call
-    times = []
-    for _ in range(steps):
-        s = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - s)
+    best = best_of(step, steps)  # with a warm-up: oneDNN picks its kernels on the first call
     with torch_profile(activities=[ProfilerActivity.CPU]) as prof:
         for _ in range(steps):
             step()
@@ -84,7 +78,7 @@ def profile(step, steps: int) -> tuple[float, dict[str, float], list[tuple[str, 
         by_class[op_class(event.key)] += seconds
         ops.append((event.key, seconds))
     ops.sort(key=lambda o: -o[1])
-    return min(times), dict(by_class), ops[:12]
+    return best, dict(by_class), ops[:12]
 
 
 def report(label: str, step_s: float, by_class: dict[str, float], ops: list[tuple[str, float]]) -> None:
