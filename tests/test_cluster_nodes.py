@@ -87,7 +87,8 @@ def test_jobs_for_a_model_one_node_lacks_go_to_the_other_node(studio, nodes):
 def test_killing_the_node_running_a_job_requeues_it_and_it_finishes_once(studio, nodes):
     cluster, added, roots = nodes
     before = set(studio.outdir.glob("*.png"))
-    job = studio.submit_generation(request(seed=21, steps=60, iterations=2))
+    # Enough steps that the second image is still being made when the node is gone (removing it takes a while).
+    job = studio.submit_generation(request(seed=21, steps=400, iterations=2))
     deadline = time.monotonic() + 120
     while not (job.status == "running" and job.payload.get("done", 0) >= 1):
         assert time.monotonic() < deadline, "the job's first image never came"
