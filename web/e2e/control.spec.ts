@@ -50,7 +50,7 @@ test('text to image: a unit from a dropped picture, its map previewed, Invoke, a
   await expect(page.getByTestId('control-unit')).toHaveCount(1);
   await expect(page.getByTestId('section-control-switch')).toBeChecked();
   await expect(page.getByTestId('control-model-0')).toHaveValue(CONTROL_MODEL);
-  await expect(page.getByTestId('control-model-0').locator('option', { hasText: `${CONTROL_MODEL} (ControlNet, SD 1.x)` })).toHaveCount(1);
+  await expect(page.getByTestId('control-model-0').locator('option', { hasText: `${CONTROL_MODEL} (SD 1.x)` })).toHaveCount(1);
   // Invoke waits for a picture, and says so.
   await expect(page.getByTestId('invoke')).toBeDisabled();
   await expect(page.getByTestId('control-problem-0')).toContainText('choose a control picture');

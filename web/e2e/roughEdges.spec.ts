@@ -114,6 +114,9 @@ test('the header stays put when the server goes away, and the model picker says 
   test.setTimeout(240_000);
   const boxes = () =>
     page.locator('.site-header button, .site-header select').evaluateAll((els) => els.map((e) => Math.round(e.getBoundingClientRect().left)));
+  // Measured once systemConfig has come (the version badge beside the name is its app_version).
+  await expect(page.locator('.site-header__version')).toBeVisible({ timeout: 60_000 });
+  await expect(page.getByTestId('model-picker')).toHaveValue('demo', { timeout: 60_000 });
   const connected = await boxes();
   // Every text the picker shows from here on, so a brief "No models" cannot slip by.
   await page.evaluate(() => {

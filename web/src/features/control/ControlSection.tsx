@@ -87,10 +87,10 @@ function ModelField({ unit, facts, index }: { unit: ControlUnit; facts: ControlF
   const dispatch = useAppDispatch();
   const known = facts.models.some((m) => m.name === unit.model);
   const options = [
-    ...(unit.model === '' || !known ? [{ value: unit.model, label: unit.model === '' ? 'Choose a ControlNet' : `${unit.model} (not installed)`, disabled: true }] : []),
+    ...(unit.model === '' || !known ? [{ value: unit.model, label: unit.model === '' ? 'Choose a control model' : `${unit.model} (not installed)`, disabled: true }] : []),
     ...facts.models.map((m) => ({
       value: m.name,
-      label: `${m.name} (${m.kind}, ${familyName(m.family)})${m.unavailable ? ` — not for the loaded ${familyName(facts.family ?? '')} model` : ''}`,
+      label: `${m.name} (${m.kind === 'ControlNet' ? '' : `${m.kind}, `}${familyName(m.family)})${m.unavailable ? ` — not for the loaded ${familyName(facts.family ?? '')} model` : ''}`,
       disabled: m.unavailable !== null,
     })),
   ];
