@@ -39,14 +39,22 @@ def step_against_floor(repeats: int) -> dict[str, float]:
     from diffusers import UNet2DConditionModel
 
     from ldm.invoke.compile import CompiledUNet
-    from ldm.invoke.devices import autocast_for, choose_precision, cpu_has_native_bf16, prefer_channels_last
+    from ldm.invoke.devices import (
+        autocast_for,
+        choose_precision,
+        cpu_has_native_bf16,
+        prefer_channels_last,
+        weights_dtype,
+    )
 
     cpu = torch.device("cpu")
     auto = choose_precision("auto", cpu)
     torch.manual_seed(0)
-    unet = UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8, sample_size=64).eval()
+    dtype = weights_dtype(auto, cpu)  # bf16 for bfloat16-weights; float32 under autocast or in float32
+    unet = UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8, sample_size=64).eval().to(dtype)
     prefer_channels_last(unet, cpu)
-    x, t, emb = torch.randn(2, 4, 64, 64), torch.tensor(500), torch.randn(2, 77, 768)
+    # The UNet's inputs in its own dtype, as the denoise loop gives them.
+    x, t, emb = torch.randn(2, 4, 64, 64).to(dtype), torch.tensor(500), torch.randn(2, 77, 768).to(dtype)
     rate = matmul_rate(torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
     compiled = CompiledUNet(unet)
     with torch.inference_mode(), autocast_for(auto, cpu):
