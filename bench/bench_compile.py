@@ -35,8 +35,7 @@ def step_against_floor(repeats: int) -> dict[str, float]:
     """The SD-1.5-shaped UNet step (batch 2, 64×64 latents, the auto precision, channels-last) eager and
     compiled as Generate runs it, against bench_cpu.py's floor (its FLOPs ÷ the bf16 matmul rate)."""
     import torch
-    from bench_cpu import best_of, count_flops, matmul_rate
-    from diffusers import UNet2DConditionModel
+    from bench_cpu import best_of, count_flops, matmul_rate, sd15_unet, unet_inputs
 
     from ldm.invoke.compile import CompiledUNet
     from ldm.invoke.devices import (
@@ -49,12 +48,12 @@ def step_against_floor(repeats: int) -> dict[str, float]:
 
     cpu = torch.device("cpu")
     auto = choose_precision("auto", cpu)
-    torch.manual_seed(0)
     dtype = weights_dtype(auto, cpu)  # bf16 for bfloat16-weights; float32 under autocast or in float32
-    unet = UNet2DConditionModel(cross_attention_dim=768, attention_head_dim=8, sample_size=64).eval().to(dtype)
+    unet = sd15_unet().to(dtype)
     prefer_channels_last(unet, cpu)
     # The UNet's inputs in its own dtype, as the denoise loop gives them.
-    x, t, emb = torch.randn(2, 4, 64, 64).to(dtype), torch.tensor(500), torch.randn(2, 77, 768).to(dtype)
+    x, t, emb = unet_inputs()
+    x, emb = x.to(dtype), emb.to(dtype)
     rate = matmul_rate(torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
     compiled = CompiledUNet(unet)
     with torch.inference_mode(), autocast_for(auto, cpu):

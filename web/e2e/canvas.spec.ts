@@ -1,29 +1,21 @@
 /** The Inpainting and Unified Canvas tabs in real Chromium: real mouse strokes, the real server and the demo model. */
 import path from 'node:path';
 import type { Page } from '@playwright/test';
-import { expect, invokeAndWait, resultCount, screenshot, setNumber, smallSettings, test, waitForResults } from './support/fixtures';
+import {
+  expect,
+  invokeAndWait,
+  resultCount,
+  screenshot,
+  servedPixels,
+  setNumber,
+  smallSettings,
+  test,
+  waitForResults,
+  type Pixels,
+} from './support/fixtures';
 import { FIXTURES } from './support/env';
 
 const PARROT = path.join(FIXTURES, 'lincoln-parrot-128.png');
-
-interface Pixels {
-  w: number;
-  h: number;
-  d: number[];
-}
-
-/** Decoded RGBA pixels of a served image, exactly as stored (no colour conversion). */
-async function servedPixels(page: Page, url: string): Promise<Pixels> {
-  return page.evaluate(async (u) => {
-    const blob = await (await fetch(u)).blob();
-    const bmp = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
-    const c = new OffscreenCanvas(bmp.width, bmp.height);
-    const ctx = c.getContext('2d');
-    if (!ctx) throw new Error('no context');
-    ctx.drawImage(bmp, 0, 0);
-    return { w: bmp.width, h: bmp.height, d: Array.from(ctx.getImageData(0, 0, bmp.width, bmp.height).data) };
-  }, url);
-}
 
 /** RGBA pixels of a region of one of the stage's canvases (image layer or mask overlay). */
 async function canvasPixels(page: Page, testId: string, x = 0, y = 0, w?: number, h?: number): Promise<Pixels> {
