@@ -78,6 +78,7 @@ def main() -> None:
 
     import torch
 
+    from ldm.invoke.allocator import keep_freed_pages
     from ldm.invoke.devices import (
         BF16_WEIGHTS,
         autocast_for,
@@ -86,6 +87,7 @@ def main() -> None:
         weights_dtype,
     )
 
+    keep_freed_pages()  # as Generate does (bench_allocator.py measures what it buys)
     cpu = torch.device("cpu")
     auto = choose_precision("auto", cpu)
     unet, vae = sd15_unet(), sd15_vae()

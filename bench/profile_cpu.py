@@ -81,6 +81,47 @@ def profile(step, steps: int) -> tuple[float, dict[str, float], list[tuple[str, 
     return best, dict(by_class), ops[:12]
 
 
+def attention_bound(step, step_s: float) -> dict[str, float]:
+    """What the step's attention costs beyond its matmuls. The bf16 floor counts FLOPs (bench_cpu.py);
+    but softmax over L x L scores is an exp per score, whatever the head size. Each attention call the
+    step makes is timed again at its own shapes, and with a head size of 8 (its matmuls nearly free):
+    that second time is the softmax's, which no matmul rate can take back."""
+    import torch
+    import torch.nn.functional as F
+    from bench_cpu import count_flops, matmul_rate
+
+    sdpa, calls = F.scaled_dot_product_attention, defaultdict(int)
+
+    def recording(q, k, v, *args, **kwargs):
+        calls[(tuple(q.shape), tuple(k.shape), q.dtype)] += 1
+        return sdpa(q, k, v, *args, **kwargs)
+
+    F.scaled_dot_product_attention = recording
+    try:
+        with torch.inference_mode():
+            step()
+    finally:
+        F.scaled_dot_product_attention = sdpa
+    whole = softmax = 0.0
+    rows = []
+    for (qs, ks, dtype), n in sorted(calls.items(), key=lambda c: -c[0][0][2] * c[0][1][2]):
+        q, k = torch.randn(qs, dtype=dtype), torch.randn(ks, dtype=dtype)
+        q8, k8 = q[..., :8].contiguous(), k[..., :8].contiguous()
+        with torch.inference_mode():
+            t = best_of(lambda q=q, k=k: sdpa(q, k, k), 3)
+            t8 = best_of(lambda q=q8, k=k8: sdpa(q, k, k), 3)
+        whole, softmax = whole + n * t, softmax + n * t8
+        rows.append([f"{qs[2]} x {ks[2]} tokens, {qs[1]} heads of {qs[3]}", n, round(n * t, 3), round(n * t8, 3)])
+    with torch.inference_mode():
+        flops = count_flops(step)
+    floor = flops / (matmul_rate(torch.bfloat16) * 1e9)
+    print(table(rows, ["attention calls (queries x keys)", "per step", "s per step", "s at head size 8"]))
+    print(f"attention {whole:.3f} s per step, of it softmax-bound {softmax:.3f} s; bf16 matmul floor {floor:.3f} s; "
+          f"step {step_s:.3f} s = {step_s / floor:.2f}x the floor, {step_s / (floor + softmax):.2f}x floor + softmax")
+    return {"attention_s": whole, "softmax_bound_s": softmax, "bf16_floor_s": floor,
+            "x_floor": step_s / floor, "x_floor_plus_softmax": step_s / (floor + softmax)}
+
+
 def report(label: str, step_s: float, by_class: dict[str, float], ops: list[tuple[str, float]]) -> None:
     total = sum(by_class.values())
     order = [c for c, _ in CLASSES] + ["other"]
@@ -113,8 +154,10 @@ def main() -> None:
 
     import torch
 
+    from ldm.invoke.allocator import keep_freed_pages
     from ldm.invoke.devices import choose_precision, cpu_has_native_bf16
 
+    keep_freed_pages()  # as Generate does
     cpu = torch.device("cpu")
     precision = choose_precision(args.precision, cpu)
     if args.compare:
@@ -129,6 +172,11 @@ def main() -> None:
         step_s, by_class, ops = profile(prepare(unet, path, args.layout, args.attention), args.steps)
         report(label, step_s, by_class, ops)
         results[label] = {"step_s": step_s, "by_class_s": by_class, "top_ops_s": dict(ops)}
+    if args.attention == "sdpa":
+        print(f"\nthe attention of the {precision} path beyond its matmuls:")
+        bound = attention_bound(prepare(unet, precision, args.layout, args.attention),
+                                results[f"{precision}, {args.layout}, {args.attention} attention"]["step_s"])
+        results["attention_bound"] = bound
     print("wrote", write_result("profile_cpu", {"threads": torch.get_num_threads(), "profiles": results}))
 
 

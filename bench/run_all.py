@@ -12,6 +12,8 @@ HERE = Path(__file__).resolve().parent
 SUITE = [
     ["bench_engine.py"],
     ["bench_cpu.py"],
+    ["bench_allocator.py"],
+    ["profile_cpu.py", "--compare"],
     ["bench_server.py"],
     ["bench_api.py"],
     ["bench_gallery.py"],

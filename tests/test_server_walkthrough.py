@@ -102,6 +102,8 @@ def test_text_to_image_walkthrough(server, client):
         assert result["metadata"]["image"]["steps"] == 3 and result["metadata"]["image"]["sampler"] == "k_euler"
     assert results[0]["metadata"]["image"]["seed"] == 1234
     assert results[0]["url"].endswith(".1234.png")
+    # The thread count the worker computes with, as the image records it (Use All compares the two).
+    assert config["threads"] >= 1 and results[0]["metadata"]["image"]["threads"] == config["threads"]
 
     client.emit("requestImages", "result")
     page = client.wait_for("galleryImages", lambda d: d["category"] == "result")[-1]

@@ -112,6 +112,7 @@ class Studio:
             "is_demo_model": facts.get("is_demo_model", False),
             "precision": facts.get("precision"),
             "device": facts.get("device"),
+            "threads": facts.get("threads"),  # torch's, on the worker: a recipe's float32 pixels depend on it
             "samplers": [{"id": s, "name": SAMPLERS_BY_ID[s].name, "a1111": SAMPLERS_BY_ID[s].a1111}
                          for s in available if s in SAMPLERS_BY_ID],
             "limits": limits_for_clients(),

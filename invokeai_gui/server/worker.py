@@ -112,6 +112,8 @@ class Worker:
         return facts
 
     def _refresh_facts(self) -> None:
+        import torch
+
         from ldm.invoke.control.prepare import annotator_facts
 
         gen = self._generate
@@ -126,6 +128,7 @@ class Worker:
             "is_demo_model": gen.is_demo_model,
             "precision": gen.precision,
             "device": gen.device,
+            "threads": torch.get_num_threads(),  # float32 pixels depend on it (README, Precision and threads)
             "model_error": self._load_error,
         }
         try:

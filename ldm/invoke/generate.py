@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from . import metadata as md
+from .allocator import keep_freed_pages, release_freed_pages
 from .compile import compiled_unet
 from .conditioning import parse_prompt
 from .control.prepare import annotators, check_units, steering_for
@@ -92,6 +93,7 @@ class Generate:
         max_faces: int | None = None,
         compile: bool = False,
     ) -> None:
+        keep_freed_pages()  # large tensors keep their pages between steps (ldm/invoke/allocator.py)
         self.root: Path = resolve_root(root)
         self.model_manager = ModelManager(self.root, max_cached=max_cached_models)
         self.torch_device = choose_device(device)
@@ -134,6 +136,7 @@ class Generate:
         for module in (pipe.unet, pipe.vae):
             prefer_channels_last(module, self.torch_device)
         self._loaded = loaded
+        release_freed_pages()  # a model pushed out of the cache frees its weights
         if loaded.is_demo:
             log.warning("Using the demo model: random weights, noise-like pictures. "
                         "Run `invokeai-configure` to install a real model.")
@@ -220,6 +223,13 @@ class Generate:
         """Runs a request, one image at a time (a random seed is picked first when it has none).
         ``request.model``, when given, is loaded first. Raising ``GenerationCanceled`` from the
         progress callbacks stops at that step."""
+        try:
+            yield from self._generate(request, progress, status)
+        finally:  # the job's large tensors were kept mapped between steps; give their pages back
+            release_freed_pages()
+
+    def _generate(self, request: GenerationRequest, progress: Progress | None,
+                  status: StatusCallback | None) -> Iterator[GeneratedImage]:
         request = request.with_seed().validate()
         if request.model and request.model != self.model_name:
             self.set_model(request.model)

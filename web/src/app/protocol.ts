@@ -80,6 +80,8 @@ export interface ImageMetadata {
   postprocessing?: PostprocessingStep[] | null;
   precision?: string;
   device?: string;
+  /** Ours: torch's thread count the image was made with. */
+  threads?: number;
   /** Ours: what the engine ignored for this image and why (a LoRA not found, an embedding refused). */
   warnings?: string[];
   [key: string]: unknown;
@@ -148,6 +150,8 @@ export interface SystemConfig {
   postprocessors?: Postprocessors;
   precision?: string;
   device?: string;
+  /** Ours: torch's thread count where jobs run (float32 pixels differ in their last bits between counts). */
+  threads?: number;
   /** Ours: what the server validates against, so the UI keeps no copies of its own. */
   limits?: ServerLimits;
   /** Ours: the samplers this install can run. */

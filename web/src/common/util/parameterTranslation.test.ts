@@ -460,6 +460,15 @@ describe('metadata → UI state (Use All)', () => {
     expect(reproducibilityWarning(m, { precision: 'float32', device: 'cpu' })).toMatch(/float16.*float32.*cuda:0.*cpu/);
     expect(reproducibilityWarning({ precision: 'float32' }, { precision: 'float16' })).toMatch(/precision/);
   });
+
+  it('warns about the thread count only where it changes pixels: float32 made with another count', () => {
+    const f32: Metadata = { image: { precision: 'float32', device: 'cpu', threads: 4 } };
+    expect(reproducibilityWarning(f32, { precision: 'float32', device: 'cpu', threads: 4 })).toBeNull();
+    expect(reproducibilityWarning(f32, { precision: 'float32', device: 'cpu', threads: 2 })).toMatch(/4 torch threads \(now 2; set OMP_NUM_THREADS=4/);
+    const bf16: Metadata = { image: { precision: 'bfloat16-weights', device: 'cpu', threads: 4 } };
+    expect(reproducibilityWarning(bf16, { precision: 'bfloat16-weights', device: 'cpu', threads: 2 })).toBeNull();
+    expect(reproducibilityWarning({ image: { precision: 'float32' } }, { precision: 'float32', threads: 2 })).toBeNull();
+  });
 });
 
 describe('prompt syntax (Settings) and the A1111 negative prompt', () => {

@@ -306,16 +306,20 @@ export function metadataSeed(metadata: Metadata): number | null {
   return isNumber(seed) ? seed : null;
 }
 
-/** Precision/device of the image vs. now: a warning sentence when they differ, else null. */
+/** Precision/device (and, for float32, torch's thread count) of the image vs. now: a warning sentence
+ * when they differ, else null. */
 export function reproducibilityWarning(
   metadata: Metadata,
-  current: { precision?: string; device?: string },
+  current: { precision?: string; device?: string; threads?: number },
 ): string | null {
   const precision = metadata.image?.precision ?? metadata.precision;
   const device = metadata.image?.device ?? metadata.device;
+  const threads = metadata.image?.threads;
   const diffs: string[] = [];
   if (precision && current.precision && precision !== current.precision) {
     diffs.push(`precision ${precision} (now ${current.precision})`);
+  } else if (precision === 'float32' && isNumber(threads) && isNumber(current.threads) && threads !== current.threads) {
+    diffs.push(`${threads} torch threads (now ${current.threads}; set OMP_NUM_THREADS=${threads} to match)`);
   }
   if (device && current.device && deviceKind(device) !== deviceKind(current.device)) {
     diffs.push(`device ${device} (now ${current.device})`);
