@@ -229,7 +229,7 @@ def test_the_controlnets_are_verified_added_to_models_yaml_and_a_wrong_one_is_re
 
     assert _run(root, srv) == 1
     err = capsys.readouterr().err
-    assert tile in err and "failed its checksum" in err
+    assert f"{tile} from" in err and "failed its checksum" in err and ".part from" not in err
     folder = root / configure.CONTROLNET_FOLDER
     assert not (folder / tile).exists() and not (folder / (tile + ".part")).exists()
     manager = ModelManager(root)

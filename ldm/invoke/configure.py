@@ -284,22 +284,24 @@ def download_file(url: str, dest: Path, sha256: str | None, size: int | None = N
             print(f"Connection to {urllib.parse.urlsplit(url).netloc} lost ({e}); retrying", file=sys.stderr)
         attempt += 1
         time.sleep(retry_delay * min(2 ** (attempt - 1), 8))
-    verify_file(part, sha256, size, url)
+    verify_file(part, sha256, size, url, name=dest.name)
     os.replace(part, dest)
     return dest
 
 
-def verify_file(path: Path, sha256: str | None, size: int | None, source: str = "") -> None:
-    """Raises DownloadError (and deletes the file) when ``path`` is not exactly the expected file."""
+def verify_file(path: Path, sha256: str | None, size: int | None, source: str = "", name: str | None = None) -> None:
+    """Raises DownloadError (and deletes the file) when ``path`` is not exactly the expected file; the
+    message calls it ``name`` (the file it was to become) when given."""
+    name = name or path.name
     got_size = path.stat().st_size
     if size is not None and got_size != size:
         path.unlink()
-        raise DownloadError(f"{path.name} from {source} has {got_size:,} bytes, expected {size:,}; it was deleted")
+        raise DownloadError(f"{name} from {source} has {got_size:,} bytes, expected {size:,}; it was deleted")
     if sha256:
         digest = sha256_of(path)
         if digest != sha256.lower():
             path.unlink()
-            raise DownloadError(f"{path.name} from {source} failed its checksum (sha256 {digest}, expected "
+            raise DownloadError(f"{name} from {source} failed its checksum (sha256 {digest}, expected "
                                 f"{sha256}); the file was deleted. Run invokeai-configure again to retry.")
 
 
