@@ -66,20 +66,42 @@ def root(offline_root, tmp_path) -> Path:
     return dest
 
 
+@pytest.fixture(scope="module")
+def tiny_controlnet():
+    """A tiny SD 1.x ControlNet (seeded random weights) and its tensors in the original layout, the
+    layout of the files configure offers."""
+    from tests.support.tiny_checkpoints import build_tiny_pipeline
+    from tests.support.tiny_control import build_tiny_controlnet, controlnet_to_ldm
+
+    net = build_tiny_controlnet(build_tiny_pipeline("sd1", seed=3).unet, seed=11)
+    return net, {k: v.contiguous().half() for k, v in controlnet_to_ldm(net).items()}
+
+
+def _published_sizes(table: dict, files: dict[str, bytes]) -> dict:
+    """``table`` pointed at the stand-in ``files``: their sha256, and their size where upstream publishes one."""
+    return {k: (_sha(files[k]), len(files[k]) if size else None) for k, (_, size) in table.items()}
+
+
 @pytest.fixture
-def hub(monkeypatch, tmp_path):
-    """A loopback server holding the six release files and a stand-in SD 1.5 repo; configure's checksum
-    table is pointed at the stand-in files, and the Hugging Face cache at a temporary folder."""
+def hub(monkeypatch, tmp_path, tiny_controlnet):
+    """A loopback server holding the six release files, the annotator files, the ControlNets (real
+    original-layout safetensors of a tiny ControlNet, fp16 like upstream's) and a stand-in SD 1.5 repo;
+    configure's checksum tables are pointed at the stand-in files, and the Hugging Face cache at a
+    temporary folder."""
     import huggingface_hub.constants as hf_constants
+    from safetensors.torch import save
 
     rng = __import__("random").Random(0)
     files = {key: rng.randbytes(150_000 + 1000 * i) for i, key in enumerate(configure.CHECKSUMS)}
     monkeypatch.setattr(configure, "CHECKSUMS", {k: (_sha(v), len(v)) for k, v in files.items()})
     annotator_files = {name: rng.randbytes(50_000 + 100 * i) for i, name in enumerate(configure.ANNOTATOR_CHECKSUMS)}
-    monkeypatch.setattr(configure, "ANNOTATOR_CHECKSUMS",  # the published size where upstream has one
-                        {k: (_sha(v), len(v) if size else None)
-                         for (k, v), (_, size) in zip(annotator_files.items(), configure.ANNOTATOR_CHECKSUMS.values())})
+    monkeypatch.setattr(configure, "ANNOTATOR_CHECKSUMS", _published_sizes(configure.ANNOTATOR_CHECKSUMS, annotator_files))
     files.update(annotator_files)
+    # the same network in each file, told apart by its metadata (so each has a sha256 of its own)
+    controlnet_files = {name: save(tiny_controlnet[1], metadata={"file": name}) for name in configure.CONTROLNET_CHECKSUMS}
+    monkeypatch.setattr(configure, "CONTROLNET_CHECKSUMS",
+                        _published_sizes(configure.CONTROLNET_CHECKSUMS, controlnet_files))
+    files.update(controlnet_files)
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.setattr(hf_constants, "HF_HUB_OFFLINE", False)
     monkeypatch.setattr(hf_constants, "HF_HUB_CACHE", str(tmp_path / "hf-cache"))
@@ -89,7 +111,7 @@ def hub(monkeypatch, tmp_path):
     with serve() as srv:
         for item in configure.support_downloads(Path("/unused")):
             srv.files[item.url.removeprefix(configure.GITHUB)] = files[item.key]
-        for item in configure.annotator_downloads(Path("/unused")):
+        for item in configure.annotator_downloads(Path("/unused")) + configure.controlnet_downloads(Path("/unused")):
             srv.files[item.url.removeprefix(configure.HUGGINGFACE)] = files[item.key]
         srv.repos[configure.SD15_REPO] = {
             name: (rng.randbytes(20_000) if name.endswith(".safetensors") else b"{}\n") for name in configure.SD15_FILES
@@ -126,8 +148,9 @@ def test_configure_downloads_verifies_and_resumes(root, hub, capsys):
     assert not any(p == _path_of("codeformer") and r is None for _, p, r in srv.requests), "resume, not restart"
     # upstream names in the folders the postprocessors read
     names = sorted(p.relative_to(root / "models").as_posix() for p in (root / "models").rglob("*.pth"))
-    assert names == ["annotators/body_pose_model.pth", "annotators/facenet.pth", "annotators/hand_pose_model.pth",
-                     "annotators/sk_model.pth", "annotators/sk_model2.pth",
+    assert names == ["annotators/ControlNetHED.pth", "annotators/body_pose_model.pth", "annotators/facenet.pth",
+                     "annotators/hand_pose_model.pth", "annotators/sk_model.pth", "annotators/sk_model2.pth",
+                     "annotators/table5_pidinet.pth",
                      "codeformer/codeformer.pth", "facexlib/detection_Resnet50_Final.pth",
                      "facexlib/parsing_parsenet.pth", "gfpgan/GFPGANv1.4.pth", "realesrgan/RealESRGAN_x2plus.pth",
                      "realesrgan/RealESRGAN_x4plus.pth"]
@@ -143,7 +166,8 @@ def test_configure_downloads_verifies_and_resumes(root, hub, capsys):
     # A second run finds every file verified in place and downloads nothing.
     srv.requests.clear()
     assert _run(root, srv) == 0
-    assert not [r for r in srv.requests if r[0] == "GET" and "/releases/" in r[1]]
+    assert not [r for r in srv.requests if r[0] == "GET" and ("/releases/" in r[1] or "/resolve/" in r[1])
+                and configure.SD15_REPO not in r[1]]
 
 
 def test_configure_rejects_files_with_a_wrong_checksum(root, hub, capsys):
@@ -183,6 +207,71 @@ def test_the_annotator_weights_come_from_the_pinned_hub_commit_verified_and_a_wr
     assert {"body_pose_model.pth", "hand_pose_model.pth", "facenet.pth", "sk_model2.pth"} <= annotator_files(root)
     srv.files[path] = files["sk_model.pth"]
     assert _run(root, srv) == 0 and (folder / "sk_model.pth").read_bytes() == files["sk_model.pth"]
+
+
+def _controlnet_path(name: str) -> str:
+    return f"/{configure.CONTROLNETS_REPO}/resolve/{configure.CONTROLNETS_REVISION}/{name}"
+
+
+def test_the_controlnets_are_verified_added_to_models_yaml_and_a_wrong_one_is_refused(root, hub, tiny_controlnet,
+                                                                                     capsys):
+    from ldm.invoke.model_manager import ModelManager
+
+    srv, files = hub
+    net, _ = tiny_controlnet
+    canny, tile = "control_v11p_sd15_canny_fp16.safetensors", "control_v11f1e_sd15_tile_fp16.safetensors"
+    wrong = bytearray(files[tile])
+    wrong[-10] ^= 0xFF  # a tensor byte: still a loadable file, of the same size, but not upstream's
+    srv.files[_controlnet_path(tile)] = bytes(wrong)
+    # another install's ControlNet already has the name configure would give its canny file
+    ModelManager(root).add_model("control_v11p_sd15_canny_fp16", {"format": "controlnet", "family": "sd1",
+                                                                  "path": "/elsewhere/control_v11p_sd15_canny_fp16.pth"})
+
+    assert _run(root, srv) == 1
+    err = capsys.readouterr().err
+    assert f"{tile} from" in err and "failed its checksum" in err and ".part from" not in err
+    folder = root / configure.CONTROLNET_FOLDER
+    assert not (folder / tile).exists() and not (folder / (tile + ".part")).exists()
+    manager = ModelManager(root)
+    entries = manager.control_models()
+    ours = {n: e for n, e in entries.items() if str(e["path"]).startswith(str(folder.resolve()))}
+    assert sorted(Path(e["path"]).name for e in ours.values()) == sorted(set(configure.CONTROLNET_CHECKSUMS) - {tile})
+    assert entries["control_v11p_sd15_canny_fp16"]["path"] == "/elsewhere/control_v11p_sd15_canny_fp16.pth"
+    assert Path(ours["control_v11p_sd15_canny_fp16-2"]["path"]).name == canny
+    assert all(e["format"] == "controlnet" and e["family"] == "sd1" for e in ours.values())
+    assert (folder / canny).read_bytes() == files[canny]
+    # what came down loads as users' ControlNets do, with the tiny network's weights
+    loaded = manager.get_control("control_v11f1p_sd15_depth_fp16").model
+    want = net.controlnet_mid_block.weight
+    assert torch.equal(loaded.controlnet_mid_block.weight.to(want.dtype), want.half().to(want.dtype))
+
+    srv.files[_controlnet_path(tile)] = files[tile]
+    assert _run(root, srv) == 0
+    again = ModelManager(root).control_models()
+    assert set(again) == set(entries) | {"control_v11f1e_sd15_tile_fp16"}, "a re-run adds no second entry"
+    assert (folder / tile).read_bytes() == files[tile]
+
+
+def test_skip_controlnets_downloads_and_registers_none(root, hub):
+    from ldm.invoke.model_manager import ModelManager
+
+    srv, _ = hub
+    assert configure.main(["--root", str(root), "--yes", "--hf-endpoint", srv.url, "--mirror", srv.url,
+                           "--no-progress", "--skip-controlnets", "--skip-sd-weights"]) == 0
+    assert not [r for r in srv.requests if configure.CONTROLNETS_REPO in r[1]]
+    assert not (root / configure.CONTROLNET_FOLDER).exists() and ModelManager(root).control_models() == {}
+    assert (root / "models" / "annotators" / "ControlNetHED.pth").is_file()
+
+
+def test_the_offered_controlnets_are_the_sd15_v1_1_set_with_published_sha256s(tmp_path):
+    items = configure.controlnet_downloads(tmp_path, "http://mirror.example")
+    assert {i.key for i in items} == set(configure.CONTROLNET_CHECKSUMS)
+    for item in items:
+        assert item.key.startswith("control_v11") and "_sd15_" in item.key and item.key.endswith(".safetensors")
+        assert item.dest == tmp_path / "models" / "controlnet" / item.key
+        assert item.url == f"http://mirror.example/{configure.CONTROLNETS_REPO}/resolve/main/{item.key}"
+        assert len(item.sha256) == 64 and int(item.sha256, 16)
+    assert configure.controlnet_kinds() == ["canny", "depth", "openpose", "lineart", "softedge", "tile"]
 
 
 def test_every_offered_annotator_file_is_one_a_preprocessor_reads_with_a_published_sha256():

@@ -1,8 +1,10 @@
 """``invokeai-configure``: sets up the root dir (models.yaml, the demo model, folders) and downloads the
 weights: Stable Diffusion 1.5 (diffusers format, fp16 safetensors) into the Hugging Face cache, and the
 face restoration / upscaling / face detection files from their upstream GitHub releases into
-``ROOT/models/{gfpgan,codeformer,realesrgan,facexlib}``, and the control preprocessors' network weights
-from lllyasviel/Annotators on the Hugging Face hub into ``ROOT/models/annotators`` (upstream names).
+``ROOT/models/{gfpgan,codeformer,realesrgan,facexlib}``, the control preprocessors' network weights
+from lllyasviel/Annotators on the Hugging Face hub into ``ROOT/models/annotators`` (upstream names), and
+the SD 1.5 ControlNet v1.1 models (fp16 safetensors) into ``ROOT/models/controlnet``, each added to
+models.yaml.
 
 Downloads show progress bars, are checked against known sha256 sums, and resume after an interruption
 (an HTTP Range request continues the ``.part`` file). ``--skip-downloads`` needs no network at all.
@@ -25,10 +27,13 @@ import urllib.request
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from . import __version__
 from .errors import InvokeError
+
+if TYPE_CHECKING:
+    from .model_manager import ModelManager
 
 log = logging.getLogger(__name__)
 
@@ -64,10 +69,19 @@ CHECKSUMS: dict[str, tuple[str, int]] = {
 }
 
 # The preprocessor networks' weights, from lllyasviel/Annotators at one fixed commit, by their upstream
-# names. Each sha256 is the Git LFS object id the hub publishes for that file at that commit (the value
-# the hub's "SHA256" field shows on the file's page); sizes where they are published beside it. Files
-# whose published sha256 could not be found are not offered (ControlNetHED.pth, table5_pidinet.pth,
-# dpt_hybrid-midas-501f0c75.pt): put them into ROOT/models/annotators by hand.
+# names, each with its sha256 (the Git LFS object id the hub shows as "SHA256" on the file's page) and its
+# size where one is published beside it. Where the values were found:
+#  - Haidra-Org/horde-model-reference, src/horde_model_reference/annotator_catalog.py (the AI Horde's
+#    verified list of lllyasviel/Annotators files) publishes all seven sha256 below;
+#  - Acly/krita-ai-diffusion, ai_diffusion/presets/models.json (commit 053a46a2), the files it fetches
+#    and checks, gives the same sha256 for sk_model.pth, sk_model2.pth and table5_pidinet.pth;
+#  - ControlNetHED.pth's size and sha256 at this very commit also appear in public model catalogues
+#    that pin lllyasviel/Annotators@982e7ed (e.g. an "hed-annotator" entry: 29,444,406 bytes).
+# The two lists fetch from main, not from a commit; their sha256 agree with the ones pinned here for every
+# file both give (the first five were taken for this commit), so those files are the same on main
+# as at this commit, and table5_pidinet.pth (listed for main) is fetched from this commit too: the sha256
+# check refuses any other file. dpt_hybrid-midas-501f0c75.pt (depth_midas) is not offered: no
+# published sha256 of it was found; put it into ROOT/models/annotators by hand.
 ANNOTATORS_REPO = "lllyasviel/Annotators"
 ANNOTATORS_REVISION = "982e7edaec38759d914a963c48c4726685de7d96"
 ANNOTATOR_CHECKSUMS: dict[str, tuple[str, int | None]] = {
@@ -76,6 +90,48 @@ ANNOTATOR_CHECKSUMS: dict[str, tuple[str, int | None]] = {
     "facenet.pth": ("8beb52e548624ffcc4aed12af7aee7dcbfaeea420c75609fee999fe7add79d43", 153718792),
     "sk_model.pth": ("c686ced2a666b4850b4bb6ccf0748031c3eda9f822de73a34b8979970d90f0c6", None),
     "sk_model2.pth": ("30a534781061f34e83bb9406b4335da4ff2616c95d22a585c1245aa8363e74e0", None),
+    "ControlNetHED.pth": ("5ca93762ffd68a29fee1af9d495bf6aab80ae86f08905fb35472a083a4c7a8fa", 29444406),
+    "table5_pidinet.pth": ("80860ac267258b5f27486e0ef152a211d0b08120f62aeb185a050acc30da486c", None),
+}
+
+# The SD 1.5 ControlNet v1.1 models as comfyanonymous/ControlNet-v1-1_fp16_safetensors republishes
+# lllyasviel/ControlNet-v1-1's .pth files: the same networks in the original layout, fp16 safetensors
+# (half the size, nothing unpickled). They go into ROOT/models/controlnet (where ComfyUI keeps them; a
+# scan finds them there too) and each becomes a models.yaml entry named after its file. The sources
+# publish their sha256 for the repo's main branch and none pins a commit, so neither does the URL here;
+# the sha256 decides. Where each value was found:
+#  K  Acly/krita-ai-diffusion, ai_diffusion/presets/models.json (commit 053a46a2): url + sha256
+#  D  spiritform/dwarp, downloads.py (commit 03b58226): repo + file + size + sha256
+#  C  a Hugging Face model catalogue (huggingface-models.ts) whose sha256 and sizes were read from the
+#     hub's tree API (lfs.oid); its repository could not be named from the index
+#  L  the model installer of DaWasteh's LiveAvatar ComfyUI workflow (url + size + sha256); likewise
+#  I  a C# installer's component list (url + size + sha256); likewise
+# Not offered, for want of a published sha256 of these files: the scribble model (only a different
+# mirror's file has one, from a single source), the original .pth files of lllyasviel/ControlNet-v1-1 and
+# the diffusers repos (lllyasviel/control_v11p_sd15_canny, ...); put those into ROOT/models/controlnet by
+# hand and run `invokeai-configure --scan ROOT/models/controlnet`.
+CONTROLNETS_REPO = "comfyanonymous/ControlNet-v1-1_fp16_safetensors"
+CONTROLNETS_REVISION = "main"
+CONTROLNET_FOLDER = Path("models") / "controlnet"
+CONTROLNET_CHECKSUMS: dict[str, tuple[str, int | None]] = {
+    # K, C (C: 722,601,100 bytes)
+    "control_v11p_sd15_canny_fp16.safetensors": ("8932b66e15aae835b3490dbf989f56c253104cee08a88bf21283762f557c9f10",
+                                                 None),
+    # D, C
+    "control_v11f1p_sd15_depth_fp16.safetensors": (
+        "1c4a79aa52fb63f607cb9ff479ea5aa1923b6ceb21267bd14b69bd05d7b617be", 722601100),
+    # C, L
+    "control_v11p_sd15_openpose_fp16.safetensors": (
+        "4003c1da17b0e4ba444e02140e1c0d83bb24b79e4dcfd613c3a554d38f0f89c7", 722601100),
+    # K
+    "control_v11p_sd15_lineart_fp16.safetensors": (
+        "10559106d1bb8196298b7a81565ede9279295d2b2df15165b9dbe189994def56", None),
+    # K, D
+    "control_v11p_sd15_softedge_fp16.safetensors": (
+        "e78fea5b4599fec2ecd7e3f14b171feb290b88200c95d569ec0ff59a19bc3478", 722601100),
+    # D, I
+    "control_v11f1e_sd15_tile_fp16.safetensors": ("2f31868eedb243a77932e3c63907a6ba0a2058b6d65b5c27b89ee1b7f618ea33",
+                                                  722601104),
 }
 HUGGINGFACE = "https://huggingface.co"
 
@@ -119,6 +175,35 @@ def annotator_downloads(root: Path, endpoint: str | None = None) -> list[WeightD
                            mirrored(f"{HUGGINGFACE}/{ANNOTATORS_REPO}/resolve/{ANNOTATORS_REVISION}/{name}", endpoint),
                            sha256, size, f"{name} (for {', '.join(users[name])})")
             for name, (sha256, size) in ANNOTATOR_CHECKSUMS.items()]
+
+
+def controlnet_downloads(root: Path, endpoint: str | None = None) -> list[WeightDownload]:
+    """The SD 1.5 ControlNet v1.1 files offered, into ``ROOT/models/controlnet``; ``endpoint`` is a hub
+    mirror (same paths)."""
+    return [WeightDownload(name, root / CONTROLNET_FOLDER / name,
+                           mirrored(f"{HUGGINGFACE}/{CONTROLNETS_REPO}/resolve/{CONTROLNETS_REVISION}/{name}", endpoint),
+                           sha256, size, f"{name} (ControlNet v1.1 for SD 1.5)")
+            for name, (sha256, size) in CONTROLNET_CHECKSUMS.items()]
+
+
+def controlnet_kinds() -> list[str]:
+    """What the offered ControlNets steer with, from their file names (canny, depth, ...)."""
+    return [name.split("_sd15_", 1)[1].removesuffix("_fp16.safetensors") for name in CONTROLNET_CHECKSUMS]
+
+
+def register_controlnet(manager: ModelManager, item: WeightDownload) -> str:
+    """The models.yaml entry of a downloaded ControlNet: the one that already names its file, or a new
+    one named after the file (with a number added when another control model has that name)."""
+    dest = str(item.dest.resolve())
+    entries = manager.control_models()
+    for name, entry in entries.items():
+        if str(entry.get("path")) == dest:
+            return name
+    base = name = item.dest.stem
+    n = 2
+    while name in entries or name in manager.config():
+        name, n = f"{base}-{n}", n + 1
+    return manager.import_model(dest, name=name, description=item.description)
 
 
 def mirrored(url: str, base: str | None) -> str:
@@ -199,22 +284,24 @@ def download_file(url: str, dest: Path, sha256: str | None, size: int | None = N
             print(f"Connection to {urllib.parse.urlsplit(url).netloc} lost ({e}); retrying", file=sys.stderr)
         attempt += 1
         time.sleep(retry_delay * min(2 ** (attempt - 1), 8))
-    verify_file(part, sha256, size, url)
+    verify_file(part, sha256, size, url, name=dest.name)
     os.replace(part, dest)
     return dest
 
 
-def verify_file(path: Path, sha256: str | None, size: int | None, source: str = "") -> None:
-    """Raises DownloadError (and deletes the file) when ``path`` is not exactly the expected file."""
+def verify_file(path: Path, sha256: str | None, size: int | None, source: str = "", name: str | None = None) -> None:
+    """Raises DownloadError (and deletes the file) when ``path`` is not exactly the expected file; the
+    message calls it ``name`` (the file it was to become) when given."""
+    name = name or path.name
     got_size = path.stat().st_size
     if size is not None and got_size != size:
         path.unlink()
-        raise DownloadError(f"{path.name} from {source} has {got_size:,} bytes, expected {size:,}; it was deleted")
+        raise DownloadError(f"{name} from {source} has {got_size:,} bytes, expected {size:,}; it was deleted")
     if sha256:
         digest = sha256_of(path)
         if digest != sha256.lower():
             path.unlink()
-            raise DownloadError(f"{path.name} from {source} failed its checksum (sha256 {digest}, expected "
+            raise DownloadError(f"{name} from {source} failed its checksum (sha256 {digest}, expected "
                                 f"{sha256}); the file was deleted. Run invokeai-configure again to retry.")
 
 
@@ -293,11 +380,14 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     p.add_argument("--skip-support-models", action="store_true",
                    help="do not download the face restoration and upscaling weights")
     p.add_argument("--skip-annotators", action="store_true",
-                   help="do not download the control preprocessors' weights (OpenPose, line art)")
+                   help="do not download the control preprocessors' weights (OpenPose, line art, soft edges)")
+    p.add_argument("--skip-controlnets", action="store_true",
+                   help="do not download the SD 1.5 ControlNet v1.1 models (canny, depth, openpose, ...)")
     p.add_argument("--mirror", default=os.environ.get(DOWNLOAD_BASE_ENV),
                    help=f"fetch the GitHub release files from this server instead (same paths; env {DOWNLOAD_BASE_ENV})")
     p.add_argument("--hf-endpoint", default=os.environ.get("HF_ENDPOINT"),
-                   help="Hugging Face hub endpoint for Stable Diffusion 1.5 (env HF_ENDPOINT)")
+                   help="Hugging Face hub endpoint for Stable Diffusion 1.5, the annotators and the ControlNets "
+                        "(env HF_ENDPOINT)")
     p.add_argument("--scan", metavar="FOLDER", action="append", default=[],
                    help="add the models, LoRAs and embeddings of another install (AUTOMATIC1111, ComfyUI)")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")
@@ -328,14 +418,17 @@ def prepare_root(root: Path) -> None:
     ensure_demo_model(root)
 
 
-def fetch_each(items: Iterable[WeightDownload], progress: bool = True) -> list[str]:
-    """Downloads each item, saying what became of it; the errors of those that failed."""
+def fetch_each(items: Iterable[WeightDownload], progress: bool = True,
+               then: Callable[[WeightDownload], str] | None = None) -> list[str]:
+    """Downloads each item, saying what became of it; ``then`` runs on each verified file (its answer is
+    printed beside it). Returns the errors of those that failed."""
     failures = []
     for item in items:
         try:
             state = fetch(item, progress=progress)
-            print(f"{item.description}: {item.dest} ({state}, sha256 verified)")
-        except DownloadError as e:
+            more = f"; {then(item)}" if then else ""
+            print(f"{item.description}: {item.dest} ({state}, sha256 verified{more})")
+        except InvokeError as e:
             failures.append(str(e))
             print(f"error: {e}", file=sys.stderr)
     return failures
@@ -374,9 +467,14 @@ def main(argv: list[str] | None = None) -> int:
             args.yes):
         failures += fetch_each(support_downloads(root, args.mirror), progress)
     if not args.skip_annotators and ask(
-            "Download the control preprocessors' weights (OpenPose body, hands and face; line art; about 540 MB)?",
-            args.yes):
+            "Download the control preprocessors' weights (OpenPose body, hands and face; line art; HED and "
+            "PiDiNet soft edges; about 580 MB)?", args.yes):
         failures += fetch_each(annotator_downloads(root, args.hf_endpoint), progress)
+    if not args.skip_controlnets and ask(
+            f"Download the SD 1.5 ControlNet v1.1 models ({', '.join(controlnet_kinds())}; fp16, "
+            f"{len(CONTROLNET_CHECKSUMS)} files of about 720 MB) and add them to models.yaml?", args.yes):
+        failures += fetch_each(controlnet_downloads(root, args.hf_endpoint), progress,
+                               then=lambda item: f"models.yaml: {register_controlnet(manager, item)}")
     if not args.skip_sd_weights and ask("Download Stable Diffusion 1.5 (about 2 GB)?", args.yes):
         try:
             folder = download_sd15(args.hf_endpoint, progress=progress)
