@@ -403,10 +403,17 @@ def test_a_control_units_dialog_pick_and_drop_are_control_pictures_not_uploads(s
     picked = studio.expect(f"{picture}?.startsWith('outputs/control-images/') && {picture}", "the unit's picked picture")
     assert (studio.outdir / picked.removeprefix("outputs/")).read_bytes() == studio.picked.read_bytes()
 
-    studio.page.evaluate("window.__dropped = []")
+    # The native layer uploads the drop (the page marks it for its unit and uploads nothing itself).
+    studio.page.evaluate(
+        "window.__dropped = []; window.__controlDropped = [];"
+        "window.addEventListener('controlImageDropped', e => window.__controlDropped.push(e.detail)); 0"
+    )
     studio.drag_in(studio.dropped, onto="[data-testid=control-drop-0]")
     dropped = studio.expect(f"{picture} !== {json.dumps(picked)} && {picture}", "the unit's dropped picture")
     assert dropped.startswith("outputs/control-images/dropped.")
+    [detail] = studio.page.evaluate("window.__controlDropped")
+    unit = studio.page.evaluate("JSON.parse(localStorage.getItem('invokeai.state.v1')).control.units[0].id")
+    assert detail["unit"] == unit and detail["image"]["url"] == dropped
     assert (studio.outdir / dropped.removeprefix("outputs/")).read_bytes() == studio.dropped.read_bytes()
     time.sleep(2)  # room for an upload from the page or an initialImageDropped to arrive, were either sent
     assert studio.page.evaluate("window.__dropped.length") == 0
