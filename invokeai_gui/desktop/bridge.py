@@ -2,9 +2,9 @@
 
 The page sees four calls on ``window.pywebview.api``: ``openImage(destination?)``,
 ``chooseOutputFolder()``, ``saveImageAs(url)`` and ``revealInFolder(url)``. A pick or a drop goes
-into the Uploads (the initial image) or, with destination ``control``, is a control unit's picture. Files reach the server only through its
-validated upload path, images leave only from inside the output folder, and the only script
-the bridge runs in the page is its own, with JSON-encoded data.
+into the Uploads (the initial image) or, with destination ``control``, is a control unit's picture.
+Files reach the server only through its validated upload path, images leave only from inside the
+output folder, and the only script the bridge runs in the page is its own, with JSON-encoded data.
 """
 
 from __future__ import annotations
