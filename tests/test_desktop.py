@@ -279,8 +279,9 @@ class Studio:
         xdotool(self.app.display.name, "key", "Return")
         return dialog
 
-    def drag_in(self, path: Path) -> None:
-        """Drags ``path`` from a real X drag source (another process) onto the window's image area."""
+    def drag_in(self, path: Path, onto: str = "[data-testid=current-image-panel]") -> None:
+        """Drags ``path`` from a real X drag source (another process) onto the element ``onto``
+        (the window's image area)."""
         attempts = 4
         for attempt in range(attempts):
             self.page.evaluate("window.__drops = []")
@@ -292,7 +293,7 @@ class Studio:
                 assert source.stdout is not None
                 assert source.stdout.readline().strip() == "ready"
                 # A loaded machine answers drag moves slowly: hover longer on each new try.
-                drag(self.app.display.name, (80, 60), self.app.point("[data-testid=current-image-panel]"),
+                drag(self.app.display.name, (80, 60), self.app.point(onto),
                      hover=1.5 * (attempt + 1))
                 assert source.stdout.readline().strip() == "dropped CopyAction"
             finally:
@@ -385,6 +386,40 @@ def test_a_drop_uploads_once_and_show_in_folder_opens_the_folder(studio: Studio)
     studio.app.click("[data-testid=reveal-in-folder]")
     wait_until(record.exists, 10, "xdg-open to be run")
     assert record.read_text().splitlines() == [str(studio.outdir), "--"]
+
+
+def test_a_control_units_dialog_pick_and_drop_are_control_pictures_not_uploads(studio: Studio) -> None:
+    """The native dialog opened from a control unit and a real drop on the unit's square store the picture
+    in outdir/control-images (outside the gallery) and make it that unit's; the Uploads stay as they were."""
+    before = studio.uploads()
+    studio.app.click("[data-testid=tab-txt2img]")
+    studio.page.evaluate("document.querySelector('[data-testid=control-add]').scrollIntoView({block: 'center'}); 0")
+    studio.app.click("[data-testid=control-add]")
+    studio.page.wait_for("!!document.querySelector('[data-testid=control-upload-0]')", timeout=10)
+    studio.page.evaluate("document.querySelector('[data-testid=control-drop-0]').scrollIntoView({block: 'center'}); 0")
+    studio.app.click("[data-testid=control-upload-0]")
+    studio.type_in_dialog("Choose an initial image", str(studio.picked))
+    picture = "document.querySelector('[data-testid=control-picture-0]')?.getAttribute('src')"
+    picked = studio.expect(f"{picture}?.startsWith('outputs/control-images/') && {picture}", "the unit's picked picture")
+    assert (studio.outdir / picked.removeprefix("outputs/")).read_bytes() == studio.picked.read_bytes()
+
+    # The native layer uploads the drop (the page marks it for its unit and uploads nothing itself).
+    studio.page.evaluate(
+        "window.__dropped = []; window.__controlDropped = [];"
+        "window.addEventListener('controlImageDropped', e => window.__controlDropped.push(e.detail)); 0"
+    )
+    studio.drag_in(studio.dropped, onto="[data-testid=control-drop-0]")
+    dropped = studio.expect(f"{picture} !== {json.dumps(picked)} && {picture}", "the unit's dropped picture")
+    assert dropped.startswith("outputs/control-images/dropped.")
+    [detail] = studio.page.evaluate("window.__controlDropped")
+    unit = studio.page.evaluate("JSON.parse(localStorage.getItem('invokeai.state.v1')).control.units[0].id")
+    assert detail["unit"] == unit and detail["image"]["url"] == dropped
+    assert (studio.outdir / dropped.removeprefix("outputs/")).read_bytes() == studio.dropped.read_bytes()
+    time.sleep(2)  # room for an upload from the page or an initialImageDropped to arrive, were either sent
+    assert studio.page.evaluate("window.__dropped.length") == 0
+    assert studio.uploads() == before
+    assert studio.page.evaluate("document.querySelector('[data-testid=tab-txt2img]').getAttribute('aria-selected')") == "true"
+    studio.page.evaluate("document.querySelector('[data-testid=control-remove-0]').click(); 0")
 
 
 def test_dropping_a_text_file_shows_the_error_toast(studio: Studio) -> None:

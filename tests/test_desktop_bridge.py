@@ -10,13 +10,23 @@ import socket
 from pathlib import Path
 
 import pytest
+from PIL import Image
 
 from invokeai_gui.desktop import drops, window
-from invokeai_gui.desktop.bridge import EXPOSED_CALLS, DesktopBridge, DesktopError, reveal_command
+from invokeai_gui.desktop.bridge import (
+    CONTROL_DROPPED_EVENT,
+    DROP_DESTINATION_KEY,
+    DROP_UNIT_KEY,
+    EXPOSED_CALLS,
+    DesktopBridge,
+    DesktopError,
+    reveal_command,
+)
 from invokeai_gui.desktop.drops import DropWitness
 from invokeai_gui.desktop.settings import MIN_SIZE, SETTINGS_FILE, DesktopSettings, WindowPlacement
 from invokeai_gui.server import PortInUseError, ServerConfig
 from invokeai_gui.server.security import UnsafePathError
+from ldm.invoke.files import CONTROL_FOLDER, INIT_FOLDER
 from tests.conftest import private_root
 
 # -- the settings file ------------------------------------------------------------------------
@@ -142,7 +152,7 @@ def test_the_witness_forgets_old_drops(monkeypatch: pytest.MonkeyPatch) -> None:
 def test_the_page_gets_four_plain_functions_with_the_arguments_it_passes(server_factory) -> None:
     functions = DesktopBridge(server_factory(load_model_at_start=False).studio).functions()
     assert [f.__name__ for f in functions] == list(EXPOSED_CALLS)
-    assert [inspect.getfullargspec(f).args for f in functions] == [[], [], ["url"], ["url"]]
+    assert [inspect.getfullargspec(f).args for f in functions] == [["destination"], [], ["url"], ["url"]]
     assert all(inspect.isfunction(f) for f in functions)  # not methods: nothing reachable through __self__
 
 
@@ -181,3 +191,137 @@ def test_on_close_flag_reaches_the_window_from_the_command_line() -> None:
     args = build_parser().parse_args(["--gui", "--on_close", "finish"])
     assert window.on_close_choice(args.on_close, DesktopSettings(on_close="cancel")) == "finish"
     assert window.on_close_choice(build_parser().parse_args(["--gui"]).on_close, DesktopSettings(on_close="finish")) == "finish"
+
+
+# -- where a picked or dropped picture goes ---------------------------------------------------------------
+
+
+class PickingWindow:
+    """The window's side the bridge talks to: its open dialog answers ``picks`` (real files) in turn,
+    and the scripts it is asked to run in the page are kept."""
+
+    def __init__(self, picks: list[Path]) -> None:
+        self.picks = picks
+        self.dialogs: list[int] = []
+        self.scripts: list[str] = []
+
+    def create_file_dialog(self, kind: int, **options: object) -> list[str]:
+        self.dialogs.append(kind)
+        return [str(self.picks.pop(0))]
+
+    def run_js(self, script: str) -> None:
+        self.scripts.append(script)
+
+    def events(self) -> list[tuple[str, object]]:
+        """The window events the bridge dispatched: (name, detail)."""
+        found = []
+        for script in self.scripts:
+            name, _, rest = script.removeprefix("window.dispatchEvent(new CustomEvent(").partition(", {detail: ")
+            found.append((json.loads(name), json.loads(rest.removesuffix("}));"))))
+        return found
+
+
+def png(path: Path, color: tuple[int, int, int]) -> Path:
+    Image.new("RGB", (40, 24), color).save(path)
+    return path
+
+
+def listening(server) -> list[tuple[str, object]]:
+    heard: list[tuple[str, object]] = []
+    server.studio.publisher.subscribe(lambda event, data: heard.append((event, data)))
+    return heard
+
+
+def folder_files(server, folder: str) -> list[Path]:
+    where = server.studio.outdir / folder
+    return sorted(where.iterdir()) if where.is_dir() else []
+
+
+def test_the_native_dialog_for_a_control_unit_keeps_the_picture_out_of_the_uploads(server_factory, tmp_path: Path) -> None:
+    server = server_factory(load_model_at_start=False)
+    heard = listening(server)
+    control_pick, init_pick = png(tmp_path / "pose.png", (200, 40, 10)), png(tmp_path / "photo.png", (10, 90, 200))
+    window = PickingWindow([control_pick, init_pick])
+    bridge = DesktopBridge(server.studio)
+    bridge.attach(window)
+    [openImage, *_] = bridge.functions()  # noqa: N806 (the page's name)
+
+    control = openImage("control")
+    [stored] = folder_files(server, CONTROL_FOLDER)
+    assert stored.read_bytes() == control_pick.read_bytes() and "pose" in stored.name
+    assert control["url"] == f"outputs/{CONTROL_FOLDER}/{stored.name}" and control["destination"] == "control"
+    assert (control["width"], control["height"]) == (40, 24)
+    assert folder_files(server, INIT_FOLDER) == []
+    assert not [e for e, _ in heard if e == "galleryImages"]  # the gallery is not told of a control picture
+
+    # Without a destination the pick is an upload as before: in the Uploads, and the gallery hears of it.
+    upload = openImage()
+    [uploaded] = folder_files(server, INIT_FOLDER)
+    assert upload["url"] == f"outputs/{INIT_FOLDER}/{uploaded.name}" and uploaded.read_bytes() == init_pick.read_bytes()
+    assert [d["images"][0]["url"] for e, d in heard if e == "galleryImages"] == [upload["url"]]  # type: ignore[index]
+
+
+def test_an_unknown_destination_is_refused_before_any_dialog_opens(server_factory) -> None:
+    server = server_factory(load_model_at_start=False)
+    heard = listening(server)
+    window = PickingWindow([])
+    bridge = DesktopBridge(server.studio)
+    bridge.attach(window)
+    answer = bridge.functions()[0]("canvas-region")
+    assert "'canvas-region' is not a destination of a picked or dropped file" in answer["error"]
+    assert "'control'" in answer["error"]
+    assert window.dialogs == [] and ("error", {"message": answer["error"]}) in heard
+
+
+def drop_event(name: str, **marks: object) -> dict:
+    """A drop event as pywebview hands it over (the DOM event, serialized), with the page's marks."""
+    return {"type": "drop", "dataTransfer": {"files": [{"name": name}]}, **marks}
+
+
+def test_a_drop_on_a_control_unit_becomes_that_units_picture_not_an_upload(server_factory, tmp_path: Path) -> None:
+    server = server_factory(load_model_at_start=False)
+    heard = listening(server)
+    dropped = png(tmp_path / "edges.png", (0, 250, 120))
+    witness = DropWitness()
+    window = PickingWindow([])
+    bridge = DesktopBridge(server.studio)
+    bridge.attach(window, witness)
+
+    witness.saw([dropped])
+    bridge.handle_drop(drop_event("edges.png", **{DROP_DESTINATION_KEY: "control", DROP_UNIT_KEY: "unit-7"}))
+    [(event, detail)] = window.events()
+    [stored] = folder_files(server, CONTROL_FOLDER)
+    assert event == CONTROL_DROPPED_EVENT == "controlImageDropped"
+    assert detail["unit"] == "unit-7"  # type: ignore[index]
+    assert detail["image"]["url"] == f"outputs/{CONTROL_FOLDER}/{stored.name}"  # type: ignore[index]
+    assert stored.read_bytes() == dropped.read_bytes()
+    assert folder_files(server, INIT_FOLDER) == [] and not [e for e, _ in heard if e == "galleryImages"]
+
+    # The same file dropped anywhere else is the initial image, in the Uploads.
+    witness.saw([dropped])
+    bridge.handle_drop(drop_event("edges.png"))
+    event, detail = window.events()[-1]
+    [uploaded] = folder_files(server, INIT_FOLDER)
+    assert event == "initialImageDropped" and detail["url"] == f"outputs/{INIT_FOLDER}/{uploaded.name}"  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("marks", "message"),
+    [
+        ({DROP_DESTINATION_KEY: "control"}, "must name its unit"),
+        ({DROP_DESTINATION_KEY: "outpainting", DROP_UNIT_KEY: "u"}, "'outpainting' is not a destination"),
+    ],
+)
+def test_a_drop_with_a_bad_destination_is_reported_and_stores_nothing(server_factory, tmp_path: Path, marks, message) -> None:
+    server = server_factory(load_model_at_start=False)
+    heard = listening(server)
+    dropped = png(tmp_path / "x.png", (1, 2, 3))
+    witness = DropWitness()
+    window = PickingWindow([])
+    bridge = DesktopBridge(server.studio)
+    bridge.attach(window, witness)
+    witness.saw([dropped])
+    bridge.handle_drop(drop_event("x.png", **marks))
+    assert window.events() == []
+    assert folder_files(server, CONTROL_FOLDER) == [] and folder_files(server, INIT_FOLDER) == []
+    assert any(e == "error" and message in d["message"] for e, d in heard)  # type: ignore[index]

@@ -1,9 +1,10 @@
 """The desktop window's JavaScript bridge: native file dialogs, dropped files and "show in folder", nothing more.
 
-The page sees four calls on ``window.pywebview.api``: ``openImage()``, ``chooseOutputFolder()``,
-``saveImageAs(url)`` and ``revealInFolder(url)``. Files reach the server only through its
-validated upload path, images leave only from inside the output folder, and the only script
-the bridge runs in the page is its own, with JSON-encoded data.
+The page sees four calls on ``window.pywebview.api``: ``openImage(destination?)``,
+``chooseOutputFolder()``, ``saveImageAs(url)`` and ``revealInFolder(url)``. A pick or a drop goes
+into the Uploads (the initial image) or, with destination ``control``, is a control unit's picture.
+Files reach the server only through its validated upload path, images leave only from inside the
+output folder, and the only script the bridge runs in the page is its own, with JSON-encoded data.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from invokeai_gui.server.gallery import is_image_name
-from invokeai_gui.server.uploads import UploadError
+from invokeai_gui.server.uploads import CONTROL_DESTINATION, UploadError
 from ldm.invoke.errors import UserError, user_message
-from ldm.invoke.files import atomic_write
+from ldm.invoke.files import CONTROL_FOLDER, INIT_FOLDER, atomic_write
 
 from .drops import DropWitness
 
@@ -34,6 +35,11 @@ log = logging.getLogger(__name__)
 OPEN_DIALOG, FOLDER_DIALOG, SAVE_DIALOG = 10, 20, 30
 IMAGE_FILE_TYPES = ("Images (*.png;*.jpg;*.jpeg;*.webp)",)
 EXPOSED_CALLS = ("openImage", "chooseOutputFolder", "saveImageAs", "revealInFolder")
+# What the page adds to a drop's DOM event (web/src/app/desktopBridge.ts, markDrop) to send the
+# dropped file somewhere other than the Uploads: the upload destination and, for a control picture,
+# the unit it is for. The window event that answers such a drop.
+DROP_DESTINATION_KEY, DROP_UNIT_KEY = "invokeaiDestination", "invokeaiUnit"
+CONTROL_DROPPED_EVENT = "controlImageDropped"
 
 
 class DesktopError(UserError):
@@ -84,14 +90,16 @@ class DesktopBridge:
 
     # -- the four calls ----------------------------------------------------------------------
 
-    def open_image(self) -> dict[str, Any] | None:
-        """Native open dialog; the picked file is uploaded like any upload. None when cancelled."""
+    def open_image(self, destination: str | None = None) -> dict[str, Any] | None:
+        """Native open dialog; the picked file is uploaded like any upload, into the Uploads or with
+        ``destination`` (``control``: a control picture, outside the gallery). None when cancelled."""
+        _check_destination(destination)
         picked = self._dialog(OPEN_DIALOG, directory=self._last_open_dir, file_types=IMAGE_FILE_TYPES)
         if not picked:
             return None
         path = Path(picked[0])
         self._last_open_dir = path.parent
-        return self._upload(path)
+        return self._upload(path, destination)
 
     def choose_output_folder(self) -> dict[str, str] | None:
         """Native folder dialog; the server switches its output folder and tells every client."""
@@ -150,7 +158,8 @@ class DesktopBridge:
         self._window.dom.document.events.drop += self.handle_drop
 
     def handle_drop(self, event: dict[str, Any]) -> None:
-        """A drop event from the page: upload the first dropped file and make it the initial image."""
+        """A drop event from the page: upload the first dropped file and make it the initial image, or,
+        dropped on a control unit (the page marked the event), that unit's control picture."""
         files = [f for f in (event.get("dataTransfer") or {}).get("files") or [] if isinstance(f, dict)]
         if not files:
             return  # text or a link dragged from a page: nothing of ours to do
@@ -159,12 +168,19 @@ class DesktopBridge:
             names = ", ".join(str(f.get("name")) for f in files)
             log.warning("Ignored a drop naming %s: the window did not receive that file from the desktop.", names)
             return
+        destination, unit = event.get(DROP_DESTINATION_KEY), event.get(DROP_UNIT_KEY)
         try:
-            info = self._upload(path)
+            _check_destination(destination)
+            if destination == CONTROL_DESTINATION and not (isinstance(unit, str) and unit):
+                raise DesktopError(f"A drop for a control picture must name its unit ({DROP_UNIT_KEY}).")
+            info = self._upload(path, destination)
         except DesktopError as exc:
             self._report(str(exc))
             return
-        self.dispatch_event("initialImageDropped", info)
+        if destination == CONTROL_DESTINATION:
+            self.dispatch_event(CONTROL_DROPPED_EVENT, {"unit": unit, "image": info})
+        else:
+            self.dispatch_event("initialImageDropped", info)
 
     def _dropped_path(self, files: list[dict[str, Any]]) -> Path | None:
         """The first dropped file's full path, as the toolkit delivered it (see DropWitness)."""
@@ -214,8 +230,8 @@ class DesktopBridge:
                 bridge._report(message)
                 return {"error": message}
 
-        def openImage() -> Any:  # noqa: N802 (the page's names)
-            return answer(bridge.open_image)
+        def openImage(destination: str | None = None) -> Any:  # noqa: N802 (the page's names)
+            return answer(lambda: bridge.open_image(destination))
 
         def chooseOutputFolder() -> Any:  # noqa: N802
             return answer(bridge.choose_output_folder)
@@ -238,11 +254,13 @@ class DesktopBridge:
             picked = [picked]
         return [p for p in picked if p] if picked else None
 
-    def _upload(self, path: Path) -> dict[str, Any]:
+    def _upload(self, path: Path, destination: str | None = None) -> dict[str, Any]:
+        folder = CONTROL_FOLDER if destination == CONTROL_DESTINATION else INIT_FOLDER
         try:
-            return self._studio.upload_file(path)
+            info = self._studio.upload_file(path, folder)
         except UploadError as exc:
             raise DesktopError(f"{path.name}: {exc}") from None
+        return {**info, "destination": destination} if destination else info
 
     def _output_image(self, url: object) -> Path:
         """The file behind an image URL of ours; anything else is refused."""
@@ -256,6 +274,15 @@ class DesktopBridge:
     def _report(self, message: str) -> None:
         log.warning("%s", message)
         self._studio.publisher.broadcast("error", {"message": message})
+
+
+def _check_destination(destination: object) -> None:
+    """A pick or drop goes into the Uploads (None) or is a control picture; anything else is refused."""
+    if destination is not None and destination != CONTROL_DESTINATION:
+        raise DesktopError(
+            f"{destination!r} is not a destination of a picked or dropped file: leave it out (the Uploads) "
+            f"or use {CONTROL_DESTINATION!r}."
+        )
 
 
 def _copy_atomically(source: Path, target: Path) -> None:

@@ -228,8 +228,9 @@ class Studio:
             path = outputs.store(checked, name)
         return gallery.add(path)
 
-    def upload_file(self, path: str | Path) -> dict[str, Any]:
-        """Uploads a local file (a native file dialog's pick or a drop) as an init image, like ``uploadImage``."""
+    def upload_file(self, path: str | Path, folder: str = INIT_FOLDER) -> dict[str, Any]:
+        """Uploads a local file (a native file dialog's pick or a drop) like ``uploadImage``: into the
+        Uploads as an init image, or into another ``folder`` of the tree, outside the gallery."""
         source = Path(path)
         try:
             size = source.stat().st_size
@@ -237,8 +238,9 @@ class Studio:
             raise UploadError(f"Cannot read {source.name}: {exc.strerror or exc}.") from None
         if size > self.limits.max_bytes:
             raise UploadError(too_big_message(source.name, size, self.limits.max_bytes))
-        info = self.store_upload(source.read_bytes(), source.name)
-        self.publisher.broadcast("galleryImages", {"images": [info], "category": "user"})
+        info = self.store_upload(source.read_bytes(), source.name, folder=folder)
+        if folder == INIT_FOLDER:
+            self.publisher.broadcast("galleryImages", {"images": [info], "category": "user"})
         return info
 
     def delete_image(self, url: str) -> Path:

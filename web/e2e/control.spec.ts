@@ -196,19 +196,57 @@ test('unified canvas: a control layer placed under the box gives the region Invo
   expect(upload?.args[1]).toMatch(/^control-region-.*\.png$/);
 
   // The unit's picture was the part of the control layer under the box: the parrot's top-left 64 × 64.
-  const region = await servedPixels(page, gen.control?.[0].image ?? '');
   const whole = await servedPixels(page, picture);
-  expect([region.w, region.h]).toEqual([64, 64]);
-  let same = true;
-  for (let y = 0; y < 64 && same; y++) {
+  expect(await regionIsPictureAt(page, gen.control?.[0].image ?? '', whole, 0, 0), 'the region sent is the control picture under the box').toBe(true);
+
+  // Drag the layer by its handle, up and left by (DX, DY) canvas pixels: the box now covers the picture
+  // from (DX, DY) on, and that is what the next Invoke cuts and uploads.
+  await page.getByTestId('staging-discard').click();
+  const [DX, DY] = [40, 24];
+  const stage = page.getByTestId('canvas-stage');
+  const scale = Number(await stage.getAttribute('data-scale'));
+  const grip = await page.getByTestId('control-layer-handle-0').boundingBox();
+  if (!grip) throw new Error('no layer handle');
+  const [gx, gy] = [grip.x + grip.width / 2, grip.y + grip.height / 2];
+  await page.mouse.move(gx, gy);
+  await page.mouse.down();
+  await page.mouse.move(gx - (DX * scale) / 2, gy - (DY * scale) / 2, { steps: 4 });
+  await page.mouse.move(gx - DX * scale, gy - DY * scale, { steps: 4 });
+  await page.mouse.up();
+  await expect(layer).toHaveAttribute('data-at', `${bx - DX},${by - DY}`);
+  expect(await layer.evaluate((el) => [el.style.left, el.style.top])).toEqual([`${bx - DX}px`, `${by - DY}px`]);
+  // The box did not move, nor was anything painted: the drag was the layer's.
+  await expect(page.getByTestId('bounding-box')).toHaveAttribute('data-box', `${bx},${by},64,64`);
+  await expect(page.getByTestId('canvas-mask-layer')).toHaveAttribute('data-strokes', '0');
+  // The keyboard moves it too, by one pixel: there and back.
+  await page.getByTestId('control-layer-handle-0').press('ArrowRight');
+  await expect(layer).toHaveAttribute('data-at', `${bx - DX + 1},${by - DY}`);
+  await page.getByTestId('control-layer-handle-0').press('ArrowLeft');
+  await expect(layer).toHaveAttribute('data-at', `${bx - DX},${by - DY}`);
+
+  const uploads = sent.filter((s) => s.event === 'uploadImage' && s.args[2] === 'control').length;
+  const again = await resultCount(page);
+  await page.getByTestId('invoke').click();
+  await waitForResults(page, again + 1);
+  await expect(page.getByTestId('staging-image')).toBeVisible();
+  expect(sent.filter((s) => s.event === 'uploadImage' && s.args[2] === 'control')).toHaveLength(uploads + 1);
+  const moved = sent.filter((s) => s.event === 'generateImage').at(-1)?.args[0] as { control?: Array<{ image: string }> };
+  const shifted = moved.control?.[0].image ?? '';
+  expect(shifted).not.toBe(gen.control?.[0].image);
+  expect(await regionIsPictureAt(page, shifted, whole, DX, DY), 'the region sent is the dragged picture under the box').toBe(true);
+  expect(await regionIsPictureAt(page, shifted, whole, 0, 0), 'not the undragged region').toBe(false);
+});
+
+/** Whether the 64 × 64 served `url` is the picture `whole`'s pixels from (ox, oy) on. */
+async function regionIsPictureAt(page: Page, url: string, whole: Awaited<ReturnType<typeof servedPixels>>, ox: number, oy: number): Promise<boolean> {
+  const region = await servedPixels(page, url);
+  if (region.w !== 64 || region.h !== 64) return false;
+  for (let y = 0; y < 64; y++) {
     for (let x = 0; x < 64; x++) {
       const r = (y * 64 + x) * 4;
-      const w = (y * whole.w + x) * 4;
-      if (region.d[r] !== whole.d[w] || region.d[r + 1] !== whole.d[w + 1] || region.d[r + 2] !== whole.d[w + 2]) {
-        same = false;
-        break;
-      }
+      const w = ((y + oy) * whole.w + x + ox) * 4;
+      if (region.d[r] !== whole.d[w] || region.d[r + 1] !== whole.d[w + 1] || region.d[r + 2] !== whole.d[w + 2]) return false;
     }
   }
-  expect(same, 'the region sent is the control picture under the box').toBe(true);
-});
+  return true;
+}

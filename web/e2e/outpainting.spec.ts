@@ -1,7 +1,8 @@
-/** Outpainting in real Chromium against the real server: extend the parrot, then extend the result again. */
+/** Outpainting in real Chromium against the real server: extend the parrot, then extend the result again;
+ * a Control section unit steers the new strip. */
 import path from 'node:path';
 import type { Page } from '@playwright/test';
-import { expect, resultCount, screenshot, setNumber, test, waitForResults } from './support/fixtures';
+import { expect, resultCount, screenshot, setNumber, setSwitch, test, waitForResults } from './support/fixtures';
 import { FIXTURES } from './support/env';
 
 const PARROT = path.join(FIXTURES, 'lincoln-parrot-128.png');
@@ -187,4 +188,63 @@ test('outpainting grows the picture: 64 px to the right, then 64 px at the botto
   // Undo goes back to the first result.
   await page.getByTestId('outpaint-undo').click();
   await expect(source).toHaveAttribute('data-url', first);
+});
+
+/** The ControlNet tests/support/make_root.py puts in the e2e root's models.yaml. */
+const CONTROL_MODEL = 'tiny-control';
+
+test('outpainting with a control unit sends it and fills the new strip otherwise than without it', async ({ app: page, sent }) => {
+  test.setTimeout(240_000);
+  await page.getByTestId('tab-outpainting').click();
+  const chooser = page.waitForEvent('filechooser');
+  await page.getByTestId('outpaint-dropzone').click();
+  await (await chooser).setFiles(PARROT);
+  const source = page.getByTestId('outpaint-source');
+  await expect(source).toHaveAttribute('data-url', /init-images\//);
+  const parrotUrl = (await source.getAttribute('data-url')) ?? '';
+  await page.getByTestId('prompt').fill('a stormy sea beyond the frame');
+  await setNumber(page, 'steps', 3);
+  await setNumber(page, 'outpaint-right', 64);
+  await expect(page.getByTestId('outpaint-size')).toHaveText('128×128 → 192×128');
+
+  // The Control section is on this tab too: a unit with the parrot as its picture.
+  await page.getByTestId('control-add').click();
+  await expect(page.getByTestId('control-model-0')).toHaveValue(CONTROL_MODEL);
+  await expect(page.getByTestId('invoke')).toBeDisabled(); // the unit has no picture yet
+  const pictureChooser = page.waitForEvent('filechooser');
+  await page.getByTestId('control-upload-0').click();
+  await (await pictureChooser).setFiles(PARROT);
+  await expect(page.getByTestId('control-picture-0')).toHaveAttribute('src', /outputs\/control-images\//);
+  const controlPicture = (await page.getByTestId('control-picture-0').getAttribute('src')) ?? '';
+  // Its map is previewed at the grown picture's size.
+  await page.getByTestId('control-preview-0').click();
+  await expect(page.getByTestId('control-map-0')).toHaveAttribute('src', /control-images\/.*\.png$/);
+  const map = await pixels(page, (await page.getByTestId('control-map-0').getAttribute('src')) ?? '');
+  expect([map.width, map.height]).toEqual([192, 128]);
+
+  const controlled = await outpaintAndWait(page, parrotUrl);
+  const withUnit = sent.filter((s) => s.event === 'generateImage').at(-1)?.args[0] as Record<string, unknown>;
+  expect(withUnit).toMatchObject({ width: 192, height: 128, init_img: expect.stringMatching(/canvas-images\/.*outpaint/) });
+  expect(withUnit.control).toEqual([
+    { model: CONTROL_MODEL, image: controlPicture, preprocessor: 'none', settings: {}, weight: 1, start: 0, end: 1, control_mode: 'balanced', resize_mode: 'crop' },
+  ]);
+
+  // The same outpainting (same picture, seed and strip) without the unit.
+  await setSwitch(page, 'randomize-seed', false);
+  await page.getByTestId('outpaint-undo').click();
+  await expect(source).toHaveAttribute('data-url', parrotUrl);
+  await setNumber(page, 'outpaint-right', 64);
+  await page.getByTestId('section-control-switch').setChecked(false);
+  const plain = await outpaintAndWait(page, parrotUrl);
+  const withoutUnit = sent.filter((s) => s.event === 'generateImage').at(-1)?.args[0] as Record<string, unknown>;
+  expect(withoutUnit).not.toHaveProperty('control');
+  expect(withoutUnit.seed).toBe(withUnit.seed);
+
+  const a = await pixels(page, controlled);
+  const b = await pixels(page, plain);
+  const parrot = await pixels(page, parrotUrl);
+  // Both keep the parrot away from the seam; the strip the model filled differs.
+  expect(differing(a, parrot, 0, 128 - SEAM, 0, 128)).toBe(0);
+  expect(differing(b, parrot, 0, 128 - SEAM, 0, 128)).toBe(0);
+  expect(differing(a, b, 128, 192, 0, 128)).toBeGreaterThan(64 * 128 * 0.25);
 });

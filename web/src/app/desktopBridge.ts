@@ -1,6 +1,21 @@
 /** The desktop window's JavaScript bridge (pywebview) and the window events its native layer dispatches. */
 import type { ImageInfo } from './protocol';
 
+/** Where the bridge puts a picked or dropped file other than the Uploads (bridge.py's destinations). */
+export type UploadDestination = 'control';
+
+/** The names bridge.py reads on a drop's DOM event (DROP_DESTINATION_KEY, DROP_UNIT_KEY), and the window
+ * event it answers a control unit's drop with (CONTROL_DROPPED_EVENT). */
+export const DROP_DESTINATION_KEY = 'invokeaiDestination';
+export const DROP_UNIT_KEY = 'invokeaiUnit';
+export const CONTROL_DROPPED_EVENT = 'controlImageDropped';
+
+/** What bridge.py announces with CONTROL_DROPPED_EVENT: the unit dropped on and its uploaded picture. */
+export interface ControlDropDetail {
+  unit: string;
+  image: Partial<ImageInfo>;
+}
+
 /** What a bridge call answers when it failed; the server has already shown the message as a toast. */
 export interface BridgeError {
   error: string;
@@ -8,7 +23,8 @@ export interface BridgeError {
 
 /** `window.pywebview.api` in the desktop window (invokeai_gui/desktop/bridge.py); null means cancelled. */
 export interface DesktopApi {
-  openImage?: () => Promise<Partial<ImageInfo> | BridgeError | null>;
+  /** With destination `control` the picture is a control unit's (kept outside the gallery). */
+  openImage?: (destination?: UploadDestination) => Promise<Partial<ImageInfo> | BridgeError | null>;
   chooseOutputFolder?: () => Promise<{ outdir: string } | BridgeError | null>;
   saveImageAs?: (url: string) => Promise<{ path: string } | BridgeError | null>;
   revealInFolder?: (url: string) => Promise<{ folder: string } | BridgeError>;
@@ -42,11 +58,12 @@ export function toUploadedImage(info: Partial<ImageInfo>): ImageInfo | null {
   };
 }
 
-/** Opens the native file dialog; the bridge uploads the chosen file and returns it, or null if cancelled or failed. */
-export async function openImageNative(): Promise<ImageInfo | null> {
+/** Opens the native file dialog; the bridge uploads the chosen file (into the Uploads, or with `destination`)
+ * and returns it, or null if cancelled or failed. */
+export async function openImageNative(destination?: UploadDestination): Promise<ImageInfo | null> {
   const api = desktopApi();
   if (!api?.openImage) return null;
-  const info = await api.openImage();
+  const info = await (destination ? api.openImage(destination) : api.openImage());
   return info && !('error' in info) ? toUploadedImage(info) : null;
 }
 
@@ -84,4 +101,13 @@ export function handleFileDrop(e: FileDropEvent, upload: (file: File) => void): 
   if (!file) return; // text dragged into the prompt keeps its default
   e.preventDefault();
   if (!hasDesktopBridge()) upload(file);
+}
+
+/**
+ * A drop on a control unit in the desktop window: the event is marked with where the file goes (the native
+ * layer reads the marks when it uploads the dropped file, and answers with CONTROL_DROPPED_EVENT), and it
+ * is left to bubble to the document, where the native layer listens. The page uploads nothing itself.
+ */
+export function markDrop(event: object, destination: UploadDestination, unit: string): void {
+  Object.assign(event, { [DROP_DESTINATION_KEY]: destination, [DROP_UNIT_KEY]: unit });
 }

@@ -9,7 +9,7 @@ import { Modal } from '../../common/components/Modal';
 import { Tooltip } from '../../common/components/Tooltip';
 import { ProgressBar } from '../system/ProgressBar';
 import { ACCEPTED_TYPES } from '../tabs/useImageChooser';
-import { ControlLayers } from '../control/ControlLayers';
+import { ControlLayerHandles, ControlLayers } from '../control/ControlLayers';
 import { CanvasStage } from './CanvasStage';
 import { BrushSettings, MaskButtons, ToolButtons, ZoomButtons, useCanvasHotkeys } from './CanvasToolbar';
 import {
@@ -268,6 +268,7 @@ export function UnifiedCanvasPanel() {
             <>
               <StagingArea view={v} />
               <BoundingBox view={v} />
+              <ControlLayerHandles view={v} />
             </>
           )}
         />

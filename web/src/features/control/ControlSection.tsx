@@ -1,8 +1,8 @@
 /** The Control section of the options panel: control units (ControlNet), each with its model, control
  * picture, preprocessor and settings, weight, steps, modes and map preview; on the Unified Canvas, its layer. */
-import { useRef, useState, type DragEvent } from 'react';
+import { useEffect, useRef, useState, type DragEvent } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
-import { hasDesktopBridge } from '../../app/desktopBridge';
+import { CONTROL_DROPPED_EVENT, hasDesktopBridge, markDrop, type ControlDropDetail } from '../../app/desktopBridge';
 import type { ControlMode, ResizeMode } from '../../app/protocol';
 import { NumberField, Section, SelectField, SwitchField } from '../../common/components/Fields';
 import { CloseIcon, ImageIcon, UploadIcon } from '../../common/components/Icons';
@@ -21,6 +21,7 @@ import {
 } from './controlSlice';
 import {
   chooseControlPictureNative,
+  controlPictureDropped,
   generationSize,
   placeOnCanvas,
   previewMap,
@@ -68,7 +69,7 @@ export const CONTROL_TOOLTIPS = {
   preview: 'Preview Map: run the preprocessor on the server now and show the map the ControlNet will see.',
   sendToGallery: 'Send this map to the gallery (Uploads): with the None preprocessor it can be a control picture itself.',
   place:
-    'Place on canvas: put the control picture on the canvas at the bounding box (shown semi-transparent). A canvas Invoke uses the part of it under the box.',
+    'Place on canvas: put the control picture on the canvas at the bounding box (shown semi-transparent); drag the numbered handle at its corner to move it. A canvas Invoke uses the part of it under the box.',
   unplace: 'Take the control picture off the canvas: Invoke then uses the whole picture.',
   layer: 'Show the control layers on the canvas (semi-transparent, over the images). Hidden layers still steer.',
 } as const;
@@ -120,7 +121,14 @@ function PictureField({ unit, index }: { unit: ControlUnit; index: number }) {
     const file = e.dataTransfer.files?.[0];
     if (!file) return;
     e.preventDefault();
-    e.stopPropagation(); // the page's own handler would make it Image to Image's initial image
+    // The desktop window's native layer uploads the file as this unit's picture (the page's own handler
+    // then only cancels the default); in a browser the page uploads it, and keeps it from the page's
+    // handler, which would make it Image to Image's initial image.
+    if (hasDesktopBridge()) {
+      markDrop(e.nativeEvent, 'control', unit.id);
+      return;
+    }
+    e.stopPropagation();
     void dispatch(uploadControlPicture(unit.id, file));
   };
   return (
@@ -303,6 +311,11 @@ export function ControlSection() {
   const onCanvasTab = useAppSelector((s) => s.tabs.activeTab === 'canvas');
   const facts = useAppSelector(selectControlFacts);
   const full = units.length >= facts.maxUnits;
+  useEffect(() => {
+    const onDropped = (e: Event) => dispatch(controlPictureDropped((e as CustomEvent<ControlDropDetail>).detail));
+    window.addEventListener(CONTROL_DROPPED_EVENT, onDropped);
+    return () => window.removeEventListener(CONTROL_DROPPED_EVENT, onDropped);
+  }, [dispatch]);
   return (
     <Section title="Control" tooltip={CONTROL_TOOLTIPS.section} enabled={enabled} onEnabledChange={(v) => dispatch(controlEnabled(v))} testId="section-control">
       {units.map((unit, i) => (

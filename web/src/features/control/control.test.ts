@@ -149,7 +149,7 @@ describe('units in a request', () => {
     expect(sent).toHaveLength(1);
     expect(validateGenerateImageArgs(sent[0].args)).toEqual([]);
     expect((sent[0].args[0] as { control: unknown[] }).control).toHaveLength(1);
-    // Outpainting sends none: its request is its own.
+    // The units stay when the tab changes (Outpainting sends them too: outpaintingThunks.test.ts).
     store.dispatch(tabSelected('outpainting'));
     expect(store.getState().control.units).toHaveLength(1);
   });

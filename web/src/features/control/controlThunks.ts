@@ -1,14 +1,14 @@
 /** What the Control section does with the server: control pictures in (upload, native dialog, gallery,
  * current image), the map preview, a map sent to the gallery, and a unit placed on the Unified Canvas. */
-import { openImageNative } from '../../app/desktopBridge';
+import { openImageNative, toUploadedImage, type ControlDropDetail } from '../../app/desktopBridge';
 import type { ImageInfo } from '../../app/protocol';
 import type { AppThunk, RootState } from '../../app/store';
 import { uploadFile } from '../gallery/uploads';
-import { imageAdded } from '../gallery/gallerySlice';
 import { errorOccurred, toastAdded } from '../system/systemSlice';
 import { notAnImage } from '../tabs/useImageChooser';
 import { controlEnabled, unitAdded, unitImageSet, unitMapReceived, unitPlacedOnCanvas, type ControlPicture, type ControlUnit } from './controlSlice';
 import { defaultModel, mapInputs, mapRequest, selectControlFacts } from './units';
+import { planOutpaint } from '../outpainting/geometry';
 
 type Dispatch = Parameters<AppThunk>[0];
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -23,6 +23,12 @@ const picture = (image: { url: string; width: number; height: number }): Control
 export function generationSize(state: RootState): { width: number; height: number } {
   const tab = state.tabs.activeTab;
   if (tab === 'canvas') return { width: state.canvas.box.width, height: state.canvas.box.height };
+  // Outpainting generates the grown picture: the map is fitted to all of it.
+  const { source, extension } = state.outpainting;
+  if (tab === 'outpainting' && source) {
+    const plan = planOutpaint(source.width, source.height, extension);
+    return { width: plan.width, height: plan.height };
+  }
   const init = state.options.initialImage;
   if (tab === 'inpainting' && init) return state.canvas.inpaintingSize ?? { width: init.width, height: init.height };
   return { width: state.options.width, height: state.options.height };
@@ -45,18 +51,30 @@ export const uploadControlPicture =
     }
   };
 
-/** The desktop window's native dialog: the bridge uploads the file (into Uploads) and names it. */
+/** The desktop window's native dialog: the bridge uploads the file as a control picture (outside the gallery). */
 export const chooseControlPictureNative =
   (unitId: string): AppThunk<Promise<void>> =>
   async (dispatch) => {
     try {
-      const image = await openImageNative();
+      const image = await openImageNative('control');
       if (!image) return;
-      dispatch(imageAdded({ image, select: false }));
       dispatch(unitImageSet({ id: unitId, image: picture(image) }));
     } catch {
       dispatch(errorOccurred('The file dialog could not be opened.'));
     }
+  };
+
+/** The desktop window uploaded a file dropped on a unit (CONTROL_DROPPED_EVENT): it is that unit's picture. */
+export const controlPictureDropped =
+  (detail: Partial<ControlDropDetail> | null | undefined): AppThunk =>
+  (dispatch, getState) => {
+    const image = detail?.image ? toUploadedImage(detail.image) : null;
+    if (!image || typeof detail?.unit !== 'string') return;
+    if (!unitOf(getState(), detail.unit)) {
+      dispatch(toastAdded({ kind: 'info', message: 'The control unit the picture was dropped on has been removed.' }));
+      return;
+    }
+    dispatch(unitImageSet({ id: detail.unit, image: picture(image) }));
   };
 
 /** "Use current image": the picture shown in the viewer becomes the unit's control picture. */

@@ -159,8 +159,8 @@ export function unitProblem(unit: ControlUnit, index: number, facts: ControlFact
   return null;
 }
 
-/** The tabs whose Invoke sends the Control section's units (Outpainting and Postprocessing send none). */
-export const CONTROL_TABS: ReadonlySet<ActiveTab> = new Set<ActiveTab>(['txt2img', 'img2img', 'inpainting', 'canvas']);
+/** The tabs whose Invoke sends the Control section's units (Postprocessing sends none). */
+export const CONTROL_TABS: ReadonlySet<ActiveTab> = new Set<ActiveTab>(['txt2img', 'img2img', 'inpainting', 'canvas', 'outpainting']);
 
 /** Why the Control section keeps Invoke on `tab` from running, or null. */
 export function controlBlockerFor(state: { control: ControlState; system: { config: SystemConfig | null } }, tab: ActiveTab): string | null {

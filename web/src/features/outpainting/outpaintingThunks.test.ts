@@ -7,6 +7,10 @@ import { invokeOutpainting } from './outpaintingThunks';
 import { INVOKE_BY_TAB, invoke } from '../tabs/invoke';
 import { tabSelected } from '../tabs/tabsSlice';
 import { uploadPicture } from '../tabs/useImageChooser';
+import type { SystemConfig } from '../../app/protocol';
+import { validateGenerateImageArgs } from '../../../test/protocolSchema';
+import { unitAdded, unitImageSet } from '../control/controlSlice';
+import { generationSize } from '../control/controlThunks';
 
 // Composing needs a browser canvas; the thunk's part here is what it does with the upload's answer.
 vi.mock('./compose', () => ({
@@ -122,5 +126,68 @@ describe('INVOKE_BY_TAB', () => {
     await store.dispatch(invoke());
     expect(socket.wire()).toEqual([]);
     expect(store.getState().system.toasts.map((t) => t.message)).toEqual(['Type a prompt first.', 'Type a prompt first.']);
+  });
+});
+
+const controlConfig: SystemConfig = {
+  model: 'demo',
+  model_id: 'demo',
+  model_hash: '',
+  app_id: 'x',
+  app_version: '2.2.0',
+  model_list: { demo: { status: 'active', description: 'demo', family: 'sd1' } },
+  control_models: { canny15: { family: 'sd1' } },
+  control_preprocessors: [{ id: 'none', name: 'None', settings: {} }],
+};
+
+describe('outpainting with the Control section', () => {
+  function withUnit(picture: boolean) {
+    const ready = readyToOutpaint();
+    ready.socket.serve('systemConfig', controlConfig);
+    ready.store.dispatch(unitAdded('canny15', 4));
+    const id = ready.store.getState().control.units[0].id;
+    if (picture) ready.store.dispatch(unitImageSet({ id, image: { url: 'outputs/control-images/pose.png', width: 128, height: 128 } }));
+    return ready;
+  }
+
+  it("sends the section's units with the grown picture's request, valid by the protocol schema", async () => {
+    const { socket, store } = withUnit(true);
+    void store.dispatch(invokeOutpainting());
+    await flush();
+    socket.ack({ url: 'outputs/canvas-images/o.png', mtime: 2, width: 192, height: 128, metadata: {}, category: 'user' });
+    await flush();
+    const gen = socket.wire().find((s) => s.event === 'generateImage');
+    expect(gen).toBeDefined();
+    expect(validateGenerateImageArgs(gen?.args ?? [])).toEqual([]);
+    expect(gen?.args[0]).toMatchObject({
+      init_img: 'outputs/canvas-images/o.png',
+      width: 192,
+      height: 128,
+      control: [{ model: 'canny15', image: 'outputs/control-images/pose.png', preprocessor: 'none', weight: 1, resize_mode: 'crop' }],
+    });
+  });
+
+  it('sends no control while the section is off', async () => {
+    const { socket, store } = withUnit(true);
+    store.dispatch({ type: 'control/controlEnabled', payload: false });
+    void store.dispatch(invokeOutpainting());
+    await flush();
+    socket.ack({ url: 'outputs/canvas-images/o.png', mtime: 2, width: 192, height: 128, metadata: {}, category: 'user' });
+    await flush();
+    const gen = socket.wire().find((s) => s.event === 'generateImage');
+    expect(gen?.args[0]).not.toHaveProperty('control');
+  });
+
+  it('a unit that cannot run keeps Invoke back with its sentence, and nothing is uploaded', async () => {
+    const { socket, store } = withUnit(false);
+    await store.dispatch(invoke());
+    expect(socket.wire()).toEqual([]);
+    expect(store.getState().system.toasts.at(-1)?.message).toMatch(/^Control unit 1: choose a control picture/);
+  });
+
+  it("previews a unit's map at the grown picture's size", () => {
+    const { store } = withUnit(true);
+    // 128 × 128 extended 64 px to the right.
+    expect(generationSize(store.getState())).toEqual({ width: 192, height: 128 });
   });
 });

@@ -1,4 +1,5 @@
-/** Invoke on the Outpainting tab: check, compose the grown picture with its transparent frame, upload it. */
+/** Invoke on the Outpainting tab: check, compose the grown picture with its transparent frame, upload it, and
+ * generate on it with the Control section's units. */
 import type { ImageInfo } from '../../app/protocol';
 import type { AppThunk, RootState } from '../../app/store';
 import { uploadFile } from '../gallery/uploads';
@@ -10,6 +11,7 @@ import { composeOutpaintImage } from './compose';
 import { planOutpaint, planProblem } from './geometry';
 import { selectLimits } from '../system/limits';
 import { outpaintGenerationSent, outpaintPhaseChanged, outpaintRefused } from './outpaintingSlice';
+import { controlBlockerFor, controlParameters, selectControlFacts } from '../control/units';
 
 /** Why Invoke cannot outpaint now, as a sentence for the user, or null when it can. */
 export function outpaintBlocker(state: RootState): string | null {
@@ -18,7 +20,7 @@ export function outpaintBlocker(state: RootState): string | null {
   if (state.options.prompt.trim() === '') return 'Type a prompt first: it describes what fills the new area.';
   if (!source) return 'Choose an image to outpaint first.';
   if (pending) return 'Wait for the current outpainting to finish: its result becomes the picture to extend.';
-  return planProblem(planOutpaint(source.width, source.height, extension), extension, selectLimits(state));
+  return planProblem(planOutpaint(source.width, source.height, extension), extension, selectLimits(state)) ?? controlBlockerFor(state, 'outpainting');
 }
 
 /**
@@ -47,7 +49,8 @@ export const invokeOutpainting = (): AppThunk<Promise<void>> => async (dispatch,
   const requestId = newRequestId('outpainting');
   dispatch(outpaintGenerationSent(requestId));
   const now = getState();
-  const request = buildOutpaintingRequest(now.options, now.system, now.outpainting, uploaded);
+  const control = controlParameters(now.control, selectControlFacts(now));
+  const request = buildOutpaintingRequest(now.options, now.system, now.outpainting, uploaded, Math.random, control);
   const answer = await dispatch(generate({ request, owner: 'outpainting', requestId }));
   if (typeof answer.ack?.jobId !== 'string') dispatch(outpaintRefused(requestId));
 };
