@@ -233,8 +233,8 @@ def test_low_vram_changes_nothing_and_hr_option_is_moot_without_hires(control_se
     assert np.array_equal(np.asarray(plain.image), np.asarray(other.image))
 
 
-@pytest.mark.parametrize("option", ["Low res only", "High res only"])
-def test_a_unit_for_one_hires_pass_is_refused_naming_hr_option(control_server, option):
+@pytest.mark.parametrize("option", ["Medium res only", 3])
+def test_an_unknown_hr_option_is_refused_naming_hr_option(control_server, option):
     import requests
 
     unit = unit_of(hr_option=option).to_dict()
@@ -242,7 +242,10 @@ def test_a_unit_for_one_hires_pass_is_refused_naming_hr_option(control_server, o
             "alwayson_scripts": {"ControlNet": {"args": [unit]}}}
     before = control_server.studio.jobs.snapshot()
     reply = requests.post(f"{control_server.url}/sdapi/v1/txt2img", json=body, timeout=60)
-    assert reply.status_code == 422 and "hr_option" in reply.text and "both passes of hires fix" in reply.text
+    assert reply.status_code == 422
+    detail = reply.json()["detail"][0]
+    assert detail["loc"] == ["body", "alwayson_scripts.controlnet.args[0].hr_option"]
+    assert "'Both', 'Low res only', 'High res only' (or 0-2)" in detail["msg"]
     assert control_server.studio.jobs.snapshot() == before
 
 
@@ -387,4 +390,45 @@ def test_system_config_says_each_control_model_s_kind_and_a_wrong_family_adapter
     answer = client.call("generateImage", params(control=[{"model": "tiny-adapter-xl", "image": image}]), False, False)
     assert answer["field"] == "control[0].model"
     assert "tiny-adapter-xl is a T2I-Adapter for" in answer["error"] and "choose a T2I-Adapter made for" in answer["error"]
+    assert control_server.studio.jobs.snapshot() == before
+
+
+# -- a unit on one pass of hires fix: hr_option, and hires_pass over Socket.IO --------------------------
+
+
+@pytest.mark.parametrize("option, hires_pass", [
+    ("Both", "both"), ("Low res only", "first"), ("high res only", "second"), (0, "both"), (1, "first"),
+    (2, "second"), (["High res only"], "second"), ([1], "first"),
+])
+def test_hr_option_in_the_extension_s_forms_says_which_hires_pass_a_unit_steers(option, hires_pass):
+    from invokeai_gui.server.api.controlnet import control_units
+    from invokeai_gui.server.uploads import UploadLimits
+
+    scripts = {"ControlNet": {"args": [unit_of(hr_option=option).to_dict()]}}
+    assert control_units(scripts, UploadLimits(), hires=True)[0].hires_pass == hires_pass
+    assert control_units(scripts, UploadLimits(), hires=False)[0].hires_pass == "both"  # one pass: moot
+
+
+def test_a_high_res_only_unit_with_enable_hr_runs_and_differs_from_both(control_server):
+    # 288 × 2 = 576 px: hires fix's first pass at 512, then its second pass at 576.
+    hires = {"width": 288, "height": 288, "enable_hr": True, "hr_scale": 2, "denoising_strength": 0.5}
+    both = txt2img(control_server, [unit_of(hr_option="Both")], **hires)
+    high = txt2img(control_server, [unit_of(hr_option="High res only")], **hires)
+    assert both.image.size == high.image.size == (576, 576)
+    assert np.abs(np.asarray(both.image, dtype=np.int16) - np.asarray(high.image, dtype=np.int16)).mean() > 1.0
+    assert "hires_pass" not in recipe_of(both)["image"]["control"][0]
+    assert recipe_of(high)["image"]["control"][0]["hires_pass"] == "second"
+
+
+def test_a_socket_unit_s_hires_pass_is_recorded_and_a_bad_one_refused_naming_it(control_server, connect):
+    client = connect(control_server.url)
+    url = upload_control(client)["url"]
+    unit = {"model": "tiny-canny", "image": url, "preprocessor": "canny", "hires_pass": "first"}
+    job_id = client.call("generateImage", params(steps=2, control=[unit]), False, False)["jobId"]
+    made = on_disk(control_server, results_of(client, job_id, 1, timeout=240)[0]["url"])
+    assert read_metadata(made)["image"]["control"][0]["hires_pass"] == "first"
+    before = control_server.studio.jobs.snapshot()
+    answer = client.call("generateImage", params(steps=2, control=[{**unit, "hires_pass": "third"}]), False, False)
+    assert "jobId" not in answer and answer["field"] == "control[0].hires_pass"
+    assert "must be one of both, first, second" in answer["error"]
     assert control_server.studio.jobs.snapshot() == before

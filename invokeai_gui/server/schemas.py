@@ -12,6 +12,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from ldm.invoke.errors import UserError
 from ldm.invoke.request import (
+    DEFAULT_HIRES_PASS,
     LIMITS,
     MAX_CONTROL_UNITS,
     MAX_PROMPT_CHARS,
@@ -114,6 +115,7 @@ class ControlUnitParameters(Schema):
     end: float = Field(1.0, allow_inf_nan=False)
     control_mode: str = Field("balanced", max_length=32)
     resize_mode: str = Field("crop", max_length=32)
+    hires_pass: str = Field(DEFAULT_HIRES_PASS, max_length=32)
 
     @field_validator("weight", "start", "end", mode="before")
     @classmethod
@@ -126,7 +128,7 @@ class ControlUnitParameters(Schema):
         settings = {k: int(v) if float(v).is_integer() else v for k, v in self.settings.items()}
         return ControlUnit(model=self.model, image=image, preprocessor=self.preprocessor, settings=settings,
                            weight=self.weight, start=self.start, end=self.end, control_mode=self.control_mode,
-                           resize_mode=self.resize_mode)
+                           resize_mode=self.resize_mode, hires_pass=self.hires_pass)
 
 
 class GenerationParameters(Schema):

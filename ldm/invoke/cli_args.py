@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .errors import InvokeError
-from .request import LIMITS, BoundingBox, ControlUnit, GenerationRequest, ImageRef
+from .request import DEFAULT_HIRES_PASS, LIMITS, BoundingBox, ControlUnit, GenerationRequest, ImageRef
 
 # A token that starts a switch: one or two dashes and a letter (so "-0.5" stays prompt text).
 _SWITCH = re.compile(r"^--?[A-Za-z]")
@@ -60,12 +60,12 @@ def parse_box(text: str) -> dict[str, int]:
 
 # ``--control`` keys: the unit's fields; any other key is a setting of its preprocessor.
 CONTROL_KEYS = {"model": str, "image": str, "preprocessor": str, "weight": float, "start": float, "end": float,
-                "mode": str, "resize": str}
+                "mode": str, "resize": str, "hires_pass": str}
 
 
 def parse_control(text: str) -> dict[str, Any]:
     """``model=NAME,image=PATH[,preprocessor=canny,weight=0.8,start=0,end=1,mode=balanced,resize=crop,
-    low_threshold=100]`` into the fields of one control unit (the image still a path)."""
+    hires_pass=both,low_threshold=100]`` into the fields of one control unit (the image still a path)."""
     unit: dict[str, Any] = {"settings": {}}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = part.partition("=")
@@ -181,7 +181,7 @@ SWITCHES: tuple[Switch, ...] = (
     Switch(("--negative_prompt", "--negative-prompt"), "negative_prompt", "the negative prompt (quote it)", str,
            "TEXT"),
     Switch(("--control",), "control", "a ControlNet unit (repeatable): model=NAME,image=FILE[,preprocessor=canny,"
-           "weight=1,start=0,end=1,mode=balanced,resize=crop]", "control", "UNIT"),
+           "weight=1,start=0,end=1,mode=balanced,resize=crop,hires_pass=both]", "control", "UNIT"),
     Switch(("-o", "--outdir"), "outdir", "save this line's images in another folder", str, "DIR"),
 )
 
@@ -341,7 +341,8 @@ def request_from_switches(prompt: str, options: dict[str, Any], init_image: Imag
         units.append(ControlUnit(model=unit["model"], image=image, preprocessor=unit.get("preprocessor", "none"),
                                  settings=unit["settings"], weight=unit.get("weight", 1.0),
                                  start=unit.get("start", 0.0), end=unit.get("end", 1.0),
-                                 control_mode=unit.get("mode", "balanced"), resize_mode=unit.get("resize", "crop")))
+                                 control_mode=unit.get("mode", "balanced"), resize_mode=unit.get("resize", "crop"),
+                                 hires_pass=unit.get("hires_pass", DEFAULT_HIRES_PASS)))
     values["control"] = tuple(units)
     if "with_variations" in values:
         values["with_variations"] = tuple((int(s), float(w)) for s, w in values["with_variations"])

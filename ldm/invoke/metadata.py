@@ -121,6 +121,8 @@ def control_switch(unit: dict[str, Any]) -> str:
             parts.append(f"{name}={float(unit[key]):g}")
     parts.append(f"mode={unit.get('control_mode', 'balanced')}")
     parts.append(f"resize={unit.get('resize_mode', 'crop')}")
+    if unit.get("hires_pass"):  # recorded only when the unit steers one pass of hires fix
+        parts.append(f"hires_pass={unit['hires_pass']}")
     parts += [f"{k}={v:g}" for k, v in (unit.get("settings") or {}).items() if isinstance(v, (int, float))]
     return ",".join(parts)
 

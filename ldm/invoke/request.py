@@ -81,6 +81,10 @@ CONTROL_MODES = {"balanced": "Balanced", "prompt": "My prompt is more important"
                  "control": "ControlNet is more important"}
 # How the control image is brought to the size being generated (the extension's names beside ours).
 RESIZE_MODES = {"crop": "Crop and Resize", "fit": "Resize and Fill", "stretch": "Just Resize"}
+# Which pass of hires fix a unit steers (the extension's ``hr_option`` names beside ours); the first is the
+# default. Without hires fix (or when the size needs one pass only) every unit steers the one pass.
+HIRES_PASSES = {"both": "Both", "first": "Low res only", "second": "High res only"}
+DEFAULT_HIRES_PASS = "both"
 MAX_SIDE = int(LIMITS["width"].hi)
 
 
@@ -196,7 +200,8 @@ class ImageRef:
 class ControlUnit:
     """One ControlNet unit: a control model from models.yaml, the control image (by content, like the
     init image), the preprocessor that turns it into the model's map and that one's settings, the
-    weight, the fractions of the steps it acts between, and how it weighs against the prompt."""
+    weight, the fractions of the steps it acts between, how it weighs against the prompt, and which
+    pass of hires fix it steers."""
 
     model: str
     image: ImageRef
@@ -207,6 +212,7 @@ class ControlUnit:
     end: float = 1.0
     control_mode: str = "balanced"
     resize_mode: str = "crop"
+    hires_pass: str = DEFAULT_HIRES_PASS
 
     def validate(self, index: int) -> ControlUnit:
         """Raises ``InvalidParameterError`` naming the unit (``control[1].weight``) and the problem."""
@@ -239,6 +245,9 @@ class ControlUnit:
         if self.resize_mode not in RESIZE_MODES:
             raise InvalidParameterError(f"{name}.resize_mode", f"must be one of {', '.join(RESIZE_MODES)}, "
                                                                f"got {self.resize_mode!r}")
+        if self.hires_pass not in HIRES_PASSES:
+            raise InvalidParameterError(f"{name}.hires_pass", f"must be one of {', '.join(HIRES_PASSES)} (the "
+                                        f"pass of hires fix the unit steers), got {self.hires_pass!r}")
         return self
 
     def resolved_settings(self) -> dict[str, float]:  # whole-number settings stay int
@@ -267,11 +276,15 @@ class ControlUnit:
         return cls(**values)
 
     def as_metadata(self, model_hash: str | None = None) -> dict[str, Any]:
-        """What sd-metadata records of the unit: enough to make the same map and the same steering."""
-        return {"model": self.model, "model_hash": model_hash, "preprocessor": self.preprocessor,
+        """What sd-metadata records of the unit: enough to make the same map and the same steering (the
+        hires pass only when it is not the default, so a recipe of a unit on both passes reads as before)."""
+        meta = {"model": self.model, "model_hash": model_hash, "preprocessor": self.preprocessor,
                 "settings": self.resolved_settings(), "image_path": self.image.url, "image_hash": self.image.sha256,
                 "weight": self.weight, "start": self.start, "end": self.end, "control_mode": self.control_mode,
                 "resize_mode": self.resize_mode}
+        if self.hires_pass != DEFAULT_HIRES_PASS:
+            meta["hires_pass"] = self.hires_pass
+        return meta
 
     @classmethod
     def from_metadata(cls, index: int, meta: Mapping[str, Any], load_image: Callable[[str], bytes] | None
@@ -291,7 +304,8 @@ class ControlUnit:
                    settings=dict(meta.get("settings") or {}), weight=float(meta.get("weight", 1.0)),
                    start=float(meta.get("start", 0.0)), end=float(meta.get("end", 1.0)),
                    control_mode=str(meta.get("control_mode", "balanced")),
-                   resize_mode=str(meta.get("resize_mode", "crop")))
+                   resize_mode=str(meta.get("resize_mode", "crop")),
+                   hires_pass=str(meta.get("hires_pass", DEFAULT_HIRES_PASS)))
 
 
 # Hires fix: the first pass is made at this short side (at least the model's native size).
@@ -752,7 +766,7 @@ class PostprocessRequest:
 
 
 __all__ = [
-    "BoundingBox", "CONTROL_MODES", "ControlUnit", "GenerationRequest", "ImagePlan", "ImageRef", "LIMITS", "Limit",
+    "BoundingBox", "CONTROL_MODES", "ControlUnit", "GenerationRequest", "HIRES_PASSES", "ImagePlan", "ImageRef", "LIMITS", "Limit",
     "MAX_SEED", "PROMPT_SYNTAXES", "PostprocessRequest", "PostprocessStep", "RESIZE_MODES", "SAMPLERS", "SAMPLER_IDS",
     "SEAM", "Sampler", "limits_for_clients", "sampler_for_a1111",
     "steps_run",

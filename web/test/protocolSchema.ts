@@ -68,6 +68,7 @@ export const CONTROL_UNIT: ObjectSchema = {
   end: { type: 'number', required: false, min: 0, max: 1 },
   control_mode: { type: 'string', required: false, oneOf: ['balanced', 'prompt', 'control'] },
   resize_mode: { type: 'string', required: false, oneOf: ['crop', 'fit', 'stretch'] },
+  hires_pass: { type: 'string', required: false, oneOf: ['both', 'first', 'second'] },
 };
 
 /** Ours: a client request id, 1–100 letters, digits or `. _ : -` (the server refuses others by name). */

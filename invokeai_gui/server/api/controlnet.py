@@ -13,7 +13,14 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ldm.invoke.control.table import PREPROCESSORS, preprocessor_for_a1111
 from ldm.invoke.errors import InvalidParameterError
-from ldm.invoke.request import CONTROL_MODES, RESIZE_MODES, ControlUnit, ImageRef
+from ldm.invoke.request import (
+    CONTROL_MODES,
+    DEFAULT_HIRES_PASS,
+    HIRES_PASSES,
+    RESIZE_MODES,
+    ControlUnit,
+    ImageRef,
+)
 
 from ..uploads import UploadLimits
 from .limits import MAX_BATCH_IMAGES
@@ -24,6 +31,7 @@ API_VERSION = 2  # what the extension's /controlnet/version answers today
 # The extension's numbers for its modes, in its order.
 CONTROL_MODE_NUMBERS = ("balanced", "prompt", "control")
 RESIZE_MODE_NUMBERS = ("stretch", "crop", "fit")
+HIRES_PASS_NUMBERS = ("both", "first", "second")  # hr_option: Both, Low res only, High res only
 
 
 class ExtensionUnit(BaseModel):
@@ -46,7 +54,7 @@ class ExtensionUnit(BaseModel):
     control_mode: Any = "Balanced"
     pixel_perfect: bool = False  # the processor resolution from the target size (pixel_perfect_resolution)
     low_vram: bool = False  # accepted, changes nothing: see the README
-    hr_option: Any = "Both"  # which hires pass a unit acts on: ours act on both
+    hr_option: Any = "Both"  # which pass of hires fix the unit steers
 
 
 class DetectBody(BaseModel):
@@ -95,10 +103,6 @@ def _module(field: str, name: str) -> str:
     return found
 
 
-# The extension's hr_option values; a unit of ours steers every pass of hires fix, so only "Both" can be done.
-HR_OPTIONS = ("Both", "Low res only", "High res only")
-
-
 def pixel_perfect_resolution(image: tuple[int, int], target: tuple[int, int], resize_mode: str) -> int:
     """The processor resolution the extension's pixel perfect mode picks: the short side of the control
     image scaled as the resize mode will scale it to the target (fit: the smaller factor; crop and
@@ -109,21 +113,6 @@ def pixel_perfect_resolution(image: tuple[int, int], target: tuple[int, int], re
     return int(round(factor * min(width, height)))
 
 
-def _hr_option(field: str, value: Any, hires: bool) -> None:
-    """Refuses what cannot be done: a unit limited to one pass of hires fix (without hires, moot)."""
-    if isinstance(value, list) and len(value) == 1:
-        value = value[0]
-    if isinstance(value, int) and not isinstance(value, bool) and 0 <= value < len(HR_OPTIONS):
-        value = HR_OPTIONS[value]
-    names = {n.lower(): n for n in HR_OPTIONS}
-    name = names.get(str(value).strip().lower()) if isinstance(value, str) else None
-    if name is None:
-        raise InvalidParameterError(field, f"must be one of {', '.join(repr(n) for n in HR_OPTIONS)}, got {value!r}")
-    if name != "Both" and hires:
-        raise InvalidParameterError(field, f"{name!r} is not supported: here a unit steers both passes of hires "
-                                           "fix; send 'Both', or turn hires fix off")
-
-
 def model_name(title: str) -> str:
     """Our name for the extension's model title (``control_v11p_sd15_canny [d14c016b]``)."""
     return title.split(" [", 1)[0].strip()
@@ -132,7 +121,8 @@ def model_name(title: str) -> str:
 def control_units(scripts: Mapping[str, Any] | None, limits: UploadLimits, target: tuple[int, int] = (512, 512),
                   hires: bool = False, keep: Callable[[bytes], str] | None = None) -> tuple[ControlUnit, ...]:
     """The enabled units of ``alwayson_scripts``' ControlNet entry, as request units. ``target`` is the
-    size the extension's pixel perfect mode aims at (A1111's width × height); ``keep`` stores a unit's
+    size the extension's pixel perfect mode aims at (A1111's width × height); ``hires`` whether hires fix
+    runs (each unit's ``hr_option`` then says which of its passes it steers); ``keep`` stores a unit's
     picture in the output tree and gives its URL, so the recipe names it and a recall finds it."""
     entry = next((v for k, v in (scripts or {}).items() if str(k).lower() == SCRIPT), None)
     args = entry.get("args") if isinstance(entry, Mapping) else None
@@ -150,7 +140,9 @@ def control_units(scripts: Mapping[str, Any] | None, limits: UploadLimits, targe
         if not image:
             raise InvalidParameterError(f"{field}.image", "the unit has no image (base64)")
         module = _module(f"{field}.module", unit.module)
-        _hr_option(f"{field}.hr_option", unit.hr_option, hires)
+        hires_pass = _choice(f"{field}.hr_option", unit.hr_option, HIRES_PASSES, HIRES_PASS_NUMBERS)
+        if not hires:  # one pass: the option is moot, and the recipe need not carry it
+            hires_pass = DEFAULT_HIRES_PASS
         data = image_bytes(f"{field}.image", image, limits)
         picture = ImageRef.from_bytes(data, keep(data) if keep else None)
         resize_mode = _choice(f"{field}.resize_mode", unit.resize_mode, RESIZE_MODES, RESIZE_MODE_NUMBERS)
@@ -162,7 +154,7 @@ def control_units(scripts: Mapping[str, Any] | None, limits: UploadLimits, targe
             preprocessor=module, settings=_settings(module, resolution, unit.threshold_a, unit.threshold_b),
             weight=unit.weight, start=unit.guidance_start, end=unit.guidance_end,
             control_mode=_choice(f"{field}.control_mode", unit.control_mode, CONTROL_MODES, CONTROL_MODE_NUMBERS),
-            resize_mode=resize_mode))
+            resize_mode=resize_mode, hires_pass=hires_pass))
     return tuple(units)
 
 

@@ -8,7 +8,8 @@ for the conditional and the unconditional half alike; ``prompt`` ("my prompt is 
 weakens the shallow residuals, each level by 0.825 from the middle block outwards; ``control``
 ("ControlNet is more important") does the same and steers only the conditional half, so that
 classifier-free guidance amplifies the control. A unit acts on the steps whose fraction of the pass
-lies between its start and end (both included)."""
+lies between its start and end (both included), and, in hires fix, only on the passes its ``hires_pass``
+names (hires fix says which pass runs; outside hires fix there is one pass, and every unit steers it)."""
 
 from __future__ import annotations
 
@@ -19,7 +20,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ..request import ControlUnit
+from ..request import DEFAULT_HIRES_PASS, ControlUnit
 from .preprocess import fit_to
 
 SOFT_FALLOFF = 0.825  # per level, from the middle block outwards ("prompt" and "control" modes)
@@ -39,7 +40,9 @@ class ActiveUnit:
 
 class ControlSteering:
     """The residuals of a request's units for one pipeline; ``region`` (inpainting) says which part of
-    the whole picture the pass works on, so the map is fitted to the picture and then cut the same way."""
+    the whole picture the pass works on, so the map is fitted to the picture and then cut the same way;
+    ``hires_pass`` (``first`` or ``second``, set by hires fix while that pass runs, else None) which
+    units steer: those on that pass or on both."""
 
     def __init__(self, units: list[ActiveUnit], device: torch.device, dtype: torch.dtype, vae_scale: int) -> None:
         self.units = units
@@ -47,6 +50,11 @@ class ControlSteering:
         self.dtype = dtype
         self.vae_scale = vae_scale
         self.region: tuple[tuple[int, int], tuple[int, int, int, int]] | None = None
+        self.hires_pass: str | None = None
+
+    def steers_this_pass(self, unit: ControlUnit) -> bool:
+        """Whether the unit acts on the pass running now (every pass outside hires fix)."""
+        return self.hires_pass is None or unit.hires_pass in (DEFAULT_HIRES_PASS, self.hires_pass)
 
     def _map_for(self, active: ActiveUnit, width: int, height: int) -> torch.Tensor:
         """The unit's map as the ControlNet takes it (RGB in 0..1, batch of 2) at the pass's size."""
@@ -96,7 +104,7 @@ class ControlSteering:
         intrablock: list[torch.Tensor] = []
         for active in self.units:
             unit = active.unit
-            if unit.weight == 0 or not unit.start <= fraction <= unit.end:
+            if unit.weight == 0 or not unit.start <= fraction <= unit.end or not self.steers_this_pass(unit):
                 continue
             if active.kind == "t2i_adapter":
                 features = [torch.cat([f, f]) for f in self._adapter_features(active, width, height)]

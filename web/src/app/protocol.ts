@@ -199,6 +199,8 @@ export interface ChoiceInfo {
 
 export type ControlMode = 'balanced' | 'prompt' | 'control';
 export type ResizeMode = 'crop' | 'fit' | 'stretch';
+/** Which pass of hires fix a unit steers (the A1111 extension's hr_option: Both, Low res only, High res only). */
+export type HiresPass = 'both' | 'first' | 'second';
 
 /** Ours: one control unit of `generation_parameters.control`. */
 export interface ControlUnitParameters {
@@ -212,6 +214,8 @@ export interface ControlUnitParameters {
   end: number;
   control_mode: ControlMode;
   resize_mode: ResizeMode;
+  /** Absent: both passes (and without hires fix there is one pass, which every unit steers). */
+  hires_pass?: HiresPass;
 }
 
 /** Ours: `requestControlMap`'s request: the map a preprocessor makes of a control picture. */
@@ -248,6 +252,8 @@ export interface ControlMetadata {
   end?: number;
   control_mode?: string;
   resize_mode?: string;
+  /** Recorded only when the unit steers one pass of hires fix (`first` or `second`). */
+  hires_pass?: string;
 }
 
 export interface ProgressUpdate {

@@ -3,7 +3,7 @@
 import { useEffect, useRef, useState, type DragEvent } from 'react';
 import { useAppDispatch, useAppSelector } from '../../app/hooks';
 import { CONTROL_DROPPED_EVENT, hasDesktopBridge, markDrop, type ControlDropDetail } from '../../app/desktopBridge';
-import type { ControlMode, ResizeMode } from '../../app/protocol';
+import type { ControlMode, HiresPass, ResizeMode } from '../../app/protocol';
 import { NumberField, Section, SelectField, SwitchField } from '../../common/components/Fields';
 import { CloseIcon, ImageIcon, UploadIcon } from '../../common/components/Icons';
 import { Tooltip } from '../../common/components/Tooltip';
@@ -30,6 +30,8 @@ import {
   currentImageToControl,
 } from './controlThunks';
 import {
+  DEFAULT_HIRES_PASS,
+  HIRES_PASSES,
   defaultModel,
   defaultSettings,
   familyName,
@@ -66,6 +68,8 @@ export const CONTROL_TOOLTIPS = {
     'Control Mode: Balanced weighs map and prompt as trained; "My prompt is more important" weakens the control towards the fine layers; "ControlNet is more important" applies it to the prompt\'s half only, so a higher CFG scale strengthens it.',
   resizeMode:
     'Resize Mode: how the map is brought to the image\'s size. Crop and Resize covers the image and cuts what overflows; Resize and Fill fits the map inside and fills the rest; Just Resize stretches it.',
+  hiresPass:
+    'Hires Pass: which pass of the High Resolution Fix the unit steers. Both: the small first pass and the full-size second; First pass only: the composition, leaving the details of the second pass free; Second pass only: the details, on a composition the prompt made. Without a second pass (hires fix off, or a size it makes in one pass) every unit steers the one pass.',
   preview: 'Preview Map: run the preprocessor on the server now and show the map the ControlNet will see.',
   sendToGallery: 'Send this map to the gallery (Uploads): with the None preprocessor it can be a control picture itself.',
   place:
@@ -273,6 +277,7 @@ function UnitCard({ unit, facts, index }: { unit: ControlUnit; facts: ControlFac
   const problem = unitProblem(unit, index, facts);
   const change = (c: Parameters<typeof unitChanged>[0]['change']) => dispatch(unitChanged({ id: unit.id, change: c }));
   const { control_weight: weight, control_start: start, control_end: end } = facts.limits;
+  const hiresFix = useAppSelector((s) => s.options.hiresFix);
   return (
     <div className="control-unit" data-testid="control-unit" data-index={index}>
       <div className="control-unit__header">
@@ -293,6 +298,9 @@ function UnitCard({ unit, facts, index }: { unit: ControlUnit; facts: ControlFac
       </div>
       <SelectField label="Control Mode" tooltip={CONTROL_TOOLTIPS.controlMode} value={unit.controlMode} options={facts.controlModes.map((m) => ({ value: m.id as ControlMode, label: m.name }))} onChange={(v) => change({ controlMode: v })} testId={`control-mode-${index}`} />
       <SelectField label="Resize Mode" tooltip={CONTROL_TOOLTIPS.resizeMode} value={unit.resizeMode} options={facts.resizeModes.map((m) => ({ value: m.id as ResizeMode, label: m.name }))} onChange={(v) => change({ resizeMode: v })} testId={`control-resize-${index}`} />
+      {hiresFix && (
+        <SelectField<HiresPass> label="Hires Pass" tooltip={CONTROL_TOOLTIPS.hiresPass} value={unit.hiresPass ?? DEFAULT_HIRES_PASS} options={HIRES_PASSES.map((p) => ({ value: p.id, label: p.name }))} onChange={(v) => change({ hiresPass: v })} testId={`control-hires-pass-${index}`} />
+      )}
       <MapPreview unit={unit} facts={facts} index={index} />
       {problem && (
         <p className="control-unit__note control-unit__note--warn" role="note" data-testid={`control-problem-${index}`}>

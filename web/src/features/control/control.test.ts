@@ -1,4 +1,7 @@
 import { describe, expect, it } from 'vitest';
+import { createElement } from 'react';
+import { renderToStaticMarkup } from 'react-dom/server';
+import { Provider } from 'react-redux';
 import type { ImageInfo, ModelList, SystemConfig } from '../../app/protocol';
 import { connectedStore } from '../../../test/fakeSocket';
 import { validateGenerateImageArgs } from '../../../test/protocolSchema';
@@ -21,7 +24,8 @@ import reducer, {
 } from './controlSlice';
 import { currentImageToControl, galleryImageToControl, previewMap } from './controlThunks';
 import { imageSelected } from '../gallery/gallerySlice';
-import { controlBlocker, controlFacts, controlParameters, mapInputs, mapRequest, unitsFromMetadata } from './units';
+import { controlBlocker, controlFacts, controlParameters, mapInputs, mapRequest, unitParameters, unitsFromMetadata } from './units';
+import { CONTROL_TOOLTIPS, ControlSection } from './ControlSection';
 
 const models: ModelList = { demo: { status: 'active', description: 'demo', family: 'sd1' } };
 const config: SystemConfig = {
@@ -249,5 +253,52 @@ describe('pictures from elsewhere, Use All and persistence', () => {
     const base = preloadedState(null);
     savePersistedState(fake, { ...base, control: state });
     expect(preloadedState(loadPersistedState(fake)).control).toEqual(state);
+  });
+});
+
+describe('a unit on one pass of hires fix', () => {
+  const renderSection = (store: ReturnType<typeof connectedStore>['store']) =>
+    renderToStaticMarkup(createElement(Provider, { store, children: createElement(ControlSection) }));
+
+  it('sends hires_pass only when the unit steers one pass, valid by the protocol schema', () => {
+    const { socket, store } = connectedStore();
+    socket.serve('systemConfig', config);
+    store.dispatch(setOption('prompt', 'a pose'));
+    store.dispatch(setOption('hiresFix', true));
+    store.dispatch(unitAdded('canny15', 2));
+    const id = store.getState().control.units[0].id;
+    store.dispatch(unitImageSet({ id, image: picture }));
+    expect(controlParameters(store.getState().control, facts)?.[0]).not.toHaveProperty('hires_pass');
+    store.dispatch(unitChanged({ id, change: { hiresPass: 'second' } }));
+    void store.dispatch(invoke());
+    const sent = socket.wire().filter((s) => s.event === 'generateImage');
+    expect(validateGenerateImageArgs(sent[0].args)).toEqual([]);
+    expect((sent[0].args[0] as { control: { hires_pass?: string }[] }).control[0].hires_pass).toBe('second');
+    expect(validateGenerateImageArgs([{ ...(sent[0].args[0] as object), control: [{ model: 'm', image: 'i', hires_pass: 'third' }] }, false, false])).not.toEqual([]);
+  });
+
+  it('shows the Hires Pass choice, with its tooltip, only while hires fix is on', () => {
+    const { socket, store } = connectedStore();
+    socket.serve('systemConfig', config);
+    store.dispatch(unitAdded('canny15', 2));
+    expect(renderSection(store)).not.toContain('control-hires-pass-0');
+    store.dispatch(setOption('hiresFix', true));
+    store.dispatch(unitChanged({ id: store.getState().control.units[0].id, change: { hiresPass: 'first' } }));
+    const html = renderSection(store);
+    expect(html).toContain('data-testid="control-hires-pass-0"');
+    expect(html).toMatch(/<option value="first" selected="">First pass only \(low res\)<\/option>/);
+    expect(html).toContain('Second pass only (high res)');
+    expect(CONTROL_TOOLTIPS.hiresPass).toMatch(/Without a second pass .* every unit steers the one pass/);
+  });
+
+  it('comes back with Use All (recorded only when not both; an odd value reads as both)', () => {
+    const recorded = { model: 'm', image_path: 'outputs/control-images/a.png' };
+    const [second, both, odd] = unitsFromMetadata(
+      [{ ...recorded, hires_pass: 'second' }, recorded, { ...recorded, hires_pass: 'sometimes' }],
+      (i) => `u${i}`,
+    );
+    expect([second.hiresPass, both.hiresPass, odd.hiresPass]).toEqual(['second', 'both', 'both']);
+    expect(unitParameters(second).hires_pass).toBe('second');
+    expect(unitParameters({ ...both, hiresPass: undefined })).not.toHaveProperty('hires_pass'); // a unit kept from before
   });
 });

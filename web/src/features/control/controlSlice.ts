@@ -1,6 +1,6 @@
 /** State of the Control section: the control units sent with every generation, and their canvas layers. */
 import { createSlice, type PayloadAction } from '@reduxjs/toolkit';
-import type { ControlMode, ResizeMode } from '../../app/protocol';
+import type { ControlMode, HiresPass, ResizeMode } from '../../app/protocol';
 
 /** A picture as served (`outputs/...`) with its size. */
 export interface ControlPicture {
@@ -26,6 +26,8 @@ export interface ControlUnit {
   end: number;
   controlMode: ControlMode;
   resizeMode: ResizeMode;
+  /** Which pass of hires fix the unit steers; absent (a unit from before the field): both. */
+  hiresPass?: HiresPass;
   map: ControlMap | null;
   /** Unified Canvas: where the unit's picture lies on the canvas (its control layer), or null when it is not
    * placed; a canvas Invoke then uses the part of it under the box. */

@@ -8,6 +8,7 @@ import type {
   ControlPreprocessorInfo,
   ControlUnitParameters,
   FieldLimit,
+  HiresPass,
   ImageInfo,
   ResizeMode,
   SystemConfig,
@@ -32,6 +33,13 @@ export const FALLBACK_RESIZE_MODES: readonly ChoiceInfo[] = [
   { id: 'fit', name: 'Resize and Fill' },
   { id: 'stretch', name: 'Just Resize' },
 ];
+/** Which pass of hires fix a unit steers (request.HIRES_PASSES' ids); 'both' is the default, not sent. */
+export const HIRES_PASSES: readonly { id: HiresPass; name: string }[] = [
+  { id: 'both', name: 'Both passes' },
+  { id: 'first', name: 'First pass only (low res)' },
+  { id: 'second', name: 'Second pass only (high res)' },
+];
+export const DEFAULT_HIRES_PASS: HiresPass = 'both';
 /** How many units a request may carry when the server does not say (its MAX_CONTROL_UNITS). */
 export const FALLBACK_MAX_UNITS = 8;
 export const FALLBACK_UNIT_LIMITS = {
@@ -184,8 +192,10 @@ function unitSettings(unit: ControlUnit, facts?: ControlFacts): Record<string, n
   return Object.fromEntries(Object.entries(unit.settings).filter(([k]) => k in known));
 }
 
-/** One unit as the protocol carries it; `image` replaces the unit's picture (the canvas's region under the box). */
+/** One unit as the protocol carries it; `image` replaces the unit's picture (the canvas's region under the box).
+ * `hires_pass` goes only when the unit steers one pass of hires fix (absent means both, as an older server reads it). */
 export function unitParameters(unit: ControlUnit, facts?: ControlFacts, image?: string): ControlUnitParameters {
+  const hiresPass = unit.hiresPass ?? DEFAULT_HIRES_PASS;
   return {
     model: unit.model,
     image: image ?? unit.image?.url ?? '',
@@ -196,6 +206,7 @@ export function unitParameters(unit: ControlUnit, facts?: ControlFacts, image?: 
     end: unit.end,
     control_mode: unit.controlMode,
     resize_mode: unit.resizeMode,
+    ...(hiresPass !== DEFAULT_HIRES_PASS ? { hires_pass: hiresPass } : {}),
   };
 }
 
@@ -222,6 +233,7 @@ export const mapInputs = (request: ControlMapRequest): string => JSON.stringify(
 
 const CONTROL_MODE_IDS: readonly string[] = ['balanced', 'prompt', 'control'] satisfies ControlMode[];
 const RESIZE_MODE_IDS: readonly string[] = ['crop', 'fit', 'stretch'] satisfies ResizeMode[];
+const HIRES_PASS_IDS: readonly string[] = HIRES_PASSES.map((p) => p.id);
 const num = (value: unknown, fallback: number): number =>
   typeof value === 'number' && Number.isFinite(value) ? value : fallback;
 
@@ -248,6 +260,7 @@ export function unitsFromMetadata(recorded: unknown, makeId: (index: number) => 
         end: num(u.end, base.end),
         controlMode: (CONTROL_MODE_IDS.includes(u.control_mode ?? '') ? u.control_mode : base.controlMode) as ControlMode,
         resizeMode: (RESIZE_MODE_IDS.includes(u.resize_mode ?? '') ? u.resize_mode : base.resizeMode) as ResizeMode,
+        hiresPass: (HIRES_PASS_IDS.includes(u.hires_pass ?? '') ? u.hires_pass : DEFAULT_HIRES_PASS) as HiresPass,
       };
     });
 }
