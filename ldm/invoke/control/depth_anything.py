@@ -11,8 +11,7 @@ from typing import Any
 from PIL import Image
 
 from .networks import detector, map_size, torch_device
-
-FOLDER = "depth-anything-small-hf"
+from .table import DEPTH_ANYTHING
 
 # The upstream preprocessor_config.json, for a folder that lacks one: DPT's resizing to a multiple of the
 # 14-pixel patch keeping the aspect ratio, bicubic, ImageNet normalisation.
@@ -42,7 +41,7 @@ def depth(image: Image.Image, resolution: int = 512, *, weights: Path, device: A
     import torch
     from controlnet_aux.util import resize_image
 
-    model, processor = _detector(weights / FOLDER, device)
+    model, processor = _detector(weights / DEPTH_ANYTHING, device)
     picture = image.convert("RGB")
     inputs = processor(images=picture, size={"height": int(resolution), "width": int(resolution)}, return_tensors="pt")
     parameter = next(model.parameters())

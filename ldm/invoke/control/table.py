@@ -27,10 +27,12 @@ class WeightsFolder:
         return self.holds + self.optional
 
 
+DEPTH_ANYTHING = "depth-anything-small-hf"  # depth_anything's folder
+
 # The weights that are folders, by their name in the annotator folder; every other name a preprocessor
 # needs is one file of ANNOTATORS_REPO.
 WEIGHT_FOLDERS: dict[str, WeightsFolder] = {
-    "depth-anything-small-hf": WeightsFolder("LiheYoung/depth-anything-small-hf", ("config.json", "model.safetensors"),
+    DEPTH_ANYTHING: WeightsFolder("LiheYoung/depth-anything-small-hf", ("config.json", "model.safetensors"),
                                              ("preprocessor_config.json",)),
 }
 
@@ -88,7 +90,7 @@ PREPROCESSORS: dict[str, Preprocessor] = {p.id: p for p in (
     Preprocessor("depth_midas", "depth_midas", "Depth (MiDaS)", "depth:midas", {"resolution": RESOLUTION},
                  weights=("dpt_hybrid-midas-501f0c75.pt",)),
     Preprocessor("depth_anything", "depth_anything", "Depth (Depth Anything)", "depth_anything:depth",
-                 {"resolution": RESOLUTION}, weights=("depth-anything-small-hf",)),
+                 {"resolution": RESOLUTION}, weights=(DEPTH_ANYTHING,)),
     Preprocessor("openpose", "openpose", "OpenPose (body)", "openpose:body", {"resolution": RESOLUTION},
                  weights=("body_pose_model.pth",)),
     Preprocessor("openpose_full", "openpose_full", "OpenPose (body, hands, face)", "openpose:full",
