@@ -308,9 +308,8 @@ def test_each_network_preprocessor_runs_its_network_and_the_map_changes_with_its
 
 
 def test_openpose_full_loads_the_hand_and_face_networks_from_their_files_and_needs_them(lincoln, tmp_path):
-    # Drawing a full map with random networks takes minutes (the hand network runs at four scales on each
-    # of the many random hands), so this checks what the full detector is made of; the body's drawing is
-    # checked with the pixels above.
+    # What the full detector is made of; its map with a hand drawn by the hand network is checked in
+    # test_control_preprocessors.py (on a body network made to see one arm: random ones find many hands).
     import torch
 
     from ldm.invoke.control.openpose import _detector
@@ -343,6 +342,19 @@ def test_depth_midas_runs_the_dpt_hybrid_network_and_the_map_follows_its_weights
     second = _map(small_lincoln, "depth_midas", tmp_path)
     assert first.shape == second.shape == (128, 128, 3) and first.std() > 1
     assert np.abs(first.astype(int) - second).mean() > 1
+
+
+def test_a_unit_s_preprocessor_network_runs_on_the_engine_s_device(gen, root, lincoln):
+    from ldm.invoke.control import networks
+
+    folder = annotators.write_depth_anything(root / "models" / "annotators" / "depth-anything-small-hf", seed=1)
+    try:
+        unit = ControlUnit("tiny-canny", lincoln, "depth_anything", {"resolution": 64})
+        assert differs(pixels(gen, BASE.replace(control=(unit,))), pixels(gen, BASE))
+        model, _ = next(kept for key, kept in networks._detectors.items() if key[0] == "depth_anything")
+        assert {p.device for p in model.parameters()} == {gen.torch_device}
+    finally:
+        shutil.rmtree(folder)
 
 
 def test_a_second_map_reuses_the_loaded_network_until_its_file_changes(small_lincoln, tmp_path, monkeypatch):
@@ -588,7 +600,7 @@ def test_webuiapi_controlnet_units_through_alwayson_scripts(control_server, gen,
                                                 "tiny-adapter", "tiny-adapter-pth", "tiny-adapter-xl"}
     assert set(api.controlnet_module_list()) == {"none", "canny", "tile_resample", "softedge_hed", "scribble_hed",
                                                  "softedge_pidinet", "lineart_realistic", "lineart_coarse",
-                                                 "depth_midas", "openpose", "openpose_full"}
+                                                 "depth_midas", "depth_anything", "openpose", "openpose_full"}
     assert "controlnet" in api.get_scripts()["txt2img"]
     unit = webuiapi.ControlNetUnit(image=lincoln.image, module="canny", model="tiny-canny [0123abcd]",
                                    threshold_a=100, threshold_b=200, resize_mode="Crop and Resize", control_mode=0)

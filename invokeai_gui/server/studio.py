@@ -270,13 +270,19 @@ class Studio:
         """``requestControlMap``: the map made where jobs run (the worker's own call, beside a running
         generation; a pool worker with --cluster), saved as outdir/control-images/map.KEY.png. The key
         is the request's digest, so an identical request reuses the saved map without running again."""
+        from ldm.invoke.control.prepare import annotator_facts
+        from ldm.invoke.control.table import PREPROCESSORS
+
         image = self._input_image("control.image", request.image)
         job = {"image": image.data, "url": image.url, "preprocessor": request.preprocessor,
                "settings": dict(request.settings), "resize_mode": request.resize_mode,
                "width": request.width, "height": request.height}
-        # The annotator files the worker has are part of the key: a map made once weights arrived is new.
-        key = json.dumps({**job, "image": image.sha256, "url": None,
-                          "annotators": self.worker.facts().get("annotators")}, sort_keys=True)
+        # The content of the weights the preprocessor reads where it runs is part of the key (the root's
+        # until the worker has told): a map made once weights arrived, or were replaced, is new.
+        digests = (self.worker.facts().get("annotators") or annotator_facts(self.config.root)).get("digests") or {}
+        spec = PREPROCESSORS.get(request.preprocessor)
+        weights = {name: digests.get(name) for name in (spec.weights if spec else ())}
+        key = json.dumps({**job, "image": image.sha256, "url": None, "weights": weights}, sort_keys=True)
         path = self.outdir / CONTROL_FOLDER / f"map.{hashlib.sha256(key.encode()).hexdigest()[:20]}.png"
         if path.is_file():
             with Image.open(path) as made:

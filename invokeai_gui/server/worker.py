@@ -261,11 +261,17 @@ class Worker:
             yield ImageResult(md.png_bytes(done.image), meta, done.seed, done.plan.index, postprocessed,
                               done.postprocess_error, maps)
 
+    def torch_device(self) -> Any:
+        """The torch device this worker's jobs run on: its engine's, or the one its settings choose."""
+        from ldm.invoke.devices import choose_device
+
+        return self._generate.torch_device if self._generate is not None else choose_device(self.settings.device)
+
     def control_map(self, job: dict[str, Any]) -> dict[str, Any]:
         """The map ``job``'s preprocessor makes of its image (``{image: bytes, preprocessor, settings,
         resize_mode, width?, height?}``), as ``{png, width, height}``. It needs no model and takes no
         turn: it runs on the caller's thread, beside a generation in progress, with this worker's
-        annotator weights. A bad field is named ``control.<field>``."""
+        annotator weights, on its torch device. A bad field is named ``control.<field>``."""
         from io import BytesIO
 
         from ldm.invoke.control.preprocess import fit_to, make_map
@@ -274,7 +280,7 @@ class Worker:
         unit = ControlUnit("preview", ImageRef.from_bytes(job["image"], job.get("url")), str(job["preprocessor"]),
                            settings, resize_mode=str(job.get("resize_mode") or "crop"))
         try:
-            made = make_map(unit.validate(0), 0, self.settings.root)
+            made = make_map(unit.validate(0), 0, self.settings.root, self.torch_device())
         except InvalidParameterError as exc:
             raise InvalidParameterError(exc.field.replace("control[0]", "control", 1), exc.message) from None
         if job.get("width") and job.get("height"):

@@ -1,6 +1,6 @@
-"""Preprocessor networks loaded once: each detector is built from its weights files and kept while
-those files stay the same (modification time and size), so a second map does not read them again and a
-replaced file is read afresh."""
+"""Preprocessor networks loaded once: each detector is built from its weights on the device the job runs
+on and kept while those weights stay the same by content (their sha256, see identity.py), so a second
+map does not read them again and a file replaced under the same name is read afresh."""
 
 from __future__ import annotations
 
@@ -12,15 +12,25 @@ from typing import Any
 
 from PIL import Image
 
+from .identity import weights_digest
+
 KEPT = 4  # detectors kept at once (the least recently used one goes first)
 
 _detectors: OrderedDict[tuple[Any, ...], Any] = OrderedDict()
 _lock = threading.Lock()
 
 
-def detector(name: str, files: tuple[Path, ...], build: Callable[[], Any]) -> Any:
-    """The detector ``name`` built by ``build()`` from ``files``, the kept one while they are unchanged."""
-    key = (name, *((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files))
+def torch_device(device: Any = None) -> Any:
+    """``device`` as a ``torch.device``; the CPU when none is given."""
+    import torch
+
+    return torch.device(device if device is not None else "cpu")
+
+
+def detector(name: str, files: tuple[Path, ...], build: Callable[[], Any], device: Any = None) -> Any:
+    """The detector ``name`` built by ``build()`` from ``files`` (files or weights folders) for ``device``,
+    the kept one while their content is unchanged."""
+    key = (name, str(torch_device(device)), *((str(f), weights_digest(f)) for f in files))
     with _lock:
         if key in _detectors:
             _detectors.move_to_end(key)

@@ -56,9 +56,14 @@ def annotators(root: Path) -> tuple[Path, frozenset[str]]:
 
 
 def annotator_facts(root: Path) -> dict[str, Any]:
-    """The annotator folder and its files as plain data (a worker's facts, which the studio checks with)."""
+    """The annotator folder, the weights in it and the content identity of those a preprocessor reads, as
+    plain data (a worker's facts, which the studio checks with and keys map previews by)."""
+    from .identity import annotator_digests
+    from .table import PREPROCESSORS
+
     folder, files = annotators(root)
-    return {"folder": str(folder), "files": sorted(files)}
+    known = {name for p in PREPROCESSORS.values() for name in p.weights}
+    return {"folder": str(folder), "files": sorted(files), "digests": annotator_digests(folder, files & known)}
 
 
 def steering_for(request: GenerationRequest, manager: ModelManager, device: Any, dtype: Any,
@@ -75,6 +80,6 @@ def steering_for(request: GenerationRequest, manager: ModelManager, device: Any,
         model = loaded.model
         if model.device != device or model.dtype != dtype:
             model = model.to(device, dtype)
-        units.append(ActiveUnit(unit, model, make_map(unit, index, manager.root), loaded.kind))
+        units.append(ActiveUnit(unit, model, make_map(unit, index, manager.root, device), loaded.kind))
         hashes.append(loaded.hash)
     return ControlSteering(units, device, dtype, vae_scale), hashes

@@ -5,12 +5,13 @@ from __future__ import annotations
 
 import importlib
 from pathlib import Path
+from typing import Any
 
 from PIL import Image
 
 from ..errors import InvalidParameterError
 from ..request import ControlUnit
-from .table import ANNOTATOR_FOLDER, PREPROCESSORS
+from .table import ANNOTATOR_FOLDER, PREPROCESSORS, WEIGHT_FOLDERS, weights_needed, weights_present
 
 
 def control_image(unit: ControlUnit, index: int) -> Image.Image:
@@ -23,14 +24,16 @@ def control_image(unit: ControlUnit, index: int) -> Image.Image:
 
 
 def missing_weight_error(index: int, preprocessor: str, name: str, folder: Path) -> InvalidParameterError:
+    """The unit's preprocessor lacks the weights ``name`` (a file, or one of the WEIGHT_FOLDERS) in ``folder``."""
+    what = "folder" if name in WEIGHT_FOLDERS else "file"
     return InvalidParameterError(f"control[{index}].preprocessor",
-                                 f"{preprocessor} needs its weights file {name}, which is not in {folder}; put "
-                                 f"the file there under that name (it is lllyasviel/Annotators' {name})")
+                                 f"{preprocessor} needs its weights {what} {name}, which is not in {folder}; put "
+                                 f"{weights_needed(name)} there under that name")
 
 
-def make_map(unit: ControlUnit, index: int, root: Path | None = None) -> Image.Image:
+def make_map(unit: ControlUnit, index: int, root: Path | None = None, device: Any = None) -> Image.Image:
     """The map the unit's preprocessor makes of its control image (RGB); a network's weights are read
-    from ``root``'s annotator folder."""
+    from ``root``'s annotator folder and it runs on ``device`` (the job's torch device; the CPU by default)."""
     spec = PREPROCESSORS[unit.preprocessor]
     module, function = spec.runs.split(":")
     run = getattr(importlib.import_module(f"{__package__}.{module}"), function)
@@ -38,9 +41,9 @@ def make_map(unit: ControlUnit, index: int, root: Path | None = None) -> Image.I
     if spec.weights:
         folder = Path(root or ".") / ANNOTATOR_FOLDER
         for name in spec.weights:
-            if not (folder / name).is_file():
+            if not weights_present(folder, name):
                 raise missing_weight_error(index, spec.id, name, folder)
-        extra["weights"] = folder
+        extra["weights"], extra["device"] = folder, device
     return run(control_image(unit, index), **unit.resolved_settings(), **extra).convert("RGB")
 
 

@@ -9,8 +9,32 @@ from typing import Any
 
 from ..request import Limit
 
-# Preprocessor networks' weights, by their upstream file names (lllyasviel/Annotators), under the root.
+# Preprocessor networks' weights, by their upstream names, under the root.
 ANNOTATOR_FOLDER = Path("models") / "annotators"
+ANNOTATORS_REPO = "lllyasviel/Annotators"  # where every weights file of the table comes from
+
+
+@dataclass(frozen=True)
+class WeightsFolder:
+    """A network kept as a folder (a transformers ``save_pretrained`` one), named after its upstream repo."""
+
+    repo: str  # the Hugging Face repo it is a copy of
+    holds: tuple[str, ...]  # the files it must have to load
+    optional: tuple[str, ...] = ()  # files read when it has them
+
+    @property
+    def reads(self) -> tuple[str, ...]:
+        return self.holds + self.optional
+
+
+DEPTH_ANYTHING = "depth-anything-small-hf"  # depth_anything's folder
+
+# The weights that are folders, by their name in the annotator folder; every other name a preprocessor
+# needs is one file of ANNOTATORS_REPO.
+WEIGHT_FOLDERS: dict[str, WeightsFolder] = {
+    DEPTH_ANYTHING: WeightsFolder("LiheYoung/depth-anything-small-hf", ("config.json", "model.safetensors"),
+                                             ("preprocessor_config.json",)),
+}
 
 
 @dataclass(frozen=True)
@@ -30,14 +54,15 @@ class Preprocessor:
     name: str  # what users read
     runs: str  # "module:function" in this package, imported when the preprocessor is used
     settings: dict[str, Setting] = field(default_factory=dict)
-    weights: tuple[str, ...] = ()  # files the network needs in ROOT/models/annotators
+    weights: tuple[str, ...] = ()  # files (or WEIGHT_FOLDERS) the network needs in ROOT/models/annotators
 
     def as_dict(self, present: set[str] | frozenset[str] | None = None) -> dict[str, Any]:
-        """As clients read it; with ``present`` (the annotator folder's file names) ``missing`` lists
-        the weight files that are not there."""
+        """As clients read it: ``weights`` the names, ``sources`` the upstream repo of each (``folders``
+        those that are folders); with ``present`` (``annotator_files``) ``missing`` lists those not there."""
         out = {"id": self.id, "a1111": self.a1111, "name": self.name,
                "settings": {k: {**s.limit.as_dict(), "default": s.default} for k, s in self.settings.items()},
-               "weights": list(self.weights)}
+               "weights": list(self.weights), "sources": {name: weights_repo(name) for name in self.weights},
+               "folders": [name for name in self.weights if name in WEIGHT_FOLDERS]}
         if present is not None:
             out["missing"] = [name for name in self.weights if name not in present]
         return out
@@ -64,6 +89,8 @@ PREPROCESSORS: dict[str, Preprocessor] = {p.id: p for p in (
                  {"resolution": RESOLUTION}, weights=("sk_model2.pth",)),
     Preprocessor("depth_midas", "depth_midas", "Depth (MiDaS)", "depth:midas", {"resolution": RESOLUTION},
                  weights=("dpt_hybrid-midas-501f0c75.pt",)),
+    Preprocessor("depth_anything", "depth_anything", "Depth (Depth Anything)", "depth_anything:depth",
+                 {"resolution": RESOLUTION}, weights=(DEPTH_ANYTHING,)),
     Preprocessor("openpose", "openpose", "OpenPose (body)", "openpose:body", {"resolution": RESOLUTION},
                  weights=("body_pose_model.pth",)),
     Preprocessor("openpose_full", "openpose_full", "OpenPose (body, hands, face)", "openpose:full",
@@ -71,15 +98,39 @@ PREPROCESSORS: dict[str, Preprocessor] = {p.id: p for p in (
 )}
 
 
+def weights_repo(name: str) -> str:
+    """The Hugging Face repo the weights ``name`` come from."""
+    return WEIGHT_FOLDERS[name].repo if name in WEIGHT_FOLDERS else ANNOTATORS_REPO
+
+
+def weights_present(folder: Path, name: str) -> bool:
+    """Whether the annotator ``folder`` has the weights ``name``: the file, or the folder with every file it must hold."""
+    if name not in WEIGHT_FOLDERS:
+        return (folder / name).is_file()
+    return all((folder / name / part).is_file() for part in WEIGHT_FOLDERS[name].holds)
+
+
+def weights_needed(name: str) -> str:
+    """What to put into the annotator folder for the weights ``name``, as a user reads it."""
+    if name in WEIGHT_FOLDERS:
+        spec = WEIGHT_FOLDERS[name]
+        return f"the folder {name} (the Hugging Face repo {spec.repo}: its {', '.join(spec.reads)})"
+    return f"the file {name} (it is {ANNOTATORS_REPO}' {name})"
+
+
 def missing_weights(preprocessor: str, present: set[str] | frozenset[str]) -> list[str]:
-    """The weight files ``preprocessor`` needs that are not among ``present`` (names in the annotator folder)."""
+    """The weights ``preprocessor`` needs that are not among ``present`` (``annotator_files``)."""
     return [name for name in PREPROCESSORS[preprocessor].weights if name not in present]
 
 
 def annotator_files(root: Path) -> frozenset[str]:
-    """The names of the files in ROOT/models/annotators."""
+    """The weights in ROOT/models/annotators: the names of its files, and of the WEIGHT_FOLDERS it holds
+    complete."""
     folder = Path(root) / ANNOTATOR_FOLDER
-    return frozenset(p.name for p in folder.iterdir() if p.is_file()) if folder.is_dir() else frozenset()
+    if not folder.is_dir():
+        return frozenset()
+    files = {p.name for p in folder.iterdir() if p.is_file()}
+    return frozenset(files | {name for name in WEIGHT_FOLDERS if weights_present(folder, name)})
 
 
 def preprocessor_ids() -> list[str]:
