@@ -17,6 +17,7 @@ import yaml
 from safetensors.torch import save_file
 
 from ldm.invoke import configure
+from ldm.invoke.control.table import ANNOTATORS_REPO
 from tests.support.download_server import serve
 
 
@@ -194,7 +195,7 @@ def test_the_annotator_weights_come_from_the_pinned_hub_commit_verified_and_a_wr
     srv, files = hub
     wrong = bytearray(files["sk_model.pth"])
     wrong[10] ^= 0xFF  # no published size: the sha256 alone must catch it
-    path = f"/{configure.ANNOTATORS_REPO}/resolve/{configure.ANNOTATORS_REVISION}/sk_model.pth"
+    path = f"/{ANNOTATORS_REPO}/resolve/{configure.ANNOTATORS_REVISION}/sk_model.pth"
     srv.files[path] = bytes(wrong)
     assert _run(root, srv) == 1
     err = capsys.readouterr().err

@@ -82,7 +82,6 @@ CHECKSUMS: dict[str, tuple[str, int]] = {
 # as at this commit, and table5_pidinet.pth (listed for main) is fetched from this commit too: the sha256
 # check refuses any other file. dpt_hybrid-midas-501f0c75.pt (depth_midas) is not offered: no
 # published sha256 of it was found; put it into ROOT/models/annotators by hand.
-ANNOTATORS_REPO = "lllyasviel/Annotators"
 ANNOTATORS_REVISION = "982e7edaec38759d914a963c48c4726685de7d96"
 ANNOTATOR_CHECKSUMS: dict[str, tuple[str, int | None]] = {
     "body_pose_model.pth": ("25a948c16078b0f08e236bda51a385d855ef4c153598947c28c0d47ed94bb746", 209267595),
@@ -168,7 +167,7 @@ def support_downloads(root: Path, base: str | None = None) -> list[WeightDownloa
 def annotator_downloads(root: Path, endpoint: str | None = None) -> list[WeightDownload]:
     """The preprocessor weights offered, into the annotator folder the preprocessors read
     (``control.table``'s, the one place it is named); ``endpoint`` is a hub mirror (same paths)."""
-    from .control.table import ANNOTATOR_FOLDER, PREPROCESSORS
+    from .control.table import ANNOTATOR_FOLDER, ANNOTATORS_REPO, PREPROCESSORS
 
     users = {name: [p.id for p in PREPROCESSORS.values() if name in p.weights] for name in ANNOTATOR_CHECKSUMS}
     return [WeightDownload(name, root / ANNOTATOR_FOLDER / name,

@@ -189,6 +189,10 @@ export interface ControlPreprocessorInfo {
   settings: Record<string, FieldLimit & { default: number }>;
   weights?: string[];
   missing?: string[];
+  /** The upstream repo of each weight (by its name in models/annotators). */
+  sources?: Record<string, string>;
+  /** The weights that are folders (a transformers model), not single files. */
+  folders?: string[];
 }
 
 /** Ours: an id the protocol sends and the name users read. */

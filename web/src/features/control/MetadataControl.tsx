@@ -6,7 +6,7 @@ import { Tooltip } from '../../common/components/Tooltip';
 import { outputImageUrl } from '../../common/util/parameterTranslation';
 import { toastAdded } from '../system/systemSlice';
 import { unitsRecalled } from './controlSlice';
-import { recallUnits } from './units';
+import { describeRecordedUnit, recallUnits } from './units';
 import './control.css';
 
 export function MetadataControl({ image }: { image: ImageInfo }) {
@@ -25,9 +25,7 @@ export function MetadataControl({ image }: { image: ImageInfo }) {
         <div className="metadata__control-unit" key={i} data-testid="metadata-control-unit">
           {unit.image_path && <img src={outputImageUrl(unit.image_path)} alt={`Control picture of unit ${i + 1}`} />}
           {unit.map_path && <img src={outputImageUrl(unit.map_path)} alt={`Map of unit ${i + 1}`} data-testid="metadata-control-map" />}
-          <span>
-            {unit.model ?? '?'} · {unit.preprocessor ?? 'none'} · weight {unit.weight ?? 1}
-          </span>
+          <span>{describeRecordedUnit(unit)}</span>
         </div>
       ))}
       <Tooltip label="Load these units (their pictures and settings) into the Control section; Use All loads them with everything else.">

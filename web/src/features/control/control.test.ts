@@ -24,7 +24,7 @@ import reducer, {
 } from './controlSlice';
 import { currentImageToControl, galleryImageToControl, previewMap } from './controlThunks';
 import { imageSelected } from '../gallery/gallerySlice';
-import { controlBlocker, controlFacts, controlParameters, mapInputs, mapRequest, unitParameters, unitsFromMetadata } from './units';
+import { controlBlocker, controlFacts, controlParameters, describeRecordedUnit, mapInputs, mapRequest, preprocessorProblem, unitParameters, unitsFromMetadata } from './units';
 import { CONTROL_TOOLTIPS, ControlSection } from './ControlSection';
 
 const models: ModelList = { demo: { status: 'active', description: 'demo', family: 'sd1' } };
@@ -135,7 +135,7 @@ describe('units in a request', () => {
     expect(controlBlocker(state, facts)).toMatch(/^Control unit 1: choose a control picture/);
     state = reducer(state, unitImageSet({ id, image: picture }));
     state = reducer(state, preprocessorChosen({ id, preprocessor: 'softedge_hed', defaults: {} }));
-    expect(controlBlocker(state, facts)).toMatch(/needs ControlNetHED\.pth .* models\/annotators folder: run invokeai-configure/);
+    expect(controlBlocker(state, facts)).toMatch(/needs ControlNetHED\.pth \(lllyasviel\/Annotators\) in .* models\/annotators folder: run invokeai-configure/);
     state = reducer(state, preprocessorChosen({ id, preprocessor: 'canny', defaults: {} }));
     expect(controlBlocker(state, facts)).toBeNull();
     expect(controlBlocker(reducer(state, unitChanged({ id, change: { start: 0.9, end: 0.1 } })), facts)).toMatch(/start \(0\.9\) must not be after the end/);
@@ -300,5 +300,23 @@ describe('a unit on one pass of hires fix', () => {
     expect([second.hiresPass, both.hiresPass, odd.hiresPass]).toEqual(['second', 'both', 'both']);
     expect(unitParameters(second).hires_pass).toBe('second');
     expect(unitParameters({ ...both, hiresPass: undefined })).not.toHaveProperty('hires_pass'); // a unit kept from before
+  });
+});
+
+describe('what the UI says about preprocessors and recorded units', () => {
+  it('names a missing folder and its own repo (depth_anything), not lllyasviel/Annotators', () => {
+    const depth = {
+      id: 'depth_anything', name: 'Depth (Depth Anything)', settings: {},
+      weights: ['depth-anything-small-hf'], missing: ['depth-anything-small-hf'],
+      sources: { 'depth-anything-small-hf': 'LiheYoung/depth-anything-small-hf' }, folders: ['depth-anything-small-hf'],
+    };
+    expect(preprocessorProblem(depth)).toMatch(/needs the folder depth-anything-small-hf\/ \(LiheYoung\/depth-anything-small-hf\) .* copy the folder there/);
+    expect(preprocessorProblem({ ...depth, missing: [] })).toBeNull();
+  });
+
+  it('describes a recorded unit with the settings that are not the defaults', () => {
+    expect(describeRecordedUnit({ model: 'canny', preprocessor: 'canny', weight: 0.8 })).toBe('canny · canny · weight 0.8');
+    expect(describeRecordedUnit({ model: 'canny', weight: 1, start: 0.25, end: 0.5, control_mode: 'control', hires_pass: 'second' }))
+      .toBe('canny · none · weight 1 · steps 25–50 % · ControlNet is more important · second pass only (high res)');
   });
 });

@@ -143,8 +143,24 @@ export function defaultSettings(preprocessor: ControlPreprocessorInfo | undefine
 export function preprocessorProblem(preprocessor: ControlPreprocessorInfo | undefined): string | null {
   const missing = preprocessor?.missing ?? [];
   if (!preprocessor || missing.length === 0) return null;
-  const files = missing.join(', ');
-  return `${preprocessor.name} needs ${files} (lllyasviel/Annotators) in the root dir's models/annotators folder: run invokeai-configure, or copy ${missing.length === 1 ? 'the file' : 'the files'} there.`;
+  const folders = new Set(preprocessor.folders ?? []);
+  const named = missing.map((name) => (folders.has(name) ? `the folder ${name}/` : name));
+  const repos = [...new Set(missing.map((name) => preprocessor.sources?.[name] ?? 'lllyasviel/Annotators'))];
+  const what = missing.length === 1 ? (folders.has(missing[0]) ? 'the folder' : 'the file') : 'them';
+  return `${preprocessor.name} needs ${named.join(', ')} (${repos.join(', ')}) in the root dir's models/annotators folder: run invokeai-configure (it downloads those with a published checksum), or copy ${what} there.`;
+}
+
+/** A recorded unit in a line: model, preprocessor, weight, and the settings that are not the defaults. */
+export function describeRecordedUnit(unit: ControlMetadata): string {
+  const parts = [unit.model ?? '?', unit.preprocessor ?? 'none', `weight ${unit.weight ?? 1}`];
+  const start = unit.start ?? 0;
+  const end = unit.end ?? 1;
+  if (start !== 0 || end !== 1) parts.push(`steps ${Math.round(start * 100)}–${Math.round(end * 100)} %`);
+  const mode = FALLBACK_CONTROL_MODES.find((m) => m.id === unit.control_mode);
+  if (mode && mode.id !== 'balanced') parts.push(mode.name);
+  const pass = HIRES_PASSES.find((p) => p.id === unit.hires_pass);
+  if (pass && pass.id !== DEFAULT_HIRES_PASS) parts.push(pass.name.toLowerCase());
+  return parts.join(' · ');
 }
 
 /** Why unit `index` (0-based) cannot be sent, naming it and the fix; null when it can. */
