@@ -3,6 +3,9 @@ folder, and broadcasts that in-process listeners (the desktop window's title) ca
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -113,3 +116,22 @@ def test_uploads_and_refusals_answer_in_their_acknowledgement_too(server_factory
     refused = client.call("uploadImage", b"not an image", "b.png", "img2img")
     assert "not an image" in refused["error"]
     assert client.call("generateImage", {"prompt": 5})["error"].startswith("The field 'generation_parameters.prompt'")
+
+
+def test_the_studio_starts_serving_before_torch_loads(tmp_path):
+    """Starting a studio asks its worker for facts (the workers board); before the model has loaded that
+    must not import torch on the serving thread, or the first page waits for torch (1.5 s here)."""
+    code = (
+        "import sys\n"
+        "from invokeai_gui.server import ServerConfig, create_app\n"
+        f"server = create_app(ServerConfig(root={str(tmp_path)!r}, outdir={str(tmp_path / 'out')!r}, port=0,"
+        " load_model_at_start=False))\n"
+        "server.studio.start()\n"
+        "server.studio.worker.facts()\n"
+        "print('torch' in sys.modules)\n"
+        "server.shutdown()\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "HF_HUB_OFFLINE": "1"})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().splitlines()[-1] == "False"

@@ -270,7 +270,7 @@ class Studio:
         """``requestControlMap``: the map made where jobs run (the worker's own call, beside a running
         generation; a pool worker with --cluster), saved as outdir/control-images/map.KEY.png. The key
         is the request's digest, so an identical request reuses the saved map without running again."""
-        from ldm.invoke.control.prepare import annotator_facts
+        from ldm.invoke.control.identity import annotator_facts
         from ldm.invoke.control.table import PREPROCESSORS
 
         image = self._input_image("control.image", request.image)

@@ -103,7 +103,7 @@ class Worker:
     def facts(self) -> dict[str, Any]:
         """What the worker told last; its annotator folder read from disk each time, so a weights
         file dropped in counts at once (for the studio's checks and systemConfig's ``missing``)."""
-        from ldm.invoke.control.prepare import annotator_facts
+        from ldm.invoke.control.identity import annotator_facts
 
         with self._facts_lock:
             facts = dict(self._facts)
@@ -114,7 +114,7 @@ class Worker:
     def _refresh_facts(self) -> None:
         import torch
 
-        from ldm.invoke.control.prepare import annotator_facts
+        from ldm.invoke.control.identity import annotator_facts
 
         gen = self._generate
         facts: dict[str, Any] = {

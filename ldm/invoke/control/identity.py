@@ -6,8 +6,9 @@ from __future__ import annotations
 import hashlib
 import threading
 from pathlib import Path
+from typing import Any
 
-from .table import WEIGHT_FOLDERS, weights_present
+from .table import ANNOTATOR_FOLDER, PREPROCESSORS, WEIGHT_FOLDERS, annotator_files, weights_present
 
 CHUNK = 1 << 20
 
@@ -44,3 +45,12 @@ def weights_digest(path: Path) -> str:
 def annotator_digests(folder: Path, names: set[str] | frozenset[str]) -> dict[str, str]:
     """The content identity of each of ``names`` that the annotator ``folder`` has (absent ones left out)."""
     return {name: weights_digest(folder / name) for name in sorted(names) if weights_present(folder, name)}
+
+
+def annotator_facts(root: Path) -> dict[str, Any]:
+    """The annotator folder, the weights in it and the content identity of those a preprocessor reads, as
+    plain data (a worker's facts, which the studio checks with and keys map previews by). No torch: the
+    studio asks for facts while it starts, before the model loads."""
+    folder, files = Path(root) / ANNOTATOR_FOLDER, annotator_files(root)
+    known = {name for p in PREPROCESSORS.values() for name in p.weights}
+    return {"folder": str(folder), "files": sorted(files), "digests": annotator_digests(folder, files & known)}

@@ -55,17 +55,6 @@ def annotators(root: Path) -> tuple[Path, frozenset[str]]:
     return Path(root) / ANNOTATOR_FOLDER, annotator_files(root)
 
 
-def annotator_facts(root: Path) -> dict[str, Any]:
-    """The annotator folder, the weights in it and the content identity of those a preprocessor reads, as
-    plain data (a worker's facts, which the studio checks with and keys map previews by)."""
-    from .identity import annotator_digests
-    from .table import PREPROCESSORS
-
-    folder, files = annotators(root)
-    known = {name for p in PREPROCESSORS.values() for name in p.weights}
-    return {"folder": str(folder), "files": sorted(files), "digests": annotator_digests(folder, files & known)}
-
-
 def steering_for(request: GenerationRequest, manager: ModelManager, device: Any, dtype: Any,
                  vae_scale: int) -> tuple[ControlSteering | None, list[str]]:  # maps need manager.root
     """The steering of the request's units (None without units) and each unit's model hash."""
