@@ -127,7 +127,7 @@ def test_the_studio_starts_serving_before_torch_loads(tmp_path):
         f"server = create_app(ServerConfig(root={str(tmp_path)!r}, outdir={str(tmp_path / 'out')!r}, port=0,"
         " load_model_at_start=False))\n"
         "server.studio.start()\n"
-        "server.studio.worker.facts()\n"
+        "server.studio.worker.facts(); server.studio.system_config()\n"
         "print('torch' in sys.modules)\n"
         "server.shutdown()\n"
     )

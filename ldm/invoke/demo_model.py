@@ -13,8 +13,6 @@ import shutil
 import tempfile
 from pathlib import Path
 
-import torch
-
 log = logging.getLogger(__name__)
 
 DEMO_MODEL_NAME = "demo"
@@ -28,6 +26,7 @@ _MARKER = "invokeai-demo-model.txt"
 
 def build_demo_pipeline(seed: int = 0):
     """Creates the tiny pipeline in memory (every component seeded)."""
+    import torch  # here, not at the top: the studio reads DEMO_* names while it starts, before torch loads
     from diffusers import AutoencoderKL, PNDMScheduler, StableDiffusionPipeline, UNet2DConditionModel
     from transformers import CLIPTextConfig, CLIPTextModel, CLIPTokenizer
 

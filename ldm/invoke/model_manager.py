@@ -415,7 +415,7 @@ class ModelManager:
         ``top``, in a stable order (names and folder configs only)."""
         from .model_formats import t2i_adapter
         from .model_formats.controlnet import folder_config
-        from .model_formats.state_dict import WEIGHT_SUFFIXES
+        from .model_formats.suffixes import WEIGHT_SUFFIXES
 
         found: list[Path] = []
 
@@ -515,7 +515,7 @@ class ModelManager:
             self._write_file(data)
 
     def _files(self, kind: str) -> dict[str, Path]:
-        from .model_formats.state_dict import WEIGHT_SUFFIXES
+        from .model_formats.suffixes import WEIGHT_SUFFIXES
 
         found: dict[str, Path] = {}
         for folder in self.folders(kind):

@@ -12,7 +12,8 @@ from typing import Any
 import yaml
 
 from ..errors import ModelLoadError
-from .state_dict import WEIGHT_SUFFIXES, Shapes, read_shapes
+from .state_dict import Shapes, read_shapes
+from .suffixes import WEIGHT_SUFFIXES
 
 log = logging.getLogger(__name__)
 

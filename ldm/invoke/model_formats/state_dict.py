@@ -12,12 +12,10 @@ from typing import Any
 import torch
 
 from ..errors import ModelLoadError
+from .suffixes import SAFETENSORS_SUFFIXES
 
 log = logging.getLogger(__name__)
 
-SAFETENSORS_SUFFIXES = (".safetensors",)
-PICKLE_SUFFIXES = (".ckpt", ".pt", ".pth", ".bin")
-WEIGHT_SUFFIXES = SAFETENSORS_SUFFIXES + PICKLE_SUFFIXES
 
 Shapes = dict[str, tuple[int, ...]]
 
