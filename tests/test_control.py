@@ -560,32 +560,19 @@ def test_a_bad_unit_over_socketio_is_refused_with_its_message_and_nothing_is_que
 
 
 def test_the_cli_takes_control_units_and_fetch_reproduces_the_picture(gen, tmp_path, controlled):
-    import re
-    from io import StringIO
+    from tests.support.cli_session import CliSession
 
-    from ldm.invoke.cli import InvokeCLI
-
-    out = StringIO()
-    cli = InvokeCLI(gen, tmp_path / "outputs", out=out)
-
-    def run(line: str) -> str:
-        out.truncate(0)
-        out.seek(0)
-        assert cli.execute(line) is None, out.getvalue()
-        return out.getvalue().strip().splitlines()[-1]
-
-    said = run(f'"{BASE.prompt}" -s 4 -S 7 -W 64 -H 64 -A k_euler '
-               f"--control model=tiny-canny,image={LINCOLN},preprocessor=canny,low_threshold=100")
-    first = re.match(r"(\S+\.png): ", said).group(1)
+    cli = CliSession(gen, tmp_path / "outputs")
+    first = cli.made(f'"{BASE.prompt}" -s 4 -S 7 -W 64 -H 64 -A k_euler '
+                     f"--control model=tiny-canny,image={LINCOLN},preprocessor=canny,low_threshold=100")
     assert np.array_equal(np.asarray(Image.open(first).convert("RGB")).astype(np.int16), controlled)
-    run(f"!fetch {Path(first).name}")
-    command = out.getvalue().strip().splitlines()[-1]
+    command = cli.say(f"!fetch {first.name}")
     assert "--control" in command and "model=tiny-canny" in command
     assert "image=outputs/control-images/Lincoln-and-Parrot-512." in command  # copied into the output tree
-    again = re.match(r"(\S+\.png): ", run(command)).group(1)
+    again = cli.made(command)
     assert again != first and np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(first)))
     with pytest.raises(AssertionError, match="needs image="):
-        run('"a cat" --control model=tiny-canny')
+        cli.say('"a cat" --control model=tiny-canny')
 
 
 # -- the A1111 ControlNet extension's API --------------------------------------------------------------

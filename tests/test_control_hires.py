@@ -5,8 +5,6 @@ recalled, carried as JSON and taken by the CLI's ``--control``."""
 from __future__ import annotations
 
 import json
-import re
-from io import StringIO
 from pathlib import Path
 
 import numpy as np
@@ -134,7 +132,7 @@ def test_the_unit_s_json_carries_the_pass(lincoln):
 
 
 def test_the_cli_takes_hires_pass_and_fetch_reproduces_the_picture(gen, passes, tmp_path):
-    from ldm.invoke.cli import InvokeCLI
+    from tests.support.cli_session import CliSession
 
     parsed = parse_control(f"model=tiny-canny,image={LINCOLN},hires_pass=second")
     assert parsed["hires_pass"] == "second" and parsed["settings"] == {}
@@ -142,23 +140,13 @@ def test_the_cli_takes_hires_pass_and_fetch_reproduces_the_picture(gen, passes, 
     assert request_from_switches("x", {"control": [parsed]}, control_images=(ref,)).control[0].hires_pass == "second"
     assert "hires_pass" not in control_switch({"model": "m", "image_path": "p"})
 
-    out = StringIO()
-    cli = InvokeCLI(gen, tmp_path / "outputs", out=out)
-
-    def say(line: str) -> str:
-        out.truncate(0)
-        out.seek(0)
-        assert cli.execute(line) is None, out.getvalue()
-        return out.getvalue().strip().splitlines()[-1]
-
-    said = say(f'"{HIRES.prompt}" -s 2 -S 7 -W 576 -H 576 -A k_euler --hires_fix --hires_strength 0.5 '
-               f"--control model=tiny-canny,image={LINCOLN},preprocessor=canny,hires_pass=first")
-    first = re.match(r"(\S+\.png): ", said).group(1)
+    cli = CliSession(gen, tmp_path / "outputs")
+    first = cli.made(f'"{HIRES.prompt}" -s 2 -S 7 -W 576 -H 576 -A k_euler --hires_fix --hires_strength 0.5 '
+                     f"--control model=tiny-canny,image={LINCOLN},preprocessor=canny,hires_pass=first")
     assert np.array_equal(np.asarray(Image.open(first).convert("RGB")).astype(np.int16), passes["first"][0])
-    say(f"!fetch {Path(first).name}")
-    command = out.getvalue().strip().splitlines()[-1]
+    command = cli.say(f"!fetch {first.name}")
     assert "hires_pass=first" in command
-    again = re.match(r"(\S+\.png): ", say(command)).group(1)
+    again = cli.made(command)
     assert again != first and np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(first)))
     with pytest.raises(AssertionError, match="control\\[0\\].hires_pass"):
-        say(f'"a cat" --control model=tiny-canny,image={LINCOLN},hires_pass=third')
+        cli.say(f'"a cat" --control model=tiny-canny,image={LINCOLN},hires_pass=third')

@@ -398,7 +398,7 @@ def test_a_control_units_dialog_pick_and_drop_are_control_pictures_not_uploads(s
     studio.page.wait_for("!!document.querySelector('[data-testid=control-upload-0]')", timeout=10)
     studio.page.evaluate("document.querySelector('[data-testid=control-drop-0]').scrollIntoView({block: 'center'}); 0")
     studio.app.click("[data-testid=control-upload-0]")
-    studio.type_in_dialog("Choose an initial image", str(studio.picked))
+    studio.type_in_dialog("Choose a control image", str(studio.picked))
     picture = "document.querySelector('[data-testid=control-picture-0]')?.getAttribute('src')"
     picked = studio.expect(f"{picture}?.startsWith('outputs/control-images/') && {picture}", "the unit's picked picture")
     assert (studio.outdir / picked.removeprefix("outputs/")).read_bytes() == studio.picked.read_bytes()

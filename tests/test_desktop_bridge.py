@@ -203,10 +203,13 @@ class PickingWindow:
     def __init__(self, picks: list[Path]) -> None:
         self.picks = picks
         self.dialogs: list[int] = []
+        self.titles: list[str] = []
         self.scripts: list[str] = []
+        self.localization = dict(window.DIALOG_TITLES)  # pywebview's per-window dialog titles
 
     def create_file_dialog(self, kind: int, **options: object) -> list[str]:
         self.dialogs.append(kind)
+        self.titles.append(self.localization["linux.openFile"])
         return [str(self.picks.pop(0))]
 
     def run_js(self, script: str) -> None:
@@ -232,18 +235,24 @@ def listening(server) -> list[tuple[str, object]]:
     return heard
 
 
+def bridged(server_factory, picks: list[Path] | None = None, witness: DropWitness | None = None):
+    """A studio without a model, what it publishes, and a bridge on a window whose dialog answers ``picks``."""
+    server = server_factory(load_model_at_start=False)
+    heard = listening(server)
+    window = PickingWindow(picks or [])
+    bridge = DesktopBridge(server.studio)
+    bridge.attach(window, witness)
+    return server, heard, window, bridge
+
+
 def folder_files(server, folder: str) -> list[Path]:
     where = server.studio.outdir / folder
     return sorted(where.iterdir()) if where.is_dir() else []
 
 
 def test_the_native_dialog_for_a_control_unit_keeps_the_picture_out_of_the_uploads(server_factory, tmp_path: Path) -> None:
-    server = server_factory(load_model_at_start=False)
-    heard = listening(server)
     control_pick, init_pick = png(tmp_path / "pose.png", (200, 40, 10)), png(tmp_path / "photo.png", (10, 90, 200))
-    window = PickingWindow([control_pick, init_pick])
-    bridge = DesktopBridge(server.studio)
-    bridge.attach(window)
+    server, heard, window, bridge = bridged(server_factory, [control_pick, init_pick])
     [openImage, *_] = bridge.functions()  # noqa: N806 (the page's name)
 
     control = openImage("control")
@@ -259,14 +268,12 @@ def test_the_native_dialog_for_a_control_unit_keeps_the_picture_out_of_the_uploa
     [uploaded] = folder_files(server, INIT_FOLDER)
     assert upload["url"] == f"outputs/{INIT_FOLDER}/{uploaded.name}" and uploaded.read_bytes() == init_pick.read_bytes()
     assert [d["images"][0]["url"] for e, d in heard if e == "galleryImages"] == [upload["url"]]  # type: ignore[index]
+    # Each dialog's title said what the picture was for.
+    assert window.titles == ["Choose a control image", "Choose an initial image"]
 
 
 def test_an_unknown_destination_is_refused_before_any_dialog_opens(server_factory) -> None:
-    server = server_factory(load_model_at_start=False)
-    heard = listening(server)
-    window = PickingWindow([])
-    bridge = DesktopBridge(server.studio)
-    bridge.attach(window)
+    server, heard, window, bridge = bridged(server_factory)
     answer = bridge.functions()[0]("canvas-region")
     assert "'canvas-region' is not a destination of a picked or dropped file" in answer["error"]
     assert "'control'" in answer["error"]
@@ -279,13 +286,9 @@ def drop_event(name: str, **marks: object) -> dict:
 
 
 def test_a_drop_on_a_control_unit_becomes_that_units_picture_not_an_upload(server_factory, tmp_path: Path) -> None:
-    server = server_factory(load_model_at_start=False)
-    heard = listening(server)
     dropped = png(tmp_path / "edges.png", (0, 250, 120))
     witness = DropWitness()
-    window = PickingWindow([])
-    bridge = DesktopBridge(server.studio)
-    bridge.attach(window, witness)
+    server, heard, window, bridge = bridged(server_factory, witness=witness)
 
     witness.saw([dropped])
     bridge.handle_drop(drop_event("edges.png", **{DROP_DESTINATION_KEY: "control", DROP_UNIT_KEY: "unit-7"}))
@@ -313,13 +316,9 @@ def test_a_drop_on_a_control_unit_becomes_that_units_picture_not_an_upload(serve
     ],
 )
 def test_a_drop_with_a_bad_destination_is_reported_and_stores_nothing(server_factory, tmp_path: Path, marks, message) -> None:
-    server = server_factory(load_model_at_start=False)
-    heard = listening(server)
     dropped = png(tmp_path / "x.png", (1, 2, 3))
     witness = DropWitness()
-    window = PickingWindow([])
-    bridge = DesktopBridge(server.studio)
-    bridge.attach(window, witness)
+    server, heard, window, bridge = bridged(server_factory, witness=witness)
     witness.saw([dropped])
     bridge.handle_drop(drop_event("x.png", **marks))
     assert window.events() == []

@@ -3,8 +3,6 @@ A1111's documented behaviour), then the same prompts through the tiny demo model
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
 from ldm.invoke.prompt_syntax import chunks_of, parse_attention, prompt_schedule, schedule
@@ -319,35 +317,24 @@ def test_sdxl_a1111_prompts_schedule_and_chunk(sdxl):
 
 
 def test_cli_reads_a1111_lines_and_fetch_brings_back_syntax_and_negative(gen, tmp_path):
-    import re
-    from io import StringIO
-
     import numpy as np
     from PIL import Image
 
-    from ldm.invoke.cli import InvokeCLI, build_arg_parser
+    from ldm.invoke.cli import build_arg_parser
+    from tests.support.cli_session import CliSession
 
     assert build_arg_parser().parse_args(["--prompt-syntax", "a1111"]).prompt_syntax == "a1111"
-    out = StringIO()
-    cli = InvokeCLI(gen, tmp_path, out=out, prompt_syntax="a1111")
-
-    def run(line: str) -> str:
-        out.truncate(0)
-        out.seek(0)
-        assert cli.execute(line) is None, out.getvalue()
-        return out.getvalue().strip().splitlines()[-1]
-
-    made = run("[cat:dog:0.5] --negative_prompt 'blurry, (ugly:1.2)' -s 4 -W 64 -H 64 -S 42 -C 12")
-    path = re.match(r"(\S+\.png): ", made).group(1)
+    cli = CliSession(gen, tmp_path, prompt_syntax="a1111")
+    path = cli.made("[cat:dog:0.5] --negative_prompt 'blurry, (ugly:1.2)' -s 4 -W 64 -H 64 -S 42 -C 12")
     expected = one(gen, "[cat:dog:0.5]", cfg_scale=12, prompt_syntax="a1111", negative_prompt="blurry, (ugly:1.2)")
     assert digest(Image.open(path)) == digest(expected)
-    cli.prompt_syntax = "invoke"  # the recipe, not the start-up default, decides
-    command = run(f"!fetch {Path(path).name}")
+    cli.cli.prompt_syntax = "invoke"  # the recipe, not the start-up default, decides
+    command = cli.say(f"!fetch {path.name}")
     assert "--prompt_syntax a1111" in command and "--negative_prompt 'blurry, (ugly:1.2)'" in command
-    again = re.match(r"(\S+\.png): ", run(command)).group(1)
+    again = cli.made(command)
     assert np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(path)))
     with pytest.raises(AssertionError, match="prompt_syntax"):
-        run("a cat --prompt_syntax comfy -s 1 -W 64 -H 64")
+        cli.say("a cat --prompt_syntax comfy -s 1 -W 64 -H 64")
 
 
 # -- the studio over Socket.IO: generateImage carries the syntax, the result records it -----------

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 import base64
 import json
-import re
 import sqlite3
-from io import BytesIO, StringIO
+from io import BytesIO
 
 import numpy as np
 import pytest
@@ -37,13 +36,12 @@ def noise_picture(size=(64, 64), seed=0, alpha_hole: bool = False) -> Image.Imag
 
 @pytest.fixture(scope="module")
 def cli(server):
-    from ldm.invoke.cli import InvokeCLI
     from ldm.invoke.generate import Generate
+    from tests.support.cli_session import CliSession
 
     gen = Generate(root=server.config.root, model="demo")
     gen.load_model()
-    out = StringIO()
-    return InvokeCLI(gen, server.studio.outdir, out=out), out
+    return CliSession(gen, server.studio.outdir)
 
 
 def upload(client, image: Image.Image, destination: str) -> str:
@@ -85,17 +83,10 @@ def test_fetch_in_the_cli_reproduces_a_web_result_pixel_for_pixel(server, connec
     job_id = client.call("generateImage", request, False, False)["jobId"]
     results = results_of(client, job_id, count, timeout=240)
 
-    gen_cli, out = cli
     for result in results:
         name = result["url"].removeprefix("outputs/")
-        out.truncate(0)
-        out.seek(0)
-        assert gen_cli.execute(f"!fetch {name}") is None, out.getvalue()
-        command = out.getvalue().strip().splitlines()[-1]
-        out.truncate(0)
-        out.seek(0)
-        assert gen_cli.execute(command) is None, out.getvalue()
-        made = re.match(r"(\S+\.png): ", out.getvalue().strip().splitlines()[-1]).group(1)
+        command = cli.say(f"!fetch {name}")
+        made = cli.made(command)
         original = np.asarray(Image.open(server.studio.outdir / name).convert("RGB"))
         again = np.asarray(Image.open(made).convert("RGB"))
         assert np.array_equal(original, again), f"{mode}: `{command}` did not reproduce {name}"
@@ -106,14 +97,11 @@ def test_a_recipe_naming_a_file_outside_the_output_tree_is_refused_by_fetch(serv
 
     secret = server.studio.outdir.parent / "secret.png"
     secret.write_bytes(encoded(noise_picture()))
-    gen_cli, out = cli
     for recorded in ("../secret.png", str(secret), "outputs/../secret.png"):
         meta = md.build_metadata({}, {"type": "img2img", "prompt": "x", "seed": 1, "init_image_path": recorded})
         path = server.studio.outdir / "hostile.png"
         path.write_bytes(md.png_bytes(md.attach_metadata(Image.new("RGB", (8, 8)), meta)))
-        out.truncate(0)
-        out.seek(0)
-        error = gen_cli.execute("!fetch hostile.png")
+        error = cli.cli.execute("!fetch hostile.png")
         assert error is not None and ("outputs/" in error or "'..'" in error or "outside" in error), error
         path.unlink()
 

@@ -34,6 +34,10 @@ log = logging.getLogger(__name__)
 # imports without pywebview installed.
 OPEN_DIALOG, FOLDER_DIALOG, SAVE_DIALOG = 10, 20, 30
 IMAGE_FILE_TYPES = ("Images (*.png;*.jpg;*.jpeg;*.webp)",)
+# The open dialog's title says what the picked picture is for (pywebview's localization key, which
+# its Qt back end reads from the window each time a dialog opens).
+OPEN_TITLE_KEY = "linux.openFile"
+OPEN_DIALOG_TITLES = {None: "Choose an initial image", CONTROL_DESTINATION: "Choose a control image"}
 EXPOSED_CALLS = ("openImage", "chooseOutputFolder", "saveImageAs", "revealInFolder")
 # What the page adds to a drop's DOM event (web/src/app/desktopBridge.ts, markDrop) to send the
 # dropped file somewhere other than the Uploads: the upload destination and, for a control picture,
@@ -94,6 +98,7 @@ class DesktopBridge:
         """Native open dialog; the picked file is uploaded like any upload, into the Uploads or with
         ``destination`` (``control``: a control picture, outside the gallery). None when cancelled."""
         _check_destination(destination)
+        self._title(OPEN_TITLE_KEY, OPEN_DIALOG_TITLES[destination])
         picked = self._dialog(OPEN_DIALOG, directory=self._last_open_dir, file_types=IMAGE_FILE_TYPES)
         if not picked:
             return None
@@ -245,6 +250,12 @@ class DesktopBridge:
         return [openImage, chooseOutputFolder, saveImageAs, revealInFolder]
 
     # -- helpers -----------------------------------------------------------------------------
+
+    def _title(self, key: str, title: str) -> None:
+        """Names the next dialog of this kind (pywebview keeps one title per kind, on the window)."""
+        titles = getattr(self._window, "localization", None)
+        if isinstance(titles, dict):
+            titles[key] = title
 
     def _dialog(self, kind: int, directory: Path, **options: Any) -> Sequence[str] | None:
         if self._window is None:

@@ -26,7 +26,7 @@ from urllib.parse import urlsplit
 
 from ldm.invoke import APP_NAME, __version__
 
-from .bridge import DesktopBridge
+from .bridge import OPEN_DIALOG_TITLES, OPEN_TITLE_KEY, DesktopBridge
 from .drops import DropWitness
 from .settings import MIN_SIZE, ON_CLOSE_CHOICES, DesktopSettings
 
@@ -43,7 +43,7 @@ PROBE_TIMEOUT_SECONDS = 60.0
 WEBVIEW_STORAGE = "desktop-webview"  # under the root dir: the page's saved settings (theme, options)
 # Titles of the native dialogs (pywebview's localization keys), saying what each one is for.
 DIALOG_TITLES = {
-    "linux.openFile": "Choose an initial image",
+    OPEN_TITLE_KEY: OPEN_DIALOG_TITLES[None],  # the control unit's dialog retitles itself (bridge.py)
     "linux.openFolder": "Choose the output folder",
     "global.saveFile": "Save image as",
 }

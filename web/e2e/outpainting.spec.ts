@@ -70,20 +70,26 @@ async function outpaintAndWait(page: Page, previousSource: string): Promise<stri
   return url;
 }
 
-test('outpainting grows the picture: 64 px to the right, then 64 px at the bottom', async ({ app: page, sent }) => {
-  test.setTimeout(240_000);
+/** Opens the Outpainting tab and uploads the parrot as the picture to extend; its url. */
+async function outpaintTheParrot(page: Page): Promise<string> {
   await page.getByTestId('tab-outpainting').click();
   await expect(page.getByTestId('tab-outpainting')).toHaveAttribute('aria-selected', 'true');
-  await expect(page.getByTestId('width')).toHaveCount(0); // the size comes from the picture
-  await expect(page.getByTestId('invoke')).toBeDisabled();
-
-  // Upload the parrot as the picture to extend.
   const chooser = page.waitForEvent('filechooser');
   await page.getByTestId('outpaint-dropzone').click();
   await (await chooser).setFiles(PARROT);
   const source = page.getByTestId('outpaint-source');
   await expect(source).toHaveAttribute('data-url', /init-images\//);
-  const parrotUrl = (await source.getAttribute('data-url')) ?? '';
+  return (await source.getAttribute('data-url')) ?? '';
+}
+
+test('outpainting grows the picture: 64 px to the right, then 64 px at the bottom', async ({ app: page, sent }) => {
+  test.setTimeout(240_000);
+  await page.getByTestId('tab-outpainting').click();
+  await expect(page.getByTestId('width')).toHaveCount(0); // the size comes from the picture
+  await expect(page.getByTestId('invoke')).toBeDisabled();
+
+  const parrotUrl = await outpaintTheParrot(page);
+  const source = page.getByTestId('outpaint-source');
   await expect(page.getByTestId('outpaint-strength')).toHaveValue('1');
   await expect(page.getByTestId('seam-size')).toHaveValue(String(SEAM));
 
@@ -195,13 +201,8 @@ const CONTROL_MODEL = 'tiny-control';
 
 test('outpainting with a control unit sends it and fills the new strip otherwise than without it', async ({ app: page, sent }) => {
   test.setTimeout(240_000);
-  await page.getByTestId('tab-outpainting').click();
-  const chooser = page.waitForEvent('filechooser');
-  await page.getByTestId('outpaint-dropzone').click();
-  await (await chooser).setFiles(PARROT);
+  const parrotUrl = await outpaintTheParrot(page);
   const source = page.getByTestId('outpaint-source');
-  await expect(source).toHaveAttribute('data-url', /init-images\//);
-  const parrotUrl = (await source.getAttribute('data-url')) ?? '';
   await page.getByTestId('prompt').fill('a stormy sea beyond the frame');
   await setNumber(page, 'steps', 3);
   await setNumber(page, 'outpaint-right', 64);

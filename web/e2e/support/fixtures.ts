@@ -89,7 +89,10 @@ export const test = base.extend<Fixtures, { server: InvokeServer }>({
 export { expect };
 
 export async function resultCount(page: Page): Promise<number> {
-  return Number(await page.getByTestId('gallery-count-result').textContent());
+  // (Until the server's first page has arrived the count says 0 whatever the gallery holds.)
+  const count = page.getByTestId('gallery-count-result');
+  await expect(count).toHaveAttribute('data-loaded', 'true');
+  return Number(await count.textContent());
 }
 
 /** Sets a number field the way a user types into it. */

@@ -2,8 +2,9 @@ import { describe, expect, it } from 'vitest';
 import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { Provider } from 'react-redux';
-import type { ImageInfo, ModelList, SystemConfig } from '../../app/protocol';
+import type { ImageInfo, ModelList } from '../../app/protocol';
 import { connectedStore } from '../../../test/fakeSocket';
+import { demoConfig } from '../../../test/demoConfig';
 import { validateGenerateImageArgs } from '../../../test/protocolSchema';
 import { preloadedState } from '../../app/store';
 import { loadPersistedState, savePersistedState } from '../../app/persistence';
@@ -28,12 +29,7 @@ import { controlBlocker, controlFacts, controlParameters, describeRecordedUnit, 
 import { CONTROL_TOOLTIPS, ControlSection } from './ControlSection';
 
 const models: ModelList = { demo: { status: 'active', description: 'demo', family: 'sd1' } };
-const config: SystemConfig = {
-  model: 'demo',
-  model_id: 'demo',
-  model_hash: '',
-  app_id: 'x',
-  app_version: '2.2.0',
+const config = demoConfig({
   model_list: models,
   control_models: {
     canny15: { family: 'sd1', description: 'canny' },
@@ -53,7 +49,7 @@ const config: SystemConfig = {
     { id: 'softedge_hed', name: 'Soft edge (HED)', settings: {}, weights: ['ControlNetHED.pth'], missing: ['ControlNetHED.pth'] },
   ],
   limits: { control_units: { max: 2 }, control_weight: { min: 0, max: 2 } },
-};
+});
 const facts = controlFacts(config);
 const picture = { url: 'outputs/control-images/pose.png', width: 64, height: 64 };
 

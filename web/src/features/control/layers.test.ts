@@ -1,20 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { SystemConfig } from '../../app/protocol';
 import { connectedStore, flush } from '../../../test/fakeSocket';
+import { demoConfig } from '../../../test/demoConfig';
 import { CONTROL_DROPPED_EVENT, DROP_DESTINATION_KEY, DROP_UNIT_KEY, markDrop, type DesktopApi } from '../../app/desktopBridge';
 import { draggedPlacement } from './ControlLayers';
 import { unitAdded, unitPlacedOnCanvas, unitRemoved } from './controlSlice';
 import { chooseControlPictureNative, controlPictureDropped } from './controlThunks';
 
-const config: SystemConfig = {
-  model: 'demo',
-  model_id: 'demo',
-  model_hash: '',
-  app_id: 'x',
-  app_version: '2.2.0',
-  model_list: { demo: { status: 'active', description: 'demo', family: 'sd1' } },
-  control_models: { canny15: { family: 'sd1' } },
-};
+const config = demoConfig();
 
 function storeWithUnit() {
   const { socket, store } = connectedStore();

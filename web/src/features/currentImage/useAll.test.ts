@@ -1,8 +1,9 @@
 import { describe, expect, it, vi } from 'vitest';
-import type { ImageInfo, ModelList, SystemConfig } from '../../app/protocol';
+import type { ImageInfo, ModelList } from '../../app/protocol';
 import { invoke } from '../tabs/invoke';
 import { metadataToOptions } from '../../common/util/parameterTranslation';
 import { connectedStore } from '../../../test/fakeSocket';
+import { demoConfig } from '../../../test/demoConfig';
 import { validateGenerateImageArgs, validateModelManagementArgs } from '../../../test/protocolSchema';
 import { inpaintingRecalled } from '../canvas/canvasSlice';
 import { rasterOp, renderMask } from '../canvas/mask';
@@ -15,7 +16,7 @@ const models: ModelList = {
   demo: { status: 'active', description: 'demo' },
   'demo-alt': { status: 'not loaded', description: 'demo' },
 };
-const config: SystemConfig = { model: 'demo', model_id: 'demo', model_hash: '', app_id: 'x', app_version: '2.2.0', model_list: models };
+const config = demoConfig({ model_list: models });
 
 function setup() {
   const { socket, store } = connectedStore();

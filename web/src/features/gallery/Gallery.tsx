@@ -201,6 +201,7 @@ export function Gallery({ onClose }: { onClose: () => void }) {
   const resultCount = useAppSelector((s) => s.gallery.categories.result.images.length);
   const userCount = useAppSelector((s) => s.gallery.categories.user.images.length);
   const counts = { result: resultCount, user: userCount };
+  const loaded = { result: useAppSelector((s) => s.gallery.categories.result.hasLoaded), user: useAppSelector((s) => s.gallery.categories.user.hasLoaded) };
   const selectedCount = useAppSelector((s) => s.gallery.selection.urls.length);
   const selectMode = useAppSelector((s) => s.gallery.isSelectMode);
   return (
@@ -233,7 +234,7 @@ export function Gallery({ onClose }: { onClose: () => void }) {
         {(['result', 'user'] as const).map((c) => (
           <button key={c} type="button" role="tab" aria-selected={category === c} className={`segmented__item ${category === c ? 'segmented__item--active' : ''}`} onClick={() => dispatch(categoryShown(c))} data-testid={`gallery-category-${c}`}>
             {c === 'result' ? 'Results' : 'Uploads'}
-            <span className="segmented__count" data-testid={`gallery-count-${c}`}>
+            <span className="segmented__count" data-testid={`gallery-count-${c}`} data-loaded={loaded[c]}>
               {counts[c]}
             </span>
           </button>

@@ -1,14 +1,13 @@
 import { describe, expect, it } from 'vitest';
-import type { ModelList, SystemConfig } from '../../app/protocol';
+import type { ModelList } from '../../app/protocol';
 import { deleteModel, importModel, scanModelFolder } from './modelsThunks';
 import { modelsDialogOpened } from './modelsSlice';
 import { validateModelManagementArgs } from '../../../test/protocolSchema';
 import { connectedStore, flush } from '../../../test/fakeSocket';
+import { demoConfig } from '../../../test/demoConfig';
 
 const models: ModelList = { demo: { status: 'active', description: 'demo' } };
-const config = (list: ModelList): SystemConfig => ({
-  model: 'stable diffusion', model_id: 'demo', model_hash: '', app_id: 'x', app_version: '2.2.0', model_list: list,
-});
+const config = (list: ModelList) => demoConfig({ model: 'stable diffusion', model_list: list });
 
 function setup() {
   const { socket, store } = connectedStore();

@@ -1,13 +1,13 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { ImageInfo } from '../../app/protocol';
 import { connectedStore, flush } from '../../../test/fakeSocket';
+import { demoConfig } from '../../../test/demoConfig';
 import { setOption } from '../options/optionsSlice';
 import { extensionSet, outpaintSourceSet } from './outpaintingSlice';
 import { invokeOutpainting } from './outpaintingThunks';
 import { INVOKE_BY_TAB, invoke } from '../tabs/invoke';
 import { tabSelected } from '../tabs/tabsSlice';
 import { uploadPicture } from '../tabs/useImageChooser';
-import type { SystemConfig } from '../../app/protocol';
 import { validateGenerateImageArgs } from '../../../test/protocolSchema';
 import { unitAdded, unitImageSet } from '../control/controlSlice';
 import { generationSize } from '../control/controlThunks';
@@ -129,16 +129,7 @@ describe('INVOKE_BY_TAB', () => {
   });
 });
 
-const controlConfig: SystemConfig = {
-  model: 'demo',
-  model_id: 'demo',
-  model_hash: '',
-  app_id: 'x',
-  app_version: '2.2.0',
-  model_list: { demo: { status: 'active', description: 'demo', family: 'sd1' } },
-  control_models: { canny15: { family: 'sd1' } },
-  control_preprocessors: [{ id: 'none', name: 'None', settings: {} }],
-};
+const controlConfig = demoConfig({ control_preprocessors: [{ id: 'none', name: 'None', settings: {} }] });
 
 describe('outpainting with the Control section', () => {
   function withUnit(picture: boolean) {

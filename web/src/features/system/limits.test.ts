@@ -1,12 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { demoConfig } from '../../../test/demoConfig';
 import type { SystemConfig } from '../../app/protocol';
 import { planOutpaint, planProblem } from '../outpainting/geometry';
 import { snapBox } from '../canvas/geometry';
 import { FALLBACK_LIMITS, FALLBACK_SAMPLERS, limitsOf, samplersOf } from './limits';
 
-const config = (extra: Partial<SystemConfig>): SystemConfig => ({
-  model: 'demo', model_id: 'demo', model_hash: '', app_id: 'x', app_version: '2.2.0', model_list: {}, ...extra,
-});
+const config = (extra: Partial<SystemConfig>) => demoConfig({ model_list: {}, ...extra });
 
 describe('the limits and samplers come from systemConfig', () => {
   it("uses today's values until systemConfig (or an older server) says otherwise", () => {
