@@ -135,3 +135,26 @@ test('the header stays put when the server goes away, and the model picker says 
   const texts = await page.evaluate(() => (window as unknown as { pickerTexts: string[] }).pickerTexts);
   expect(texts).not.toContain('No models');
 });
+
+test('nothing in the header moves when the server first answers (the version badge has its room from the start)', async ({ page, server }) => {
+  test.setTimeout(120_000);
+  // Hold the Socket.IO connection until the page has painted its header without systemConfig.
+  let release: () => void = () => undefined;
+  const held = new Promise<void>((resolve) => (release = resolve));
+  await page.route('**/socket.io/**', async (route) => {
+    await held;
+    await route.continue();
+  });
+  const lefts = () =>
+    page.locator('.site-header button, .site-header select, .site-header__name').evaluateAll((els) => els.map((e) => Math.round(e.getBoundingClientRect().left)));
+  await page.goto(server.url);
+  await expect(page.getByTestId('connection-status')).toHaveText('Connecting');
+  await expect(page.locator('.site-header__version')).toBeHidden();
+  const before = await lefts();
+  release();
+  await expect(page.getByTestId('connection-status')).toHaveText('Connected', { timeout: 60_000 });
+  await expect(page.locator('.site-header__version')).toBeVisible();
+  await expect(page.getByTestId('model-picker')).toHaveValue('demo', { timeout: 60_000 });
+  expect(await lefts()).toEqual(before);
+  await page.unrouteAll({ behavior: 'ignoreErrors' });
+});

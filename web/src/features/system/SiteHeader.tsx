@@ -10,6 +10,7 @@ import { SettingsModal } from './SettingsModal';
 import { HotkeysModal } from './HotkeysModal';
 import { ModelsDialog, ModelsIcon } from '../models/ModelsDialog';
 import { modelsDialogOpened } from '../models/modelsSlice';
+import { version as UI_VERSION } from '../../../package.json';
 
 export const HELP_URL = 'https://invoke-ai.github.io/InvokeAI/features/WEB/';
 
@@ -44,7 +45,11 @@ export function SiteHeader({ isHotkeysOpen, onHotkeysOpenChange }: SiteHeaderPro
         <span className="site-header__name">
           invoke <strong>ai</strong>
         </span>
-        {config && <span className="site-header__version">v{config.app_version}</span>}
+        {/* Its room is kept from the first paint (with the bundle's own version, hidden, until the server
+            names its own), so the badge arriving with systemConfig moves nothing beside it. */}
+        <span className="site-header__version" data-testid="app-version" style={config ? undefined : { visibility: 'hidden' }}>
+          v{config?.app_version ?? UI_VERSION}
+        </span>
       </div>
       <div className="site-header__model">
         <Tooltip label="The Stable Diffusion model that generates your images. Switching loads the chosen model; recently used ones stay cached in memory.">
