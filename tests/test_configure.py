@@ -272,7 +272,7 @@ def test_the_offered_controlnets_are_the_sd15_v1_1_set_with_published_sha256s(tm
         assert item.dest == tmp_path / "models" / "controlnet" / item.key
         assert item.url == f"http://mirror.example/{configure.CONTROLNETS_REPO}/resolve/main/{item.key}"
         assert len(item.sha256) == 64 and int(item.sha256, 16)
-    assert configure.controlnet_kinds() == ["canny", "depth", "openpose", "lineart", "softedge", "tile"]
+    assert configure.controlnet_kinds() == ["canny", "depth", "openpose", "lineart", "softedge", "inpaint", "tile"]
 
 
 def test_every_offered_annotator_file_is_one_a_preprocessor_reads_with_a_published_sha256():

@@ -263,6 +263,47 @@ def test_tile_resample_shrinks_by_its_rate_and_none_passes_the_map_through(linco
     assert np.array_equal(np.asarray(same), np.asarray(lincoln.image.convert("RGB")))
 
 
+def holed(image: ImageRef, box: tuple[int, int, int, int] = (16, 16, 48, 48)) -> ImageRef:
+    """The picture at 64×64 with a transparent square: the part an inpaint unit fills."""
+    rgba = np.asarray(image.image.convert("RGBA").resize((64, 64))).copy()
+    x0, y0, x1, y1 = box
+    rgba[y0:y1, x0:x1, 3] = 0
+    return ImageRef.from_image(Image.fromarray(rgba, "RGBA"), "outputs/control-images/holed.png")
+
+
+def test_inpaint_only_gives_the_controlnet_minus_one_where_the_picture_is_transparent(lincoln):
+    from ldm.invoke.control.inpaint import hint
+
+    picture = holed(lincoln)
+    made = make_map(ControlUnit("m", picture, "inpaint_only"), 0)
+    assert made.mode == "RGBA"
+    values = hint(np.asarray(made))
+    assert (values[16:48, 16:48] == -1).all()
+    kept = np.asarray(picture.image.convert("RGB")).astype(np.float32) / 255
+    outside = np.ones((64, 64), dtype=bool)
+    outside[16:48, 16:48] = False
+    assert np.array_equal(values[outside], kept[outside])  # the picture's own colours everywhere else
+    # A wide map fitted into a square: its margin is masked too (nothing is known there).
+    wide = Image.fromarray(np.asarray(made)[:32], "RGBA")
+    margin = hint(np.asarray(fit_to(wide, 64, 64, "fit")))
+    assert (margin[:16] == -1).all() and (margin[-16:] == -1).all()
+    # A picture with nothing transparent is refused, naming the unit's image.
+    with pytest.raises(InvalidParameterError, match=r"control\[0\]\.image: inpaint fills the transparent part"):
+        make_map(ControlUnit("m", lincoln, "inpaint_only"), 0)
+
+
+def test_an_inpaint_unit_steers_with_its_mask_and_repeats_bit_for_bit(gen, lincoln, plain):
+    picture = holed(lincoln)
+    inpainted = pixels(gen, BASE.replace(control=(ControlUnit("tiny-canny", picture, "inpaint_only"),)))
+    assert differs(inpainted, plain)
+    # The same picture read as a plain map (no -1 in the hole) steers otherwise: the mask reaches the network.
+    # (The tiny random ControlNet's residuals hardly depend on the map's content, so any pixel counts.)
+    as_map = pixels(gen, BASE.replace(control=(ControlUnit("tiny-canny", picture, "none"),)))
+    assert not np.array_equal(inpainted, as_map)
+    again = pixels(gen, BASE.replace(control=(ControlUnit("tiny-canny", picture, "inpaint_only"),)))
+    assert np.array_equal(inpainted, again)
+
+
 def test_hed_runs_its_network_and_the_map_changes_with_its_weights_file(lincoln, tmp_path):
     from tests.support.tiny_control import write_hed_weights
 
@@ -541,6 +582,7 @@ def test_generate_image_over_socketio_takes_a_unit_and_records_it(control_server
     ({"image": "outputs/init-images/gone.png"}, "control[0].image", "gone.png"),
     ({"weight": 3}, "control[0].weight", "from 0 to 2"),
     ({"preprocessor": "softedge_hed"}, "control[0].preprocessor", "needs its weights file ControlNetHED.pth"),
+    ({"preprocessor": "inpaint_only"}, "control[0].image", "this picture has none"),
 ])
 def test_a_bad_unit_over_socketio_is_refused_with_its_message_and_nothing_is_queued(control_server, connect,
                                                                                     unit, field, words):

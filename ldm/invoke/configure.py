@@ -128,6 +128,9 @@ CONTROLNET_CHECKSUMS: dict[str, tuple[str, int | None]] = {
     # K, D
     "control_v11p_sd15_softedge_fp16.safetensors": (
         "e78fea5b4599fec2ecd7e3f14b171feb290b88200c95d569ec0ff59a19bc3478", 722601100),
+    # K (its inpaint preset; the map is the inpaint preprocessor's: transparent = to fill)
+    "control_v11p_sd15_inpaint_fp16.safetensors": (
+        "677a4fe351edecd40cd0d7cc210a8686b59d4e55207317f12319ef746a7a5a89", None),
     # D, I
     "control_v11f1e_sd15_tile_fp16.safetensors": ("2f31868eedb243a77932e3c63907a6ba0a2058b6d65b5c27b89ee1b7f618ea33",
                                                   722601104),

@@ -10,9 +10,10 @@ from typing import TYPE_CHECKING, Any
 from ..errors import InvalidParameterError
 from ..model_formats.probe import FAMILY_NAMES
 from ..request import GenerationRequest
+from .inpaint import NOTHING_TO_FILL, has_part_to_fill
 from .kinds import CONTROL_KINDS, CONTROLNET
 from .preprocess import control_image, missing_weight_error
-from .table import missing_weights
+from .table import PREPROCESSORS, missing_weights
 
 if TYPE_CHECKING:
     from ..model_manager import ModelManager
@@ -45,7 +46,9 @@ def check_units(request: GenerationRequest, control_families: Mapping[str, str],
             folder, present = annotators
             for name in missing_weights(unit.preprocessor, present):
                 raise missing_weight_error(index, unit.preprocessor, name, folder)
-        control_image(unit, index)
+        picture = control_image(unit, index)
+        if PREPROCESSORS[unit.preprocessor].masks and not has_part_to_fill(picture):
+            raise InvalidParameterError(f"{field}.image", NOTHING_TO_FILL)
 
 
 def annotators(root: Path) -> tuple[Path, frozenset[str]]:

@@ -32,7 +32,7 @@ def missing_weight_error(index: int, preprocessor: str, name: str, folder: Path)
 
 
 def make_map(unit: ControlUnit, index: int, root: Path | None = None, device: Any = None) -> Image.Image:
-    """The map the unit's preprocessor makes of its control image (RGB); a network's weights are read
+    """The map the unit's preprocessor makes of its control image (RGB; RGBA for one that masks); a network's weights are read
     from ``root``'s annotator folder and it runs on ``device`` (the job's torch device; the CPU by default)."""
     spec = PREPROCESSORS[unit.preprocessor]
     module, function = spec.runs.split(":")
@@ -44,12 +44,17 @@ def make_map(unit: ControlUnit, index: int, root: Path | None = None, device: An
             if not weights_present(folder, name):
                 raise missing_weight_error(index, spec.id, name, folder)
         extra["weights"], extra["device"] = folder, device
-    return run(control_image(unit, index), **unit.resolved_settings(), **extra).convert("RGB")
+    picture = control_image(unit, index)
+    try:
+        made = run(picture, **unit.resolved_settings(), **extra)
+    except InvalidParameterError as exc:  # a picture the preprocessor cannot use: named as the unit's
+        raise InvalidParameterError(f"control[{index}].{exc.field}", exc.message) from None
+    return made.convert("RGBA" if spec.masks else "RGB")
 
 
 def fit_to(image: Image.Image, width: int, height: int, resize_mode: str) -> Image.Image:
     """``stretch``: resized to exactly width×height; ``crop``: scaled to cover it and the middle cut out;
-    ``fit``: scaled to fit inside it, the rest black (no control there)."""
+    ``fit``: scaled to fit inside it, the rest black (no control there), or transparent for a map that masks."""
     if image.size == (width, height):
         return image
     if resize_mode == "stretch":
@@ -60,6 +65,6 @@ def fit_to(image: Image.Image, width: int, height: int, resize_mode: str) -> Ima
     if resize_mode == "crop":
         left, top = (scaled.width - width) // 2, (scaled.height - height) // 2
         return scaled.crop((left, top, left + width, top + height))
-    canvas = Image.new("RGB", (width, height))
+    canvas = Image.new(image.mode, (width, height))  # (an RGBA map's margin is transparent: to be filled)
     canvas.paste(scaled, ((width - scaled.width) // 2, (height - scaled.height) // 2))
     return canvas

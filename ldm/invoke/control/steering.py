@@ -21,6 +21,7 @@ import torch
 from PIL import Image
 
 from ..request import DEFAULT_HIRES_PASS, ControlUnit
+from .inpaint import hint
 from .preprocess import fit_to
 
 SOFT_FALLOFF = 0.825  # per level, from the middle block outwards ("prompt" and "control" modes)
@@ -57,7 +58,8 @@ class ControlSteering:
         return self.hires_pass is None or unit.hires_pass in (DEFAULT_HIRES_PASS, self.hires_pass)
 
     def _map_for(self, active: ActiveUnit, width: int, height: int) -> torch.Tensor:
-        """The unit's map as the ControlNet takes it (RGB in 0..1, batch of 2) at the pass's size."""
+        """The unit's map as the ControlNet takes it (RGB in 0..1, -1 where an inpaint map is transparent;
+        batch of 2) at the pass's size."""
         key = (width, height)
         if key not in active._tensors:
             if self.region is not None:
@@ -67,7 +69,8 @@ class ControlSteering:
                 arr = np.pad(arr, ((0, height - arr.shape[0]), (0, width - arr.shape[1]), (0, 0)), mode="edge")
             else:
                 arr = np.asarray(fit_to(active.map, width, height, active.unit.resize_mode))
-            x = torch.from_numpy(arr.astype(np.float32) / 255.0).permute(2, 0, 1).unsqueeze(0)
+            values = hint(arr) if arr.shape[-1] == 4 else arr.astype(np.float32) / 255.0
+            x = torch.from_numpy(values).permute(2, 0, 1).unsqueeze(0)
             active._tensors[key] = torch.cat([x, x]).to(self.device, self.dtype)
         return active._tensors[key]
 

@@ -55,6 +55,7 @@ class Preprocessor:
     runs: str  # "module:function" in this package, imported when the preprocessor is used
     settings: dict[str, Setting] = field(default_factory=dict)
     weights: tuple[str, ...] = ()  # files (or WEIGHT_FOLDERS) the network needs in ROOT/models/annotators
+    masks: bool = False  # its map is RGBA: the transparent part is what the model fills (the hint is -1 there)
 
     def as_dict(self, present: set[str] | frozenset[str] | None = None) -> dict[str, Any]:
         """As clients read it: ``weights`` the names, ``sources`` the upstream repo of each (``folders``
@@ -74,6 +75,8 @@ PREPROCESSORS: dict[str, Preprocessor] = {p.id: p for p in (
         "low_threshold": Setting(Limit(1, 255, integer=True), 100, "threshold_a"),
         "high_threshold": Setting(Limit(1, 255, integer=True), 200, "threshold_b"),
     }),
+    Preprocessor("inpaint_only", "inpaint_only", "Inpaint (fills the transparent part)", "inpaint:inpaint_map",
+                 masks=True),
     Preprocessor("tile_resample", "tile_resample", "Tile (resample)", "tile:resample", {
         "down_sampling_rate": Setting(Limit(1, 8), 1.0, "threshold_a"),
     }),

@@ -1,0 +1,44 @@
+"""The ``inpaint`` preprocessor (A1111's ``inpaint_only``): the control image's transparent pixels are
+the part to fill. The map keeps them transparent, and the ControlNet sees -1 there (ControlNet v1.1
+inpaint's convention for "masked"), the picture's own colours everywhere else."""
+
+from __future__ import annotations
+
+import numpy as np
+from PIL import Image
+
+from ..errors import InvalidParameterError
+
+OPAQUE_FROM = 128  # alpha at or above this is kept; below it, the pixel is to be filled
+
+
+NOTHING_TO_FILL = ("inpaint fills the transparent part of the control image, and this picture has none; erase "
+                   "the part to fill (a PNG with transparency) or choose another preprocessor")
+
+
+def alpha_of(image: Image.Image) -> np.ndarray | None:
+    """The picture's alpha (H×W, uint8), or None when it has no transparency at all."""
+    if "A" not in image.getbands() and not (image.mode == "P" and "transparency" in image.info):
+        return None
+    return np.asarray(image.convert("RGBA"))[..., 3]
+
+
+def has_part_to_fill(image: Image.Image) -> bool:
+    alpha = alpha_of(image)
+    return alpha is not None and bool((alpha < OPAQUE_FROM).any())
+
+
+def inpaint_map(image: Image.Image) -> Image.Image:
+    """The picture with a hard-edged alpha: 255 where it is kept, 0 where the model fills in."""
+    if not has_part_to_fill(image):
+        raise InvalidParameterError("image", NOTHING_TO_FILL)
+    rgba = np.asarray(image.convert("RGBA")).copy()
+    rgba[..., 3] = np.where(rgba[..., 3] >= OPAQUE_FROM, 255, 0)
+    return Image.fromarray(rgba, "RGBA")
+
+
+def hint(rgba: np.ndarray) -> np.ndarray:
+    """An RGBA map (H×W×4, uint8) as the ControlNet's hint: RGB in 0..1, every channel -1 where it is transparent."""
+    out = rgba[..., :3].astype(np.float32) / 255.0
+    out[rgba[..., 3] < OPAQUE_FROM] = -1.0
+    return out
