@@ -1,4 +1,4 @@
-"""The ``inpaint`` preprocessor (A1111's ``inpaint_only``): the control image's transparent pixels are
+"""The ``inpaint_only`` preprocessor (A1111's module of that name): the control image's transparent pixels are
 the part to fill. The map keeps them transparent, and the ControlNet sees -1 there (ControlNet v1.1
 inpaint's convention for "masked"), the picture's own colours everywhere else."""
 
@@ -10,8 +10,6 @@ from PIL import Image
 from ..errors import InvalidParameterError
 
 OPAQUE_FROM = 128  # alpha at or above this is kept; below it, the pixel is to be filled
-
-
 NOTHING_TO_FILL = ("inpaint fills the transparent part of the control image, and this picture has none; erase "
                    "the part to fill (a PNG with transparency) or choose another preprocessor")
 
