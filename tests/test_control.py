@@ -629,7 +629,8 @@ def test_webuiapi_controlnet_units_through_alwayson_scripts(control_server, gen,
                                                 "tiny-adapter", "tiny-adapter-pth", "tiny-adapter-xl"}
     assert set(api.controlnet_module_list()) == {"none", "canny", "tile_resample", "softedge_hed", "scribble_hed",
                                                  "softedge_pidinet", "lineart_realistic", "lineart_coarse",
-                                                 "depth_midas", "depth_anything", "openpose", "openpose_full"}
+                                                 "depth_midas", "depth_anything", "openpose", "openpose_full",
+                                                 "inpaint_only"}
     assert "controlnet" in api.get_scripts()["txt2img"]
     unit = webuiapi.ControlNetUnit(image=lincoln.image, module="canny", model="tiny-canny [0123abcd]",
                                    threshold_a=100, threshold_b=200, resize_mode="Crop and Resize", control_mode=0)
@@ -640,6 +641,29 @@ def test_webuiapi_controlnet_units_through_alwayson_scripts(control_server, gen,
     assert np.array_equal(np.asarray(result.image.convert("RGB")).astype(np.int16), same)
     edges = api.controlnet_detect([lincoln.image], module="canny", threshold_a=100, threshold_b=200)
     assert np.array_equal(np.asarray(edges.images[0].convert("RGB")), np.asarray(canny_edges(lincoln.image, 100, 200)))
+
+
+def test_webuiapi_inpaint_only_unit_fills_where_its_mask_is_white(control_server, gen, lincoln):
+    import webuiapi
+
+    api = webuiapi.WebUIApi(host="127.0.0.1", port=control_server.port)
+    opaque = lincoln.image.convert("RGB").resize((64, 64))
+    mask = Image.new("L", (64, 64))
+    mask.paste(255, (16, 16, 48, 48))
+    unit = webuiapi.ControlNetUnit(image=opaque, mask=mask, module="inpaint_only", model="tiny-canny")
+    result = api.txt2img(prompt=BASE.prompt, seed=7, steps=4, width=64, height=64, sampler_name="Euler",
+                         cfg_scale=7.5, controlnet_units=[unit], alwayson_scripts={})
+    # The mask made the square transparent: the engine's unit on the holed picture gives the same pixels.
+    hole = np.asarray(opaque.convert("RGBA")).copy()
+    hole[16:48, 16:48, 3] = 0
+    picture = ImageRef.from_image(Image.fromarray(hole, "RGBA"), "outputs/control-images/holed.png")
+    same = pixels(gen, BASE.replace(control=(ControlUnit("tiny-canny", picture, "inpaint_only"),)))
+    assert np.array_equal(np.asarray(result.image.convert("RGB")).astype(np.int16), same)
+    # Without a mask (and nothing transparent) the unit is refused, saying why.
+    unmasked = webuiapi.ControlNetUnit(image=opaque, module="inpaint_only", model="tiny-canny")
+    with pytest.raises(RuntimeError, match="this picture has none"):
+        api.txt2img(prompt=BASE.prompt, steps=2, width=64, height=64, controlnet_units=[unmasked],
+                    alwayson_scripts={})
 
 
 @pytest.mark.parametrize("unit, words", [

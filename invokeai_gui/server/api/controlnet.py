@@ -11,6 +11,7 @@ from typing import Any
 from flask import Blueprint, Flask, Response, jsonify, request
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ldm.invoke.control.inpaint import with_mask
 from ldm.invoke.control.table import PREPROCESSORS, preprocessor_for_a1111
 from ldm.invoke.errors import InvalidParameterError
 from ldm.invoke.request import (
@@ -42,6 +43,7 @@ class ExtensionUnit(BaseModel):
     enabled: bool = True
     image: Any = None  # base64, or {"image": base64, "mask": ...}
     input_image: Any = None  # the older name
+    mask: Any = None  # base64, white where inpaint_only fills (webuiapi's ControlNetUnit(mask=...))
     module: str = "none"
     model: str = "None"
     weight: float = 1.0
@@ -135,7 +137,9 @@ def control_units(scripts: Mapping[str, Any] | None, limits: UploadLimits, targe
         if not unit.enabled or unit.model in ("", "None", None):
             continue
         image = unit.image if unit.image is not None else unit.input_image
+        mask = unit.mask
         if isinstance(image, Mapping):
+            mask = image.get("mask") if mask is None else mask
             image = image.get("image")
         if not image:
             raise InvalidParameterError(f"{field}.image", "the unit has no image (base64)")
@@ -144,6 +148,8 @@ def control_units(scripts: Mapping[str, Any] | None, limits: UploadLimits, targe
         if not hires:  # one pass: the option is moot, and the recipe need not carry it
             hires_pass = DEFAULT_HIRES_PASS
         data = image_bytes(f"{field}.image", image, limits)
+        if mask and PREPROCESSORS[module].masks:  # the part to fill travels as the picture's transparency
+            data = with_mask(data, image_bytes(f"{field}.mask", mask, limits))
         picture = ImageRef.from_bytes(data, keep(data) if keep else None)
         resize_mode = _choice(f"{field}.resize_mode", unit.resize_mode, RESIZE_MODES, RESIZE_MODE_NUMBERS)
         resolution = unit.processor_res

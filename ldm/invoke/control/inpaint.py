@@ -4,6 +4,8 @@ inpaint's convention for "masked"), the picture's own colours everywhere else.""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 from PIL import Image
 
@@ -40,3 +42,16 @@ def hint(rgba: np.ndarray) -> np.ndarray:
     out = rgba[..., :3].astype(np.float32) / 255.0
     out[rgba[..., 3] < OPAQUE_FROM] = -1.0
     return out
+
+
+def with_mask(picture: bytes, mask: bytes) -> bytes:
+    """The picture as a PNG whose pixels are transparent where ``mask`` is light (white: to fill, as the
+    A1111 ControlNet extension's unit ``mask`` means it), the mask brought to the picture's size."""
+    image = Image.open(io.BytesIO(picture))
+    image.load()
+    rgba = np.asarray(image.convert("RGBA")).copy()
+    light = Image.open(io.BytesIO(mask)).convert("L").resize(image.size, Image.Resampling.NEAREST)
+    rgba[np.asarray(light) >= OPAQUE_FROM, 3] = 0
+    out = io.BytesIO()
+    Image.fromarray(rgba, "RGBA").save(out, format="PNG")
+    return out.getvalue()
