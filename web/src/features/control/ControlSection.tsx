@@ -58,7 +58,7 @@ export const CONTROL_TOOLTIPS = {
   upload: 'Choose a picture file for this unit (PNG, JPEG or WebP).',
   current: 'Use the image shown in the viewer as this unit\'s control picture.',
   preprocessor:
-    'Preprocessor: turns the control picture into the kind of map the ControlNet was trained on (Canny edges for a canny ControlNet, ...). None: the picture is already a map.',
+    'Preprocessor: turns the control picture into the kind of map the ControlNet was trained on (Canny edges for a canny ControlNet, ...). None: the picture is already a map. Inpaint (for an inpaint ControlNet): the picture\'s transparent part is what gets filled.',
   weight:
     'Control Weight: how strongly the unit steers the image, 0 to 2. 0 gives exactly the image without the unit; 1 is the strength the ControlNet was trained at.',
   start:
