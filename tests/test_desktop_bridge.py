@@ -18,6 +18,7 @@ from invokeai_gui.desktop.bridge import (
     DROP_DESTINATION_KEY,
     DROP_UNIT_KEY,
     EXPOSED_CALLS,
+    OPEN_TITLE_KEY,
     DesktopBridge,
     DesktopError,
     reveal_command,
@@ -209,7 +210,7 @@ class PickingWindow:
 
     def create_file_dialog(self, kind: int, **options: object) -> list[str]:
         self.dialogs.append(kind)
-        self.titles.append(self.localization["linux.openFile"])
+        self.titles.append(self.localization[OPEN_TITLE_KEY])
         return [str(self.picks.pop(0))]
 
     def run_js(self, script: str) -> None:

@@ -16,24 +16,20 @@ NOTHING_TO_FILL = ("inpaint fills the transparent part of the control image, and
                    "the part to fill (a PNG with transparency) or choose another preprocessor")
 
 
-def alpha_of(image: Image.Image) -> np.ndarray | None:
-    """The picture's alpha (H×W, uint8), or None when it has no transparency at all."""
-    if "A" not in image.getbands() and not (image.mode == "P" and "transparency" in image.info):
-        return None
-    return np.asarray(image.convert("RGBA"))[..., 3]
-
-
 def has_part_to_fill(image: Image.Image) -> bool:
-    alpha = alpha_of(image)
-    return alpha is not None and bool((alpha < OPAQUE_FROM).any())
+    """Whether the picture has a transparent part (an RGB picture has none, and is not converted to see)."""
+    if "A" not in image.getbands() and not (image.mode == "P" and "transparency" in image.info):
+        return False
+    return bool((np.asarray(image.convert("RGBA"))[..., 3] < OPAQUE_FROM).any())
 
 
 def inpaint_map(image: Image.Image) -> Image.Image:
     """The picture with a hard-edged alpha: 255 where it is kept, 0 where the model fills in."""
-    if not has_part_to_fill(image):
-        raise InvalidParameterError("image", NOTHING_TO_FILL)
     rgba = np.asarray(image.convert("RGBA")).copy()
-    rgba[..., 3] = np.where(rgba[..., 3] >= OPAQUE_FROM, 255, 0)
+    fill = rgba[..., 3] < OPAQUE_FROM
+    if not fill.any():
+        raise InvalidParameterError("image", NOTHING_TO_FILL)
+    rgba[..., 3] = np.where(fill, 0, 255)
     return Image.fromarray(rgba, "RGBA")
 
 
