@@ -280,6 +280,8 @@ def test_every_offered_annotator_file_is_one_a_preprocessor_reads_with_a_publish
 
     needed = {name for p in PREPROCESSORS.values() for name in p.weights}
     assert set(configure.ANNOTATOR_CHECKSUMS) <= needed
+    # Every weights file is offered; Depth Anything's folder alone has no published sha256.
+    assert needed - set(configure.ANNOTATOR_CHECKSUMS) == {PREPROCESSORS["depth_anything"].weights[0]}
     assert all(len(sha) == 64 and int(sha, 16) for sha, _ in configure.ANNOTATOR_CHECKSUMS.values())
 
 

@@ -18,6 +18,7 @@ from PIL import Image
 from ldm.invoke.control.canny import canny_edges
 from ldm.invoke.control.preprocess import fit_to, make_map
 from ldm.invoke.errors import InvalidParameterError
+from ldm.invoke.files import CONTROL_FOLDER
 from ldm.invoke.generate import Generate
 from ldm.invoke.metadata import read_metadata
 from ldm.invoke.model_formats.state_dict import load_tensors
@@ -576,7 +577,54 @@ def test_generate_image_over_socketio_takes_a_unit_and_records_it(control_server
     assert np.array_equal(np.asarray(Image.open(made).convert("RGB")).astype(np.int16), pixels(gen, same))
 
 
+def png_of(image: Image.Image) -> bytes:
+    from io import BytesIO
+
+    buffer = BytesIO()
+    image.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def square_mask() -> Image.Image:
+    """White where holed() is transparent: the part to fill."""
+    mask = Image.new("L", (64, 64))
+    mask.paste(255, (16, 16, 48, 48))
+    return mask
+
+
+def test_a_unit_without_a_picture_inpaints_with_the_picture_being_inpainted_and_its_mask(control_server, connect,
+                                                                                          lincoln):
+    from tests.test_server_walkthrough import params, results_of
+
+    client = connect(control_server.url)
+    opaque = holed(lincoln).image.convert("RGB")
+    client.emit("uploadImage", png_of(opaque), "opaque.png", "inpainting")
+    init = client.wait_for("imageUploaded", lambda d: d.get("destination") == "inpainting")[-1]["url"]
+    client.emit("uploadImage", holed(lincoln).data, "holed.png", "control")
+    picture = client.wait_for("imageUploaded", lambda d: d.get("destination") == "control")[-1]["url"]
+
+    def inpaint(*units: dict) -> tuple[np.ndarray, dict]:
+        request = params(prompt=BASE.prompt, steps=4, seed=7, progress_latents=False, init_img=init, strength=0.75,
+                         init_mask=base64.b64encode(png_of(square_mask())).decode(), control=list(units))
+        result = results_of(client, client.call("generateImage", request, False, False)["jobId"], 1, timeout=240)[0]
+        made = control_server.studio.outdir / result["url"].removeprefix("outputs/")
+        return np.asarray(Image.open(made).convert("RGB")).astype(np.int16), read_metadata(made)["image"]
+
+    unit = {"model": "tiny-canny", "preprocessor": "inpaint_only"}
+    without, recipe = inpaint({**unit, "image": ""})
+    # The same pixels as the unit given the init picture with the painted square made transparent by hand...
+    given, _ = inpaint({**unit, "image": picture})
+    assert np.array_equal(without, given)
+    assert not np.array_equal(without, inpaint()[0])  # ...and the unit steered the inpaint
+    # The picture it took is kept and recorded, so Use All and !fetch bring it back.
+    kept = recipe["control"][0]["image_path"]
+    assert kept.startswith("outputs/control-images/api.")
+    alpha = np.asarray(Image.open(control_server.studio.outdir / kept.removeprefix("outputs/")).convert("RGBA"))[..., 3]
+    assert np.array_equal(alpha == 0, np.asarray(square_mask()) == 255)
+
+
 @pytest.mark.parametrize("unit, field, words", [
+    ({"image": ""}, "control[0].image", "the request has no init image for it to take"),
     ({"model": "tiny-xl"}, "control[0].model", "is a ControlNet for Stable Diffusion XL"),
     ({"model": "nope"}, "control[0].model", "Unknown control model 'nope'"),
     ({"image": "outputs/init-images/gone.png"}, "control[0].image", "gone.png"),
@@ -664,15 +712,40 @@ def test_webuiapi_inpaint_only_unit_fills_where_its_mask_is_white(control_server
                     alwayson_scripts={})
 
 
-@pytest.mark.parametrize("unit, words", [
-    ({"model": "tiny-xl"}, "is a ControlNet for Stable Diffusion XL"),
-    ({"module": "depth_leres"}, "unknown module 'depth_leres'"),
-    ({"control_mode": ["Loud"]}, "control_mode: must be one of 'Balanced'"),
+def test_webuiapi_img2img_unit_without_an_image_takes_init_images_and_the_inpaint_mask(control_server, lincoln):
+    import webuiapi
+
+    api = webuiapi.WebUIApi(host="127.0.0.1", port=control_server.port)
+    opaque = holed(lincoln).image.convert("RGB")
+
+    def inpaint(*units) -> np.ndarray:
+        result = api.img2img(images=[opaque], mask_image=square_mask(), prompt=BASE.prompt, seed=7, steps=4,
+                             width=64, height=64, sampler_name="Euler", denoising_strength=0.75,
+                             controlnet_units=list(units), alwayson_scripts={})
+        return np.asarray(result.image.convert("RGB")).astype(np.int16)
+
+    without = inpaint(webuiapi.ControlNetUnit(module="inpaint_only", model="tiny-canny"))
+    given = inpaint(webuiapi.ControlNetUnit(image=opaque, mask=square_mask(), module="inpaint_only",
+                                            model="tiny-canny"))
+    assert np.array_equal(without, given) and not np.array_equal(without, inpaint())
+    # In txt2img there is no init image to take: the unit is refused, naming its image.
+    with pytest.raises(RuntimeError, match=r"args\[0\]\.image.*only in img2img"):
+        api.txt2img(prompt=BASE.prompt, steps=2, width=64, height=64, alwayson_scripts={},
+                    controlnet_units=[webuiapi.ControlNetUnit(module="canny", model="tiny-canny")])
+
+
+@pytest.mark.parametrize("index, unit, words", [
+    (0, {"model": "tiny-xl"}, "is a ControlNet for Stable Diffusion XL"),
+    (1, {"module": "depth_leres"}, "unknown module 'depth_leres'"),
+    (2, {"control_mode": ["Loud"]}, "control_mode: must be one of 'Balanced'"),
 ])
-def test_a_bad_extension_unit_is_a_422_naming_it(control_server, lincoln, unit, words):
+def test_a_bad_extension_unit_is_a_422_naming_it_and_leaves_nothing_behind(control_server, index, unit, words):
     import requests
 
+    picture = png_of(Image.new("RGB", (64, 64), (40 * index, 90, 7)))  # sent nowhere else
     body = {"prompt": "x", "steps": 2, "width": 64, "height": 64, "alwayson_scripts": {"ControlNet": {"args": [
-        {"image": base64.b64encode(lincoln.data).decode(), "module": "canny", "model": "tiny-canny", **unit}]}}}
+        {"image": base64.b64encode(picture).decode(), "module": "canny", "model": "tiny-canny", **unit}]}}}
     reply = requests.post(f"{control_server.url}/sdapi/v1/txt2img", json=body, timeout=60)
     assert reply.status_code == 422 and words in reply.text
+    kept = control_server.studio.outdir / CONTROL_FOLDER
+    assert not any(f.name.startswith("api.") and f.read_bytes() == picture for f in kept.iterdir())

@@ -107,7 +107,7 @@ class ControlUnitParameters(Schema):
     """One control unit (ours): ranges and names are the request's to check, so messages name the unit."""
 
     model: str = Field(min_length=1, max_length=256)
-    image: str = Field(min_length=1, max_length=4096)  # an outputs/... URL, like init_img
+    image: str = Field("", max_length=4096)  # an outputs/... URL, like init_img; none: the init image
     preprocessor: str = Field("none", max_length=64)
     settings: dict[str, float] = Field(default_factory=dict, max_length=16)
     weight: float = Field(1.0, allow_inf_nan=False)

@@ -4,6 +4,7 @@ back into the output tree and the gallery. No Flask here: it talks to clients th
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import logging
@@ -295,8 +296,8 @@ class Studio:
                 "preprocessor": request.preprocessor}
 
     def keep_control_image(self, data: bytes) -> str:
-        """An API unit's picture (checked already) kept as outdir/control-images/api.SHA.EXT, so the
-        recipe can name it and a recall finds it; the same picture sent again is the same file."""
+        """A unit's picture (checked already) that came by value, kept as outdir/control-images/api.SHA.EXT;
+        the same picture sent again is the same file."""
         checked = check_image(data, self.limits)
         path = self.outdir / CONTROL_FOLDER / f"api.{hashlib.sha256(data).hexdigest()[:20]}{checked.extension}"
         if not path.is_file():
@@ -336,7 +337,8 @@ class Studio:
         elif init is not None and params.init_mask and not params.is_mask_empty:
             painted = decode_base64_image(params.init_mask, self.limits)
             mask = ImageRef.from_bytes(painted.data)
-        controls = tuple(self._input_image(f"control[{i}].image", unit.image)
+        controls = tuple(self._input_image(f"control[{i}].image", unit.image) if unit.image else
+                         self._init_picture(f"control[{i}].image", unit.preprocessor, init, mask, params)
                          for i, unit in enumerate(params.control or ()))
         request = event.to_request(init, mask, seamless_default=self.config.seamless,
                                    control_images=controls).with_seed().validate()
@@ -346,6 +348,27 @@ class Studio:
             path = self.outputs.store(painted, "mask", MASK_FOLDER, "mask")
             request = request.replace(init_mask=ImageRef.from_bytes(painted.data, self.outputs.url_of(path)))
         return request
+
+    @staticmethod
+    def _init_picture(field: str, preprocessor: str, init: ImageRef | None, mask: ImageRef | None,
+                      params: Any) -> ImageRef:
+        """A picture-less unit's picture: the init image (its part to fill transparent for inpaint_only)."""
+        from ldm.invoke.control.from_init import init_picture
+
+        return ImageRef.from_bytes(init_picture(field, preprocessor, init, mask, params.width, params.height,
+                                                params.fit))
+
+    def _control_kept(self, request: GenerationRequest) -> GenerationRequest:
+        """The request with each unit picture that is not in the output tree yet (an API's, one taken from
+        the init image) kept under control-images/, once the request has passed every check, so the recipe
+        names it and a recall finds it; a refused request leaves nothing behind."""
+        if all(unit.image.url for unit in request.control):
+            return request
+        units = tuple(unit if unit.image.url else
+                      dataclasses.replace(unit, image=ImageRef(unit.image.data, unit.image.sha256,
+                                                               self.keep_control_image(unit.image.data)))
+                      for unit in request.control)
+        return request.replace(control=units)
 
     def check_control(self, request: GenerationRequest) -> None:
         """Refuses, before anything is queued, units whose ControlNet is unknown or made for another
@@ -375,6 +398,7 @@ class Studio:
                 self.check_control(request)
         else:
             request = self.generation_request(event)
+        request = self._control_kept(request)
         summary = (f"{summary_prefix}{request.mode}: “{request.prompt[:60]}” — {request.iterations} × "
                    f"{request.width}×{request.height}, {request.steps} steps")
         payload: dict[str, Any] = {"generation": request.to_json(), "done": 0}

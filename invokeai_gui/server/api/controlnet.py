@@ -121,11 +121,11 @@ def model_name(title: str) -> str:
 
 
 def control_units(scripts: Mapping[str, Any] | None, limits: UploadLimits, target: tuple[int, int] = (512, 512),
-                  hires: bool = False, keep: Callable[[bytes], str] | None = None) -> tuple[ControlUnit, ...]:
+                  hires: bool = False, init: Callable[[str, str], bytes] | None = None) -> tuple[ControlUnit, ...]:
     """The enabled units of ``alwayson_scripts``' ControlNet entry, as request units. ``target`` is the
     size the extension's pixel perfect mode aims at (A1111's width × height); ``hires`` whether hires fix
-    runs (each unit's ``hr_option`` then says which of its passes it steers); ``keep`` stores a unit's
-    picture in the output tree and gives its URL, so the recipe names it and a recall finds it."""
+    runs (each unit's ``hr_option`` then says which of its passes it steers); ``init(field, module)``, in
+    img2img, gives the picture of a unit sent without one (the init image, with its mask for inpaint)."""
     entry = next((v for k, v in (scripts or {}).items() if str(k).lower() == SCRIPT), None)
     args = entry.get("args") if isinstance(entry, Mapping) else None
     units = []
@@ -141,16 +141,20 @@ def control_units(scripts: Mapping[str, Any] | None, limits: UploadLimits, targe
         if isinstance(image, Mapping):
             mask = image.get("mask") if mask is None else mask
             image = image.get("image")
-        if not image:
-            raise InvalidParameterError(f"{field}.image", "the unit has no image (base64)")
         module = _module(f"{field}.module", unit.module)
+        if not image and init is None:
+            raise InvalidParameterError(f"{field}.image", "the unit has no image (base64); only in img2img does a "
+                                                          "unit without one take init_images")
         hires_pass = _choice(f"{field}.hr_option", unit.hr_option, HIRES_PASSES, HIRES_PASS_NUMBERS)
         if not hires:  # one pass: the option is moot, and the recipe need not carry it
             hires_pass = DEFAULT_HIRES_PASS
-        data = image_bytes(f"{field}.image", image, limits)
-        if mask and PREPROCESSORS[module].masks:  # the part to fill travels as the picture's transparency
-            data = with_mask(data, image_bytes(f"{field}.mask", mask, limits))
-        picture = ImageRef.from_bytes(data, keep(data) if keep else None)
+        if image:
+            data = image_bytes(f"{field}.image", image, limits)
+            if mask and PREPROCESSORS[module].masks:  # the part to fill travels as the picture's transparency
+                data = with_mask(data, image_bytes(f"{field}.mask", mask, limits))
+        else:
+            data = init(f"{field}.image", module)
+        picture = ImageRef.from_bytes(data)  # kept in the output tree once the whole request has passed
         resize_mode = _choice(f"{field}.resize_mode", unit.resize_mode, RESIZE_MODES, RESIZE_MODE_NUMBERS)
         resolution = unit.processor_res
         if unit.pixel_perfect:

@@ -9,7 +9,7 @@ import numpy as np
 from PIL import Image
 
 from ..errors import InvalidParameterError
-from ..request import MAX_SIDE, MIN_INIT_SIDE, GenerationRequest
+from ..request import MAX_SIDE, MIN_INIT_SIDE, GenerationRequest, ImageRef
 
 
 @dataclass(frozen=True)
@@ -83,13 +83,19 @@ def prepare_inputs(request: GenerationRequest) -> Inputs:
     """The init image and mask as the generators use them. An inpaint keeps the picture's own size,
     whatever it is, so that the pixels it does not regenerate stay bit-identical (the generator
     pads its work region to the latent grid); an empty mask makes plain image to image."""
-    if request.init_image is None:
+    return init_inputs(request.init_image, request.init_mask, request.width, request.height, request.fit)
+
+
+def init_inputs(init_image: ImageRef | None, init_mask: ImageRef | None, width: int, height: int,
+                fit: bool) -> Inputs:
+    """``prepare_inputs`` for a request's init fields given one by one (before the request is built)."""
+    if init_image is None:
         return Inputs(None, None)
-    image = _picture(request.init_image, "init_img")
+    image = _picture(init_image, "init_img")
     mask = mask_from_alpha(image)
-    if request.init_mask is not None:  # the painted mask and the transparent pixels are both to fill
-        mask = painted_and_transparent(normalise_mask(_picture(request.init_mask, "init_mask")), mask)
-    image = fit_image(image, request.width, request.height, request.fit, keep_size=mask is not None and not request.fit)
+    if init_mask is not None:  # the painted mask and the transparent pixels are both to fill
+        mask = painted_and_transparent(normalise_mask(_picture(init_mask, "init_mask")), mask)
+    image = fit_image(image, width, height, fit, keep_size=mask is not None and not fit)
     if mask is not None:
         mask = mask.resize(image.size, Image.Resampling.NEAREST)
         if not mask.getbbox():

@@ -209,7 +209,7 @@ export type HiresPass = 'both' | 'first' | 'second';
 /** Ours: one control unit of `generation_parameters.control`. */
 export interface ControlUnitParameters {
   model: string;
-  /** The control picture as served (`outputs/...`). */
+  /** The control picture as served (`outputs/...`); empty: the request's init picture (img2img, inpainting, the canvas). */
   image: string;
   preprocessor: string;
   settings: Record<string, number>;

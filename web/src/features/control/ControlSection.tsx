@@ -40,6 +40,7 @@ import {
   preprocessorOf,
   preprocessorProblem,
   selectControlFacts,
+  INIT_PICTURE,
   unitProblem,
   type ControlFacts,
 } from './units';
@@ -54,7 +55,7 @@ export const CONTROL_TOOLTIPS = {
   model:
     'Control Model: the ControlNet that reads the map. It must be made for the loaded model\'s family (SD 1.x or SDXL): the others are listed but cannot be chosen.',
   picture:
-    'Control Picture: what the map is made from. Upload one, drop a file here, use the image in the viewer, or use a gallery image ("Use as control image" on its thumbnail).',
+    'Control Picture: what the map is made from. Upload one, drop a file here, use the image in the viewer, or use a gallery image ("Use as control image" on its thumbnail). In Image to Image, Inpainting, Outpainting and on the canvas it can stay empty: the unit then uses the picture being worked on (with an Inpaint preprocessor, the part being filled is left to it).',
   upload: 'Choose a picture file for this unit (PNG, JPEG or WebP).',
   current: 'Use the image shown in the viewer as this unit\'s control picture.',
   preprocessor:
@@ -119,6 +120,7 @@ function PictureField({ unit, index }: { unit: ControlUnit; index: number }) {
   const [dragging, setDragging] = useState(false);
   const hasCurrent = useAppSelector((s) => Boolean(s.gallery.currentImage && !s.gallery.currentImage.isBase64));
   const onCanvasTab = useAppSelector((s) => s.tabs.activeTab === 'canvas');
+  const initPicture = useAppSelector((s) => INIT_PICTURE[s.tabs.activeTab]);
   const choose = () => (hasDesktopBridge() ? void dispatch(chooseControlPictureNative(unit.id)) : input.current?.click());
   const onDrop = (e: DragEvent<HTMLDivElement>) => {
     setDragging(false);
@@ -152,7 +154,9 @@ function PictureField({ unit, index }: { unit: ControlUnit; index: number }) {
           {unit.image ? (
             <img src={unit.image.url} alt={`Control picture of unit ${index + 1}`} data-testid={`control-picture-${index}`} draggable={false} />
           ) : (
-            <span className="control-drop__hint">Drop a picture here</span>
+            <span className="control-drop__hint" data-testid={`control-drop-hint-${index}`}>
+              {initPicture ? `Drop a picture here, or leave it empty to use ${initPicture}` : 'Drop a picture here'}
+            </span>
           )}
         </div>
       </Tooltip>
@@ -241,6 +245,7 @@ function MapPreview({ unit, facts, index }: { unit: ControlUnit; facts: ControlF
   const dispatch = useAppDispatch();
   const size = useAppSelector(generationSize, (a, b) => a.width === b.width && a.height === b.height);
   const [busy, setBusy] = useState(false);
+  const initPicture = useAppSelector((s) => INIT_PICTURE[s.tabs.activeTab]);
   const stale = unit.map !== null && unit.map.madeFrom !== mapInputs(mapRequest(unit, size, facts));
   const preview = () => {
     setBusy(true);
@@ -249,7 +254,7 @@ function MapPreview({ unit, facts, index }: { unit: ControlUnit; facts: ControlF
   return (
     <div className="control-map">
       <div className="control-unit__buttons">
-        <Tooltip label={unit.image ? CONTROL_TOOLTIPS.preview : 'Choose a control picture first.'}>
+        <Tooltip label={unit.image ? CONTROL_TOOLTIPS.preview : initPicture ? `A preview needs a picture of its own; without one, Invoke uses ${initPicture}.` : 'Choose a control picture first.'}>
           <button type="button" className="button button--small" disabled={!unit.image || busy} onClick={preview} data-testid={`control-preview-${index}`}>
             {busy ? 'Making the map…' : 'Preview map'}
           </button>
@@ -274,7 +279,8 @@ function MapPreview({ unit, facts, index }: { unit: ControlUnit; facts: ControlF
 
 function UnitCard({ unit, facts, index }: { unit: ControlUnit; facts: ControlFacts; index: number }) {
   const dispatch = useAppDispatch();
-  const problem = unitProblem(unit, index, facts);
+  const tab = useAppSelector((s) => s.tabs.activeTab);
+  const problem = unitProblem(unit, index, facts, tab);
   const change = (c: Parameters<typeof unitChanged>[0]['change']) => dispatch(unitChanged({ id: unit.id, change: c }));
   const { control_weight: weight, control_start: start, control_end: end } = facts.limits;
   const hiresFix = useAppSelector((s) => s.options.hiresFix);

@@ -129,6 +129,10 @@ describe('units in a request', () => {
     expect(controlBlocker(state, facts)).toMatch(/^Control unit 1: cannyxl is a ControlNet for SDXL; .* Choose a SD 1.x ControlNet\.$/);
     state = reducer(state, unitChanged({ id, change: { model: 'canny15' } }));
     expect(controlBlocker(state, facts)).toMatch(/^Control unit 1: choose a control picture/);
+    expect(controlBlocker(state, facts, 'txt2img')).toMatch(/^Control unit 1: choose a control picture/);
+    // Where a request has a picture of its own, a unit without one uses it: nothing to fix.
+    for (const tab of ['img2img', 'inpainting', 'outpainting', 'canvas'] as const) expect(controlBlocker(state, facts, tab)).toBeNull();
+    expect(controlParameters(state, facts)?.[0].image).toBe('');
     state = reducer(state, unitImageSet({ id, image: picture }));
     state = reducer(state, preprocessorChosen({ id, preprocessor: 'softedge_hed', defaults: {} }));
     expect(controlBlocker(state, facts)).toMatch(/needs ControlNetHED\.pth \(lllyasviel\/Annotators\) in .* models\/annotators folder: run invokeai-configure/);
@@ -152,6 +156,23 @@ describe('units in a request', () => {
     // The units stay when the tab changes (Outpainting sends them too: outpaintingThunks.test.ts).
     store.dispatch(tabSelected('outpainting'));
     expect(store.getState().control.units).toHaveLength(1);
+  });
+});
+
+describe('a unit without a picture', () => {
+  it('says on Inpainting that it uses the picture being inpainted, and on Text to Image that it needs one', () => {
+    const { socket, store } = connectedStore();
+    socket.serve('systemConfig', config);
+    store.dispatch(unitAdded('canny15', 2));
+    const render = () => renderToStaticMarkup(createElement(Provider, { store, children: createElement(ControlSection) }));
+    store.dispatch(tabSelected('inpainting'));
+    let html = render();
+    expect(html).toContain('leave it empty to use the picture being inpainted (Inpaint fills its painted part)');
+    expect(html).not.toContain('data-testid="control-problem-0"');
+    store.dispatch(tabSelected('txt2img'));
+    html = render();
+    expect(html).not.toContain('leave it empty');
+    expect(html).toMatch(/data-testid="control-problem-0"[^>]*>Control unit 1: choose a control picture/);
   });
 });
 

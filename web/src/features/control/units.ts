@@ -163,8 +163,17 @@ export function describeRecordedUnit(unit: ControlMetadata): string {
   return parts.join(' · ');
 }
 
-/** Why unit `index` (0-based) cannot be sent, naming it and the fix; null when it can. */
-export function unitProblem(unit: ControlUnit, index: number, facts: ControlFacts): string | null {
+/** What a unit without a picture of its own steers with on each tab that has one (the server takes the
+ * request's init picture, and for Inpaint leaves the part being filled transparent); other tabs need a picture. */
+export const INIT_PICTURE: Partial<Record<ActiveTab, string>> = {
+  img2img: 'the initial image',
+  inpainting: 'the picture being inpainted (Inpaint fills its painted part)',
+  outpainting: 'the picture being extended (Inpaint fills the new border)',
+  canvas: 'the canvas under the box (Inpaint fills its painted and empty parts)',
+};
+
+/** Why unit `index` (0-based) cannot be sent on `tab`, naming it and the fix; null when it can. */
+export function unitProblem(unit: ControlUnit, index: number, facts: ControlFacts, tab?: ActiveTab): string | null {
   const name = `Control unit ${index + 1}`;
   if (!unit.model) {
     return facts.models.length === 0
@@ -174,7 +183,7 @@ export function unitProblem(unit: ControlUnit, index: number, facts: ControlFact
   const model = facts.models.find((m) => m.name === unit.model);
   if (!model && facts.models.length > 0) return `${name}: the control model ${unit.model} is not installed here; choose another.`;
   if (model?.unavailable) return `${name}: ${model.unavailable} Choose a ${familyName(facts.family ?? '')} ControlNet.`;
-  if (!unit.image) return `${name}: choose a control picture (upload, drop, the gallery or the current image).`;
+  if (!unit.image && !(tab && INIT_PICTURE[tab])) return `${name}: choose a control picture (upload, drop, the gallery or the current image).`;
   const pre = preprocessorOf(facts, unit.preprocessor);
   if (!pre) return `${name}: the preprocessor ${unit.preprocessor} is not available here; choose another.`;
   const missing = preprocessorProblem(pre);
@@ -188,14 +197,14 @@ export const CONTROL_TABS: ReadonlySet<ActiveTab> = new Set<ActiveTab>(['txt2img
 
 /** Why the Control section keeps Invoke on `tab` from running, or null. */
 export function controlBlockerFor(state: { control: ControlState; system: { config: SystemConfig | null } }, tab: ActiveTab): string | null {
-  return CONTROL_TABS.has(tab) ? controlBlocker(state.control, selectControlFacts(state)) : null;
+  return CONTROL_TABS.has(tab) ? controlBlocker(state.control, selectControlFacts(state), tab) : null;
 }
 
-/** Why the Control section keeps Invoke from running, or null (also when it is off or empty). */
-export function controlBlocker(control: ControlState, facts: ControlFacts): string | null {
+/** Why the Control section keeps Invoke on `tab` from running, or null (also when it is off or empty). */
+export function controlBlocker(control: ControlState, facts: ControlFacts, tab?: ActiveTab): string | null {
   if (!control.enabled) return null;
   for (const [i, unit] of control.units.entries()) {
-    const problem = unitProblem(unit, i, facts);
+    const problem = unitProblem(unit, i, facts, tab);
     if (problem) return problem;
   }
   return null;

@@ -9,7 +9,7 @@ import { INVOKE_BY_TAB, invoke } from '../tabs/invoke';
 import { tabSelected } from '../tabs/tabsSlice';
 import { uploadPicture } from '../tabs/useImageChooser';
 import { validateGenerateImageArgs } from '../../../test/protocolSchema';
-import { unitAdded, unitImageSet } from '../control/controlSlice';
+import { unitAdded, unitChanged, unitImageSet } from '../control/controlSlice';
 import { generationSize } from '../control/controlThunks';
 
 // Composing needs a browser canvas; the thunk's part here is what it does with the upload's answer.
@@ -169,11 +169,23 @@ describe('outpainting with the Control section', () => {
     expect(gen?.args[0]).not.toHaveProperty('control');
   });
 
-  it('a unit that cannot run keeps Invoke back with its sentence, and nothing is uploaded', async () => {
+  it('a unit without a picture goes with an empty image: the server gives it the grown picture', async () => {
     const { socket, store } = withUnit(false);
+    void store.dispatch(invokeOutpainting());
+    await flush();
+    socket.ack({ url: 'outputs/canvas-images/o.png', mtime: 2, width: 192, height: 128, metadata: {}, category: 'user' });
+    await flush();
+    const gen = socket.wire().find((s) => s.event === 'generateImage');
+    expect(validateGenerateImageArgs(gen?.args ?? [])).toEqual([]);
+    expect(gen?.args[0]).toMatchObject({ init_img: 'outputs/canvas-images/o.png', control: [{ model: 'canny15', image: '' }] });
+  });
+
+  it('a unit that cannot run keeps Invoke back with its sentence, and nothing is uploaded', async () => {
+    const { socket, store } = withUnit(true);
+    store.dispatch(unitChanged({ id: store.getState().control.units[0].id, change: { start: 0.9, end: 0.1 } }));
     await store.dispatch(invoke());
     expect(socket.wire()).toEqual([]);
-    expect(store.getState().system.toasts.at(-1)?.message).toMatch(/^Control unit 1: choose a control picture/);
+    expect(store.getState().system.toasts.at(-1)?.message).toMatch(/^Control unit 1: the start \(0\.9\) must not be after the end/);
   });
 
   it("previews a unit's map at the grown picture's size", () => {
