@@ -19,6 +19,7 @@ import {
 import { FIXTURES } from './support/env';
 
 const PARROT = path.join(FIXTURES, 'lincoln-parrot-128.png');
+const PARROT_TRANSPARENT = path.join(FIXTURES, 'lincoln-parrot-transparent-128.png');
 /** The ControlNet tests/support/make_root.py puts in the e2e root's models.yaml. */
 const CONTROL_MODEL = 'tiny-control';
 
@@ -250,3 +251,37 @@ async function regionIsPictureAt(page: Page, url: string, whole: Awaited<ReturnT
   }
   return true;
 }
+
+test('image to image: a unit left without a picture inpaints with the initial image, its transparent part the part to fill', async ({ app: page, sent }) => {
+  await page.getByTestId('tab-img2img').click();
+  const chooser = page.waitForEvent('filechooser');
+  await page.getByTestId('init-image-dropzone').click();
+  await (await chooser).setFiles(PARROT_TRANSPARENT);
+  await expect(page.getByTestId('init-image')).toHaveAttribute('data-url', /init-images\//);
+  const init = (await page.getByTestId('init-image').getAttribute('data-url')) ?? '';
+  await page.getByTestId('prompt').fill('old sea captain');
+  await smallSettings(page, 128, 3);
+  await page.getByTestId('control-add').click();
+  await page.getByTestId('control-preprocessor-0').selectOption('inpaint_only');
+  // The card says what the unit will use, and nothing keeps Invoke back.
+  await expect(page.getByTestId('control-init-note-0')).toHaveText('Without a picture, Invoke uses the initial image.');
+  await expect(page.getByTestId('control-problem-0')).toHaveCount(0);
+  await expect(page.getByTestId('control-preview-0')).toBeDisabled();
+  const [result] = await invokeAndWait(page, 1);
+  const gen = sent.filter((s) => s.event === 'generateImage').at(-1)?.args[0] as { control?: Array<{ image: string }> };
+  expect(gen.control?.[0]).toMatchObject({ model: CONTROL_MODEL, image: '', preprocessor: 'inpaint_only' });
+  // The picture the unit took is kept and recorded: the initial image, transparent exactly where it is.
+  const meta = (await imageMetadata(page, result)) as { image?: { control?: Array<{ image_path?: string }> } };
+  const kept = meta.image?.control?.[0].image_path ?? '';
+  expect(kept).toMatch(/^outputs\/control-images\/api\.[0-9a-f]+\.png$/);
+  const [picture, original] = [await servedPixels(page, kept), await servedPixels(page, init)];
+  expect([picture.w, picture.h]).toEqual([original.w, original.h]);
+  let mismatched = 0;
+  let holes = 0;
+  for (let i = 3; i < picture.d.length; i += 4) {
+    holes += picture.d[i] === 0 ? 1 : 0;
+    mismatched += (picture.d[i] === 0) !== (original.d[i] < 128) ? 1 : 0;
+  }
+  expect(holes).toBeGreaterThan(0);
+  expect(mismatched).toBe(0);
+});

@@ -211,7 +211,9 @@ test('outpainting with a control unit sends it and fills the new strip otherwise
   // The Control section is on this tab too: a unit with the parrot as its picture.
   await page.getByTestId('control-add').click();
   await expect(page.getByTestId('control-model-0')).toHaveValue(CONTROL_MODEL);
-  await expect(page.getByTestId('invoke')).toBeDisabled(); // the unit has no picture yet
+  // Without a picture of its own the unit would take the picture being extended, and says so.
+  await expect(page.getByTestId('control-init-note-0')).toHaveText('Without a picture, Invoke uses the picture being extended.');
+  await expect(page.getByTestId('control-problem-0')).toHaveCount(0);
   const pictureChooser = page.waitForEvent('filechooser');
   await page.getByTestId('control-upload-0').click();
   await (await pictureChooser).setFiles(PARROT);

@@ -154,9 +154,7 @@ function PictureField({ unit, index }: { unit: ControlUnit; index: number }) {
           {unit.image ? (
             <img src={unit.image.url} alt={`Control picture of unit ${index + 1}`} data-testid={`control-picture-${index}`} draggable={false} />
           ) : (
-            <span className="control-drop__hint" data-testid={`control-drop-hint-${index}`}>
-              {initPicture ? `Drop a picture here, or leave it empty to use ${initPicture}` : 'Drop a picture here'}
-            </span>
+            <span className="control-drop__hint">Drop a picture here</span>
           )}
         </div>
       </Tooltip>
@@ -185,6 +183,11 @@ function PictureField({ unit, index }: { unit: ControlUnit; index: number }) {
           </Tooltip>
         )}
       </div>
+      {!unit.image && initPicture && (
+        <p className="control-unit__note" role="note" data-testid={`control-init-note-${index}`}>
+          Without a picture, Invoke uses {initPicture}.
+        </p>
+      )}
       <input
         ref={input}
         type="file"

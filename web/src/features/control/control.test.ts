@@ -167,11 +167,11 @@ describe('a unit without a picture', () => {
     const render = () => renderToStaticMarkup(createElement(Provider, { store, children: createElement(ControlSection) }));
     store.dispatch(tabSelected('inpainting'));
     let html = render();
-    expect(html).toContain('leave it empty to use the picture being inpainted (Inpaint fills its painted part)');
+    expect(html).toContain('Without a picture, Invoke uses the picture being inpainted.');
     expect(html).not.toContain('data-testid="control-problem-0"');
     store.dispatch(tabSelected('txt2img'));
     html = render();
-    expect(html).not.toContain('leave it empty');
+    expect(html).not.toContain('Without a picture');
     expect(html).toMatch(/data-testid="control-problem-0"[^>]*>Control unit 1: choose a control picture/);
   });
 });

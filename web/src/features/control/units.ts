@@ -164,12 +164,13 @@ export function describeRecordedUnit(unit: ControlMetadata): string {
 }
 
 /** What a unit without a picture of its own steers with on each tab that has one (the server takes the
- * request's init picture, and for Inpaint leaves the part being filled transparent); other tabs need a picture. */
+ * request's init picture, and for Inpaint leaves the part being filled, painted or empty, transparent);
+ * other tabs need a picture. */
 export const INIT_PICTURE: Partial<Record<ActiveTab, string>> = {
   img2img: 'the initial image',
-  inpainting: 'the picture being inpainted (Inpaint fills its painted part)',
-  outpainting: 'the picture being extended (Inpaint fills the new border)',
-  canvas: 'the canvas under the box (Inpaint fills its painted and empty parts)',
+  inpainting: 'the picture being inpainted',
+  outpainting: 'the picture being extended',
+  canvas: 'the canvas under the box',
 };
 
 /** Why unit `index` (0-based) cannot be sent on `tab`, naming it and the fix; null when it can. */
