@@ -8,6 +8,7 @@ import base64
 import dataclasses
 import json
 import os
+import re
 import shutil
 from pathlib import Path
 
@@ -661,8 +662,29 @@ def test_the_cli_takes_control_units_and_fetch_reproduces_the_picture(gen, tmp_p
     assert "image=outputs/control-images/Lincoln-and-Parrot-512." in command  # copied into the output tree
     again = cli.made(command)
     assert again != first and np.array_equal(np.asarray(Image.open(again)), np.asarray(Image.open(first)))
-    with pytest.raises(AssertionError, match="needs image="):
+    with pytest.raises(AssertionError, match="needs model="):
+        cli.say(f'"a cat" --control image={LINCOLN}')
+    with pytest.raises(AssertionError, match="the request has no init image for it to take"):
         cli.say('"a cat" --control model=tiny-canny')
+
+
+def test_a_cli_unit_without_image_inpaints_with_the_init_image_and_its_mask(gen, tmp_path, lincoln):
+    from tests.support.cli_session import CliSession
+
+    opaque, mask, picture = tmp_path / "opaque.png", tmp_path / "mask.png", tmp_path / "holed.png"
+    holed(lincoln).image.convert("RGB").save(opaque)
+    square_mask().save(mask)
+    picture.write_bytes(holed(lincoln).data)
+    cli = CliSession(gen, tmp_path / "outputs")
+    line = f'"{BASE.prompt}" -s 4 -S 7 -W 64 -H 64 -A k_euler -I {opaque} -M {mask} -f 0.75 --control model=tiny-canny'
+    without = cli.made(f"{line},preprocessor=inpaint_only")
+    given = cli.made(f"{line},image={picture},preprocessor=inpaint_only")
+    assert np.array_equal(np.asarray(Image.open(without)), np.asarray(Image.open(given)))
+    # The picture it took is kept in the output tree, and !fetch names it.
+    command = cli.say(f"!fetch {without.name}")
+    kept = tmp_path / "outputs" / re.search(r"image=outputs/(control-images/init\.[0-9a-f]+\.png)", command).group(1)
+    alpha = np.asarray(Image.open(kept).convert("RGBA"))[..., 3]
+    assert np.array_equal(alpha == 0, np.asarray(square_mask()) == 255)
 
 
 # -- the A1111 ControlNet extension's API --------------------------------------------------------------

@@ -292,6 +292,22 @@ class InvokeCLI:
                 atomic_write(data, path)
         return ImageRef.from_bytes(data, relative_to_output_url(path.relative_to(root).as_posix()))
 
+    @staticmethod
+    def init_picture(index: int, unit: dict[str, Any], prompt: str, switches: dict[str, Any], init: ImageRef | None,
+                     mask: ImageRef | None, outdir: Path) -> ImageRef:
+        """The picture of a ``--control`` unit without ``image=``: the init image (``-I``) as the request works
+        at it, its part to fill (``-M``, or transparent) transparent for inpaint_only; kept under
+        control-images/ so the recipe names it."""
+        from .control.from_init import init_picture
+
+        plain = request_from_switches(prompt, switches, init, mask)  # its size and fit, before any unit
+        data = init_picture(f"control[{index}].image", unit.get("preprocessor", "none"), init, mask, plain.width,
+                            plain.height, plain.fit)
+        path = outdir.resolve() / CONTROL_FOLDER / f"init.{hashlib.sha256(data).hexdigest()[:20]}.png"
+        if not path.is_file():
+            atomic_write(data, path)
+        return ImageRef.from_bytes(data, relative_to_output_url(path.relative_to(outdir.resolve()).as_posix()))
+
     def _one_path(self, rest: str, command: str, switches: bool) -> tuple[Path, list[str]]:
         words = split_words(rest)
         if not words or words[0].startswith("-"):
@@ -393,9 +409,11 @@ class InvokeCLI:
             init = self.input_image(options.pop("init_img"), "init image", INIT_FOLDER, outdir)
         if options.get("init_mask"):
             mask = self.input_image(options.pop("init_mask"), "mask", MASK_FOLDER, outdir)
+        switches = {**self._defaults(), **options}
         controls = tuple(self.input_image(unit["image"], f"control image {i}", CONTROL_FOLDER, outdir)
+                         if "image" in unit else self.init_picture(i, unit, parsed.prompt, switches, init, mask, outdir)
                          for i, unit in enumerate(options.get("control") or ()))
-        request = request_from_switches(parsed.prompt, {**self._defaults(), **options}, init, mask, controls)
+        request = request_from_switches(parsed.prompt, switches, init, mask, controls)
         if model and model != self.gen.model_name:
             self.switch_model(model)
         progress = _Progress(request.iterations)

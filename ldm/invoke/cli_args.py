@@ -64,8 +64,9 @@ CONTROL_KEYS = {"model": str, "image": str, "preprocessor": str, "weight": float
 
 
 def parse_control(text: str) -> dict[str, Any]:
-    """``model=NAME,image=PATH[,preprocessor=canny,weight=0.8,start=0,end=1,mode=balanced,resize=crop,
-    hires_pass=both,low_threshold=100]`` into the fields of one control unit (the image still a path)."""
+    """``model=NAME[,image=PATH,preprocessor=canny,weight=0.8,start=0,end=1,mode=balanced,resize=crop,
+    hires_pass=both,low_threshold=100]`` into the fields of one control unit (the image still a path; without
+    one the unit takes the init image)."""
     unit: dict[str, Any] = {"settings": {}}
     for part in filter(None, (p.strip() for p in text.split(","))):
         key, sep, value = part.partition("=")
@@ -81,10 +82,8 @@ def parse_control(text: str) -> dict[str, Any]:
                 unit[key] = kind(value)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{key} expects a number, got {value!r}") from None
-    missing = [k for k in ("model", "image") if k not in unit]
-    if missing:
-        raise argparse.ArgumentTypeError(f"needs {' and '.join(k + '=' for k in missing)} "
-                                         "(e.g. model=control_v11p_sd15_canny,image=edges.png)")
+    if "model" not in unit:  # without image= the unit takes the init image (-I)
+        raise argparse.ArgumentTypeError("needs model= (e.g. model=control_v11p_sd15_canny,image=edges.png)")
     return unit
 
 
@@ -180,7 +179,7 @@ SWITCHES: tuple[Switch, ...] = (
            "SYNTAX"),
     Switch(("--negative_prompt", "--negative-prompt"), "negative_prompt", "the negative prompt (quote it)", str,
            "TEXT"),
-    Switch(("--control",), "control", "a ControlNet unit (repeatable): model=NAME,image=FILE[,preprocessor=canny,"
+    Switch(("--control",), "control", "a ControlNet unit (repeatable): model=NAME[,image=FILE (else the -I image),preprocessor=canny,"
            "weight=1,start=0,end=1,mode=balanced,resize=crop,hires_pass=both]", "control", "UNIT"),
     Switch(("-o", "--outdir"), "outdir", "save this line's images in another folder", str, "DIR"),
 )
