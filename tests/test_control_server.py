@@ -62,6 +62,7 @@ def test_system_config_lists_the_preprocessors_their_weights_and_the_modes(contr
     assert [p["id"] for p in listed] == list(PREPROCESSORS)
     canny = next(p for p in listed if p["id"] == "canny")
     assert canny["a1111"] == "canny" and canny["weights"] == [] and canny["missing"] == []
+    assert next(p for p in listed if p["id"] == "inpaint_only")["masks"] is True and canny["masks"] is False
     assert canny["settings"]["low_threshold"] == {"min": 1, "max": 255, "integer": True, "default": 100}
     hed = next(p for p in listed if p["id"] == "softedge_hed")
     assert hed["weights"] == ["ControlNetHED.pth"] and hed["missing"] == ["ControlNetHED.pth"]
@@ -87,6 +88,9 @@ def test_a_map_preview_is_the_preprocessor_s_map_saved_under_control_images_and_
     # Without a size the map has the picture's.
     whole = client.call("requestControlMap", {"image": url, "preprocessor": "canny"})
     assert (whole["width"], whole["height"]) == (512, 512)
+    # A unit without a picture previews the map of the init image it will take.
+    taken = client.call("requestControlMap", {**ask, "image": "", "init_img": url})
+    assert np.array_equal(np.asarray(Image.open(on_disk(control_server, taken["url"]))), np.asarray(Image.open(made)))
 
 
 def test_a_map_preview_is_answered_while_a_generation_runs(control_server, connect):
@@ -112,6 +116,8 @@ def test_a_map_preview_is_answered_while_a_generation_runs(control_server, conne
     ({"image": "outputs/control-images/broken.png"}, "control.image", "not a readable image"),
     ({"preprocessor": 5}, "control.preprocessor", "valid string"),
     ({"width": 64}, "control", "send width and height together"),
+    ({"image": ""}, "control.image", "the request has no init image for it to take"),
+    ({"image": "", "init_img": "outputs/init-images/gone.png"}, "control.init_img", "gone.png"),
 ])
 def test_a_bad_map_request_is_refused_naming_the_field(control_server, connect, ask, field, words):
     client = connect(control_server.url)

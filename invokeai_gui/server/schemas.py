@@ -288,12 +288,14 @@ class ControlMap(Schema):
     """The map a preprocessor makes of a control image, to preview it before Invoke; with width and
     height it is brought to that size by the resize mode."""
 
-    image: str = Field(min_length=1, max_length=4096)  # an outputs/... URL, like a unit's image
+    image: str = Field("", max_length=4096)  # an outputs/... URL, like a unit's image; none: init_img's
     preprocessor: str = Field("none", max_length=64)
     settings: dict[str, float] = Field(default_factory=dict, max_length=16)
     resize_mode: str = Field("crop", max_length=32)
     width: int | None = Field(None, ge=8, le=4096)
     height: int | None = Field(None, ge=8, le=4096)
+    init_img: str | None = Field(None, max_length=4096)  # the picture a unit without one takes (Image to Image)
+    fit: bool = False  # as generation_parameters.fit: the init image scaled to width × height first
 
     _settings_numbers = field_validator("settings", mode="before")(settings_as_floats)
 

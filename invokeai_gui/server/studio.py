@@ -274,7 +274,12 @@ class Studio:
         from ldm.invoke.control.identity import annotator_facts
         from ldm.invoke.control.table import PREPROCESSORS
 
-        image = self._input_image("control.image", request.image)
+        if request.image:
+            image = self._input_image("control.image", request.image)
+        else:  # the map of a unit without a picture: the init image's, as Invoke would give it
+            init = self._input_image("control.init_img", request.init_img) if request.init_img else None
+            image = self._init_picture("control.image", request.preprocessor, init, None,
+                                       request.width or 0, request.height or 0, request.fit and bool(request.width))
         job = {"image": image.data, "url": image.url, "preprocessor": request.preprocessor,
                "settings": dict(request.settings), "resize_mode": request.resize_mode,
                "width": request.width, "height": request.height}
@@ -338,7 +343,8 @@ class Studio:
             painted = decode_base64_image(params.init_mask, self.limits)
             mask = ImageRef.from_bytes(painted.data)
         controls = tuple(self._input_image(f"control[{i}].image", unit.image) if unit.image else
-                         self._init_picture(f"control[{i}].image", unit.preprocessor, init, mask, params)
+                         self._init_picture(f"control[{i}].image", unit.preprocessor, init, mask, params.width,
+                                            params.height, params.fit)
                          for i, unit in enumerate(params.control or ()))
         request = event.to_request(init, mask, seamless_default=self.config.seamless,
                                    control_images=controls).with_seed().validate()
@@ -351,12 +357,11 @@ class Studio:
 
     @staticmethod
     def _init_picture(field: str, preprocessor: str, init: ImageRef | None, mask: ImageRef | None,
-                      params: Any) -> ImageRef:
+                      width: int, height: int, fit: bool) -> ImageRef:
         """A picture-less unit's picture: the init image (its part to fill transparent for inpaint_only)."""
         from ldm.invoke.control.from_init import init_picture
 
-        return ImageRef.from_bytes(init_picture(field, preprocessor, init, mask, params.width, params.height,
-                                                params.fit))
+        return ImageRef.from_bytes(init_picture(field, preprocessor, init, mask, width, height, fit))
 
     def _control_kept(self, request: GenerationRequest) -> GenerationRequest:
         """The request with each unit picture that is not in the output tree yet (an API's, one taken from

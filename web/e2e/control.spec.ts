@@ -266,7 +266,10 @@ test('image to image: a unit left without a picture inpaints with the initial im
   // The card says what the unit will use, and nothing keeps Invoke back.
   await expect(page.getByTestId('control-init-note-0')).toHaveText('Without a picture, Invoke uses the initial image.');
   await expect(page.getByTestId('control-problem-0')).toHaveCount(0);
-  await expect(page.getByTestId('control-preview-0')).toBeDisabled();
+  // Its map preview is the initial image's: transparent exactly where the picture is.
+  await page.getByTestId('control-preview-0').click();
+  await expect(page.getByTestId('control-map-0')).toHaveAttribute('src', /outputs\/control-images\/map\./);
+  const map = await servedPixels(page, (await page.getByTestId('control-map-0').getAttribute('src')) ?? '');
   const [result] = await invokeAndWait(page, 1);
   const gen = sent.filter((s) => s.event === 'generateImage').at(-1)?.args[0] as { control?: Array<{ image: string }> };
   expect(gen.control?.[0]).toMatchObject({ model: CONTROL_MODEL, image: '', preprocessor: 'inpaint_only' });
@@ -284,4 +287,7 @@ test('image to image: a unit left without a picture inpaints with the initial im
   }
   expect(holes).toBeGreaterThan(0);
   expect(mismatched).toBe(0);
+  let mapHoles = 0;
+  for (let i = 3; i < map.d.length; i += 4) mapHoles += map.d[i] === 0 ? 1 : 0;
+  expect([map.w, map.h, mapHoles]).toEqual([picture.w, picture.h, holes]);
 });

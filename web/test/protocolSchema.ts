@@ -301,6 +301,9 @@ export const CONTROL_MAP_REQUEST: ObjectSchema = {
   resize_mode: { type: 'string', required: false, oneOf: ['crop', 'fit', 'stretch'] },
   width: { type: 'integer', required: false, min: 8, max: 4096 },
   height: { type: 'integer', required: false, min: 8, max: 4096 },
+  /** With an empty image: the map of the init image a unit without a picture takes. */
+  init_img: { type: 'string', required: false },
+  fit: { type: 'boolean', required: false },
 };
 
 /** Every problem with `requestControlMap`'s arguments: the object, then an optional request id. */

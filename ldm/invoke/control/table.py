@@ -63,7 +63,7 @@ class Preprocessor:
         out = {"id": self.id, "a1111": self.a1111, "name": self.name,
                "settings": {k: {**s.limit.as_dict(), "default": s.default} for k, s in self.settings.items()},
                "weights": list(self.weights), "sources": {name: weights_repo(name) for name in self.weights},
-               "folders": [name for name in self.weights if name in WEIGHT_FOLDERS]}
+               "folders": [name for name in self.weights if name in WEIGHT_FOLDERS], "masks": self.masks}
         if present is not None:
             out["missing"] = [name for name in self.weights if name not in present]
         return out

@@ -193,6 +193,8 @@ export interface ControlPreprocessorInfo {
   sources?: Record<string, string>;
   /** The weights that are folders (a transformers model), not single files. */
   folders?: string[];
+  /** Its map keeps the picture's transparent part as the part to fill (Inpaint). */
+  masks?: boolean;
 }
 
 /** Ours: an id the protocol sends and the name users read. */
@@ -224,12 +226,16 @@ export interface ControlUnitParameters {
 
 /** Ours: `requestControlMap`'s request: the map a preprocessor makes of a control picture. */
 export interface ControlMapRequest {
+  /** Empty: the map of `init_img`, the picture a unit without one takes. */
   image: string;
   preprocessor: string;
   settings: Record<string, number>;
   resize_mode?: ResizeMode;
   width?: number;
   height?: number;
+  init_img?: string;
+  /** As `generation_parameters.fit`: the init image scaled to width × height first. */
+  fit?: boolean;
 }
 
 /** Ours: `requestControlMap`'s and `saveControlMap`'s ack: a stored map, or what was wrong. */

@@ -41,6 +41,7 @@ import {
   preprocessorProblem,
   selectControlFacts,
   INIT_PICTURE,
+  previewInit,
   unitProblem,
   type ControlFacts,
 } from './units';
@@ -249,7 +250,10 @@ function MapPreview({ unit, facts, index }: { unit: ControlUnit; facts: ControlF
   const size = useAppSelector(generationSize, (a, b) => a.width === b.width && a.height === b.height);
   const [busy, setBusy] = useState(false);
   const initPicture = useAppSelector((s) => INIT_PICTURE[s.tabs.activeTab]);
-  const stale = unit.map !== null && unit.map.madeFrom !== mapInputs(mapRequest(unit, size, facts));
+  const initUrl = useAppSelector((s) => previewInit(unit, s.tabs.activeTab, s.options, facts)?.url ?? null);
+  const initFit = useAppSelector((s) => previewInit(unit, s.tabs.activeTab, s.options, facts)?.fit ?? false);
+  const init = initUrl ? { url: initUrl, fit: initFit } : null;
+  const stale = unit.map !== null && unit.map.madeFrom !== mapInputs(mapRequest(unit, size, facts, init));
   const preview = () => {
     setBusy(true);
     void dispatch(previewMap(unit.id)).finally(() => setBusy(false));
@@ -257,8 +261,8 @@ function MapPreview({ unit, facts, index }: { unit: ControlUnit; facts: ControlF
   return (
     <div className="control-map">
       <div className="control-unit__buttons">
-        <Tooltip label={unit.image ? CONTROL_TOOLTIPS.preview : initPicture ? `A preview needs a picture of its own; without one, Invoke uses ${initPicture}.` : 'Choose a control picture first.'}>
-          <button type="button" className="button button--small" disabled={!unit.image || busy} onClick={preview} data-testid={`control-preview-${index}`}>
+        <Tooltip label={unit.image ? CONTROL_TOOLTIPS.preview : init ? `${CONTROL_TOOLTIPS.preview} Without a picture, the map is ${initPicture}'s.` : initPicture ? `Here a preview needs a picture of its own; without one, Invoke uses ${initPicture}.` : 'Choose a control picture first.'}>
+          <button type="button" className="button button--small" disabled={(!unit.image && !init) || busy} onClick={preview} data-testid={`control-preview-${index}`}>
             {busy ? 'Making the map…' : 'Preview map'}
           </button>
         </Tooltip>

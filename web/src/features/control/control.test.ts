@@ -5,12 +5,12 @@ import { Provider } from 'react-redux';
 import type { ImageInfo, ModelList } from '../../app/protocol';
 import { connectedStore } from '../../../test/fakeSocket';
 import { demoConfig } from '../../../test/demoConfig';
-import { validateGenerateImageArgs } from '../../../test/protocolSchema';
+import { validateGenerateImageArgs, validateRequestControlMapArgs } from '../../../test/protocolSchema';
 import { preloadedState } from '../../app/store';
 import { loadPersistedState, savePersistedState } from '../../app/persistence';
 import { invoke } from '../tabs/invoke';
 import { tabSelected } from '../tabs/tabsSlice';
-import { setOption } from '../options/optionsSlice';
+import { setInitialImage, setOption } from '../options/optionsSlice';
 import { loadAllFrom } from '../currentImage/imageActions';
 import reducer, {
   controlEnabled,
@@ -25,7 +25,7 @@ import reducer, {
 } from './controlSlice';
 import { currentImageToControl, galleryImageToControl, previewMap } from './controlThunks';
 import { imageSelected } from '../gallery/gallerySlice';
-import { controlBlocker, controlFacts, controlParameters, describeRecordedUnit, mapInputs, mapRequest, preprocessorProblem, unitParameters, unitsFromMetadata } from './units';
+import { controlBlocker, controlFacts, controlParameters, describeRecordedUnit, mapInputs, mapRequest, preprocessorProblem, previewInit, unitParameters, unitsFromMetadata } from './units';
 import { CONTROL_TOOLTIPS, ControlSection } from './ControlSection';
 
 const models: ModelList = { demo: { status: 'active', description: 'demo', family: 'sd1' } };
@@ -47,6 +47,7 @@ const config = demoConfig({
       },
     },
     { id: 'softedge_hed', name: 'Soft edge (HED)', settings: {}, weights: ['ControlNetHED.pth'], missing: ['ControlNetHED.pth'] },
+    { id: 'inpaint_only', name: 'Inpaint', settings: {}, masks: true },
   ],
   limits: { control_units: { max: 2 }, control_weight: { min: 0, max: 2 } },
 });
@@ -194,6 +195,34 @@ describe('the map preview', () => {
     const unit = store.getState().control.units[0];
     expect(unit.map).toMatchObject({ url: 'outputs/control-images/map.abc.png', width: 128 });
     expect(unit.map?.madeFrom).toBe(mapInputs(mapRequest(unit, { width: 128, height: 512 }, facts)));
+  });
+
+  it('of a unit without a picture is the initial image’s on Image to Image, and not offered where Invoke alone knows the picture', async () => {
+    const { socket, store } = connectedStore();
+    socket.serve('systemConfig', config);
+    store.dispatch(unitAdded('canny15', 2));
+    const id = store.getState().control.units[0].id;
+    store.dispatch(preprocessorChosen({ id, preprocessor: 'canny', defaults: {} }));
+    store.dispatch(setInitialImage({ url: 'outputs/init-images/parrot.png', width: 128, height: 128, mtime: 1, metadata: {}, category: 'user' }));
+    store.dispatch(tabSelected('img2img'));
+    const render = () => renderToStaticMarkup(createElement(Provider, { store, children: createElement(ControlSection) }));
+    expect(render()).toMatch(/<button[^>]*data-testid="control-preview-0"(?![^>]*disabled)/);
+    const done = store.dispatch(previewMap(id));
+    const { event, args } = socket.wireArgs();
+    expect(event).toBe('requestControlMap');
+    expect(validateRequestControlMapArgs(args)).toEqual([]);
+    expect(args[0]).toEqual({ image: '', init_img: 'outputs/init-images/parrot.png', fit: true, preprocessor: 'canny', settings: {}, resize_mode: 'crop', width: 512, height: 512 });
+    socket.ack({ url: 'outputs/control-images/map.init.png', width: 512, height: 512, preprocessor: 'canny' });
+    await done;
+    expect(store.getState().control.units[0].map?.url).toBe('outputs/control-images/map.init.png');
+    // An Inpaint unit on Inpainting fills the painted part, which only Invoke sends; Outpainting's picture is made when it runs.
+    store.dispatch(tabSelected('inpainting'));
+    const unit = () => store.getState().control.units[0];
+    expect(previewInit(unit(), 'inpainting', store.getState().options, facts)).toEqual({ url: 'outputs/init-images/parrot.png', fit: false });
+    store.dispatch(preprocessorChosen({ id, preprocessor: 'inpaint_only', defaults: {} }));
+    expect(previewInit(unit(), 'inpainting', store.getState().options, facts)).toBeNull();
+    expect(render()).toMatch(/<button[^>]*disabled[^>]*data-testid="control-preview-0"/);
+    expect(previewInit(unit(), 'outpainting', store.getState().options, facts)).toBeNull();
   });
 
   it('shows the server’s refusal as an error toast', async () => {

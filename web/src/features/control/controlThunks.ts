@@ -7,7 +7,7 @@ import { uploadFile } from '../gallery/uploads';
 import { errorOccurred, toastAdded } from '../system/systemSlice';
 import { notAnImage } from '../tabs/useImageChooser';
 import { controlEnabled, unitAdded, unitImageSet, unitMapReceived, unitPlacedOnCanvas, type ControlPicture, type ControlUnit } from './controlSlice';
-import { defaultModel, mapInputs, mapRequest, selectControlFacts } from './units';
+import { defaultModel, mapInputs, mapRequest, previewInit, selectControlFacts } from './units';
 import { planOutpaint } from '../outpainting/geometry';
 
 type Dispatch = Parameters<AppThunk>[0];
@@ -117,11 +117,13 @@ export const previewMap =
   async (dispatch, getState, { emitters }) => {
     const state = getState();
     const unit = unitOf(state, unitId);
-    if (!unit?.image) {
+    const facts = selectControlFacts(state);
+    const init = unit ? previewInit(unit, state.tabs.activeTab, state.options, facts) : null;
+    if (!unit || (!unit.image && !init)) {
       dispatch(toastAdded({ kind: 'info', message: 'Choose a control picture first.' }));
       return;
     }
-    const request = mapRequest(unit, generationSize(state), selectControlFacts(state));
+    const request = mapRequest(unit, generationSize(state), facts, init);
     const answer = await emitters.requestControlMap(request);
     const ack = answer.ack;
     if (answer.error || !ack?.url) {

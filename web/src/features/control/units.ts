@@ -242,8 +242,28 @@ export function controlParameters(control: ControlState, facts?: ControlFacts): 
   return control.units.map((u) => unitParameters(u, facts));
 }
 
-/** `requestControlMap`'s request for a unit's map at the size being generated. */
-export function mapRequest(unit: ControlUnit, size: { width: number; height: number }, facts?: ControlFacts): ControlMapRequest {
+/** The initial image a unit without a picture takes, as a map preview asks for it. */
+export interface PreviewInit {
+  url: string;
+  fit: boolean;
+}
+
+/** What a unit's map is previewed from on `tab` when it has no picture: the initial image on Image to Image and
+ * Inpainting (Outpainting and the canvas make theirs only when they run), except for an Inpaint unit on
+ * Inpainting, whose part to fill is the painted mask that only Invoke sends; null when there is none. */
+export function previewInit(
+  unit: ControlUnit,
+  tab: ActiveTab,
+  options: { initialImage: ImageInfo | null; shouldFitToWidthHeight: boolean },
+  facts?: ControlFacts,
+): PreviewInit | null {
+  if (unit.image || !options.initialImage || (tab !== 'img2img' && tab !== 'inpainting')) return null;
+  if (tab === 'inpainting' && facts && preprocessorOf(facts, unit.preprocessor)?.masks) return null;
+  return { url: options.initialImage.url, fit: tab === 'img2img' && options.shouldFitToWidthHeight };
+}
+
+/** `requestControlMap`'s request for a unit's map at the size being generated (from `init` without a picture). */
+export function mapRequest(unit: ControlUnit, size: { width: number; height: number }, facts?: ControlFacts, init?: PreviewInit | null): ControlMapRequest {
   return {
     image: unit.image?.url ?? '',
     preprocessor: unit.preprocessor,
@@ -251,6 +271,7 @@ export function mapRequest(unit: ControlUnit, size: { width: number; height: num
     resize_mode: unit.resizeMode,
     width: size.width,
     height: size.height,
+    ...(!unit.image && init ? { init_img: init.url, fit: init.fit } : {}),
   };
 }
 
