@@ -88,9 +88,21 @@ def test_a_map_preview_is_the_preprocessor_s_map_saved_under_control_images_and_
     # Without a size the map has the picture's.
     whole = client.call("requestControlMap", {"image": url, "preprocessor": "canny"})
     assert (whole["width"], whole["height"]) == (512, 512)
-    # A unit without a picture previews the map of the init image it will take.
+    # A unit without a picture previews the map of the init image it will take...
     taken = client.call("requestControlMap", {**ask, "image": "", "init_img": url})
     assert np.array_equal(np.asarray(Image.open(on_disk(control_server, taken["url"]))), np.asarray(Image.open(made)))
+    # ...and an Inpaint unit's, with the painted mask sent as generateImage sends it, fills the painted part.
+    painted = Image.new("L", (512, 512))
+    painted.paste(255, (64, 64, 192, 256))
+    buffer = io.BytesIO()
+    painted.save(buffer, format="PNG")
+    hole = client.call("requestControlMap", {"image": "", "init_img": url, "preprocessor": "inpaint_only",
+                                             "init_mask": base64.b64encode(buffer.getvalue()).decode()})
+    alpha = np.asarray(Image.open(on_disk(control_server, hole["url"])).convert("RGBA"))[..., 3]
+    assert np.array_equal(alpha == 0, np.asarray(painted) == 255)
+    bad = client.call("requestControlMap", {"image": "", "init_img": url, "preprocessor": "inpaint_only",
+                                            "init_mask": base64.b64encode(b"not a picture").decode()})
+    assert bad["field"] == "control.init_mask" and "not an image" in bad["error"], bad
 
 
 def test_a_map_preview_is_answered_while_a_generation_runs(control_server, connect):

@@ -295,6 +295,7 @@ class ControlMap(Schema):
     width: int | None = Field(None, ge=8, le=4096)
     height: int | None = Field(None, ge=8, le=4096)
     init_img: str | None = Field(None, max_length=4096)  # the picture a unit without one takes (Image to Image)
+    init_mask: str | None = None  # with init_img: the painted mask (base64), as generation_parameters' init_mask
     fit: bool = False  # as generation_parameters.fit: the init image scaled to width × height first
 
     _settings_numbers = field_validator("settings", mode="before")(settings_as_floats)

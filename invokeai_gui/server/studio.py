@@ -278,7 +278,13 @@ class Studio:
             image = self._input_image("control.image", request.image)
         else:  # the map of a unit without a picture: the init image's, as Invoke would give it
             init = self._input_image("control.init_img", request.init_img) if request.init_img else None
-            image = self._init_picture("control.image", request.preprocessor, init, None,
+            mask = None
+            if init is not None and request.init_mask:
+                try:
+                    mask = ImageRef.from_bytes(decode_base64_image(request.init_mask, self.limits).data)
+                except UploadError as exc:
+                    raise InvalidParameterError("control.init_mask", str(exc)) from None
+            image = self._init_picture("control.image", request.preprocessor, init, mask,
                                        request.width or 0, request.height or 0, request.fit and bool(request.width))
         job = {"image": image.data, "url": image.url, "preprocessor": request.preprocessor,
                "settings": dict(request.settings), "resize_mode": request.resize_mode,

@@ -303,6 +303,7 @@ export const CONTROL_MAP_REQUEST: ObjectSchema = {
   height: { type: 'integer', required: false, min: 8, max: 4096 },
   /** With an empty image: the map of the init image a unit without a picture takes. */
   init_img: { type: 'string', required: false },
+  init_mask: { type: 'string', required: false },
   fit: { type: 'boolean', required: false },
 };
 

@@ -14,9 +14,9 @@ from ..generator.inputs import init_inputs
 from ..request import ImageRef
 from .table import PREPROCESSORS
 
-NO_PICTURE = ("the unit has no picture, and the request has no init image for it to take; choose a control picture "
-              "(in Image to Image, Inpainting, Outpainting or on the canvas a unit without one uses the picture being "
-              "worked on)")
+NO_PICTURE = ("the unit has no picture, and the request has no init image for it to take; choose a control picture, "
+              "or give the request an init image (-I in the CLI; in Image to Image, Inpainting, Outpainting or on the "
+              "canvas a unit without a picture uses the picture being worked on)")
 
 
 def init_picture(field: str, preprocessor: str, init_image: ImageRef | None, init_mask: ImageRef | None,

@@ -234,6 +234,8 @@ export interface ControlMapRequest {
   width?: number;
   height?: number;
   init_img?: string;
+  /** With `init_img`: the painted mask (a data URL, as `generation_parameters.init_mask`), the part an Inpaint unit fills. */
+  init_mask?: string;
   /** As `generation_parameters.fit`: the init image scaled to width × height first. */
   fit?: boolean;
 }

@@ -7,6 +7,7 @@ import type { ControlMode, HiresPass, ResizeMode } from '../../app/protocol';
 import { NumberField, Section, SelectField, SwitchField } from '../../common/components/Fields';
 import { CloseIcon, ImageIcon, UploadIcon } from '../../common/components/Icons';
 import { Tooltip } from '../../common/components/Tooltip';
+import type { ActiveTab } from '../tabs/tabsSlice';
 import { ACCEPTED_TYPES } from '../tabs/useImageChooser';
 import {
   controlEnabled,
@@ -43,6 +44,7 @@ import {
   INIT_PICTURE,
   previewInit,
   unitProblem,
+  type PreviewInit,
   type ControlFacts,
 } from './units';
 import './control.css';
@@ -245,15 +247,27 @@ function PreprocessorFields({ unit, facts, index }: { unit: ControlUnit; facts: 
   );
 }
 
+/** What Preview Map does for this unit, or why it cannot yet. */
+function previewTooltip(unit: ControlUnit, init: PreviewInit | null, tab: ActiveTab, hasInit: boolean, initPicture: string | undefined): string {
+  if (unit.image) return CONTROL_TOOLTIPS.preview;
+  if (init) return `${CONTROL_TOOLTIPS.preview} Without a picture, the map is ${initPicture}'s${init.mask ? ', its painted part the part to fill' : ''}.`;
+  if (!initPicture) return 'Choose a control picture first.';
+  if ((tab === 'img2img' || tab === 'inpainting') && !hasInit) return 'Choose an initial image (or a control picture) first.';
+  if (tab === 'inpainting') return 'Paint the part to fill first: without a picture, an Inpaint unit fills the painted part of the picture being inpainted.';
+  return `Here a preview needs a picture of its own; without one, Invoke uses ${initPicture}.`;
+}
+
 function MapPreview({ unit, facts, index }: { unit: ControlUnit; facts: ControlFacts; index: number }) {
   const dispatch = useAppDispatch();
   const size = useAppSelector(generationSize, (a, b) => a.width === b.width && a.height === b.height);
   const [busy, setBusy] = useState(false);
   const initPicture = useAppSelector((s) => INIT_PICTURE[s.tabs.activeTab]);
-  const initUrl = useAppSelector((s) => previewInit(unit, s.tabs.activeTab, s.options, facts)?.url ?? null);
-  const initFit = useAppSelector((s) => previewInit(unit, s.tabs.activeTab, s.options, facts)?.fit ?? false);
-  const init = initUrl ? { url: initUrl, fit: initFit } : null;
-  const stale = unit.map !== null && unit.map.madeFrom !== mapInputs(mapRequest(unit, size, facts, init));
+  const tab = useAppSelector((s) => s.tabs.activeTab);
+  const initialImage = useAppSelector((s) => s.options.initialImage);
+  const shouldFitToWidthHeight = useAppSelector((s) => s.options.shouldFitToWidthHeight);
+  const painted = useAppSelector((s) => s.canvas.masks.inpainting.past);
+  const init = previewInit(unit, tab, { initialImage, shouldFitToWidthHeight }, facts, painted);
+  const stale = unit.map !== null && unit.map.madeFrom !== mapInputs(mapRequest(unit, size, facts, init), init);
   const preview = () => {
     setBusy(true);
     void dispatch(previewMap(unit.id)).finally(() => setBusy(false));
@@ -261,7 +275,7 @@ function MapPreview({ unit, facts, index }: { unit: ControlUnit; facts: ControlF
   return (
     <div className="control-map">
       <div className="control-unit__buttons">
-        <Tooltip label={unit.image ? CONTROL_TOOLTIPS.preview : init ? `${CONTROL_TOOLTIPS.preview} Without a picture, the map is ${initPicture}'s.` : initPicture ? `Here a preview needs a picture of its own; without one, Invoke uses ${initPicture}.` : 'Choose a control picture first.'}>
+        <Tooltip label={previewTooltip(unit, init, tab, initialImage !== null, initPicture)}>
           <button type="button" className="button button--small" disabled={(!unit.image && !init) || busy} onClick={preview} data-testid={`control-preview-${index}`}>
             {busy ? 'Making the map…' : 'Preview map'}
           </button>

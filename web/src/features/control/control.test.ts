@@ -3,7 +3,8 @@ import { createElement } from 'react';
 import { renderToStaticMarkup } from 'react-dom/server';
 import { Provider } from 'react-redux';
 import type { ImageInfo, ModelList } from '../../app/protocol';
-import { connectedStore } from '../../../test/fakeSocket';
+import { connectedStore, flush } from '../../../test/fakeSocket';
+import { maskOpAdded } from '../canvas/canvasSlice';
 import { demoConfig } from '../../../test/demoConfig';
 import { validateGenerateImageArgs, validateRequestControlMapArgs } from '../../../test/protocolSchema';
 import { preloadedState } from '../../app/store';
@@ -222,7 +223,22 @@ describe('the map preview', () => {
     store.dispatch(preprocessorChosen({ id, preprocessor: 'inpaint_only', defaults: {} }));
     expect(previewInit(unit(), 'inpainting', store.getState().options, facts)).toBeNull();
     expect(render()).toMatch(/<button[^>]*disabled[^>]*data-testid="control-preview-0"/);
+    expect(render()).toContain('Paint the part to fill first');
     expect(previewInit(unit(), 'outpainting', store.getState().options, facts)).toBeNull();
+    // Once a part is painted, the preview goes with the mask as Invoke sends it, and a new stroke makes it stale.
+    store.dispatch(maskOpAdded({ tab: 'inpainting', op: { kind: 'stroke', tool: 'brush', size: 20, hardness: 1, points: [30, 30, 60, 60] } }));
+    expect(render()).toMatch(/<button[^>]*data-testid="control-preview-0"(?![^>]*disabled)/);
+    const painted = store.dispatch(previewMap(id));
+    const asked = () => socket.wire().filter((w) => w.event === 'requestControlMap');
+    for (let i = 0; i < 100 && asked().length < 2; i++) await flush(); // the mask is encoded as a PNG first
+    const sent = asked().at(-1);
+    expect(validateRequestControlMapArgs(sent?.args ?? [])).toEqual([]);
+    expect(sent?.args[0]).toMatchObject({ image: '', init_img: 'outputs/init-images/parrot.png', fit: false, preprocessor: 'inpaint_only', width: 128, height: 128, init_mask: expect.stringMatching(/^data:image\/png;base64,/) });
+    socket.ack({ url: 'outputs/control-images/map.hole.png', width: 128, height: 128, preprocessor: 'inpaint_only' });
+    await painted;
+    expect(render()).toContain('data-stale="false"');
+    store.dispatch(maskOpAdded({ tab: 'inpainting', op: { kind: 'stroke', tool: 'brush', size: 20, hardness: 1, points: [90, 90, 100, 100] } }));
+    expect(render()).toContain('data-stale="true"');
   });
 
   it('shows the server’s refusal as an error toast', async () => {

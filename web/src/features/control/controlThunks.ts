@@ -9,6 +9,8 @@ import { notAnImage } from '../tabs/useImageChooser';
 import { controlEnabled, unitAdded, unitImageSet, unitMapReceived, unitPlacedOnCanvas, type ControlPicture, type ControlUnit } from './controlSlice';
 import { defaultModel, mapInputs, mapRequest, previewInit, selectControlFacts } from './units';
 import { planOutpaint } from '../outpainting/geometry';
+import { renderMask } from '../canvas/mask';
+import { maskToDataUrl } from '../canvas/png';
 
 type Dispatch = Parameters<AppThunk>[0];
 const message = (error: unknown) => (error instanceof Error ? error.message : String(error));
@@ -118,19 +120,21 @@ export const previewMap =
     const state = getState();
     const unit = unitOf(state, unitId);
     const facts = selectControlFacts(state);
-    const init = unit ? previewInit(unit, state.tabs.activeTab, state.options, facts) : null;
+    const init = unit ? previewInit(unit, state.tabs.activeTab, state.options, facts, state.canvas.masks.inpainting.past) : null;
     if (!unit || (!unit.image && !init)) {
       dispatch(toastAdded({ kind: 'info', message: 'Choose a control picture first.' }));
       return;
     }
-    const request = mapRequest(unit, generationSize(state), facts, init);
-    const answer = await emitters.requestControlMap(request);
+    const size = generationSize(state);
+    const request = mapRequest(unit, size, facts, init);
+    const painted = init?.mask && !unit.image ? await maskToDataUrl(renderMask(init.mask, size.width, size.height)) : null;
+    const answer = await emitters.requestControlMap(painted ? { ...request, init_mask: painted } : request);
     const ack = answer.ack;
     if (answer.error || !ack?.url) {
       dispatch(errorOccurred(answer.error ?? ack?.error ?? 'The server made no map.'));
       return;
     }
-    const map = { url: ack.url, width: ack.width ?? request.width ?? 0, height: ack.height ?? request.height ?? 0, madeFrom: mapInputs(request) };
+    const map = { url: ack.url, width: ack.width ?? request.width ?? 0, height: ack.height ?? request.height ?? 0, madeFrom: mapInputs(request, init) };
     dispatch(unitMapReceived({ id: unitId, map }));
   };
 

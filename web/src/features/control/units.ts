@@ -14,6 +14,7 @@ import type {
   SystemConfig,
 } from '../../app/protocol';
 import { outputImageUrl } from '../../common/util/parameterTranslation';
+import type { MaskOp } from '../canvas/mask';
 import { activeModelName } from '../system/systemSlice';
 import type { ActiveTab } from '../tabs/tabsSlice';
 import { newUnit, type ControlState, type ControlUnit } from './controlSlice';
@@ -246,23 +247,28 @@ export function controlParameters(control: ControlState, facts?: ControlFacts): 
 export interface PreviewInit {
   url: string;
   fit: boolean;
+  /** The Inpainting tab's painted mask, for a unit whose preprocessor fills (Inpaint): the part it fills. */
+  mask?: readonly MaskOp[];
 }
 
 /** What a unit's map is previewed from on `tab` when it has no picture: the initial image on Image to Image and
- * Inpainting (Outpainting and the canvas make theirs only when they run), except for an Inpaint unit on
- * Inpainting, whose part to fill is the painted mask that only Invoke sends; null when there is none. */
+ * Inpainting, with the painted mask for an Inpaint unit on Inpainting (Outpainting and the canvas make their
+ * picture only when they run); null when there is none, or nothing painted for an Inpaint unit to fill. */
 export function previewInit(
   unit: ControlUnit,
   tab: ActiveTab,
   options: { initialImage: ImageInfo | null; shouldFitToWidthHeight: boolean },
   facts?: ControlFacts,
+  painted: readonly MaskOp[] = [],
 ): PreviewInit | null {
   if (unit.image || !options.initialImage || (tab !== 'img2img' && tab !== 'inpainting')) return null;
-  if (tab === 'inpainting' && facts && preprocessorOf(facts, unit.preprocessor)?.masks) return null;
-  return { url: options.initialImage.url, fit: tab === 'img2img' && options.shouldFitToWidthHeight };
+  const init = { url: options.initialImage.url, fit: tab === 'img2img' && options.shouldFitToWidthHeight };
+  if (tab !== 'inpainting' || !(facts && preprocessorOf(facts, unit.preprocessor)?.masks)) return init;
+  return painted.length > 0 ? { ...init, mask: painted } : null;
 }
 
-/** `requestControlMap`'s request for a unit's map at the size being generated (from `init` without a picture). */
+/** `requestControlMap`'s request for a unit's map at the size being generated (from `init` without a picture;
+ * its painted mask, when it has one, goes as `init_mask`, which the caller renders). */
 export function mapRequest(unit: ControlUnit, size: { width: number; height: number }, facts?: ControlFacts, init?: PreviewInit | null): ControlMapRequest {
   return {
     image: unit.image?.url ?? '',
@@ -275,8 +281,22 @@ export function mapRequest(unit: ControlUnit, size: { width: number; height: num
   };
 }
 
-/** What a map is made from: a shown map whose inputs differ is stale. */
-export const mapInputs = (request: ControlMapRequest): string => JSON.stringify(request);
+/** A mask history's digest, computed once per history (a stroke or an undo makes a new one). */
+const maskDigests = new WeakMap<readonly MaskOp[], string>();
+function maskDigest(ops: readonly MaskOp[]): string {
+  let digest = maskDigests.get(ops);
+  if (digest === undefined) {
+    let h = 0x811c9dc5; // FNV-1a over the history's JSON
+    for (const c of JSON.stringify(ops)) h = Math.imul(h ^ c.charCodeAt(0), 0x01000193) >>> 0;
+    digest = h.toString(16);
+    maskDigests.set(ops, digest);
+  }
+  return digest;
+}
+
+/** What a map is made from: a shown map whose inputs differ is stale (a painted mask counts by its digest). */
+export const mapInputs = (request: ControlMapRequest, init?: PreviewInit | null): string =>
+  JSON.stringify(request) + (init?.mask && !request.image ? `|mask ${maskDigest(init.mask)}` : '');
 
 const CONTROL_MODE_IDS: readonly string[] = ['balanced', 'prompt', 'control'] satisfies ControlMode[];
 const RESIZE_MODE_IDS: readonly string[] = ['crop', 'fit', 'stretch'] satisfies ResizeMode[];
