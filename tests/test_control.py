@@ -21,7 +21,7 @@ from ldm.invoke.control.preprocess import fit_to, make_map
 from ldm.invoke.errors import InvalidParameterError
 from ldm.invoke.files import CONTROL_FOLDER
 from ldm.invoke.generate import Generate
-from ldm.invoke.metadata import read_metadata
+from ldm.invoke.metadata import png_bytes, read_metadata
 from ldm.invoke.model_formats.state_dict import load_tensors
 from ldm.invoke.model_manager import ModelManager
 from ldm.invoke.request import ControlUnit, GenerationRequest, ImageRef
@@ -578,14 +578,6 @@ def test_generate_image_over_socketio_takes_a_unit_and_records_it(control_server
     assert np.array_equal(np.asarray(Image.open(made).convert("RGB")).astype(np.int16), pixels(gen, same))
 
 
-def png_of(image: Image.Image) -> bytes:
-    from io import BytesIO
-
-    buffer = BytesIO()
-    image.save(buffer, format="PNG")
-    return buffer.getvalue()
-
-
 def square_mask() -> Image.Image:
     """White where holed() is transparent: the part to fill."""
     mask = Image.new("L", (64, 64))
@@ -599,14 +591,14 @@ def test_a_unit_without_a_picture_inpaints_with_the_picture_being_inpainted_and_
 
     client = connect(control_server.url)
     opaque = holed(lincoln).image.convert("RGB")
-    client.emit("uploadImage", png_of(opaque), "opaque.png", "inpainting")
+    client.emit("uploadImage", png_bytes(opaque), "opaque.png", "inpainting")
     init = client.wait_for("imageUploaded", lambda d: d.get("destination") == "inpainting")[-1]["url"]
     client.emit("uploadImage", holed(lincoln).data, "holed.png", "control")
     picture = client.wait_for("imageUploaded", lambda d: d.get("destination") == "control")[-1]["url"]
 
     def inpaint(*units: dict) -> tuple[np.ndarray, dict]:
         request = params(prompt=BASE.prompt, steps=4, seed=7, progress_latents=False, init_img=init, strength=0.75,
-                         init_mask=base64.b64encode(png_of(square_mask())).decode(), control=list(units))
+                         init_mask=base64.b64encode(png_bytes(square_mask())).decode(), control=list(units))
         result = results_of(client, client.call("generateImage", request, False, False)["jobId"], 1, timeout=240)[0]
         made = control_server.studio.outdir / result["url"].removeprefix("outputs/")
         return np.asarray(Image.open(made).convert("RGB")).astype(np.int16), read_metadata(made)["image"]
@@ -719,9 +711,7 @@ def test_webuiapi_inpaint_only_unit_fills_where_its_mask_is_white(control_server
     api = webuiapi.WebUIApi(host="127.0.0.1", port=control_server.port)
     picture = holed(lincoln)
     opaque = picture.image.convert("RGB")  # the same colours, the hole's too, with nothing transparent
-    mask = Image.new("L", (64, 64))
-    mask.paste(255, (16, 16, 48, 48))
-    unit = webuiapi.ControlNetUnit(image=opaque, mask=mask, module="inpaint_only", model="tiny-canny")
+    unit = webuiapi.ControlNetUnit(image=opaque, mask=square_mask(), module="inpaint_only", model="tiny-canny")
     result = api.txt2img(prompt=BASE.prompt, seed=7, steps=4, width=64, height=64, sampler_name="Euler",
                          cfg_scale=7.5, controlnet_units=[unit], alwayson_scripts={})
     # The mask made the square transparent: the engine's unit on the holed picture gives the same pixels.
@@ -764,7 +754,7 @@ def test_webuiapi_img2img_unit_without_an_image_takes_init_images_and_the_inpain
 def test_a_bad_extension_unit_is_a_422_naming_it_and_leaves_nothing_behind(control_server, index, unit, words):
     import requests
 
-    picture = png_of(Image.new("RGB", (64, 64), (40 * index, 90, 7)))  # sent nowhere else
+    picture = png_bytes(Image.new("RGB", (64, 64), (40 * index, 90, 7)))  # sent nowhere else
     body = {"prompt": "x", "steps": 2, "width": 64, "height": 64, "alwayson_scripts": {"ControlNet": {"args": [
         {"image": base64.b64encode(picture).decode(), "module": "canny", "model": "tiny-canny", **unit}]}}}
     reply = requests.post(f"{control_server.url}/sdapi/v1/txt2img", json=body, timeout=60)

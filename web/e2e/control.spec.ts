@@ -4,6 +4,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
 import {
+  chooseInitImage,
   expect,
   imageMetadata,
   invokeAndWait,
@@ -254,11 +255,7 @@ async function regionIsPictureAt(page: Page, url: string, whole: Awaited<ReturnT
 
 test('image to image: a unit left without a picture inpaints with the initial image, its transparent part the part to fill', async ({ app: page, sent }) => {
   await page.getByTestId('tab-img2img').click();
-  const chooser = page.waitForEvent('filechooser');
-  await page.getByTestId('init-image-dropzone').click();
-  await (await chooser).setFiles(PARROT_TRANSPARENT);
-  await expect(page.getByTestId('init-image')).toHaveAttribute('data-url', /init-images\//);
-  const init = (await page.getByTestId('init-image').getAttribute('data-url')) ?? '';
+  const init = await chooseInitImage(page, PARROT_TRANSPARENT);
   await page.getByTestId('prompt').fill('old sea captain');
   await smallSettings(page, 128, 3);
   await page.getByTestId('control-add').click();

@@ -3,6 +3,7 @@ import fs from 'node:fs';
 import path from 'node:path';
 import type { Page } from '@playwright/test';
 import {
+  chooseInitImage,
   expect,
   imageMetadata,
   invokeAndWait,
@@ -23,16 +24,6 @@ const PARROT_TRANSPARENT = path.join(FIXTURES, 'lincoln-parrot-transparent-128.p
 const NOT_AN_IMAGE = path.join(FIXTURES, 'not-an-image.png');
 
 const thumbOf = (page: Page, url: string) => page.getByTestId('gallery-grid-result').locator(`[data-url="${url}"]`);
-
-async function chooseInitImage(page: Page, file: string): Promise<string> {
-  const chooser = page.waitForEvent('filechooser');
-  await page.getByTestId('init-image-dropzone').click();
-  await (await chooser).setFiles(file);
-  const img = page.getByTestId('init-image');
-  await expect(img).toBeVisible();
-  await expect(img).toHaveAttribute('data-url', /init-images\//);
-  return (await img.getAttribute('data-url')) ?? '';
-}
 
 test('text to image: a prompt becomes a thumbnail and the current image', async ({ app: page, sent }) => {
   await expect(page.getByTestId('demo-notice')).toBeVisible();

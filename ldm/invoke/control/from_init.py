@@ -4,13 +4,12 @@ part the request regenerates (painted, or transparent) left transparent."""
 
 from __future__ import annotations
 
-import io
-
 import numpy as np
 from PIL import Image
 
 from ..errors import InvalidParameterError
 from ..generator.inputs import init_inputs
+from ..metadata import png_bytes
 from ..request import ImageRef
 from .table import PREPROCESSORS
 
@@ -35,6 +34,4 @@ def init_picture(field: str, preprocessor: str, init_image: ImageRef | None, ini
         picture = Image.fromarray(rgba, "RGBA")
     else:
         picture = Image.fromarray(rgba[..., :3], "RGB")
-    out = io.BytesIO()
-    picture.save(out, format="PNG")
-    return out.getvalue()
+    return png_bytes(picture)

@@ -88,6 +88,17 @@ export const test = base.extend<Fixtures, { server: InvokeServer }>({
 
 export { expect };
 
+/** Image to Image: a file chosen through the initial image's dropzone, as a user picks it; its served URL. */
+export async function chooseInitImage(page: Page, file: string): Promise<string> {
+  const chooser = page.waitForEvent('filechooser');
+  await page.getByTestId('init-image-dropzone').click();
+  await (await chooser).setFiles(file);
+  const img = page.getByTestId('init-image');
+  await expect(img).toBeVisible();
+  await expect(img).toHaveAttribute('data-url', /init-images\//);
+  return (await img.getAttribute('data-url')) ?? '';
+}
+
 export async function resultCount(page: Page): Promise<number> {
   // (Until the server's first page has arrived the count says 0 whatever the gallery holds.)
   const count = page.getByTestId('gallery-count-result');

@@ -248,7 +248,8 @@ function PreprocessorFields({ unit, facts, index }: { unit: ControlUnit; facts: 
 }
 
 /** What Preview Map does for this unit, or why it cannot yet. */
-function previewTooltip(unit: ControlUnit, init: PreviewInit | null, tab: ActiveTab, hasInit: boolean, initPicture: string | undefined): string {
+function previewTooltip(unit: ControlUnit, init: PreviewInit | null, tab: ActiveTab, hasInit: boolean): string {
+  const initPicture = INIT_PICTURE[tab];
   if (unit.image) return CONTROL_TOOLTIPS.preview;
   if (init) return `${CONTROL_TOOLTIPS.preview} Without a picture, the map is ${initPicture}'s${init.mask ? ', its painted part the part to fill' : ''}.`;
   if (!initPicture) return 'Choose a control picture first.';
@@ -261,7 +262,6 @@ function MapPreview({ unit, facts, index }: { unit: ControlUnit; facts: ControlF
   const dispatch = useAppDispatch();
   const size = useAppSelector(generationSize, (a, b) => a.width === b.width && a.height === b.height);
   const [busy, setBusy] = useState(false);
-  const initPicture = useAppSelector((s) => INIT_PICTURE[s.tabs.activeTab]);
   const tab = useAppSelector((s) => s.tabs.activeTab);
   const initialImage = useAppSelector((s) => s.options.initialImage);
   const shouldFitToWidthHeight = useAppSelector((s) => s.options.shouldFitToWidthHeight);
@@ -275,7 +275,7 @@ function MapPreview({ unit, facts, index }: { unit: ControlUnit; facts: ControlF
   return (
     <div className="control-map">
       <div className="control-unit__buttons">
-        <Tooltip label={previewTooltip(unit, init, tab, initialImage !== null, initPicture)}>
+        <Tooltip label={previewTooltip(unit, init, tab, initialImage !== null)}>
           <button type="button" className="button button--small" disabled={(!unit.image && !init) || busy} onClick={preview} data-testid={`control-preview-${index}`}>
             {busy ? 'Making the map…' : 'Preview map'}
           </button>
