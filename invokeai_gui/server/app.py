@@ -91,7 +91,19 @@ class InvokeServer:
         self._stopped = True
         self.studio.stop(cancel_running=cancel_running)
         self.http.shutdown()
+        self._drop_connections()
         self.studio.close()
+
+    def _drop_connections(self) -> None:
+        """Closes every client's connection. Closing the listening socket leaves open WebSockets
+        serving: an event on one (a gallery page asked for while the server goes down) would reach
+        the closed gallery and answer with its error. The close is Engine.IO's, as a dropped
+        transport, so a browser reconnects by itself once the server is back (a Socket.IO disconnect
+        would tell it not to); it does not wait for the close to be sent, which a long-polling client
+        between two requests would never collect now that the server takes no new ones."""
+        eio = self.socketio.server.eio
+        for connection in list(eio.sockets.values()):
+            connection.close(wait=False, reason=eio.reason.SERVER_DISCONNECT)
 
 
 def create_app(config: ServerConfig) -> InvokeServer:

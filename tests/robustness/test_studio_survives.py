@@ -9,6 +9,7 @@ import logging
 import os
 import sqlite3
 import threading
+import time
 from io import BytesIO, StringIO
 from pathlib import Path
 
@@ -68,6 +69,28 @@ def test_a_slow_handler_of_one_client_does_not_hold_up_another(server_factory, c
     quick.emit("requestSystemConfig")
     assert done.wait(60)
     assert order[0] == "config", order
+
+
+# -- a server going down ----------------------------------------------------------------------------
+
+
+def test_a_server_going_down_drops_its_connections_before_it_closes_the_gallery(server_factory, connect):
+    """A page still open when the server stops sees it disconnect; before, its open WebSocket went on
+    serving, and a gallery request on it answered with "Cannot operate on a closed database"."""
+    server = server_factory(load_model_at_start=False)
+    client = connect(server.url)
+    client.wait_for("workersUpdate")
+    server.shutdown()
+    if client.client.connected:  # the drop may not have reached the client's reader thread yet
+        try:
+            client.emit("requestImages", "result")
+        except Exception:  # noqa: BLE001 — the connection went away under the emit, as it should
+            pass
+    deadline = time.monotonic() + 10
+    while client.client.connected and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not client.client.connected, "the stopped server left the client connected"
+    assert client.of("error") == []
 
 
 # -- corrupt databases -----------------------------------------------------------------------------
