@@ -19,7 +19,7 @@ from PIL import Image
 from ldm.invoke.control.canny import canny_edges
 from ldm.invoke.control.preprocess import fit_to, make_map
 from ldm.invoke.errors import InvalidParameterError
-from ldm.invoke.files import CONTROL_FOLDER
+from ldm.invoke.files import CONTROL_FOLDER, INIT_FOLDER, MASK_FOLDER
 from ldm.invoke.generate import Generate
 from ldm.invoke.metadata import png_bytes, read_metadata
 from ldm.invoke.model_formats.state_dict import load_tensors
@@ -677,6 +677,29 @@ def test_a_cli_unit_without_image_inpaints_with_the_init_image_and_its_mask(gen,
     kept = tmp_path / "outputs" / re.search(r"image=outputs/(control-images/init\.[0-9a-f]+\.png)", command).group(1)
     alpha = np.asarray(Image.open(kept).convert("RGBA"))[..., 3]
     assert np.array_equal(alpha == 0, np.asarray(square_mask()) == 255)
+
+
+def test_a_refused_cli_line_leaves_nothing_in_the_output_tree(gen, tmp_path, lincoln):
+    """Pictures a line brings from outside (-I, -M, image=, the one a unit takes from -I) are copied in
+    only once the line has passed every check."""
+    from tests.support.cli_session import CliSession
+
+    init, mask = tmp_path / "init.png", tmp_path / "mask.png"
+    lincoln.image.convert("RGB").resize((64, 64)).save(init)
+    square_mask().save(mask)
+    outdir = tmp_path / "outputs"
+    cli = CliSession(gen, outdir)
+    line = f'"a cat" -s 4 -W 64 -H 64 -I {init} -M {mask}'
+    refusals = {f"{line} --control model=tiny-xl,image={LINCOLN}": "tiny-xl is a ControlNet for Stable Diffusion XL",
+                f"{line} --control model=tiny-xl,preprocessor=inpaint_only": "tiny-xl is a ControlNet for",
+                f"{line} -C -3 --control model=tiny-canny": "cfg_scale"}
+    for refused, message in refusals.items():
+        with pytest.raises(AssertionError, match=message):
+            cli.say(refused)
+        assert [p for p in outdir.rglob("*") if p.is_file()] == [], refused
+    made = cli.made(f"{line} --control model=tiny-canny,image={LINCOLN}")  # and one that passes keeps them
+    kept = {p.parent.name for p in outdir.rglob("*.png") if p != made}
+    assert kept == {INIT_FOLDER, MASK_FOLDER, CONTROL_FOLDER}, kept
 
 
 # -- the A1111 ControlNet extension's API --------------------------------------------------------------

@@ -278,9 +278,11 @@ class InvokeCLI:
                 return candidate.resolve()
         raise CommandLineError(f"No {field} file {name} (looked in {outdir}, {Path.cwd()} and {outdir / path})")
 
-    def input_image(self, name: str, field: str, folder: str, outdir: Path) -> ImageRef:
+    def input_image(self, name: str, field: str, folder: str, outdir: Path,
+                    keep: list[tuple[bytes, Path]]) -> ImageRef:
         """An init image or mask by content, recorded by its ``outputs/...`` URL: a file from outside
-        the output folder is copied into ``folder`` first, so the web UI can run this recipe too."""
+        the output folder is to be copied into ``folder`` (added to ``keep``), so the web UI can run
+        this recipe too."""
         path = self.find_image(name, field, outdir)
         data = path.read_bytes()
         root = outdir.resolve()
@@ -288,25 +290,30 @@ class InvokeCLI:
             digest = hashlib.sha256(data).hexdigest()[:8]
             stem = re.sub(r"[^\w.-]+", "_", path.stem)[:80] or "image"
             path = root / folder / f"{stem}.{digest}{path.suffix.lower() or '.png'}"
-            if not path.is_file() or path.read_bytes() != data:
-                atomic_write(data, path)
+            keep.append((data, path))
         return ImageRef.from_bytes(data, relative_to_output_url(path.relative_to(root).as_posix()))
 
     @staticmethod
     def init_picture(index: int, unit: dict[str, Any], prompt: str, switches: dict[str, Any], init: ImageRef | None,
-                     mask: ImageRef | None, outdir: Path) -> ImageRef:
+                     mask: ImageRef | None, outdir: Path, keep: list[tuple[bytes, Path]]) -> ImageRef:
         """The picture of a ``--control`` unit without ``image=``: the init image (``-I``) as the request works
-        at it, its part to fill (``-M``, or transparent) transparent for inpaint_only; kept under
-        control-images/ so the recipe names it."""
+        at it, its part to fill (``-M``, or transparent) transparent for inpaint_only; to be kept under
+        control-images/ (added to ``keep``) so the recipe names it."""
         from .control.from_init import init_picture
 
         plain = request_from_switches(prompt, switches, init, mask)  # its size and fit, before any unit
         data = init_picture(f"control[{index}].image", unit.get("preprocessor", "none"), init, mask, plain.width,
                             plain.height, plain.fit)
         path = outdir.resolve() / CONTROL_FOLDER / f"init.{hashlib.sha256(data).hexdigest()[:20]}.png"
-        if not path.is_file():
-            atomic_write(data, path)
+        keep.append((data, path))
         return ImageRef.from_bytes(data, relative_to_output_url(path.relative_to(outdir.resolve()).as_posix()))
+
+    @staticmethod
+    def keep_inputs(keep: list[tuple[bytes, Path]]) -> None:
+        """Writes the pictures a line brought into the output tree, each unless the same bytes are there."""
+        for data, path in keep:
+            if not path.is_file() or path.read_bytes() != data:
+                atomic_write(data, path)
 
     def _one_path(self, rest: str, command: str, switches: bool) -> tuple[Path, list[str]]:
         words = split_words(rest)
@@ -405,17 +412,21 @@ class InvokeCLI:
         model = options.pop("model", None)
         outdir = (Path(options.pop("outdir")) if options.get("outdir") else self.outdir).expanduser().resolve()
         init = mask = None
+        keep: list[tuple[bytes, Path]] = []  # pictures from outside the output tree, written once the line passes
         if options.get("init_img"):
-            init = self.input_image(options.pop("init_img"), "init image", INIT_FOLDER, outdir)
+            init = self.input_image(options.pop("init_img"), "init image", INIT_FOLDER, outdir, keep)
         if options.get("init_mask"):
-            mask = self.input_image(options.pop("init_mask"), "mask", MASK_FOLDER, outdir)
+            mask = self.input_image(options.pop("init_mask"), "mask", MASK_FOLDER, outdir, keep)
         switches = {**self._defaults(), **options}
-        controls = tuple(self.input_image(unit["image"], f"control image {i}", CONTROL_FOLDER, outdir)
-                         if "image" in unit else self.init_picture(i, unit, parsed.prompt, switches, init, mask, outdir)
+        controls = tuple(self.input_image(unit["image"], f"control image {i}", CONTROL_FOLDER, outdir, keep)
+                         if "image" in unit else
+                         self.init_picture(i, unit, parsed.prompt, switches, init, mask, outdir, keep)
                          for i, unit in enumerate(options.get("control") or ()))
         request = request_from_switches(parsed.prompt, switches, init, mask, controls)
         if model and model != self.gen.model_name:
             self.switch_model(model)
+        request = self.gen.check(request)
+        self.keep_inputs(keep)
         progress = _Progress(request.iterations)
         writer = self.writer(outdir)
         try:

@@ -228,15 +228,22 @@ class Generate:
         finally:  # the job's large tensors were kept mapped between steps; give their pages back
             release_freed_pages()
 
-    def _generate(self, request: GenerationRequest, progress: Progress | None,
-                  status: StatusCallback | None) -> Iterator[GeneratedImage]:
-        request = request.with_seed().validate()
+    def check(self, request: GenerationRequest) -> GenerationRequest:
+        """The request validated, with the model it names loaded and its control units checked against
+        that model; what a caller keeps on disk for a request waits for this, so a refusal leaves nothing."""
+        request = request.validate()
         if request.model and request.model != self.model_name:
             self.set_model(request.model)
         model = self._model()
         entries = self.model_manager.control_models()
         check_units(request, {name: entry["family"] for name, entry in entries.items()}, model.family, model.name,
                     annotators(self.root), {name: entry["kind"] for name, entry in entries.items()})
+        return request
+
+    def _generate(self, request: GenerationRequest, progress: Progress | None,
+                  status: StatusCallback | None) -> Iterator[GeneratedImage]:
+        request = self.check(request.with_seed())
+        model = self._model()
         inputs = prepare_inputs(request)
         mode = inputs.mode
         width, height = inputs.image.size if inputs.image is not None else (request.width, request.height)
