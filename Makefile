@@ -53,8 +53,11 @@ web-check: web
 test-web: web/node_modules/.installed
 	cd web && npm test
 
+# Two pytest processes (tests/conftest.py says which files share one); their torch threads wait
+# passively, so one process's idle threads do not spin on the cores the other is using.
+PYTEST_WORKERS ?= 2
 test-python: $(STAMP)
-	HF_HUB_OFFLINE=1 $(PY) -m pytest -q tests $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q tests -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ldm invokeai_gui tests scripts bench

@@ -16,6 +16,36 @@ import pytest
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_HUB_DISABLE_TELEMETRY", "1")
 
+# `make test` runs pytest on two processes (pytest-xdist): a file's tests stay on one of them (they
+# share module fixtures), and these files share one process because they share something costly:
+# the session's two --compile launches, or one Ray on 127.0.0.1 at a time.
+_SHARED_PROCESS = {
+    "test_compile.py": "compile", "test_bench_gpu.py": "compile",
+    "test_cluster.py": "ray", "test_cluster_nodes.py": "ray",
+}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Those costly files first (a stable sort), so that neither process is left with them at the end."""
+    items.sort(key=lambda item: item.path.name not in _SHARED_PROCESS)
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    from xdist.scheduler import LoadScopeScheduling
+
+    config.option.loadscopereorder = False  # hand the files out in the order above
+
+    class ByFile(LoadScopeScheduling):
+        """xdist's ``loadfile``, with the files above sent to one process together."""
+
+        def _split_scope(self, nodeid: str) -> str:
+            path = nodeid.split("::", 1)[0]
+            return _SHARED_PROCESS.get(Path(path).name, path)
+
+    return ByFile(config, log)
+
+
 # What a server's private root holds of its own (everything else is linked from the shared test root).
 _PER_SERVER = {"databases", "thumbnails", "outputs"}
 

@@ -42,7 +42,9 @@ def local_ray():
 @pytest.fixture(scope="module")
 def cluster(local_ray, module_server_factory):
     srv = module_server_factory(cluster="local", cluster_workers=2, cluster_threads=THREADS)
-    assert srv.studio.wait_until_loaded(120), "no worker loaded the demo model"
+    # every worker, not just the first: a test of two jobs at once must not find one still loading
+    for worker in srv.studio.pool.workers:
+        assert worker.loaded.wait(120), f"{worker.name} did not load the demo model"
     return srv
 
 
