@@ -85,10 +85,15 @@ def attention_bound(step, step_s: float) -> dict[str, float]:
     """What the step's attention costs beyond its matmuls. The bf16 floor counts FLOPs (bench_cpu.py);
     but softmax over L x L scores is an exp per score, whatever the head size. Each attention call the
     step makes is timed again at its own shapes, and with a head size of 8 (its matmuls nearly free):
-    that second time is the softmax's, which no matmul rate can take back."""
+    that second time is the softmax's, which no matmul rate can take back. And each is timed with the
+    one other fused attention torch has on the CPU, flex_attention compiled by inductor (its C++
+    template), to see whether it would take back what SDPA's flash kernel leaves."""
     import torch
     import torch.nn.functional as F
     from bench_cpu import count_flops, matmul_rate
+    from torch.nn.attention.flex_attention import flex_attention
+
+    flex = torch.compile(flex_attention, dynamic=False)
 
     sdpa, calls = F.scaled_dot_product_attention, defaultdict(int)
 
@@ -102,7 +107,7 @@ def attention_bound(step, step_s: float) -> dict[str, float]:
             step()
     finally:
         F.scaled_dot_product_attention = sdpa
-    whole = softmax = 0.0
+    whole = softmax = flexed = 0.0
     rows = []
     for (qs, ks, dtype), n in sorted(calls.items(), key=lambda c: -c[0][0][2] * c[0][1][2]):
         q, k = torch.randn(qs, dtype=dtype), torch.randn(ks, dtype=dtype)
@@ -110,15 +115,20 @@ def attention_bound(step, step_s: float) -> dict[str, float]:
         with torch.inference_mode():
             t = best_of(lambda q=q, k=k: sdpa(q, k, k), 3)
             t8 = best_of(lambda q=q8, k=k8: sdpa(q, k, k), 3)
-        whole, softmax = whole + n * t, softmax + n * t8
-        rows.append([f"{qs[2]} x {ks[2]} tokens, {qs[1]} heads of {qs[3]}", n, round(n * t, 3), round(n * t8, 3)])
+            flex(q, k, k)  # compiles for this shape
+            tf = best_of(lambda q=q, k=k: flex(q, k, k), 3)
+        whole, softmax, flexed = whole + n * t, softmax + n * t8, flexed + n * tf
+        rows.append([f"{qs[2]} x {ks[2]} tokens, {qs[1]} heads of {qs[3]}", n, round(n * t, 3), round(n * t8, 3),
+                     round(n * tf, 3)])
     with torch.inference_mode():
         flops = count_flops(step)
     floor = flops / (matmul_rate(torch.bfloat16) * 1e9)
-    print(table(rows, ["attention calls (queries x keys)", "per step", "s per step", "s at head size 8"]))
+    print(table(rows, ["attention calls (queries x keys)", "per step", "s per step", "s at head size 8",
+                       "s with flex_attention"]))
     print(f"attention {whole:.3f} s per step, of it softmax-bound {softmax:.3f} s; bf16 matmul floor {floor:.3f} s; "
-          f"step {step_s:.3f} s = {step_s / floor:.2f}x the floor, {step_s / (floor + softmax):.2f}x floor + softmax")
-    return {"attention_s": whole, "softmax_bound_s": softmax, "bf16_floor_s": floor,
+          f"step {step_s:.3f} s = {step_s / floor:.2f}x the floor, {step_s / (floor + softmax):.2f}x floor + softmax; "
+          f"compiled flex_attention {flexed:.3f} s = {flexed / whole:.2f}x SDPA")
+    return {"attention_s": whole, "softmax_bound_s": softmax, "bf16_floor_s": floor, "flex_attention_s": flexed,
             "x_floor": step_s / floor, "x_floor_plus_softmax": step_s / (floor + softmax)}
 
 
