@@ -32,6 +32,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(optionalhook=True)
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    if config.getoption("dist") not in ("load", "loadfile"):
+        return None  # another --dist the user chose (loadscope, worksteal, ...) is theirs
     from xdist.scheduler import LoadScopeScheduling
 
     config.option.loadscopereorder = False  # hand the files out in the order above
