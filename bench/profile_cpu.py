@@ -93,6 +93,7 @@ def attention_bound(step, step_s: float) -> dict[str, float]:
     from bench_cpu import count_flops, matmul_rate
     from torch.nn.attention.flex_attention import flex_attention
 
+    torch._dynamo.config.recompile_limit = 64  # one graph per attention shape; past the limit it would run uncompiled
     flex = torch.compile(flex_attention, dynamic=False)
 
     sdpa, calls = F.scaled_dot_product_attention, defaultdict(int)
