@@ -34,15 +34,15 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
     if config.getoption("dist") not in ("load", "loadfile"):
         return None  # another --dist the user chose (loadscope, worksteal, ...) is theirs
-    from xdist.scheduler import LoadScopeScheduling
+    from xdist.scheduler import LoadFileScheduling
 
     config.option.loadscopereorder = False  # hand the files out in the order above
 
-    class ByFile(LoadScopeScheduling):
+    class ByFile(LoadFileScheduling):
         """xdist's ``loadfile``, with the files above sent to one process together."""
 
         def _split_scope(self, nodeid: str) -> str:
-            path = nodeid.split("::", 1)[0]
+            path = super()._split_scope(nodeid)
             return _SHARED_PROCESS.get(Path(path).name, path)
 
     return ByFile(config, log)
