@@ -70,7 +70,7 @@ test: sysdeps $(STAMP) web-check
 	$(MAKE) test-e2e
 
 test-e2e: $(STAMP) web/node_modules/.installed
-	cd web && INVOKEAI_PYTHON=$(abspath $(PY)) npm run e2e
+	cd web && INVOKEAI_PYTHON=$(abspath $(PY)) npm run e2e $(if $(E2E_WORKERS),-- --workers=$(E2E_WORKERS))
 
 bench: $(STAMP)
 	HF_HUB_OFFLINE=1 $(PY) bench/run_all.py

@@ -1,4 +1,4 @@
-/** Playwright runner settings: Debian's Chromium, one worker sharing one real server, no downloads. */
+/** Playwright runner settings: Debian's Chromium, two workers each with its own real server, no downloads. */
 import { defineConfig } from '@playwright/test';
 import { CHROMIUM, CHROMIUM_ARGS } from './support/env';
 
@@ -9,7 +9,9 @@ export default defineConfig({
   globalSetup: './globalSetup.ts',
   timeout: 120_000,
   expect: { timeout: 30_000 },
-  workers: 1,
+  // Each worker starts its own server on its own root (support/fixtures.ts), and a spec file's tests
+  // run in order on one worker; `make test-e2e E2E_WORKERS=1` runs them all on one.
+  workers: 2,
   fullyParallel: false,
   retries: 0,
   forbidOnly: true,

@@ -1,4 +1,4 @@
-/** Test fixtures: one real server per run, a page on it, and a check of every payload the page sends. */
+/** Test fixtures: one real server per worker, a page on it, and a check of every payload the page sends. */
 import { test as base, expect, type Page, type WebSocket } from '@playwright/test';
 import fs from 'node:fs';
 import path from 'node:path';
