@@ -1,14 +1,17 @@
 """``--compile``: the first and the second launch of the same model and size (new processes; the first
 compiles into an empty ROOT/cache/compile, the second loads from it) beside an eager launch, and the
-compiled SD-1.5-shaped UNet step against the bf16 floor of bench_cpu.py.
+compiled SD-1.5-shaped UNet step against the bf16 floor of bench_cpu.py. ``--options`` compares the step
+under inductor settings ``--compile`` leaves off (freezing, max-autotune), interleaved in one process.
 
     python bench/bench_compile.py [--model demo|sd15] [--size 64] [--steps 4] [--skip-step | --skip-launch]
+    python bench/bench_compile.py --options [--rounds 5]
 """
 
 from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -68,6 +71,60 @@ def step_against_floor(repeats: int) -> dict[str, float]:
             "eager_x_floor": eager / floor, "compiled_x_floor": fast / floor, "precision": auto}
 
 
+# Inductor settings ``--options`` sets beside ``--compile``'s own (ldm/invoke/compile.py leaves both off).
+OPTIONS = {
+    "--compile": {},
+    "--compile + freezing": {"freezing": True},
+    "--compile + freezing + max-autotune": {"freezing": True, "max_autotune": True},
+}
+
+
+def step_options(rounds: int) -> dict[str, object]:
+    """The SD-1.5-shaped step eager and compiled under each of OPTIONS, one round after another (a fresh
+    bf16 matmul rate each round, so a noisy neighbour hits the floor and the steps alike); medians."""
+    import torch
+    import torch._dynamo
+    from bench_cpu import count_flops, matmul_rate, sd15_unet, unet_inputs
+
+    from ldm.invoke.compile import use_cache
+    from ldm.invoke.devices import choose_precision, cpu_has_native_bf16, prefer_channels_last, weights_dtype
+
+    cpu = torch.device("cpu")
+    auto = choose_precision("auto", cpu)
+    dtype = weights_dtype(auto, cpu)
+    with tempfile.TemporaryDirectory() as tmp:
+        use_cache(Path(tmp))  # a cold cache: each setting compiles its own code
+        unet = sd15_unet().to(dtype)
+        prefer_channels_last(unet, cpu)
+        x, t, emb = unet_inputs()
+        x, emb = x.to(dtype), emb.to(dtype)
+        calls = {"eager": unet}
+        compile_s = {}
+        with torch.no_grad():  # freezing needs grad off; inference_mode tensors cannot be frozen
+            flops = count_flops(lambda: unet(x, t, encoder_hidden_states=emb))
+            for name, options in OPTIONS.items():
+                torch._dynamo.reset()
+                calls[name] = torch.compile(unet, dynamic=False, options=options)
+                started = time.perf_counter()
+                calls[name](x, t, encoder_hidden_states=emb)
+                compile_s[name] = time.perf_counter() - started
+            times: dict[str, list[float]] = {name: [] for name in calls}
+            rates = []
+            for _ in range(rounds):
+                rates.append(matmul_rate(torch.bfloat16 if cpu_has_native_bf16() else torch.float32, seconds=1.5))
+                for name, call in calls.items():
+                    started = time.perf_counter()
+                    call(x, t, encoder_hidden_states=emb)
+                    times[name].append(time.perf_counter() - started)
+    floor = flops / (statistics.median(rates) * 1e9)
+    eager = statistics.median(times["eager"])
+    rows = [[name, statistics.median(v), f"{statistics.median(v) / floor:.2f}x", f"{statistics.median(v) / eager:.3f}",
+             f"{compile_s[name]:.0f}" if name in compile_s else "-"] for name, v in times.items()]
+    print(table(rows, ["SD-1.5-shaped step, " + auto, "median s", "x of bf16 floor", "x eager", "compile s"]))
+    print(f"{rounds} rounds; bf16 matmul rate {min(rates):.0f}-{max(rates):.0f} GFLOP/s, floor {floor:.3f} s")
+    return {"precision": auto, "floor_s": floor, "rates": rates, "times_s": times, "compile_s": compile_s}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
     ap.add_argument("--model", choices=("demo", "sd15"), default="demo")
@@ -76,7 +133,12 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--skip-step", action="store_true", help="only the launch times")
     ap.add_argument("--skip-launch", action="store_true", help="only the UNet step against the floor")
+    ap.add_argument("--options", action="store_true", help="only the step under other inductor settings")
+    ap.add_argument("--rounds", type=int, default=5, help="rounds of --options")
     args = ap.parse_args()
+    if args.options:
+        print("wrote", write_result("compile_options", step_options(args.rounds)))
+        return
     out: dict[str, object] = {"model": args.model, "size": args.size, "steps": args.steps}
     if not args.skip_launch:
         out["launch_s"] = launch_times(args.model, args.size, args.steps)

@@ -6,7 +6,8 @@ Compiled code is cached in ``ROOT/cache/compile`` (inductor's FX graph cache and
 so a new process pays seconds to trace and load it rather than minutes to compile it again.
 
 Freezing (``torch._inductor.config.freezing``) is left off: in this torch it bypasses the AOT autograd
-cache, so a second launch compiled as long as the first (BENCHMARKS.md, ``--compile``).
+cache, so a second launch compiled as long as the first, and it made the step no faster
+(BENCHMARKS.md, ``--compile``; ``bench/bench_compile.py --options`` measures it).
 """
 
 from __future__ import annotations
