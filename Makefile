@@ -57,7 +57,7 @@ test-web: web/node_modules/.installed
 # passively, so one process's idle threads do not spin on the cores the other is using.
 PYTEST_WORKERS ?= 2
 test-python: $(STAMP)
-	HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q tests -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	HF_HUB_OFFLINE=1 OMP_WAIT_POLICY=PASSIVE $(PY) -m pytest -q tests -n $(PYTEST_WORKERS) --durations=10 $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check ldm invokeai_gui tests scripts bench
