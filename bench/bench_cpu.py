@@ -1,5 +1,5 @@
 """CPU speed against the machine's limit: one SD-1.5-shaped UNet step (batch 2, 64×64 latents) and
-a 512×512 VAE decode in the precision ``--precision auto`` picks and the memory layout Generate uses,
+a 512×512 VAE decode in the precision ``--precision auto`` picks, the memory layout and the attention Generate uses,
 against bare float32 and the machine's own measured matmul rate.
 
     python bench/bench_cpu.py [--repeats 2]
@@ -79,6 +79,7 @@ def main() -> None:
     import torch
 
     from ldm.invoke.allocator import keep_freed_pages
+    from ldm.invoke.attention import choose_attention, use_attention
     from ldm.invoke.devices import (
         BF16_WEIGHTS,
         autocast_for,
@@ -90,6 +91,7 @@ def main() -> None:
     keep_freed_pages()  # as Generate does (bench_allocator.py measures what it buys)
     cpu = torch.device("cpu")
     auto = choose_precision("auto", cpu)
+    attention = choose_attention("auto", cpu)  # the attention Generate gives the UNet here
     unet, vae = sd15_unet(), sd15_vae()
     x, t, emb = unet_inputs()
     z = torch.randn(1, 4, 64, 64)
@@ -124,7 +126,9 @@ def main() -> None:
 
         rows_to_time = [("unet step, bare float32", "float32", unet_step, False)]
         rows_to_time += [(f"unet step, {name(p)}, contiguous", p, unet_step, False) for p in paths]
-        rows_to_time += [(f"unet step, {name(p)}", p, unet_step, True) for p in paths]
+        rows_to_time += [(f"unet step, {name(p)}, {attention} attention", p, unet_step, True) for p in paths]
+        if attention != "sdpa":  # what the attention Generate picks buys, in the same run
+            rows_to_time += [(f"unet step, {name(auto)}, sdpa attention", auto, unet_step, True)]
         rows_to_time += [("vae decode 512px, bare float32", "float32", vae_decode, False)]
         rows_to_time += [(f"vae decode 512px, {name(p)}, contiguous", p, vae_decode, False) for p in paths]
         rows_to_time += [(f"vae decode 512px, {name(p)}", p, vae_decode, True) for p in paths]
@@ -139,6 +143,8 @@ def main() -> None:
                 vae = module = sd15_vae()
             module.to(dtype)
             module.to(memory_format=torch.channels_last if ours else torch.contiguous_format)
+            if label.startswith("unet") and ours:
+                use_attention(module, "sdpa" if "sdpa attention" in label else attention)
             with autocast_for(precision, cpu):
                 results[label] = best_of(fn, args.repeats)
     rows = []
@@ -153,7 +159,8 @@ def main() -> None:
     print(f"UNet step {unet_flops / 1e12:.2f} TFLOP, VAE decode {vae_flops / 1e12:.2f} TFLOP")
     print(table(rows, ["measure", "seconds", "GFLOP/s", "% of its precision's matmul peak", "x of bf16 floor"]))
     print("wrote", write_result("cpu", {"matmul_gflops": rates, "unet_tflop": unet_flops / 1e12,
-                                        "vae_tflop": vae_flops / 1e12, "seconds": results, "auto_precision": auto}))
+                                        "vae_tflop": vae_flops / 1e12, "seconds": results, "auto_precision": auto,
+                                        "attention": attention}))
 
 
 if __name__ == "__main__":

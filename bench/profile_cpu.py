@@ -87,7 +87,8 @@ def attention_bound(step, step_s: float) -> dict[str, float]:
     step makes is timed again at its own shapes, and with a head size of 8 (its matmuls nearly free):
     that second time is the softmax's, which no matmul rate can take back. And each is timed with the
     one other fused attention torch has on the CPU, flex_attention compiled by inductor (its C++
-    template), to see whether it would take back what SDPA's flash kernel leaves."""
+    template), and unfused (a bf16 matmul, torch's softmax, a matmul: the softmax its own vectorised
+    pass), to see whether either would take back what SDPA's flash kernel leaves."""
     import torch
     import torch.nn.functional as F
     from bench_cpu import count_flops, matmul_rate
@@ -108,7 +109,10 @@ def attention_bound(step, step_s: float) -> dict[str, float]:
             step()
     finally:
         F.scaled_dot_product_attention = sdpa
-    whole = softmax = flexed = 0.0
+    def unfused(q, k, v):
+        return torch.softmax(q @ (k.transpose(-1, -2) * q.shape[-1] ** -0.5), dim=-1) @ v
+
+    whole = softmax = flexed = split = 0.0
     rows = []
     for (qs, ks, dtype), n in sorted(calls.items(), key=lambda c: -c[0][0][2] * c[0][1][2]):
         q, k = torch.randn(qs, dtype=dtype), torch.randn(ks, dtype=dtype)
@@ -118,18 +122,21 @@ def attention_bound(step, step_s: float) -> dict[str, float]:
             t8 = best_of(lambda q=q8, k=k8: sdpa(q, k, k), 3)
             flex(q, k, k)  # compiles for this shape
             tf = best_of(lambda q=q, k=k: flex(q, k, k), 3)
-        whole, softmax, flexed = whole + n * t, softmax + n * t8, flexed + n * tf
+            tu = best_of(lambda q=q, k=k: unfused(q, k, k), 3)
+        whole, softmax, flexed, split = whole + n * t, softmax + n * t8, flexed + n * tf, split + n * tu
         rows.append([f"{qs[2]} x {ks[2]} tokens, {qs[1]} heads of {qs[3]}", n, round(n * t, 3), round(n * t8, 3),
-                     round(n * tf, 3)])
+                     round(n * tf, 3), round(n * tu, 3)])
     with torch.inference_mode():
         flops = count_flops(step)
     floor = flops / (matmul_rate(torch.bfloat16) * 1e9)
     print(table(rows, ["attention calls (queries x keys)", "per step", "s per step", "s at head size 8",
-                       "s with flex_attention"]))
+                       "s with flex_attention", "s unfused"]))
     print(f"attention {whole:.3f} s per step, of it softmax-bound {softmax:.3f} s; bf16 matmul floor {floor:.3f} s; "
           f"step {step_s:.3f} s = {step_s / floor:.2f}x the floor, {step_s / (floor + softmax):.2f}x floor + softmax; "
-          f"compiled flex_attention {flexed:.3f} s = {flexed / whole:.2f}x SDPA")
+          f"compiled flex_attention {flexed:.3f} s = {flexed / whole:.2f}x SDPA, unfused {split:.3f} s = "
+          f"{split / whole:.2f}x SDPA")
     return {"attention_s": whole, "softmax_bound_s": softmax, "bf16_floor_s": floor, "flex_attention_s": flexed,
+            "unfused_attention_s": split,
             "x_floor": step_s / floor, "x_floor_plus_softmax": step_s / (floor + softmax)}
 
 

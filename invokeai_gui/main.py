@@ -94,6 +94,7 @@ def server_config_from_args(args: argparse.Namespace) -> ServerConfig:
         precision=args.precision,
         device=args.device,
         compile=args.compile,
+        attention=args.attention,
         free_gpu_mem=args.free_gpu_mem,
         seamless=args.seamless,
         cluster=getattr(args, "cluster", None),

@@ -33,13 +33,13 @@ CLOSE = {"float32": (2, 0.05), "bfloat16": (32, 3.0), "bfloat16-weights": (32, 3
 @pytest.fixture(scope="module")
 def engines(tmp_path_factory):
     root = tmp_path_factory.mktemp("reference-root")
-    made: dict[str, Generate] = {}
+    made: dict[tuple[str, str], Generate] = {}
 
-    def engine(precision: str) -> Generate:
-        if precision not in made:
-            made[precision] = Generate(root=root, precision=precision)
-            made[precision].load_model()
-        return made[precision]
+    def engine(precision: str, attention: str) -> Generate:
+        if (precision, attention) not in made:
+            made[precision, attention] = Generate(root=root, precision=precision, attention=attention)
+            made[precision, attention].load_model()
+        return made[precision, attention]
 
     before = torch.get_num_threads()
     yield engine
@@ -67,8 +67,11 @@ def test_a_reference_picture_regenerates_from_its_recipe(engines, name):
     threads = metadata["image"].get("threads", entry["threads"])
     assert threads == entry["threads"]
     torch.set_num_threads(threads)
+    # Pictures made before --attention carry none: they were made with SDPA.
+    attention = metadata["image"].get("attention", "sdpa")
+    assert attention == entry.get("attention", "sdpa")
     request = GenerationRequest.from_metadata(metadata, load_image=load_recorded)
-    done = next(iter(engines(entry["precision"]).generate(request)))
+    done = next(iter(engines(entry["precision"], attention).generate(request)))
     expected = np.asarray(reference.convert("RGB"))
     got = np.asarray(done.image.convert("RGB"))
     assert got.shape == expected.shape

@@ -69,6 +69,7 @@ class ServerConfig:
     precision: str = "auto"
     device: str = "auto"
     compile: bool = False  # --compile: the UNet runs through torch.compile
+    attention: str = "auto"  # --attention: sdpa or sliced (ldm/invoke/attention.py)
     free_gpu_mem: bool = False
     seamless: bool = False
     load_model_at_start: bool = True

@@ -232,7 +232,8 @@ class WorkerPool:
         # `local` workers share the studio's root; on a cluster each node resolves models in its own.
         self.settings = {"root": str(config.root) if local else None, "model": config.model,
                          "precision": config.precision, "device": config.device,
-                         "free_gpu_mem": config.free_gpu_mem, "compile": config.compile}
+                         "free_gpu_mem": config.free_gpu_mem, "compile": config.compile,
+                         "attention": config.attention}
         self.actor_class: Any = None
         self.on_change: Callable[[], None] = lambda: None  # a worker's description changed (workersUpdate)
         self._started_ray = False

@@ -65,7 +65,8 @@ class WorkerActor:
         self.worker = Worker(WorkerSettings(
             root=Path(root) if root else resolve_root(None), model=settings.get("model"),
             precision=settings.get("precision", "auto"), device=settings.get("device", "auto"),
-            free_gpu_mem=bool(settings.get("free_gpu_mem")), compile=bool(settings.get("compile"))))
+            free_gpu_mem=bool(settings.get("free_gpu_mem")), compile=bool(settings.get("compile")),
+            attention=settings.get("attention", "auto")))
         self._lock = threading.Lock()
         self._canceled: set[str] = set()
         self._set_threads()

@@ -75,7 +75,7 @@ class Studio:
             self.pool = WorkerPool(config)
         self.worker: Any = worker or self.pool or Worker(WorkerSettings(
             root=config.root, model=config.model, precision=config.precision, device=config.device,
-            free_gpu_mem=config.free_gpu_mem, compile=config.compile))
+            free_gpu_mem=config.free_gpu_mem, compile=config.compile, attention=config.attention))
         self.board = WorkerBoard(publisher, self._worker_rows)
         if self.pool is not None:
             self.pool.on_change = self.board.update

@@ -34,6 +34,7 @@ class WorkerSettings:
     device: str = "auto"
     free_gpu_mem: bool = False
     compile: bool = False
+    attention: str = "auto"
 
 
 @dataclass
@@ -157,7 +158,7 @@ class Worker:
 
             s = self.settings
             self._generate = Generate(model=s.model, root=s.root, precision=s.precision, device=s.device,
-                                      free_gpu_mem=s.free_gpu_mem, compile=s.compile)
+                                      free_gpu_mem=s.free_gpu_mem, compile=s.compile, attention=s.attention)
         return self._generate
 
     def engine(self) -> Any:

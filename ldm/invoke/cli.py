@@ -619,7 +619,8 @@ def main(args: argparse.Namespace | Sequence[str] | None = None) -> int:
                        precision=getattr(args, "precision", None) or "auto",
                        device=getattr(args, "device", None) or "auto",
                        free_gpu_mem=bool(getattr(args, "free_gpu_mem", False)),
-                       compile=bool(getattr(args, "compile", False)))
+                       compile=bool(getattr(args, "compile", False)),
+                       attention=getattr(args, "attention", None) or "auto")
         print(f">> Loading model {gen.model_name} from {root} ...", flush=True)
         gen.load_model()
     except InvokeError as e:

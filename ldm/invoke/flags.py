@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import argparse
 
+from .attention import ATTENTIONS
 from .request import PROMPT_SYNTAXES
 
 PRECISIONS = ("auto", "float32", "float16", "bfloat16")
 
 
 def add_engine_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) -> None:
-    """--root, --outdir, --model, --precision, --device, --compile, --free_gpu_mem, --seamless, --from_file,
+    """--root, --outdir, --model, --precision, --device, --compile, --attention, --free_gpu_mem, --seamless, --from_file,
     --prompt-syntax."""
     parser.add_argument("--root", help="the runtime root dir: models.yaml, models, outputs (default: "
                                        "$INVOKEAI_ROOT or the per-user data folder)")
@@ -22,6 +23,9 @@ def add_engine_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
     parser.add_argument("--compile", action="store_true",
                         help="run the UNet through torch.compile (inductor): faster steps after a first image "
                              "per size that compiles (minutes the first time, seconds once cached in ROOT/cache)")
+    parser.add_argument("--attention", default="auto", choices=ATTENTIONS,
+                        help="how the UNet's attention runs: sdpa (torch's fused kernel) or sliced (faster on the CPU; "
+                             "pixels differ slightly, the recipe says which); auto: sliced on the CPU unless --compile")
     parser.add_argument("--free_gpu_mem", action="store_true", help="move models off the GPU between jobs")
     parser.add_argument("--seamless", action="store_true", help="seamless tiling by default")
     parser.add_argument("--from_file", metavar="FILE", help="run the lines of FILE (one prompt each; - for stdin), "

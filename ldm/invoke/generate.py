@@ -22,6 +22,7 @@ from PIL import Image
 
 from . import metadata as md
 from .allocator import keep_freed_pages, release_freed_pages
+from .attention import choose_attention, use_attention
 from .compile import compiled_unet
 from .conditioning import parse_prompt
 from .control.prepare import annotators, check_units, steering_for
@@ -92,6 +93,7 @@ class Generate:
         max_cached_models: int = 2,
         max_faces: int | None = None,
         compile: bool = False,
+        attention: str = "auto",
     ) -> None:
         keep_freed_pages()  # large tensors keep their pages between steps (ldm/invoke/allocator.py)
         self.root: Path = resolve_root(root)
@@ -101,6 +103,7 @@ class Generate:
         self.precision: str = choose_precision(precision, self.torch_device)
         self.free_gpu_mem = free_gpu_mem
         self.compile = compile  # the UNet runs through torch.compile (ldm/invoke/compile.py)
+        self.attention: str = choose_attention(attention, self.torch_device, compile)  # sdpa or sliced
         # Face restoration works on at most this many faces (the largest) per image.
         self.max_faces = MAX_FACES if max_faces is None else max_faces
         self.requested_model = model
@@ -135,6 +138,7 @@ class Generate:
             pipe.to(self.torch_device)
         for module in (pipe.unet, pipe.vae):
             prefer_channels_last(module, self.torch_device)
+        use_attention(pipe.unet, self.attention)
         self._loaded = loaded
         release_freed_pages()  # a model pushed out of the cache frees its weights
         if loaded.is_demo:
@@ -275,6 +279,7 @@ class Generate:
                     "precision": self.precision,
                     "device": self.device,
                     "threads": torch.get_num_threads(),  # float32 pixels differ in their last bits between counts
+                    "attention": self.attention,  # sdpa and sliced round differently (ldm/invoke/attention.py)
                     "loras": [{"name": n, "weight": w} for n, w in parsed.loras],
                     "embeddings": list(parsed.embeddings),
                 }

@@ -58,8 +58,15 @@ CASES: dict[str, tuple[str, dict]] = {
                                                                    init=True)),
     "inpaint-bfloat16-weights": ("bfloat16-weights", dict(prompt="a bird", steps=6, sampler_name="k_euler_a", seed=8,
                                                           strength=0.8, init=True, mask=True)),
+    # Sliced attention (added 2026-12-03, --attention): the cases above were made with SDPA.
+    "txt2img-bfloat16-weights-sliced": ("bfloat16-weights", dict(prompt="a red fox:1.2 a pine forest:0.6 "
+                                                                 "[blurry, text]", steps=6, sampler_name="k_euler_a",
+                                                                 seed=1234, cfg_scale=7.5)),
+    "img2img-float32-sliced": ("float32", dict(prompt="a watercolour", steps=6, sampler_name="ddim", seed=3,
+                                               strength=0.6, init=True)),
 }
 CASE_THREADS = {"img2img-bfloat16-weights-2threads": 2}  # the others: THREADS
+CASE_ATTENTION = {"txt2img-bfloat16-weights-sliced": "sliced", "img2img-float32-sliced": "sliced"}  # others: sdpa
 SIZE = 64
 
 
@@ -135,20 +142,21 @@ def make(root: Path, names: list[str]) -> None:
     HERE.mkdir(exist_ok=True)
     (HERE / INIT_NAME).write_bytes(init_png())
     (HERE / "mask.png").write_bytes(mask_png())
-    engines: dict[str, Generate] = {}
+    engines: dict[tuple[str, str], Generate] = {}
     index_path = HERE / "cases.json"
     index = json.loads(index_path.read_text()) if index_path.is_file() else {}
     for name in names or list(CASES):
         precision, fields = CASES[name]
         torch.set_num_threads(CASE_THREADS.get(name, THREADS))
-        gen = engines.get(precision)
+        attention = CASE_ATTENTION.get(name, "sdpa")
+        gen = engines.get((precision, attention))
         if gen is None:
-            gen = engines[precision] = Generate(root=root, precision=precision)
+            gen = engines[precision, attention] = Generate(root=root, precision=precision, attention=attention)
             gen.load_model()
         done = next(iter(gen.generate(request_for(fields))))
         (HERE / f"{name}.png").write_bytes(md.png_bytes(done.image))
-        index[name] = {"precision": precision, "threads": torch.get_num_threads(), "torch": torch.__version__,
-                       "machine": machine_signature()}
+        index[name] = {"precision": precision, "attention": attention, "threads": torch.get_num_threads(),
+                       "torch": torch.__version__, "machine": machine_signature()}
         print(name, "written")
     index_path.write_text(json.dumps({n: index[n] for n in CASES if n in index}, indent=2) + "\n")
 
