@@ -4,8 +4,8 @@ On the CPU, torch's fused SDPA kernel spends most of a 512 px SD-1.5 step's atte
 (an exp per score at head sizes of 40 to 160). diffusers' ``SlicedAttnProcessor`` does the same sum as
 three library calls per slice of heads, a matmul, torch's vectorised softmax and a matmul, and takes
 the step's attention from 1.83 s to about 1.0 s there (BENCHMARKS.md §4d). It holds a slice's scores in
-memory, so a call whose one head's scores would pass ``SDPA_ABOVE`` (a picture of about 1,400 px and
-up) runs through SDPA, whose memory is flat. Both are deterministic, but they round differently: the
+memory, so a call whose one head's scores would pass ``SDPA_ABOVE`` (a square picture over 1,024 px in
+bfloat16, over about 860 px in float32) runs through SDPA, whose memory is flat. Both are deterministic, but they round differently: the
 recipe records which one made it, and an old recipe, which has no ``attention``, was made with SDPA.
 """
 
@@ -18,7 +18,7 @@ if TYPE_CHECKING:
 
 ATTENTIONS = ("auto", "sdpa", "sliced")
 SLICE_BUDGET = 256 << 20  # bytes of scores one slice of heads holds at most
-SDPA_ABOVE = 1 << 30  # bytes of one head's scores beyond which a call goes to SDPA
+SDPA_ABOVE = 512 << 20  # bytes of one head's scores beyond which a call goes to SDPA
 
 
 def choose_attention(name: str, device: torch.device, compile: bool = False) -> str:
