@@ -1,18 +1,22 @@
 """``--attention``: sliced attention on the CPU by default, recorded in the recipe, the same sum as SDPA
-within rounding, SDPA for calls too big to slice and under ``--compile``, and the flag on every entry point."""
+within rounding, SDPA for calls too big to slice and under ``--compile``, a ControlNet's attention as the
+UNet's, and the flag on every entry point."""
 
 from __future__ import annotations
 
+import numpy as np
 import pytest
 import torch
 from diffusers.models.attention_processor import Attention, AttnProcessor2_0
+from PIL import Image
 
 from invokeai_gui.main import build_parser, server_config_from_args
 from ldm.invoke import attention as attention_mod
 from ldm.invoke.attention import SlicedOrSdpa, choose_attention
 from ldm.invoke.generate import Generate
 from ldm.invoke.metadata import read_metadata
-from ldm.invoke.request import GenerationRequest
+from ldm.invoke.request import ControlUnit, GenerationRequest, ImageRef
+from tests.support.tiny_control import build_control_root
 
 CPU = torch.device("cpu")
 
@@ -82,3 +86,21 @@ def test_the_flag_reaches_the_server_config_and_a_wrong_value_is_refused(capsys)
     with pytest.raises(SystemExit):
         build_parser().parse_args(["--attention", "flash"])
     assert "invalid choice: 'flash'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("attention", ["sliced", "sdpa"])
+def test_a_controlnet_s_attention_runs_as_the_unet_s(tmp_path, attention):
+    root = build_control_root(tmp_path / "root")
+    gen = Generate(root=root, precision="float32", attention=attention)
+    gen.load_model()
+    stripes = np.zeros((64, 64, 3), dtype=np.uint8)
+    stripes[:, ::8] = 255
+    unit = ControlUnit("tiny-canny", ImageRef.from_image(Image.fromarray(stripes), "outputs/control-images/s.png"),
+                       "canny")
+    request = GenerationRequest(prompt="a parrot", steps=2, width=64, height=64, seed=3, sampler_name="k_euler",
+                                control=(unit,))
+    done = next(iter(gen.generate(request)))
+    assert read_metadata(done.image)["image"]["attention"] == attention
+    controlnet = gen.model_manager.get_control("tiny-canny", torch.float32).model
+    want = SlicedOrSdpa if attention == "sliced" else AttnProcessor2_0
+    assert set(map(type, controlnet.attn_processors.values())) == {want}

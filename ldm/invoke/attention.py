@@ -59,7 +59,8 @@ class SlicedOrSdpa:
 
 
 def use_attention(module: torch.nn.Module, attention: str) -> None:
-    """Sets every attention layer of a UNet (or any diffusers model) to run ``attention`` (sdpa or sliced)."""
+    """Sets every attention layer of a UNet or a ControlNet to run ``attention`` (sdpa or sliced); a model
+    without attention layers (a T2I-Adapter) is left as it is."""
     from diffusers.models.attention_processor import AttnProcessor2_0
 
     if hasattr(module, "set_attn_processor"):

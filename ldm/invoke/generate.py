@@ -264,7 +264,7 @@ class Generate:
             if self.compile:
                 gen.unet = compiled_unet(gen.unet, self.root, say)
             gen.control, control_hashes = steering_for(request, self.model_manager, self.torch_device, dtype,
-                                                       gen.vae_scale)
+                                                       gen.vae_scale, self.attention)
             maps = tuple(fit_to(a.map, width, height, a.unit.resize_mode) for a in gen.control.units) \
                 if gen.control is not None else ()
             say("Preparing")

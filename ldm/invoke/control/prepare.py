@@ -59,10 +59,12 @@ def annotators(root: Path) -> tuple[Path, frozenset[str]]:
 
 
 def steering_for(request: GenerationRequest, manager: ModelManager, device: Any, dtype: Any,
-                 vae_scale: int) -> tuple[ControlSteering | None, list[str]]:  # maps need manager.root
-    """The steering of the request's units (None without units) and each unit's model hash."""
+                 vae_scale: int, attention: str = "sdpa") -> tuple[ControlSteering | None, list[str]]:
+    """The steering of the request's units (None without units) and each unit's model hash; a ControlNet's
+    attention runs as the UNet's does (``attention``: sdpa or sliced). Maps need ``manager.root``."""
     if not request.control:
         return None, []
+    from ..attention import use_attention
     from .preprocess import make_map
     from .steering import ActiveUnit, ControlSteering
 
@@ -72,6 +74,7 @@ def steering_for(request: GenerationRequest, manager: ModelManager, device: Any,
         model = loaded.model
         if model.device != device or model.dtype != dtype:
             model = model.to(device, dtype)
+        use_attention(model, attention)  # (an adapter has no attention layers)
         units.append(ActiveUnit(unit, model, make_map(unit, index, manager.root, device), loaded.kind))
         hashes.append(loaded.hash)
     return ControlSteering(units, device, dtype, vae_scale), hashes
