@@ -1,4 +1,4 @@
-"""``--attention``: how the UNet's attention layers run, SDPA's fused kernel or, on the CPU, sliced attention.
+"""``--attention``: how the UNet's (and a ControlNet's) attention runs, SDPA's fused kernel or sliced attention.
 
 On the CPU, torch's fused SDPA kernel spends most of a 512 px SD-1.5 step's attention on its score pass
 (an exp per score at head sizes of 40 to 160). diffusers' ``SlicedAttnProcessor`` does the same sum as
