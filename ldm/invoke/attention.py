@@ -2,11 +2,12 @@
 
 On the CPU, torch's fused SDPA kernel spends most of a 512 px SD-1.5 step's attention on its score pass
 (an exp per score at head sizes of 40 to 160). diffusers' ``SlicedAttnProcessor`` does the same sum as
-three library calls per slice of heads, a matmul, torch's vectorised softmax and a matmul, and takes
-the step's attention from 1.83 s to about 1.0 s there (BENCHMARKS.md §4d). It holds a slice's scores in
+three library calls per slice of heads, a matmul, torch's vectorised softmax and a matmul, and took
+that step from 4.80 s to 3.32 s on an AVX-512 CPU (BENCHMARKS.md §4d). It holds a slice's scores in
 memory, so a call whose one head's scores would pass ``SDPA_ABOVE`` (a square picture over 1,024 px in
-bfloat16, over about 860 px in float32) runs through SDPA, whose memory is flat. Both are deterministic, but they round differently: the
-recipe records which one made it, and an old recipe, which has no ``attention``, was made with SDPA.
+bfloat16, over about 860 px in float32) runs through SDPA, whose memory is flat. Both repeat their
+pixels exactly, but they round differently: the recipe records which one made a picture, and an old
+recipe, which has no ``attention``, was made with SDPA.
 """
 
 from __future__ import annotations
