@@ -34,30 +34,36 @@ def launch(root: Path, outdir: Path, line: str, compile: bool) -> float:
     return time.perf_counter() - started
 
 
-def step_against_floor(repeats: int) -> dict[str, float]:
-    """The SD-1.5-shaped UNet step (batch 2, 64×64 latents, the auto precision, channels-last) eager and
-    compiled as Generate runs it, against bench_cpu.py's floor (its FLOPs ÷ the bf16 matmul rate)."""
+def auto_unet():
+    """The SD-1.5-shaped UNet as Generate runs it here (the auto precision's weights, channels-last), its
+    inputs in its own dtype as the denoise loop gives them, the precision's name, and the dtype of the
+    matmul rate its floor is measured in."""
     import torch
-    from bench_cpu import best_of, count_flops, matmul_rate, sd15_unet, unet_inputs
+    from bench_cpu import sd15_unet, unet_inputs
 
-    from ldm.invoke.compile import CompiledUNet
-    from ldm.invoke.devices import (
-        autocast_for,
-        choose_precision,
-        cpu_has_native_bf16,
-        prefer_channels_last,
-        weights_dtype,
-    )
+    from ldm.invoke.devices import choose_precision, cpu_has_native_bf16, prefer_channels_last, weights_dtype
 
     cpu = torch.device("cpu")
     auto = choose_precision("auto", cpu)
     dtype = weights_dtype(auto, cpu)  # bf16 for bfloat16-weights; float32 under autocast or in float32
     unet = sd15_unet().to(dtype)
     prefer_channels_last(unet, cpu)
-    # The UNet's inputs in its own dtype, as the denoise loop gives them.
     x, t, emb = unet_inputs()
-    x, emb = x.to(dtype), emb.to(dtype)
-    rate = matmul_rate(torch.bfloat16 if cpu_has_native_bf16() else torch.float32)
+    return unet, (x.to(dtype), t, emb.to(dtype)), auto, torch.bfloat16 if cpu_has_native_bf16() else torch.float32
+
+
+def step_against_floor(repeats: int) -> dict[str, float]:
+    """The SD-1.5-shaped UNet step (batch 2, 64×64 latents, the auto precision, channels-last) eager and
+    compiled as Generate runs it, against bench_cpu.py's floor (its FLOPs ÷ the bf16 matmul rate)."""
+    import torch
+    from bench_cpu import best_of, count_flops, matmul_rate
+
+    from ldm.invoke.compile import CompiledUNet
+    from ldm.invoke.devices import autocast_for
+
+    cpu = torch.device("cpu")
+    unet, (x, t, emb), auto, rate_dtype = auto_unet()
+    rate = matmul_rate(rate_dtype)
     compiled = CompiledUNet(unet)
     with torch.inference_mode(), autocast_for(auto, cpu):
         flops = count_flops(lambda: unet(x, t, encoder_hidden_states=emb))
@@ -84,23 +90,18 @@ def step_options(rounds: int) -> dict[str, object]:
     bf16 matmul rate each round, so a noisy neighbour hits the floor and the steps alike); medians."""
     import torch
     import torch._dynamo
-    from bench_cpu import count_flops, matmul_rate, sd15_unet, unet_inputs
+    from bench_cpu import count_flops, matmul_rate
 
     from ldm.invoke.compile import use_cache
-    from ldm.invoke.devices import choose_precision, cpu_has_native_bf16, prefer_channels_last, weights_dtype
+    from ldm.invoke.devices import autocast_for
 
-    cpu = torch.device("cpu")
-    auto = choose_precision("auto", cpu)
-    dtype = weights_dtype(auto, cpu)
     with tempfile.TemporaryDirectory() as tmp:
         use_cache(Path(tmp))  # a cold cache: each setting compiles its own code
-        unet = sd15_unet().to(dtype)
-        prefer_channels_last(unet, cpu)
-        x, t, emb = unet_inputs()
-        x, emb = x.to(dtype), emb.to(dtype)
+        unet, (x, t, emb), auto, rate_dtype = auto_unet()
         calls = {"eager": unet}
         compile_s = {}
-        with torch.no_grad():  # freezing needs grad off; inference_mode tensors cannot be frozen
+        # Freezing needs grad off; inference_mode tensors cannot be frozen.
+        with torch.no_grad(), autocast_for(auto, torch.device("cpu")):
             flops = count_flops(lambda: unet(x, t, encoder_hidden_states=emb))
             for name, options in OPTIONS.items():
                 torch._dynamo.reset()
@@ -111,7 +112,7 @@ def step_options(rounds: int) -> dict[str, object]:
             times: dict[str, list[float]] = {name: [] for name in calls}
             rates = []
             for _ in range(rounds):
-                rates.append(matmul_rate(torch.bfloat16 if cpu_has_native_bf16() else torch.float32, seconds=1.5))
+                rates.append(matmul_rate(rate_dtype, seconds=1.5))
                 for name, call in calls.items():
                     started = time.perf_counter()
                     call(x, t, encoder_hidden_states=emb)

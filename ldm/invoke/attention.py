@@ -38,15 +38,14 @@ class SlicedOrSdpa:
     the call's shapes only, so a recipe picks the same path every time."""
 
     def __init__(self) -> None:
-        from diffusers.models.attention_processor import AttnProcessor2_0
+        from diffusers.models.attention_processor import AttnProcessor2_0, SlicedAttnProcessor
 
         self.sdpa = AttnProcessor2_0()
+        self.sliced_class = SlicedAttnProcessor  # imported once, not on every attention call
         self.sliced: dict[int, Any] = {}
 
     def __call__(self, attn: Any, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor | None = None,
                  attention_mask: torch.Tensor | None = None, temb: torch.Tensor | None = None) -> torch.Tensor:
-        from diffusers.models.attention_processor import SlicedAttnProcessor
-
         queries = hidden_states.shape[-2] * hidden_states.shape[-1] if hidden_states.ndim == 4 \
             else hidden_states.shape[1]
         keys = encoder_hidden_states.shape[1] if encoder_hidden_states is not None else queries
@@ -55,7 +54,7 @@ class SlicedOrSdpa:
             return self.sdpa(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
         size = max(1, min(hidden_states.shape[0] * attn.heads, SLICE_BUDGET // per_head))
         if size not in self.sliced:
-            self.sliced[size] = SlicedAttnProcessor(size)
+            self.sliced[size] = self.sliced_class(size)
         return self.sliced[size](attn, hidden_states, encoder_hidden_states, attention_mask)
 
 
