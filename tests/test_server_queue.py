@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import random
 import threading
 import time
 from pathlib import Path
@@ -148,3 +149,61 @@ def test_a_caller_can_wait_for_one_job_to_finish(tmp_path):
         assert job.results == [{"url": "outputs/x.png"}] and blocker.status == "done"
     finally:
         queue.stop()
+
+
+RANK = {"queued": 0, "running": 1, "done": 2}
+
+
+def test_queue_updates_arrive_in_the_order_the_queue_changed(tmp_path):
+    """Three workers finishing and taking jobs at once, and a client that is slow to take each list:
+    no job is ever shown going back (done, then running again), and the last list is the end."""
+    updates: list[list[dict]] = []
+    rng = random.Random(7)
+
+    def slow_client(jobs: list[dict]) -> None:
+        time.sleep(rng.random() * 0.004)
+        updates.append(jobs)
+
+    queue = JobQueue(tmp_path / "q.sqlite3", on_change=slow_client)
+    queue.register("note", lambda job: time.sleep(rng.random() * 0.002))
+    queue.start(workers=3)
+    try:
+        submitters = [threading.Thread(target=lambda c=c: [queue.submit("note", {}, f"{c}{n}", client=c)
+                                                             for n in range(12)]) for c in "abc"]
+        for thread in submitters:
+            thread.start()
+        for thread in submitters:
+            thread.join()
+        assert queue.wait_idle(30)
+    finally:
+        queue.stop()
+    seen: dict[str, int] = {}
+    for jobs in updates:
+        for job in jobs:
+            rank = RANK[job["status"]]
+            assert rank >= seen.get(job["summary"], 0), f"{job['summary']} went back to {job['status']}"
+            seen[job["summary"]] = rank
+    assert len(seen) == 36 and all(job["status"] == "done" for job in updates[-1])
+
+
+def test_workers_updates_arrive_in_the_order_they_were_taken():
+    """Two threads updating the workers panel at once cannot deliver an older list after a newer one."""
+    from invokeai_gui.server.publisher import Publisher
+    from invokeai_gui.server.workerboard import WorkerBoard
+
+    rng = random.Random(3)
+    sent: list[int] = []
+
+    class SlowEmitter:
+        def emit(self, event: str, data=None, **kwargs) -> None:
+            time.sleep(rng.random() * 0.002)
+            sent.append(data["workers"][0]["n"])
+
+    taken = iter(range(10**6))
+    board = WorkerBoard(Publisher(SlowEmitter()), lambda: [{"n": next(taken)}])
+    threads = [threading.Thread(target=lambda: [board.update() for _ in range(60)]) for _ in range(3)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(sent) == 180 and sent == sorted(sent)

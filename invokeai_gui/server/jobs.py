@@ -9,6 +9,7 @@ import sqlite3
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -130,6 +131,11 @@ class JobQueue:
         self._turn = 0  # counts hand-outs; _served[client] is the count when that client last had a turn
         self._served: dict[str, int] = {}
         self._names: list[str] = []
+        # queueUpdate's lists, each taken under the lock by the change that made it, sent in that order
+        # (by whichever thread holds _sending): a client never gets an older list after a newer one.
+        self._unsent: deque[list[dict[str, Any]]] = deque()
+        self._sending = threading.RLock()
+        self._last_sent: list[dict[str, Any]] | None = None
 
     # -- persistence ----------------------------------------------------------------------------
 
@@ -228,7 +234,8 @@ class JobQueue:
             self._jobs[job.id] = job
             self._save(job)
             self._cond.notify_all()
-        self._changed()
+            self._note_change()
+        self._send_changes()
         return job
 
     def record(self, job: Job) -> None:
@@ -252,8 +259,8 @@ class JobQueue:
                 job.status = "canceled"
                 self._save(job)
                 self._cond.notify_all()
-        if job.status == "canceled":
-            self._changed()
+                self._note_change()
+        self._send_changes()
         return job
 
     def resume(self) -> int:
@@ -264,16 +271,17 @@ class JobQueue:
                 job.status = "queued"
                 self._save(job)
             self._cond.notify_all()
-        if paused:
-            self._changed()
+            if paused:
+                self._note_change()
+        self._send_changes()
         return len(paused)
 
     def snapshot(self) -> list[dict[str, Any]]:
         """Active jobs and the last few finished ones, oldest first."""
         with self._cond:
             jobs = sorted(self._jobs.values(), key=lambda j: j.seq)
-        finished = [j for j in jobs if j.status in FINISHED][-KEEP_FINISHED:]
-        return [j.public() for j in jobs if j.status in ACTIVE or j in finished]
+            finished = [j for j in jobs if j.status in FINISHED][-KEEP_FINISHED:]
+            return [j.public() for j in jobs if j.status in ACTIVE or j in finished]
 
     def get(self, job_id: str) -> Job | None:
         with self._cond:
@@ -356,10 +364,12 @@ class JobQueue:
         """Looks again for work to hand out (a worker came back, or learned which models it has)."""
         with self._cond:
             self._dispatch()
+        self._send_changes()
 
     def _dispatch(self) -> None:
         if self._hand_out():
             self._cond.notify_all()
+            self._note_change()
 
     def _hand_out(self) -> bool:
         """Hands waiting jobs to idle slots in turn order (with the lock held): a slot is never idle
@@ -418,7 +428,7 @@ class JobQueue:
                 job = self._slots[slot]
                 assert job is not None
                 self._cond.notify_all()
-            self._changed()
+            self._send_changes()
             lost = self._run(job)
             if lost:
                 self._safely(self._on_worker_lost, slot)
@@ -426,9 +436,10 @@ class JobQueue:
                 self._slots[slot] = None
                 self._save(job)
                 self._forget_old()
+                self._note_change()  # how it ended, before the next job is handed out
                 self._dispatch()
                 self._cond.notify_all()
-            self._changed()
+            self._send_changes()
 
     def _run(self, job: Job) -> bool:
         """Runs the job's handler; True when the worker died under it."""
@@ -465,6 +476,7 @@ class JobQueue:
             with self._cond:
                 job.status = "queued"  # it keeps its place (seq): the front of the queue
                 self._save(job)
+                self._note_change()
                 self._dispatch()
         return True
 
@@ -480,5 +492,19 @@ class JobQueue:
         for job in finished[:-KEEP_FINISHED]:
             del self._jobs[job.id]
 
-    def _changed(self) -> None:
-        self._safely(self._on_change, self.snapshot())
+    def _note_change(self) -> None:
+        """Keeps the queue as it is now for the next ``queueUpdate`` (called with the lock held, by
+        the change itself, so that two changes made at once on two threads are two lists in order)."""
+        self._unsent.append(self.snapshot())
+
+    def _send_changes(self) -> None:
+        """Sends the lists noted so far, oldest first, skipping one that repeats the list sent before."""
+        with self._sending:
+            while True:
+                with self._cond:
+                    if not self._unsent:
+                        return
+                    jobs = self._unsent.popleft()
+                if jobs != self._last_sent:
+                    self._last_sent = jobs
+                    self._safely(self._on_change, jobs)

@@ -34,12 +34,14 @@ class WorkerBoard:
         return self._rows()
 
     def update(self) -> None:
+        """Sends the list if it changed, under the lock that took it: two threads updating at once
+        cannot deliver an older list after a newer one."""
         with self._lock:
             rows = self._rows()
             if rows == self._last:
                 return
             self._last = rows
-        self._publisher.broadcast("workersUpdate", {"workers": rows})
+            self._publisher.broadcast("workersUpdate", {"workers": rows})
 
 
 __all__ = ["WorkerBoard", "worker_row"]
