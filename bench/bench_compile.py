@@ -34,47 +34,67 @@ def launch(root: Path, outdir: Path, line: str, compile: bool) -> float:
     return time.perf_counter() - started
 
 
-def auto_unet():
-    """The SD-1.5-shaped UNet as Generate runs it here (the auto precision's weights, channels-last), its
-    inputs in its own dtype as the denoise loop gives them, the precision's name, and the dtype of the
-    matmul rate its floor is measured in."""
+def auto_unet(keep_pages: bool = True):
+    """The SD-1.5-shaped UNet as Generate runs it here (the auto precision's weights, channels-last, the
+    auto attention, the allocator setting unless ``keep_pages`` is off), its inputs in its own dtype as the
+    denoise loop gives them, the precision's name, and the dtype of the matmul rate its floor is measured in."""
     import torch
     from bench_cpu import sd15_unet, unet_inputs
 
+    from ldm.invoke.allocator import keep_freed_pages
+    from ldm.invoke.attention import choose_attention, use_attention
     from ldm.invoke.devices import choose_precision, cpu_has_native_bf16, prefer_channels_last, weights_dtype
 
+    if keep_pages:
+        keep_freed_pages()
     cpu = torch.device("cpu")
     auto = choose_precision("auto", cpu)
     dtype = weights_dtype(auto, cpu)  # bf16 for bfloat16-weights; float32 under autocast or in float32
     unet = sd15_unet().to(dtype)
     prefer_channels_last(unet, cpu)
+    use_attention(unet, choose_attention("auto", cpu))
     x, t, emb = unet_inputs()
     return unet, (x.to(dtype), t, emb.to(dtype)), auto, torch.bfloat16 if cpu_has_native_bf16() else torch.float32
 
 
-def step_against_floor(repeats: int) -> dict[str, float]:
-    """The SD-1.5-shaped UNet step (batch 2, 64×64 latents, the auto precision, channels-last) eager and
-    compiled as Generate runs it, against bench_cpu.py's floor (its FLOPs ÷ the bf16 matmul rate)."""
+def step_against_floor(repeats: int) -> dict[str, object]:
+    """The SD-1.5-shaped UNet step (batch 2, 64×64 latents, the auto precision and attention, channels-last)
+    eager and compiled as Generate runs it, against bench_cpu.py's floor (its FLOPs ÷ the bf16 matmul
+    rate). ``repeats`` rounds, each a fresh matmul rate, an eager and a compiled step, so that a noisy
+    neighbour hits all three alike; the floor takes the best rate (the machine's limit), the steps their
+    best and their median."""
     import torch
-    from bench_cpu import best_of, count_flops, matmul_rate
+    from bench_cpu import count_unet_flops, matmul_rate
 
+    from ldm.invoke.attention import choose_attention
     from ldm.invoke.compile import CompiledUNet
     from ldm.invoke.devices import autocast_for
 
     cpu = torch.device("cpu")
     unet, (x, t, emb), auto, rate_dtype = auto_unet()
-    rate = matmul_rate(rate_dtype)
     compiled = CompiledUNet(unet)
     with torch.inference_mode(), autocast_for(auto, cpu):
-        flops = count_flops(lambda: unet(x, t, encoder_hidden_states=emb))
-        eager = best_of(lambda: unet(x, t, encoder_hidden_states=emb), repeats)
+        flops = count_unet_flops(unet, lambda: unet(x, t, encoder_hidden_states=emb))
+        unet(x, t, encoder_hidden_states=emb)  # warm-up: oneDNN picks its kernels on the first call
         started = time.perf_counter()
         compiled(x, t, encoder_hidden_states=emb)
         compile_s = time.perf_counter() - started
-        fast = best_of(lambda: compiled(x, t, encoder_hidden_states=emb), repeats)
-    floor = flops / (rate * 1e9)
-    return {"eager_s": eager, "compiled_s": fast, "compile_s": compile_s, "floor_s": floor,
-            "eager_x_floor": eager / floor, "compiled_x_floor": fast / floor, "precision": auto}
+        started = time.perf_counter()
+        compiled(x, t, encoder_hidden_states=emb)  # the first call after compiling (a user's second step)
+        first_s = time.perf_counter() - started
+        rates, eager, fast = [], [], []
+        for _ in range(repeats):
+            rates.append(matmul_rate(rate_dtype, seconds=1.5))
+            for times, call in ((eager, unet), (fast, compiled)):
+                started = time.perf_counter()
+                call(x, t, encoder_hidden_states=emb)
+                times.append(time.perf_counter() - started)
+    floor = flops / (max(rates) * 1e9)
+    return {"eager_s": min(eager), "compiled_s": min(fast), "eager_median_s": statistics.median(eager),
+            "compiled_median_s": statistics.median(fast), "compile_s": compile_s, "first_after_compile_s": first_s,
+            "floor_s": floor, "rates": rates, "eager_x_floor": min(eager) / floor,
+            "compiled_x_floor": min(fast) / floor, "compiled_x_eager": statistics.median(
+                [f / e for f, e in zip(fast, eager)]), "precision": auto, "attention": choose_attention("auto", cpu)}
 
 
 # Inductor settings ``--options`` sets beside ``--compile``'s own (ldm/invoke/compile.py leaves both off).
@@ -90,7 +110,7 @@ def step_options(rounds: int) -> dict[str, object]:
     bf16 matmul rate each round, so a noisy neighbour hits the floor and the steps alike); medians."""
     import torch
     import torch._dynamo
-    from bench_cpu import count_flops, matmul_rate
+    from bench_cpu import count_unet_flops, matmul_rate
 
     from ldm.invoke.compile import use_cache
     from ldm.invoke.devices import autocast_for
@@ -102,7 +122,7 @@ def step_options(rounds: int) -> dict[str, object]:
         compile_s = {}
         # Freezing needs grad off; inference_mode tensors cannot be frozen.
         with torch.no_grad(), autocast_for(auto, torch.device("cpu")):
-            flops = count_flops(lambda: unet(x, t, encoder_hidden_states=emb))
+            flops = count_unet_flops(unet, lambda: unet(x, t, encoder_hidden_states=emb))
             for name, options in OPTIONS.items():
                 torch._dynamo.reset()
                 calls[name] = torch.compile(unet, dynamic=False, options=options)
@@ -131,7 +151,7 @@ def main() -> None:
     ap.add_argument("--model", choices=("demo", "sd15"), default="demo")
     ap.add_argument("--size", type=int, default=64)
     ap.add_argument("--steps", type=int, default=4)
-    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--repeats", type=int, default=4, help="rounds of the step against the floor")
     ap.add_argument("--skip-step", action="store_true", help="only the launch times")
     ap.add_argument("--skip-launch", action="store_true", help="only the UNet step against the floor")
     ap.add_argument("--options", action="store_true", help="only the step under other inductor settings")
@@ -145,10 +165,16 @@ def main() -> None:
         out["launch_s"] = launch_times(args.model, args.size, args.steps)
     if not args.skip_step:
         step = step_against_floor(args.repeats)
-        print(table([["unet step, SD-1.5 shape, eager", step["eager_s"], f"{step['eager_x_floor']:.2f}x"],
-                     ["unet step, SD-1.5 shape, --compile", step["compiled_s"], f"{step['compiled_x_floor']:.2f}x"]],
-                    ["measure", "seconds", "x of bf16 floor"]))
-        print(f"compiling the SD-1.5-shaped UNet took {step['compile_s']:.0f} s; floor {step['floor_s']:.3f} s")
+        print(table([["unet step, SD-1.5 shape, eager", step["eager_s"], step["eager_median_s"],
+                      f"{step['eager_x_floor']:.2f}x"],
+                     ["unet step, SD-1.5 shape, --compile", step["compiled_s"], step["compiled_median_s"],
+                      f"{step['compiled_x_floor']:.2f}x"]],
+                    ["measure", "best s", "median s", "best x of bf16 floor"]))
+        print(f"{args.repeats} rounds; bf16 matmul rate {min(step['rates']):.0f}-{max(step['rates']):.0f} GFLOP/s; "
+              f"compiled / eager {step['compiled_x_eager']:.3f} (median of the rounds' ratios)")
+        print(f"compiling the SD-1.5-shaped UNet took {step['compile_s']:.0f} s, the call after it "
+              f"{step['first_after_compile_s']:.2f} s; floor {step['floor_s']:.3f} s; {step['precision']}, "
+              f"{step['attention']} attention")
         out["step"] = step
     print("wrote", write_result("compile", out))
 

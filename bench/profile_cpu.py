@@ -2,6 +2,7 @@
 summed by op class, for one precision path, layout and attention at a time (to show a change before/after).
 
     python bench/profile_cpu.py                                   # the path --precision auto picks
+    python bench/profile_cpu.py --compile                         # the same step under --compile
     python bench/profile_cpu.py --precision bfloat16 --layout contiguous --attention classic
     python bench/profile_cpu.py --compare                         # every path in one run, one table each
     python bench/profile_cpu.py --ab bfloat16,bfloat16-weights --pairs 5   # step times A B A B ..., ratio
@@ -20,7 +21,8 @@ from common import interleave, table, write_result
 
 # Op class -> name fragments of the aten ops in it (checked in this order; the first that matches wins).
 CLASSES: list[tuple[str, tuple[str, ...]]] = [
-    ("attention (SDPA, softmax)", ("scaled_dot_product", "flash_attention", "softmax", "baddbmm", "bmm")),
+    ("fused by inductor (--compile)", ("cpp_fused", "cpp_CppMicroGemm")),
+    ("attention (SDPA, softmax)", ("scaled_dot_product", "flash_attention", "softmax", "baddbmm", "bmm", "sliced_attention")),
     ("matmul / linear", ("addmm", "aten::mm", "matmul", "linear", "mkldnn_linear")),
     ("conv", ("conv",)),
     ("norm", ("group_norm", "layer_norm", "batch_norm")),
@@ -31,7 +33,8 @@ CLASSES: list[tuple[str, tuple[str, ...]]] = [
 ]
 PATHS = ("float32", "bfloat16", "bfloat16-weights")
 LAYOUTS = ("channels-last", "contiguous")
-ATTENTIONS = ("sdpa", "classic")
+# sdpa and sliced as ldm/invoke/attention.py runs them; classic is diffusers' unsliced AttnProcessor.
+ATTENTIONS = ("sdpa", "sliced", "classic")
 
 
 def op_class(name: str) -> str:
@@ -41,23 +44,36 @@ def op_class(name: str) -> str:
     return "other"
 
 
-def prepare(unet, precision: str, layout: str, attention: str):
-    """The UNet as Generate runs it on this precision path, layout and attention; returns the step."""
+def prepare(unet, precision: str, layout: str, attention: str, compile: bool = False):
+    """The UNet as Generate runs it on this precision path, layout and attention (compiled with
+    ``compile``, each inductor kernel named in the profile); returns the step."""
     import torch
-    from diffusers.models.attention_processor import AttnProcessor, AttnProcessor2_0
+    from diffusers.models.attention_processor import AttnProcessor
 
+    from ldm.invoke.attention import use_attention
     from ldm.invoke.devices import autocast_for, weights_dtype
 
     cpu = torch.device("cpu")
     dtype = weights_dtype(precision, cpu)
     unet.to(dtype)
     unet.to(memory_format=torch.channels_last if layout == "channels-last" else torch.contiguous_format)
-    unet.set_attn_processor(AttnProcessor2_0() if attention == "sdpa" else AttnProcessor())
+    if attention == "classic":
+        unet.set_attn_processor(AttnProcessor())
+    else:
+        use_attention(unet, attention)
     x, t, emb = (v.to(dtype) if v.is_floating_point() else v for v in unet_inputs())
+    call = unet
+    if compile:
+        import torch._inductor.config as inductor_config
+
+        from ldm.invoke.compile import CompiledUNet
+
+        inductor_config.cpp.enable_kernel_profile = True  # each fused kernel is its own profiler event
+        call = CompiledUNet(unet)
 
     def step():
         with torch.inference_mode(), autocast_for(precision, cpu):
-            return unet(x, t, encoder_hidden_states=emb).sample
+            return call(x, t, encoder_hidden_states=emb).sample
 
     return step
 
@@ -154,12 +170,19 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--precision", choices=("auto",) + PATHS, default="auto")
     ap.add_argument("--layout", choices=LAYOUTS, default="channels-last")
-    ap.add_argument("--attention", choices=ATTENTIONS, default="sdpa")
+    ap.add_argument("--attention", choices=ATTENTIONS, help="default: the one --attention auto picks here")
+    ap.add_argument("--compile", action="store_true", help="profile the step as --compile runs it")
     ap.add_argument("--steps", type=int, default=2, help="profiled steps (after one warm-up)")
     ap.add_argument("--compare", action="store_true", help="profile every precision path (layout and attention as given)")
     ap.add_argument("--ab", metavar="A,B", help="no profile: time two precision paths interleaved, B's time / A's")
     ap.add_argument("--pairs", type=int, default=5, help="pairs of steps for --ab")
     args = ap.parse_args()
+    if args.attention is None:
+        import torch
+
+        from ldm.invoke.attention import choose_attention
+
+        args.attention = choose_attention("auto", torch.device("cpu"))
     if args.ab:
         a, b = args.ab.split(",")
         run_a, run_b = (prepare(sd15_unet(), path, args.layout, args.attention) for path in (a, b))
@@ -186,13 +209,14 @@ def main() -> None:
     results = {}
     print(f"torch {torch.__version__}, {torch.get_num_threads()} threads")
     for path in paths:
-        label = f"{path}, {args.layout}, {args.attention} attention"
-        step_s, by_class, ops = profile(prepare(unet, path, args.layout, args.attention), args.steps)
+        label = f"{path}, {args.layout}, {args.attention} attention" + (", --compile" if args.compile else "")
+        step_s, by_class, ops = profile(prepare(unet, path, args.layout, args.attention, args.compile), args.steps)
         report(label, step_s, by_class, ops)
         results[label] = {"step_s": step_s, "by_class_s": by_class, "top_ops_s": dict(ops)}
-    if args.attention == "sdpa":
+    if not args.compile:
+        # The calls are found (and timed again) through SDPA, whichever attention the step ran.
         print(f"\nthe attention of the {precision} path beyond its matmuls:")
-        bound = attention_bound(prepare(unet, precision, args.layout, args.attention),
+        bound = attention_bound(prepare(unet, precision, args.layout, "sdpa"),
                                 results[f"{precision}, {args.layout}, {args.attention} attention"]["step_s"])
         results["attention_bound"] = bound
     print("wrote", write_result("profile_cpu", {"threads": torch.get_num_threads(), "profiles": results}))

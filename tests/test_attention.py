@@ -1,30 +1,32 @@
 """``--attention``: sliced attention on the CPU by default, recorded in the recipe, the same sum as SDPA
-within rounding, SDPA for calls too big to slice and under ``--compile``, a ControlNet's attention as the
-UNet's, and the flag on every entry point."""
+within rounding, summed in chunks that repeat diffusers' whole-head slices bit for bit and hold one
+chunk of scores at a time, SDPA for calls too big to slice and on a GPU, a ControlNet's attention as
+the UNet's, and the flag on every entry point."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 import torch
-from diffusers.models.attention_processor import Attention, AttnProcessor2_0
+from diffusers.models.attention_processor import Attention, AttnProcessor2_0, SlicedAttnProcessor
 from PIL import Image
 
 from invokeai_gui.main import build_parser, server_config_from_args
 from ldm.invoke import attention as attention_mod
+from ldm.invoke import sliced_sum
 from ldm.invoke.attention import SlicedOrSdpa, choose_attention
 from ldm.invoke.generate import Generate
 from ldm.invoke.metadata import read_metadata
 from ldm.invoke.request import ControlUnit, GenerationRequest, ImageRef
+from ldm.invoke.sliced_sum import CHUNK_BYTES, chunk_plan
 from tests.support.tiny_control import build_control_root
 
 CPU = torch.device("cpu")
 
 
-def test_auto_slices_on_the_cpu_and_keeps_sdpa_on_a_gpu_and_under_compile():
+def test_auto_slices_on_the_cpu_and_keeps_sdpa_on_a_gpu():
     assert choose_attention("auto", CPU) == "sliced"
     assert choose_attention("auto", torch.device("cuda")) == "sdpa"
-    assert choose_attention("auto", CPU, compile=True) == "sdpa"
     assert choose_attention("sdpa", CPU) == "sdpa"
     with pytest.raises(ValueError, match="attention must be one of auto, sdpa, sliced, not 'flash'"):
         choose_attention("flash", CPU)
@@ -47,17 +49,54 @@ def test_sliced_gives_sdpa_s_sum_within_rounding(cross):
     torch.testing.assert_close(got, want, atol=1e-5, rtol=1e-4)
 
 
-def test_slices_follow_the_budget_and_too_big_a_call_goes_to_sdpa(monkeypatch):
+def test_chunks_hold_whole_heads_or_blocks_of_one_head_s_rows_within_the_budget():
+    mb = 1 << 20
+    assert CHUNK_BYTES == 4 * mb
+    assert chunk_plan(16, 4096, 4096, 2) == (1, 512)  # 512 px SD-1.5 self-attention, bf16: 4 MB of rows
+    assert chunk_plan(16, 4096, 77, 2) == (6, 4096)  # its cross-attention: six whole heads at a time
+    assert chunk_plan(16, 1024, 1024, 4) == (1, 1024)  # exactly one head
+    assert chunk_plan(3, 10, 10, 4) == (3, 10)  # never more heads than there are
+    assert chunk_plan(1, 10, 3_000_000, 2) == (1, 1)  # at least one row
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+@pytest.mark.parametrize("shape", ["self", "cross", "mask", "upcast", "spatial"])
+def test_chunked_sums_repeat_diffusers_whole_head_slices_bit_for_bit(monkeypatch, dtype, shape):
+    """Pictures made when a slice held whole heads (diffusers' SlicedAttnProcessor) keep their pixels: the
+    chunks, here small enough that rows and heads are split unevenly, give every bit the same."""
+    torch.manual_seed(0)
+    layer = Attention(query_dim=64, cross_attention_dim=24 if shape == "cross" else None, heads=4, dim_head=16,
+                      upcast_attention=shape == "upcast", upcast_softmax=shape == "upcast",
+                      norm_num_groups=8 if shape == "spatial" else None,
+                      residual_connection=shape == "spatial").eval().to(dtype)
+    x = torch.randn(2, 64, 10, 30) if shape == "spatial" else torch.randn(2, 300, 64)
+    context = torch.randn(2, 77, 24) if shape == "cross" else None
+    mask = (torch.rand(2, 1, 300) > 0.2).float().mul(-1e4) if shape == "mask" else None
+    x, context, mask = (t if t is None else t.to(dtype) for t in (x, context, mask))
+    monkeypatch.setattr(sliced_sum, "CHUNK_BYTES", 70 * 300 * x.element_size())  # 70 of 300 rows at a time
+    with torch.inference_mode():
+        want = SlicedAttnProcessor(3)(layer, x, context, mask)  # 3 of the 8 (batch x heads) at a time
+        got = SlicedOrSdpa()(layer, x, context, mask)
+    assert torch.equal(got, want)
+
+
+def test_a_call_holds_one_chunk_of_scores_at_a_time_however_many_heads_and_tokens():
+    """2,048 tokens in float32 are 16 MB of scores a head (128 MB for the eight of a whole-head slice): no
+    allocation of the call is bigger than a chunk (4 MB)."""
+    from torch.profiler import ProfilerActivity, profile
+
+    layer, x = _layer(), torch.randn(2, 2048, 64)
+    with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
+        SlicedOrSdpa()(layer, x)
+    biggest = max(event.cpu_memory_usage for event in prof.events())
+    assert 2048 * 64 * 4 <= biggest <= CHUNK_BYTES, biggest
+
+
+def test_too_big_a_call_goes_to_sdpa(monkeypatch):
     layer, x = _layer(), torch.randn(2, 256, 64)
-    processor = SlicedOrSdpa()
-    per_head = 256 * 256 * 4
-    monkeypatch.setattr(attention_mod, "SLICE_BUDGET", 3 * per_head)
+    monkeypatch.setattr(attention_mod, "SDPA_ABOVE", 256 * 256 * 4 - 1)
     with torch.inference_mode():
-        processor(layer, x)
-    assert list(processor.sliced) == [3]  # 3 of the 8 (batch x heads) score matrices at a time
-    monkeypatch.setattr(attention_mod, "SDPA_ABOVE", per_head - 1)
-    with torch.inference_mode():
-        assert torch.equal(processor(layer, x), AttnProcessor2_0()(layer, x))
+        assert torch.equal(SlicedOrSdpa()(layer, x), AttnProcessor2_0()(layer, x))
 
 
 def test_a_generation_on_the_cpu_runs_sliced_records_it_and_repeats_itself(test_root):

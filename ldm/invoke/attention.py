@@ -1,13 +1,14 @@
 """``--attention``: how the UNet's (and a ControlNet's) attention runs, SDPA's fused kernel or sliced attention.
 
 On the CPU, torch's fused SDPA kernel spends most of a 512 px SD-1.5 step's attention on its score pass
-(an exp per score at head sizes of 40 to 160). diffusers' ``SlicedAttnProcessor`` does the same sum as
-three library calls per slice of heads, a matmul, torch's vectorised softmax and a matmul, and took
-that step from 4.80 s to 3.32 s on an AVX-512 CPU (BENCHMARKS.md §4d). It holds a slice's scores in
-memory, so a call whose one head's scores would pass ``SDPA_ABOVE`` (a square picture over 1,024 px in
-bfloat16, over about 860 px in float32) runs through SDPA, whose memory is flat. Both repeat their
-pixels exactly, but they round differently: the recipe records which one made a picture, and an old
-recipe, which has no ``attention``, was made with SDPA.
+(an exp per score at head sizes of 40 to 160). Sliced attention does the same sum as diffusers'
+``SlicedAttnProcessor``, three library calls (a matmul, torch's vectorised softmax, a matmul), which took
+that step from 4.80 s to 3.32 s on an AVX-512 CPU (BENCHMARKS.md §4d); ``sliced_sum`` runs those calls on
+chunks of scores small enough to stay in the caches, with the same pixels (§4e). A call whose one head's
+scores would pass ``SDPA_ABOVE`` (a square picture over 1,024 px in bfloat16, over about 860 px in
+float32) runs through SDPA, as it did when a slice held whole heads, so that those recipes still repeat.
+Both repeat their pixels exactly, but they round differently: the recipe records which one made a
+picture, and an old recipe, which has no ``attention``, was made with SDPA.
 """
 
 from __future__ import annotations
@@ -18,31 +19,32 @@ if TYPE_CHECKING:
     import torch
 
 ATTENTIONS = ("auto", "sdpa", "sliced")
-SLICE_BUDGET = 256 << 20  # bytes of scores one slice of heads holds at most
 SDPA_ABOVE = 512 << 20  # bytes of one head's scores beyond which a call goes to SDPA
 
 
-def choose_attention(name: str, device: torch.device, compile: bool = False) -> str:
-    """``auto``: sliced on the CPU eager path, SDPA on a GPU (its fused kernels are the fast ones there) and
-    under ``--compile`` (inductor compiles SDPA as one kernel; its cached graphs stay as they were)."""
+def choose_attention(name: str, device: torch.device) -> str:
+    """``auto``: sliced on the CPU, eager or under ``--compile`` (inductor keeps the sliced matmuls and
+    softmax as they are and fuses the work around them: BENCHMARKS.md §11), SDPA on a GPU, whose fused
+    kernels are the fast ones there."""
     if name not in ATTENTIONS:
         raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}, not {name!r}")
     if name != "auto":
         return name
-    return "sliced" if device.type == "cpu" and not compile else "sdpa"
+    return "sliced" if device.type == "cpu" else "sdpa"
 
 
 class SlicedOrSdpa:
-    """A diffusers attention processor: each call sliced (as many heads at a time as ``SLICE_BUDGET``
-    allows), or through SDPA when one head's scores would pass ``SDPA_ABOVE``. The choice depends on
-    the call's shapes only, so a recipe picks the same path every time."""
+    """A diffusers attention processor: each call sliced (``sliced_sum``: diffusers' sliced sum, in chunks
+    that stay in the caches), or through SDPA when one head's scores would pass ``SDPA_ABOVE``. The choice
+    depends on the call's shapes only, so a recipe picks the same path every time."""
 
     def __init__(self) -> None:
-        from diffusers.models.attention_processor import AttnProcessor2_0, SlicedAttnProcessor
+        from diffusers.models.attention_processor import AttnProcessor2_0
+
+        from .sliced_sum import sliced_attention
 
         self.sdpa = AttnProcessor2_0()
-        self.sliced_class = SlicedAttnProcessor  # imported once, not on every attention call
-        self.sliced: dict[int, Any] = {}
+        self.sum = sliced_attention  # imported once, not on every attention call
 
     def __call__(self, attn: Any, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor | None = None,
                  attention_mask: torch.Tensor | None = None, temb: torch.Tensor | None = None) -> torch.Tensor:
@@ -52,10 +54,34 @@ class SlicedOrSdpa:
         per_head = queries * keys * hidden_states.element_size()
         if per_head > SDPA_ABOVE or temb is not None:  # (a spatial norm's temb: sliced has none)
             return self.sdpa(attn, hidden_states, encoder_hidden_states, attention_mask, temb)
-        size = max(1, min(hidden_states.shape[0] * attn.heads, SLICE_BUDGET // per_head))
-        if size not in self.sliced:
-            self.sliced[size] = self.sliced_class(size)
-        return self.sliced[size](attn, hidden_states, encoder_hidden_states, attention_mask)
+        return self.sliced(attn, hidden_states, encoder_hidden_states, attention_mask)
+
+    def sliced(self, attn: Any, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor | None,
+               attention_mask: torch.Tensor | None) -> torch.Tensor:
+        """The layer's work around the sum, step for step as diffusers' ``SlicedAttnProcessor`` does it."""
+        residual, spatial = hidden_states, hidden_states.ndim == 4
+        if spatial:
+            batch, channels, height, width = hidden_states.shape
+            hidden_states = hidden_states.view(batch, channels, height * width).transpose(1, 2)
+        context = hidden_states if encoder_hidden_states is None else encoder_hidden_states
+        attention_mask = attn.prepare_attention_mask(attention_mask, context.shape[1], context.shape[0])
+        if attn.group_norm is not None:
+            hidden_states = attn.group_norm(hidden_states.transpose(1, 2)).transpose(1, 2)
+        query = attn.head_to_batch_dim(attn.to_q(hidden_states))
+        if encoder_hidden_states is None:
+            context = hidden_states  # after the group norm, as diffusers takes it
+        elif attn.norm_cross:
+            context = attn.norm_encoder_hidden_states(context)
+        key, value = attn.head_to_batch_dim(attn.to_k(context)), attn.head_to_batch_dim(attn.to_v(context))
+        if attn.upcast_attention:
+            query, key = query.float(), key.float()
+        out = attn.batch_to_head_dim(self.sum(query, key, value, attention_mask, attn.scale, attn.upcast_softmax))
+        out = attn.to_out[1](attn.to_out[0](out))  # projection, dropout
+        if spatial:
+            out = out.transpose(-1, -2).reshape(batch, channels, height, width)
+        if attn.residual_connection:
+            out = out + residual
+        return out / attn.rescale_output_factor
 
 
 def use_attention(module: torch.nn.Module, attention: str) -> None:

@@ -103,7 +103,7 @@ class Generate:
         self.precision: str = choose_precision(precision, self.torch_device)
         self.free_gpu_mem = free_gpu_mem
         self.compile = compile  # the UNet runs through torch.compile (ldm/invoke/compile.py)
-        self.attention: str = choose_attention(attention, self.torch_device, compile)  # sdpa or sliced
+        self.attention: str = choose_attention(attention, self.torch_device)  # sdpa or sliced
         # Face restoration works on at most this many faces (the largest) per image.
         self.max_faces = MAX_FACES if max_faces is None else max_faces
         self.requested_model = model
