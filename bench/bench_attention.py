@@ -2,7 +2,8 @@
 sum in chunks of 1 to 16 MB of scores, and in whole heads as diffusers' ``SlicedAttnProcessor`` slices
 them (what ``--attention sliced`` ran before chunks, 256 MB a slice), in interleaved rounds in one
 process, and one 4096-token self-attention call of that UNet the same way; every variant's output is
-compared with the whole-head one, bit for bit. ``--memory`` runs one step at a larger size in a new
+compared with the whole-head one, bit for bit (chunks are measured on every CPU, though Generate runs them
+only where they match: on a CPU without AMX). ``--memory`` runs one step at a larger size in a new
 process per variant and reports how far the step raised the peak RSS.
 
     python bench/bench_attention.py [--rounds 5]
@@ -57,7 +58,7 @@ def step_memory(variant: str, size: int) -> dict[str, float]:
     from ldm.invoke.attention import SlicedOrSdpa
 
     unet, (x, t, emb), _, _ = auto_unet(keep_pages=False)
-    unet.set_attn_processor(whole_heads() if variant == WHOLE_HEADS else SlicedOrSdpa())
+    unet.set_attn_processor(whole_heads() if variant == WHOLE_HEADS else SlicedOrSdpa(in_chunks=True))
     latents = torch.randn(2, 4, size // 8, size // 8, dtype=x.dtype)
     keep_freed_pages()
     before = psutil.Process().memory_info().rss / 2**20
@@ -104,7 +105,7 @@ def main() -> None:
     from ldm.invoke.attention import SlicedOrSdpa
 
     variants: dict[str, tuple[object, int]] = {WHOLE_HEADS: (whole_heads(), 0)}
-    variants.update({f"chunks of {mb} MB": (SlicedOrSdpa(), mb << 20) for mb in CHUNKS_MB})
+    variants.update({f"chunks of {mb} MB": (SlicedOrSdpa(in_chunks=True), mb << 20) for mb in CHUNKS_MB})
     unet, (x, t, emb), precision, _ = auto_unet()
     layer = unet.down_blocks[0].attentions[0].transformer_blocks[0].attn1  # 8 heads of 40, 4096 tokens
     assert isinstance(layer, Attention)

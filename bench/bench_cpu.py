@@ -141,8 +141,11 @@ def main() -> None:
         rows_to_time = [("unet step, bare float32", "float32", unet_step, False)]
         rows_to_time += [(f"unet step, {name(p)}, contiguous", p, unet_step, False) for p in paths]
         rows_to_time += [(f"unet step, {name(p)}, {attention} attention", p, unet_step, True) for p in paths]
-        if attention != "sdpa":  # what the attention Generate picks buys, in the same run
-            rows_to_time += [(f"unet step, {name(auto)}, sdpa attention", auto, unet_step, True)]
+        other = "sliced" if attention == "sdpa" else "sdpa"  # what the attention Generate picks buys, same run
+        if auto != "float32":
+            rows_to_time += [(f"unet step, {name(auto)}, {other} attention", auto, unet_step, True)]
+        rows_to_time += [(f"unet step, {name('float32')}, {a} attention", "float32", unet_step, True)
+                         for a in (attention, other)]
         rows_to_time += [("vae decode 512px, bare float32", "float32", vae_decode, False)]
         rows_to_time += [(f"vae decode 512px, {name(p)}, contiguous", p, vae_decode, False) for p in paths]
         rows_to_time += [(f"vae decode 512px, {name(p)}", p, vae_decode, True) for p in paths]
@@ -158,7 +161,7 @@ def main() -> None:
             module.to(dtype)
             module.to(memory_format=torch.channels_last if ours else torch.contiguous_format)
             if label.startswith("unet") and ours:
-                use_attention(module, "sdpa" if "sdpa attention" in label else attention)
+                use_attention(module, other if f"{other} attention" in label else attention)
             with autocast_for(precision, cpu):
                 results[label] = best_of(fn, args.repeats)
     rows = []

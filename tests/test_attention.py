@@ -1,6 +1,7 @@
-"""``--attention``: sliced attention on the CPU by default, recorded in the recipe, the same sum as SDPA
-within rounding, summed in chunks that repeat diffusers' whole-head slices bit for bit and hold one
-chunk of scores at a time, SDPA for calls too big to slice and on a GPU, a ControlNet's attention as
+"""``--attention``: sliced attention by default on a CPU without AMX (SDPA with AMX), recorded in the recipe,
+the same sum as SDPA within rounding, summed in chunks that repeat diffusers' whole-head slices bit for
+bit and hold one chunk of scores at a time (whole heads where chunks would not), SDPA for calls too big to
+slice and on a GPU, a ControlNet's attention as
 the UNet's, and the flag on every entry point."""
 
 from __future__ import annotations
@@ -15,18 +16,22 @@ from invokeai_gui.main import build_parser, server_config_from_args
 from ldm.invoke import attention as attention_mod
 from ldm.invoke import sliced_sum
 from ldm.invoke.attention import SlicedOrSdpa, choose_attention
+from ldm.invoke.devices import cpu_has_amx, cpu_has_native_bf16
 from ldm.invoke.generate import Generate
 from ldm.invoke.metadata import read_metadata
 from ldm.invoke.request import ControlUnit, GenerationRequest, ImageRef
-from ldm.invoke.sliced_sum import CHUNK_BYTES, chunk_plan
+from ldm.invoke.sliced_sum import CHUNK_BYTES, chunk_plan, chunks_repeat_whole_heads
 from tests.support.tiny_control import build_control_root
 
 CPU = torch.device("cpu")
 
 
-def test_auto_slices_on_the_cpu_and_keeps_sdpa_on_a_gpu():
-    assert choose_attention("auto", CPU) == "sliced"
+def test_auto_slices_on_a_cpu_without_amx_and_keeps_sdpa_with_amx_and_on_a_gpu():
+    assert choose_attention("auto", CPU, amx=False) == "sliced"
+    assert choose_attention("auto", CPU, amx=True) == "sdpa"
+    assert choose_attention("auto", CPU) == ("sdpa" if cpu_has_amx() else "sliced")  # this machine's
     assert choose_attention("auto", torch.device("cuda")) == "sdpa"
+    assert choose_attention("sliced", CPU, amx=True) == "sliced"
     assert choose_attention("sdpa", CPU) == "sdpa"
     with pytest.raises(ValueError, match="attention must be one of auto, sdpa, sliced, not 'flash'"):
         choose_attention("flash", CPU)
@@ -57,6 +62,14 @@ def test_chunks_hold_whole_heads_or_blocks_of_one_head_s_rows_within_the_budget(
     assert chunk_plan(16, 1024, 1024, 4) == (1, 1024)  # exactly one head
     assert chunk_plan(3, 10, 10, 4) == (3, 10)  # never more heads than there are
     assert chunk_plan(1, 10, 3_000_000, 2) == (1, 1)  # at least one row
+    # Where chunks could round differently (AMX, float32, a GPU): whole heads, as diffusers' 256 MB slices.
+    assert chunk_plan(16, 4096, 4096, 2, in_chunks=False) == (8, 4096)  # 512 px: eight heads a slice
+    assert chunk_plan(16, 9216, 9216, 2, in_chunks=False) == (1, 9216)  # 768 px: one head, over budget
+    assert chunk_plan(16, 4096, 77, 2, in_chunks=False) == (16, 4096)
+    assert chunks_repeat_whole_heads(CPU, torch.bfloat16, amx=False)
+    assert not chunks_repeat_whole_heads(CPU, torch.bfloat16, amx=True)
+    assert not chunks_repeat_whole_heads(CPU, torch.float32, amx=False)
+    assert not chunks_repeat_whole_heads(torch.device("cuda"), torch.bfloat16, amx=False)
 
 
 @pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
@@ -76,7 +89,23 @@ def test_chunked_sums_repeat_diffusers_whole_head_slices_bit_for_bit(monkeypatch
     monkeypatch.setattr(sliced_sum, "CHUNK_BYTES", 70 * 300 * x.element_size())  # 70 of 300 rows at a time
     with torch.inference_mode():
         want = SlicedAttnProcessor(3)(layer, x, context, mask)  # 3 of the 8 (batch x heads) at a time
-        got = SlicedOrSdpa()(layer, x, context, mask)
+        got = SlicedOrSdpa(in_chunks=True)(layer, x, context, mask)
+    assert torch.equal(got, want)
+
+
+@pytest.mark.parametrize("dtype", [torch.float32, torch.bfloat16])
+def test_a_512_px_self_attention_repeats_diffusers_whole_head_slices_on_this_machine(dtype):
+    """At a real size (SD-1.5's 4096-token, 8-head layer, batch 2), what Generate runs here (chunks in bf16
+    on a CPU without AMX, whole heads with AMX, where oneDNN sums a small matmul's rows in another order, and
+    in float32) gives the pixels of the 256 MB whole-head slices --attention sliced took before chunks."""
+    if dtype == torch.bfloat16 and not cpu_has_native_bf16():
+        pytest.skip("this CPU has no native bfloat16")
+    torch.manual_seed(0)
+    layer = Attention(query_dim=320, heads=8, dim_head=40).eval().to(dtype)
+    x = torch.randn(2, 4096, 320, dtype=dtype)
+    with torch.inference_mode():
+        want = SlicedAttnProcessor(8)(layer, x)  # 8 heads of 4096 x 4096 scores: 256 MB in bf16
+        got = SlicedOrSdpa()(layer, x)
     assert torch.equal(got, want)
 
 
@@ -87,7 +116,7 @@ def test_a_call_holds_one_chunk_of_scores_at_a_time_however_many_heads_and_token
 
     layer, x = _layer(), torch.randn(2, 2048, 64)
     with torch.inference_mode(), profile(activities=[ProfilerActivity.CPU], profile_memory=True) as prof:
-        SlicedOrSdpa()(layer, x)
+        SlicedOrSdpa(in_chunks=True)(layer, x)
     biggest = max(event.cpu_memory_usage for event in prof.events())
     assert 2048 * 64 * 4 <= biggest <= CHUNK_BYTES, biggest
 
@@ -99,8 +128,9 @@ def test_too_big_a_call_goes_to_sdpa(monkeypatch):
         assert torch.equal(SlicedOrSdpa()(layer, x), AttnProcessor2_0()(layer, x))
 
 
-def test_a_generation_on_the_cpu_runs_sliced_records_it_and_repeats_itself(test_root):
-    gen = Generate(root=test_root, precision="float32")
+def test_a_generation_runs_sliced_records_it_and_repeats_itself(test_root):
+    assert Generate(root=test_root, precision="float32").attention == choose_attention("auto", CPU)
+    gen = Generate(root=test_root, precision="float32", attention="sliced")
     gen.load_model()
     assert gen.attention == "sliced"
     processors = set(map(type, gen._loaded.pipeline.unet.attn_processors.values()))

@@ -9,8 +9,10 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import torch
 from PIL import Image
 
+from ldm.invoke.attention import choose_attention
 from ldm.invoke.compile import COMPILING, compile_cache
 from ldm.invoke.generate import Generate
 from ldm.invoke.request import GenerationRequest
@@ -50,7 +52,7 @@ def test_a_control_unit_steers_the_compiled_unet(compile_launches):
     assert np.abs(pixels(images["control"]) - pixels(images["plain"])).mean() > 2
 
 
-def test_compiled_pictures_are_close_to_eager_ones_and_the_recipe_says_compiled_and_sliced(compile_launches):
+def test_compiled_pictures_are_close_to_eager_ones_and_the_recipe_says_compiled_and_its_attention(compile_launches):
     root, first, _ = compile_launches
     eager = Generate(root=root)
     done = next(iter(eager.generate(GenerationRequest("strawberry sushi", steps=4, seed=7, width=64, height=64,
@@ -59,7 +61,7 @@ def test_compiled_pictures_are_close_to_eager_ones_and_the_recipe_says_compiled_
     assert diff.mean() < 2 and diff.max() <= 16, (diff.mean(), diff.max())
     recipe = json.loads(Image.open(first.images["plain"]).info["sd-metadata"])["image"]
     assert recipe["compiled"] is True
-    assert recipe["attention"] == "sliced"  # the CPU's attention, compiled as it is (BENCHMARKS.md §11)
+    assert recipe["attention"] == choose_attention("auto", torch.device("cpu"))  # compiled as it is (§11)
     assert "compiled" not in json.loads(done.image.info["sd-metadata"])["image"]
 
 

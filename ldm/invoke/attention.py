@@ -3,8 +3,10 @@
 On the CPU, torch's fused SDPA kernel spends most of a 512 px SD-1.5 step's attention on its score pass
 (an exp per score at head sizes of 40 to 160). Sliced attention does the same sum as diffusers'
 ``SlicedAttnProcessor``, three library calls (a matmul, torch's vectorised softmax, a matmul), which took
-that step from 4.80 s to 3.32 s on an AVX-512 CPU (BENCHMARKS.md §4d); ``sliced_sum`` runs those calls on
-chunks of scores small enough to stay in the caches, with the same pixels (§4e). A call whose one head's
+that step from 4.80 s to 3.32 s on an AVX-512 CPU without AMX (BENCHMARKS.md §4d); ``sliced_sum`` runs those
+calls on chunks of scores small enough to stay in the caches, with the same pixels (§4e). On a CPU with AMX
+it is the other way round: SDPA's kernel makes the step 0.81× sliced's time (§14), so ``auto`` keeps SDPA
+there. A call whose one head's
 scores would pass ``SDPA_ABOVE`` (a square picture over 1,024 px in bfloat16, over about 860 px in
 float32) runs through SDPA, as it did when a slice held whole heads, so that those recipes still repeat.
 Both repeat their pixels exactly, but they round differently: the recipe records which one made a
@@ -22,29 +24,39 @@ ATTENTIONS = ("auto", "sdpa", "sliced")
 SDPA_ABOVE = 512 << 20  # bytes of one head's scores beyond which a call goes to SDPA
 
 
-def choose_attention(name: str, device: torch.device) -> str:
-    """``auto``: sliced on the CPU, eager or under ``--compile`` (inductor keeps the sliced matmuls and
-    softmax as they are and fuses the work around them: BENCHMARKS.md §11), SDPA on a GPU, whose fused
-    kernels are the fast ones there."""
+def choose_attention(name: str, device: torch.device, amx: bool | None = None) -> str:
+    """``auto``: sliced on a CPU without AMX, eager or under ``--compile`` (inductor keeps the sliced
+    matmuls and softmax as they are and fuses the work around them: BENCHMARKS.md §11); SDPA on a CPU with
+    AMX, whose tiles run SDPA's kernel faster than the sliced matmuls (BENCHMARKS.md §14), and on a GPU,
+    whose fused kernels are the fast ones there. ``amx``: whether the CPU has AMX (read from it if None)."""
     if name not in ATTENTIONS:
         raise ValueError(f"attention must be one of {', '.join(ATTENTIONS)}, not {name!r}")
     if name != "auto":
         return name
-    return "sliced" if device.type == "cpu" else "sdpa"
+    if device.type != "cpu":
+        return "sdpa"
+    if amx is None:
+        from .devices import cpu_has_amx
+
+        amx = cpu_has_amx()
+    return "sdpa" if amx else "sliced"
 
 
 class SlicedOrSdpa:
     """A diffusers attention processor: each call sliced (``sliced_sum``: diffusers' sliced sum, in chunks
-    that stay in the caches), or through SDPA when one head's scores would pass ``SDPA_ABOVE``. The choice
-    depends on the call's shapes only, so a recipe picks the same path every time."""
+    that stay in the caches where they give the same pixels as whole heads), or through SDPA when one head's
+    scores would pass ``SDPA_ABOVE``. The choice depends on the call's shapes and the machine only, so a
+    recipe picks the same path every time. ``in_chunks`` forces chunks or whole heads (the benchmarks)."""
 
-    def __init__(self) -> None:
+    def __init__(self, in_chunks: bool | None = None) -> None:
         from diffusers.models.attention_processor import AttnProcessor2_0
 
-        from .sliced_sum import sliced_attention
+        from .sliced_sum import chunks_repeat_whole_heads, sliced_attention
 
         self.sdpa = AttnProcessor2_0()
         self.sum = sliced_attention  # imported once, not on every attention call
+        self.in_chunks = in_chunks
+        self.chunks_here = chunks_repeat_whole_heads
 
     def __call__(self, attn: Any, hidden_states: torch.Tensor, encoder_hidden_states: torch.Tensor | None = None,
                  attention_mask: torch.Tensor | None = None, temb: torch.Tensor | None = None) -> torch.Tensor:
@@ -75,7 +87,9 @@ class SlicedOrSdpa:
         key, value = attn.head_to_batch_dim(attn.to_k(context)), attn.head_to_batch_dim(attn.to_v(context))
         if attn.upcast_attention:
             query, key = query.float(), key.float()
-        out = attn.batch_to_head_dim(self.sum(query, key, value, attention_mask, attn.scale, attn.upcast_softmax))
+        in_chunks = self.chunks_here(query.device, query.dtype) if self.in_chunks is None else self.in_chunks
+        out = attn.batch_to_head_dim(self.sum(query, key, value, attention_mask, attn.scale, attn.upcast_softmax,
+                                              in_chunks))
         out = attn.to_out[1](attn.to_out[0](out))  # projection, dropout
         if spatial:
             out = out.transpose(-1, -2).reshape(batch, channels, height, width)

@@ -34,12 +34,8 @@ def choose_device(requested: str = "auto") -> torch.device:
 
 
 @functools.lru_cache(maxsize=1)
-def cpu_has_native_bf16() -> bool:
-    """True when the CPU computes bfloat16 matmuls natively (AVX512-BF16 or AMX on x86, BF16 on Arm).
-
-    Read from the CPU's own feature flags, and confirmed by oneDNN, so a machine without the
-    instructions never gets the (slow, emulated) bf16 path.
-    """
+def cpu_flags() -> frozenset[str]:
+    """The CPU's feature flags as the kernel lists them (/proc/cpuinfo; empty where there is none)."""
     flags: set[str] = set()
     try:
         with open("/proc/cpuinfo", encoding="utf-8") as f:
@@ -50,9 +46,24 @@ def cpu_has_native_bf16() -> bool:
                     break
     except OSError:
         pass
+    return frozenset(flags)
+
+
+def cpu_has_amx() -> bool:
+    """True on an x86 CPU with AMX's bfloat16 tiles, which oneDNN's bf16 matmuls and SDPA's CPU kernel use."""
+    return "amx_bf16" in cpu_flags()
+
+
+@functools.lru_cache(maxsize=1)
+def cpu_has_native_bf16() -> bool:
+    """True when the CPU computes bfloat16 matmuls natively (AVX512-BF16 or AMX on x86, BF16 on Arm).
+
+    Read from the CPU's own feature flags, and confirmed by oneDNN, so a machine without the
+    instructions never gets the (slow, emulated) bf16 path.
+    """
     if platform.system() == "Darwin" and platform.machine() == "arm64":
         return False  # Apple silicon runs on mps; its CPU path stays float32
-    has_flag = bool(flags & {"avx512_bf16", "amx_bf16", "bf16"})
+    has_flag = bool(cpu_flags() & {"avx512_bf16", "amx_bf16", "bf16"})
     mkldnn_ok = True
     with contextlib.suppress(Exception):
         mkldnn_ok = bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
