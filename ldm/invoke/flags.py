@@ -24,8 +24,9 @@ def add_engine_flags(parser: argparse.ArgumentParser | argparse._ArgumentGroup) 
                         help="run the UNet through torch.compile (inductor): faster steps after a first image "
                              "per size that compiles (minutes the first time, seconds once cached in ROOT/cache)")
     parser.add_argument("--attention", default="auto", choices=ATTENTIONS,
-                        help="how the UNet's attention runs: sdpa (torch's fused kernel) or sliced (faster on the CPU; "
-                             "pixels differ slightly, the recipe says which); auto: sliced on the CPU unless --compile")
+                        help="how the UNet's attention runs: sdpa (torch's fused kernel) or sliced (faster on a CPU "
+                             "without AMX; pixels differ slightly, the recipe says which); auto: sliced on a CPU without "
+                             "AMX, sdpa on one with AMX and on a GPU")
     parser.add_argument("--free_gpu_mem", action="store_true", help="move models off the GPU between jobs")
     parser.add_argument("--seamless", action="store_true", help="seamless tiling by default")
     parser.add_argument("--from_file", metavar="FILE", help="run the lines of FILE (one prompt each; - for stdin), "
