@@ -1,8 +1,7 @@
 """``--attention``: sliced attention by default on a CPU without AMX (SDPA with AMX), recorded in the recipe,
 the same sum as SDPA within rounding, summed in chunks that repeat diffusers' whole-head slices bit for
 bit and hold one chunk of scores at a time (whole heads where chunks would not), SDPA for calls too big to
-slice and on a GPU, a ControlNet's attention as
-the UNet's, and the flag on every entry point."""
+slice and on a GPU, a ControlNet's attention as the UNet's, and the flag on every entry point."""
 
 from __future__ import annotations
 

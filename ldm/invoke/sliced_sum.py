@@ -11,8 +11,8 @@ CPU without AMX the matmuls sum each row the same way whatever rows share the ca
 its pixels whichever way the rows were grouped (``tests/test_attention.py`` checks the two against each
 other). Elsewhere (AMX, float32's MKL, a GPU) a chunk's matmul can sum its rows in another order than a
 whole head's (BENCHMARKS.md §14): there the slices stay whole heads, as diffusers takes them (on a CPU
-with AMX and on a GPU ``--attention auto`` is SDPA anyway). As a custom op it is one node to ``torch.compile``: the loop is not unrolled
-into the graph, and inductor leaves the op as it is.
+with AMX and on a GPU ``--attention auto`` is SDPA anyway). As a custom op it is one node to
+``torch.compile``: the loop is not unrolled into the graph, and inductor leaves the op as it is.
 """
 
 from typing import Optional
