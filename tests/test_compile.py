@@ -81,3 +81,5 @@ def test_the_studio_says_compiling_before_the_first_step_of_a_compiled_server(co
     assert COMPILING in statuses, statuses
     first_step = next(i for i, d in enumerate(updates) if d["currentStatusHasSteps"])
     assert statuses.index(COMPILING) < first_step, statuses
+    client.emit("requestSystemConfig")  # the UI compares a recipe's "compiled" with this
+    assert client.wait_for("systemConfig")[-1]["compiled"] is True

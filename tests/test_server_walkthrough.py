@@ -104,6 +104,9 @@ def test_text_to_image_walkthrough(server, client):
     assert results[0]["url"].endswith(".1234.png")
     # The thread count the worker computes with, as the image records it (Use All compares the two).
     assert config["threads"] >= 1 and results[0]["metadata"]["image"]["threads"] == config["threads"]
+    # So are the attention and --compile (they change pixels too; the UI warns when a recipe differs).
+    assert config["attention"] in ("sdpa", "sliced") and config["compiled"] is False
+    assert results[0]["metadata"]["image"]["attention"] == config["attention"]
 
     client.emit("requestImages", "result")
     page = client.wait_for("galleryImages", lambda d: d["category"] == "result")[-1]

@@ -114,6 +114,8 @@ class Studio:
             "precision": facts.get("precision"),
             "device": facts.get("device"),
             "threads": facts.get("threads"),  # torch's, on the worker: a recipe's float32 pixels depend on it
+            "attention": facts.get("attention"),  # how the worker's UNet attends, and whether it is compiled:
+            "compiled": facts.get("compiled"),  # both change pixels, so the UI warns when a recipe differs
             "samplers": [{"id": s, "name": SAMPLERS_BY_ID[s].name, "a1111": SAMPLERS_BY_ID[s].a1111}
                          for s in available if s in SAMPLERS_BY_ID],
             "limits": limits_for_clients(),

@@ -130,6 +130,8 @@ class Worker:
             "precision": gen.precision,
             "device": gen.device,
             "threads": torch.get_num_threads(),  # float32 pixels depend on it (README, Precision and threads)
+            "attention": gen.attention,  # sdpa and sliced round differently; so do compiled kernels
+            "compiled": gen.compile,
             "model_error": self._load_error,
         }
         try:

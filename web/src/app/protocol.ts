@@ -82,6 +82,10 @@ export interface ImageMetadata {
   device?: string;
   /** Ours: torch's thread count the image was made with. */
   threads?: number;
+  /** Ours: the attention the UNet ran ("sdpa" or "sliced"; none recorded means sdpa). */
+  attention?: string;
+  /** Ours: true when the UNet ran through torch.compile. */
+  compiled?: boolean;
   /** Ours: what the engine ignored for this image and why (a LoRA not found, an embedding refused). */
   warnings?: string[];
   [key: string]: unknown;
@@ -152,6 +156,9 @@ export interface SystemConfig {
   device?: string;
   /** Ours: torch's thread count where jobs run (float32 pixels differ in their last bits between counts). */
   threads?: number;
+  /** Ours: the attention jobs run with ("sdpa" or "sliced") and whether the UNet is compiled. */
+  attention?: string;
+  compiled?: boolean;
   /** Ours: what the server validates against, so the UI keeps no copies of its own. */
   limits?: ServerLimits;
   /** Ours: the samplers this install can run. */

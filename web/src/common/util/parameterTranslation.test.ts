@@ -469,6 +469,27 @@ describe('metadata → UI state (Use All)', () => {
     expect(reproducibilityWarning(bf16, { precision: 'bfloat16-weights', device: 'cpu', threads: 2 })).toBeNull();
     expect(reproducibilityWarning({ image: { precision: 'float32' } }, { precision: 'float32', threads: 2 })).toBeNull();
   });
+
+  it('warns when the image was made with another attention, an old one of ours (none recorded) being sdpa', () => {
+    const here = { precision: 'bfloat16-weights', device: 'cpu', attention: 'sdpa', compiled: false };
+    const sliced: Metadata = { image: { precision: 'bfloat16-weights', device: 'cpu', attention: 'sliced' } };
+    expect(reproducibilityWarning(sliced, here)).toMatch(/sliced attention \(now sdpa; start the server with --attention sliced/);
+    expect(reproducibilityWarning(sliced, { ...here, attention: 'sliced' })).toBeNull();
+    const old: Metadata = { image: { precision: 'bfloat16-weights', device: 'cpu' } };
+    expect(reproducibilityWarning(old, here)).toBeNull();
+    expect(reproducibilityWarning(old, { ...here, attention: 'sliced' })).toMatch(/sdpa attention \(now sliced/);
+    expect(reproducibilityWarning({ image: {} }, { ...here, attention: 'sliced' })).toBeNull(); // not one of ours
+  });
+
+  it('warns when the image was compiled and the server is not, or the other way round', () => {
+    const here = { precision: 'bfloat16-weights', device: 'cpu', attention: 'sdpa', compiled: false };
+    const compiled: Metadata = { image: { precision: 'bfloat16-weights', device: 'cpu', attention: 'sdpa', compiled: true } };
+    expect(reproducibilityWarning(compiled, here)).toMatch(/--compile \(now an eager UNet\)/);
+    expect(reproducibilityWarning(compiled, { ...here, compiled: true })).toBeNull();
+    const eager: Metadata = { image: { precision: 'bfloat16-weights', device: 'cpu', attention: 'sdpa' } };
+    expect(reproducibilityWarning(eager, { ...here, compiled: true })).toMatch(/an eager UNet \(now --compile\)/);
+    expect(reproducibilityWarning(eager, { precision: 'bfloat16-weights' })).toBeNull(); // a server that does not say
+  });
 });
 
 describe('prompt syntax (Settings) and the A1111 negative prompt', () => {

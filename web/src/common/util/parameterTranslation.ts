@@ -10,6 +10,7 @@ import {
   type Metadata,
   type MetadataPrompt,
   type SamplerInfo,
+  type SystemConfig,
   type SeedWeightPair,
 } from '../../app/protocol';
 import type { OptionsState } from '../../features/options/optionsSlice';
@@ -306,12 +307,13 @@ export function metadataSeed(metadata: Metadata): number | null {
   return isNumber(seed) ? seed : null;
 }
 
-/** Precision/device (and, for float32, torch's thread count) of the image vs. now: a warning sentence
- * when they differ, else null. */
-export function reproducibilityWarning(
-  metadata: Metadata,
-  current: { precision?: string; device?: string; threads?: number },
-): string | null {
+/** What a server's jobs run with, of the facts that change a seed's pixels (systemConfig's fields). */
+export type EngineFacts = Partial<Pick<SystemConfig, 'precision' | 'device' | 'threads' | 'attention' | 'compiled'>>;
+
+/** Precision/device (and, for float32, torch's thread count), the attention and --compile of the image vs.
+ * now: a warning sentence when they differ, else null. An image of ours (it records a precision) without an
+ * attention was made with sdpa, and without `compiled`, eagerly. */
+export function reproducibilityWarning(metadata: Metadata, current: EngineFacts): string | null {
   const precision = metadata.image?.precision ?? metadata.precision;
   const device = metadata.image?.device ?? metadata.device;
   const threads = metadata.image?.threads;
@@ -323,6 +325,13 @@ export function reproducibilityWarning(
   }
   if (device && current.device && deviceKind(device) !== deviceKind(current.device)) {
     diffs.push(`device ${device} (now ${current.device})`);
+  }
+  const attention = metadata.image?.attention ?? (precision ? 'sdpa' : undefined);
+  if (attention && current.attention && attention !== current.attention) {
+    diffs.push(`${attention} attention (now ${current.attention}; start the server with --attention ${attention} to match)`);
+  }
+  if (precision && typeof current.compiled === 'boolean' && (metadata.image?.compiled === true) !== current.compiled) {
+    diffs.push(current.compiled ? 'an eager UNet (now --compile)' : '--compile (now an eager UNet)');
   }
   if (diffs.length === 0) return null;
   return `This image was made with ${diffs.join(' and ')}; regenerating it here may not give identical pixels.`;

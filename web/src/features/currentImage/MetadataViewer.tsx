@@ -66,7 +66,7 @@ export function MetadataViewer({ image }: { image: ImageInfo }) {
     return () => window.removeEventListener('keydown', onKey);
   }, [dispatch]);
   const config = useAppSelector((s) => s.system.config);
-  const warning = reproducibilityWarning(image.metadata, { precision: config?.precision, device: config?.device, threads: config?.threads });
+  const warning = reproducibilityWarning(image.metadata, config ?? {});
   const rows: Array<[string, string]> = [
     ['url', image.url],
     ['size', `${image.width} × ${image.height}`],

@@ -35,7 +35,7 @@ function recallWarnings(image: ImageInfo, recall: Recall, state: RootState): str
       `This image was made with the model ${recall.model}, which is not installed here; Invoke uses ${activeModelName(config) ?? 'the current model'}, so its pixels will differ.`,
     );
   }
-  const device = reproducibilityWarning(image.metadata, { precision: config?.precision, device: config?.device, threads: config?.threads });
+  const device = reproducibilityWarning(image.metadata, config ?? {});
   if (device) notes.push(device);
   if (recall.unsupported) notes.push(recall.unsupported);
   const installed = new Set(selectControlFacts(state).models.map((m) => m.name));
