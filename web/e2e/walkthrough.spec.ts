@@ -38,7 +38,8 @@ test('text to image: a prompt becomes a thumbnail and the current image', async 
   await expect(page.getByTestId('status-text')).toHaveText(/Complete/i);
   // The current image and its thumbnail are real images the server serves.
   expect(await page.getByTestId('current-image').evaluate((img: HTMLImageElement) => img.naturalWidth)).toBe(64);
-  expect(await thumbOf(page, url).locator('img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
+  // (the thumbnail's own request may still be on its way when the result arrives: wait for it to load)
+  await expect.poll(() => thumbOf(page, url).locator('img').evaluate((img: HTMLImageElement) => img.complete && img.naturalWidth > 0)).toBe(true);
   const gen = sent.find((s) => s.event === 'generateImage');
   expect(gen?.args[0]).toMatchObject({ prompt: 'strawberry sushi', width: 64, height: 64, steps: 3, iterations: 1 });
   await expect(page.getByTestId('prompt')).toHaveValue('strawberry sushi');
