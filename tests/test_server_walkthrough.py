@@ -132,7 +132,10 @@ def test_two_clients_both_see_every_job_event_and_five_requests_run_in_order(ser
 
 
 def test_cancel_stops_a_long_job_within_two_steps_and_the_next_job_runs(server, client):
-    long_job = client.call("generateImage", params(steps=50, progress_latents=False), False, False)["jobId"]
+    # 256 px, so that a step takes longer than the cancel's trip to the server on a busy machine (at 64 px
+    # the demo model's steps take a few ms, and "within two steps" measured the socket, not the engine).
+    long_job = client.call("generateImage", params(steps=50, width=256, height=256, progress_latents=False),
+                           False, False)["jobId"]
     next_job = client.call("generateImage", params(steps=2, seed=7), False, False)["jobId"]
     seen = client.wait_for("progressUpdate", lambda d: d.get("jobId") == long_job and d["currentStep"] >= 3)
     last_seen = max(d["currentStep"] for d in client.of("progressUpdate") if d.get("jobId") == long_job)
