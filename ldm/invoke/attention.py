@@ -6,11 +6,10 @@ On the CPU, torch's fused SDPA kernel spends most of a 512 px SD-1.5 step's atte
 that step from 4.80 s to 3.32 s on an AVX-512 CPU without AMX (BENCHMARKS.md §4d); ``sliced_sum`` runs those
 calls on chunks of scores small enough to stay in the caches, with the same pixels (§4e). On a CPU with AMX
 it is the other way round: SDPA's kernel makes the step 0.81× sliced's time (§14), so ``auto`` keeps SDPA
-there. A call whose one head's
-scores would pass ``SDPA_ABOVE`` (a square picture over 1,024 px in bfloat16, over about 860 px in
-float32) runs through SDPA, as it did when a slice held whole heads, so that those recipes still repeat.
-Both repeat their pixels exactly, but they round differently: the recipe records which one made a
-picture, and an old recipe, which has no ``attention``, was made with SDPA.
+there. A call whose one head's scores would pass ``SDPA_ABOVE`` (a square picture over 1,024 px in
+bfloat16, over about 860 px in float32) runs through SDPA, as it did when a slice held whole heads, so
+that those recipes still repeat. Both repeat their pixels exactly, but they round differently: the recipe
+records which one made a picture, and an old recipe, which has no ``attention``, was made with SDPA.
 """
 
 from __future__ import annotations
